@@ -1,0 +1,90 @@
+"""Assembly: the Application, its lifecycle hooks, and the handlers table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.request import BaseRequest
+
+import handlers
+from bot import scheduling
+from bot.db import migrate
+from bot.i18n import SUPPORTED_LOCALES, _, use_locale
+from bot.runtime import Deps
+from handlers.context import CONTEXT_TYPES
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(
+    deps: Deps,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    background: bool = True,
+) -> AnyApp:
+    """The bot as it runs. Tests pass their own `request`; `background` starts sender/scheduler."""
+    token = deps.settings.require_token()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(deps.settings.api_base)
+        .base_file_url(deps.settings.file_base)
+        .context_types(CONTEXT_TYPES)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+    app.bot_data.deps = deps
+    app.bot_data.background = background
+    handlers.register(app)
+    return app
+
+
+def command_list() -> list[BotCommand]:
+    return [
+        BotCommand("ask", _("Ask officials in peer cities a question")),
+        BotCommand("questions", _("Your questions and their answers")),
+        BotCommand("inbox", _("Questions waiting for your answer")),
+        BotCommand("profile", _("See and edit your profile")),
+        BotCommand("language", _("Change the language")),
+        BotCommand("help", _("What you can do")),
+        BotCommand("privacy", _("What we store about you")),
+        BotCommand("cancel", _("Stop what you are doing")),
+    ]
+
+
+async def _post_init(app: AnyApp) -> None:
+    deps: Deps = app.bot_data.deps
+    await migrate.upgrade(deps.db)
+    log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
+    try:
+        for locale in SUPPORTED_LOCALES:
+            with use_locale(locale):
+                commands = command_list()
+            await app.bot.set_my_commands(commands, language_code=None if locale == "en" else locale)
+    except TelegramError as exc:
+        log.warning("setMyCommands failed error=%s", exc)
+    if app.bot_data.background:
+        await scheduling.start(app)
+
+
+async def _post_shutdown(app: AnyApp) -> None:
+    await scheduling.stop(app)
+    deps: Deps = app.bot_data.deps
+    await deps.db.dispose()

@@ -1,0 +1,127 @@
+"""One validated settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot import PROJECT_ROOT
+
+SUPPORTED_LOCALES = ("en", "fr", "ar", "it", "es")
+TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'city_exchange.db'}"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: str = "en"
+    telegram_api_base_url: str = "https://api.telegram.org"
+    bot_username: str | None = None
+
+    # exchange
+    route_top_k: int = Field(3, ge=1, le=50)
+    ask_rate_limit_per_hour: int = Field(10, ge=1)
+    nudge_delay_hours: float = Field(24.0, gt=0)
+    escalation_delay_hours: float = Field(72.0, gt=0)
+
+    # outbox sender
+    send_rate_per_second: float = Field(30.0, gt=0)
+    send_rate_per_chat_per_second: float = Field(1.0, gt=0)
+    send_concurrency: int = Field(4, ge=1, le=64)
+    send_max_attempts: int = Field(5, ge=1)
+    reminder_grace_minutes: int = Field(60, ge=0)
+
+    # process roles
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("expected Telegram user ids separated by commas") from exc
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"expected one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, value: str) -> str:
+        if value.startswith("postgres://") or value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        elif value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("expected sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+        return value
+
+    @cached_property
+    def api_base(self) -> str:
+        """Bot API root, e.g. https://api.telegram.org/bot (PTB appends the token)."""
+        return f"{self.telegram_api_base_url}/bot"
+
+    @cached_property
+    def file_base(self) -> str:
+        return f"{self.telegram_api_base_url}/file/bot"
+
+    @property
+    def locales_dir(self) -> Path:
+        return PROJECT_ROOT / "locales"
+
+    def require_token(self) -> str:
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set: put it in the environment or in .env "
+                "(get one from @BotFather)"
+            )
+        token = self.telegram_bot_token.get_secret_value().strip()
+        if not TOKEN_RE.match(token):
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is malformed: expected <digits>:<letters>, as @BotFather gives it"
+            )
+        return token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value becomes one ConfigError line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {msg}") from None

@@ -1,0 +1,1 @@
+"""Data layer: engine, models and repositories. SQL only; flushes, never commits."""

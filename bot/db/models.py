@@ -1,0 +1,368 @@
+"""The schema. Every table the exchange needs; times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Role(StrEnum):
+    OFFICIAL = "official"
+    ORGANISER = "organiser"
+    ADMIN = "admin"
+
+
+class OfficialStatus(StrEnum):
+    REGISTERING = "registering"  # filling in the profile
+    PENDING = "pending"  # waiting for an organiser's approval
+    ACTIVE = "active"
+    UNREACHABLE = "unreachable"  # blocked the bot (403)
+    REJECTED = "rejected"
+    REMOVED = "removed"
+    ERASED = "erased"  # personal data erased at their request
+
+
+class QuestionStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+    EXPIRED = "expired"
+
+
+class RoutingStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+class ExchangeKind(StrEnum):
+    QUESTION = "question"
+    ROUTING = "routing"
+    ANSWER = "answer"
+    FOLLOW_UP = "follow_up"
+    DECLINE = "decline"
+    RESOLVED = "resolved"
+    NUDGE = "nudge"
+    ESCALATION = "escalation"
+
+
+class BroadcastStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    CANCELLED = "cancelled"
+
+
+class ReminderStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DONE = "done"
+    DELETED = "deleted"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class City(Base):
+    __tablename__ = "city"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Topic(Base):
+    __tablename__ = "topic"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    group: Mapped[str] = mapped_column(String(64), index=True)
+    names: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # locale -> name
+    group_names: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    def name(self, locale: str) -> str:
+        return str(self.names.get(locale) or self.names.get("en") or self.slug)
+
+    def group_name(self, locale: str) -> str:
+        return str(self.group_names.get(locale) or self.group_names.get("en") or self.group)
+
+
+class OfficialTopic(Base):
+    __tablename__ = "official_topic"
+
+    official_id: Mapped[int] = mapped_column(
+        ForeignKey("official.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Official(Base):
+    __tablename__ = "official"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tg_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(128))
+    position: Mapped[str | None] = mapped_column(String(128))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"), index=True)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    locale_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    role: Mapped[str] = mapped_column(String(16), default=Role.OFFICIAL)
+    status: Mapped[str] = mapped_column(String(16), default=OfficialStatus.REGISTERING, index=True)
+    privacy_accepted_at: Mapped[datetime | None] = mapped_column()
+    digest_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_digest_at: Mapped[datetime | None] = mapped_column()
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    invite_id: Mapped[int | None] = mapped_column(Integer)  # no FK: invite refers to official
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column()
+
+    city: Mapped[City | None] = relationship(lazy="raise")
+    topics: Mapped[list[Topic]] = relationship(secondary="official_topic", lazy="raise")
+
+
+class Invite(Base):
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    role: Mapped[str] = mapped_column(String(16), default=Role.OFFICIAL)
+    uses_left: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    expires_at: Mapped[datetime | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Question(Base):
+    __tablename__ = "question"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asker_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(16), default="text")
+    source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.OPEN, index=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    first_answer_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    nudged_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    organisers_notified_at: Mapped[datetime | None] = mapped_column()
+
+
+class Routing(Base):
+    __tablename__ = "routing"
+    __table_args__ = (UniqueConstraint("question_id", "recipient_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    nudged_at: Mapped[datetime | None] = mapped_column()
+
+
+class ExchangeMessage(Base):
+    """The exchange log: one row per message that crossed between officials."""
+
+    __tablename__ = "exchange_message"
+    __table_args__ = (
+        Index("ix_exchange_message_delivered", "delivered_chat_id", "delivered_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    from_official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"))
+    to_official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"))
+    from_city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    to_city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(16), default="text")
+    original_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    original_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Broadcast(Base):
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    source_chat_id: Mapped[int] = mapped_column(BigInteger)
+    source_message_id: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.DRAFT, index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Delivery(Base):
+    """The outbox: one row per message to send to one chat (broadcasts, reminders, nudges)."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # broadcast | reminder | nudge | digest | notice
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="CASCADE"), index=True
+    )
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminder.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(16), default="copy")  # copy | text
+    from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Reminder(Base):
+    __tablename__ = "reminder"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_at: Mapped[datetime | None] = mapped_column()
+    run_at: Mapped[datetime | None] = mapped_column()  # one-off
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # recurrence
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.ACTIVE, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    actor_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DialogState(Base):
+    """Where each person is in a multi-step flow; survives restarts."""
+
+    __tablename__ = "dialog_state"
+
+    tg_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    step: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,37 @@
+"""APScheduler wiring: periodic jobs that read due work from the database.
+
+Jobs only call services or the outbox sender; all state is in the database, so a restart
+or a second replica loses and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Any], Awaitable[None]]
+
+# (name, coroutine taking the Application, interval in seconds). Features append here.
+JOBS: list[tuple[str, Job, float]] = []
+
+
+async def start(app: Any) -> None:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    for name, job, seconds in JOBS:
+        scheduler.add_job(job, "interval", seconds=seconds, args=[app], id=name,
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+    scheduler.start()
+    app.bot_data.scheduler = scheduler
+    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in JOBS) or "none")
+
+
+async def stop(app: Any) -> None:
+    scheduler = app.bot_data.scheduler
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=False)
+        app.bot_data.scheduler = None

@@ -1,0 +1,102 @@
+"""Load cities, topic groups and topics from a TOML or JSON file (idempotent upsert)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from bot.db.models import City, Topic
+from bot.i18n import SUPPORTED_LOCALES
+from bot.runtime import Deps
+from bot.services import InvalidInput
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    cities_added: int
+    cities_updated: int
+    topics_added: int
+    topics_updated: int
+
+
+def read_seed_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("seed_file", reason=f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("seed_file", reason=f"{path}: {exc}") from None
+    validate_seed(data)
+    return data
+
+
+def validate_seed(data: dict[str, Any]) -> None:
+    def fail(reason: str) -> None:
+        raise InvalidInput("seed_file", reason=reason)
+
+    groups = {g.get("slug"): g for g in data.get("group", [])}
+    for city in data.get("city", []):
+        for key in ("name", "country", "timezone"):
+            if not isinstance(city.get(key), str) or not city[key].strip():
+                fail(f"city {city!r}: '{key}' is required")
+        if not re.fullmatch(r"[A-Z]{2}", city["country"]):
+            fail(f"city {city['name']}: country must be an ISO code like TN")
+        try:
+            ZoneInfo(city["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(f"city {city['name']}: unknown timezone {city['timezone']}")
+        bad = [x for x in city.get("languages", []) if x not in SUPPORTED_LOCALES]
+        if bad:
+            fail(f"city {city['name']}: unsupported languages {bad}")
+    for topic in data.get("topic", []):
+        slug = topic.get("slug")
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):
+            fail(f"topic {topic!r}: slug must be lowercase letters, digits and hyphens")
+        if topic.get("group") not in groups:
+            fail(f"topic {slug}: unknown group {topic.get('group')!r}")
+        if not isinstance(topic.get("names"), dict) or "en" not in topic["names"]:
+            fail(f"topic {slug}: names must include at least 'en'")
+
+
+async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
+    validate_seed(data)
+    now = deps.clock.now()
+    groups = {g["slug"]: dict(g.get("names", {})) for g in data.get("group", [])}
+    ca = cu = ta = tu = 0
+    async with deps.db.transaction() as session:
+        existing_cities = {c.name: c for c in await session.scalars(select(City))}
+        for entry in data.get("city", []):
+            city = existing_cities.get(entry["name"])
+            langs = list(dict.fromkeys(entry.get("languages", [])))
+            if city is None:
+                session.add(City(name=entry["name"], country=entry["country"],
+                                 timezone=entry["timezone"], languages=langs, created_at=now))
+                ca += 1
+            else:
+                city.country, city.timezone, city.languages = entry["country"], entry["timezone"], langs
+                cu += 1
+        existing_topics = {t.slug: t for t in await session.scalars(select(Topic))}
+        for position, entry in enumerate(data.get("topic", [])):
+            topic = existing_topics.get(entry["slug"])
+            names = dict(entry["names"])
+            group_names = groups.get(entry["group"], {})
+            if topic is None:
+                session.add(Topic(slug=entry["slug"], group=entry["group"], names=names,
+                                  group_names=group_names, position=position))
+                ta += 1
+            else:
+                topic.group, topic.names, topic.group_names = entry["group"], names, group_names
+                topic.position = position
+                tu += 1
+    return SeedResult(ca, cu, ta, tu)

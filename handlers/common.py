@@ -1,0 +1,192 @@
+"""What every feature uses: the identity guard, replies, refusals and the error handler."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.db.models import Role
+from bot.i18n import _, set_locale
+from bot.services import ServiceError, audit, identity
+from handlers.context import Ctx
+from handlers.keyboards import BadCallback
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Update, Ctx], Awaitable[None]]
+F = TypeVar("F", bound=Callback)
+
+esc = html.escape
+
+
+async def identify(update: Update, context: Ctx) -> None:
+    """Find who is writing and in which language to answer; private chats only."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if user is None or user.is_bot:
+        raise ApplicationHandlerStop
+    if chat is not None and chat.type != ChatType.PRIVATE and update.my_chat_member is None:
+        raise ApplicationHandlerStop
+    context.me = await identity.whoami(context.deps, user.id, user.language_code)
+    set_locale(context.me.locale)
+
+
+def common_error_text(code: str, details: Mapping[str, Any]) -> str:
+    """A refusal in the user's language for the codes every feature can raise."""
+    texts: dict[str, Callable[[], str]] = {
+        "not_allowed": lambda: _("You are not allowed to do that."),
+        "not_registered": lambda: _(
+            "You need to finish registering first. Open the invite link from your organiser, "
+            "or send /start to ask to join."
+        ),
+        "stale": lambda: _("This button is no longer active."),
+        "not_found": lambda: _("That no longer exists."),
+        "invalid": lambda: _("That did not look right. Please try again."),
+        "removed": lambda: _("Your access was removed. Ask your organiser for a new invite link."),
+    }
+    make = texts.get(code)
+    return make() if make else _("Sorry, that did not work. Please try again.")
+
+
+def error_text(exc: ServiceError, extra: Mapping[str, Callable[..., str]] | None = None) -> str:
+    if extra and exc.code in extra:
+        return extra[exc.code](**exc.details)
+    return common_error_text(exc.code, exc.details)
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Answer in the chat the update came from; long text is split at Telegram's limit."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    parts = split_text(text)
+    sent: Message | None = None
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        sent = await chat.send_message(part, reply_markup=markup if last else None)
+    return sent
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the message a button belongs to, or send a new one when there is none."""
+    query = update.callback_query
+    if query is not None and query.message is not None and len(text) <= MessageLimit.MAX_TEXT_LENGTH:
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            log.info("edit failed, sending anew update_id=%s error=%s", update.update_id, exc)
+    await reply(update, text, markup)
+
+
+async def answer(query: CallbackQuery | None, text: str | None = None, alert: bool = False) -> None:
+    if query is None:
+        return
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:  # an old query can no longer be answered; nothing to do
+        log.debug("answerCallbackQuery failed: %s", exc)
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split at line breaks (then spaces) so every part fits one Telegram message."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def requires(role: Role) -> Callable[[F], F]:
+    """Refuse, in the user's language, a command their role does not allow; log the attempt."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        async def wrapper(update: Update, context: Ctx) -> None:
+            if not context.who.has_role(role):
+                await refuse(update, context, func.__name__)
+                return
+            await func(update, context)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+async def refuse(update: Update, context: Ctx, what: str) -> None:
+    await audit.denied(context.deps, context.who.tg_user_id, what)
+    log.info("refused action=%s user_id=%s role=%s", what, context.who.tg_user_id, context.who.role)
+    text = _("You are not allowed to do that.")
+    if update.callback_query:
+        await answer(update.callback_query, text, alert=True)
+    else:
+        await reply(update, text)
+
+
+def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[F], F]:
+    """Turn a ServiceError or forged callback data into a clear answer instead of a crash."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        async def wrapper(update: Update, context: Ctx) -> None:
+            try:
+                await func(update, context)
+            except BadCallback:
+                log.info("bad callback data user_id=%s", update.effective_user and update.effective_user.id)
+                await answer(update.callback_query, _("This button is no longer active."), alert=True)
+            except ServiceError as exc:
+                text = error_text(exc, extra)
+                if update.callback_query:
+                    await answer(update.callback_query, text, alert=True)
+                else:
+                    await reply(update, text)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+async def on_error(update: object, context: Ctx) -> None:
+    """Log with ids for the operator, apologise to the user, tell the admins (no user data)."""
+    err = context.error
+    update_id = getattr(update, "update_id", None)
+    user = getattr(update, "effective_user", None)
+    log.error("unhandled error update_id=%s user_id=%s error=%r", update_id,
+              user.id if user else None, err, exc_info=err)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_message(
+                _("Sorry, something went wrong on our side. Please try again in a moment.")
+            )
+        except (Forbidden, TelegramError):
+            pass
+    deps = context.bot_data.deps
+    if deps is None:
+        return
+    for admin_id in sorted(deps.settings.admin_ids):
+        try:
+            await context.bot.send_message(
+                admin_id, f"⚠️ error update_id={update_id} {esc(type(err).__name__)}: {esc(str(err))[:300]}"
+            )
+        except TelegramError:
+            pass

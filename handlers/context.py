@@ -1,0 +1,42 @@
+"""Typed context: the services' dependencies and the person behind the update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.runtime import Deps
+from bot.services.identity import Me
+
+
+class BotData:
+    """Application-wide data: only the dependencies; every other state lives in the database."""
+
+    def __init__(self) -> None:
+        self.deps: Deps | None = None
+        self.background: bool = True
+        self.scheduler: Any = None
+
+
+class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every callback gets; `me` is set by the identity guard for each update."""
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
+                 chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.me: Me | None = None
+
+    @property
+    def deps(self) -> Deps:
+        deps = self.bot_data.deps
+        assert deps is not None, "Deps not attached to the application"
+        return deps
+
+    @property
+    def who(self) -> Me:
+        assert self.me is not None, "identity guard did not run"
+        return self.me
+
+
+CONTEXT_TYPES = ContextTypes(context=Ctx, bot_data=BotData)

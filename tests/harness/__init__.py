@@ -1,0 +1,1 @@
+"""The project's own Telegram test harness (see DESIGN.md, "Test harness")."""

@@ -1,0 +1,258 @@
+"""Registration, approval, /language, /profile, /privacy, /deleteme and role commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.db.models import AuditLog, DialogState, Invite, Official, OfficialStatus, OfficialTopic, Role
+from bot.services.registration import create_invite
+from tests.conftest import ADMIN_TG_ID
+from tests.factories import make_city, make_official, make_topic, next_tg_id
+from tests.harness.updates import STICKER, Harness, TgUser
+
+
+async def seed_basic(h: Harness) -> None:
+    await make_city(h.deps.db, "Gabès")
+    await make_city(h.deps.db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
+    await make_topic(h.deps.db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
+    await make_topic(h.deps.db, "early-warning", names={"en": "Early warning", "fr": "Alerte précoce"},
+                     position=1)
+
+
+async def official_row(h: Harness, tg_id: int) -> Official | None:
+    async with h.deps.db.transaction() as s:
+        return await s.scalar(select(Official).where(Official.tg_user_id == tg_id))
+
+
+async def register_via_invite(h: Harness, user: TgUser, city: str = "Gabès") -> None:
+    invite = await create_invite(h.deps, city)
+    await h.command(user, f"/start {invite.code}")
+    await h.press(user, "Yes")
+    await h.send(user, "Amina Ben Salah")
+    await h.send(user, "Head of civil protection")
+    await h.press(user, "Flood risk")
+    await h.press(user, "Done")
+    await h.press(user, "Done")
+    await h.press(user, "I accept")
+
+
+async def test_invite_registration_full_flow(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id(), "Amina", "fr-FR")
+    invite = await create_invite(h.deps, "Gabès", uses=1)
+
+    await h.command(user, f"/start {invite.code}")
+    assert "Français" in h.texts(user)[0]
+    assert "Gabès" in h.last_text(user)
+    await h.press(user, "Oui")
+    assert h.last_text(user) != ""
+    await h.send(user, "Amina <Ben> & Salah_*")
+    await h.send(user, "Cheffe de la protection civile")
+    await h.press(user, "Risque d'inondation")
+    assert "✅ Risque d'inondation" in [t for row in h.tg.last(user.id).buttons for t, _ in row]
+    await h.press(user, "Done" if False else "Terminé")
+    await h.press(user, "English")
+    await h.press(user, "Terminé")
+    await h.press(user, "J'accepte")
+
+    row = await official_row(h, user.id)
+    assert row is not None
+    assert row.status == OfficialStatus.ACTIVE
+    assert row.name == "Amina <Ben> & Salah_*"
+    assert row.locale == "fr"
+    assert row.languages == ["fr", "en"]
+    assert "Amina &lt;Ben&gt; &amp; Salah_*" in "\n".join(h.texts(user))
+    async with h.deps.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(OfficialTopic)) == 1
+        assert (await s.scalar(select(Invite))).uses_left == 0  # type: ignore[union-attr]
+        assert await s.get(DialogState, user.id) is None
+
+
+async def test_used_up_expired_and_invalid_invites_are_refused(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    first, second = TgUser(next_tg_id()), TgUser(next_tg_id(), "Marco", "it")
+    invite = await create_invite(h.deps, "Gabès", uses=1)
+    await h.command(first, f"/start {invite.code}")
+    await h.command(second, f"/start {invite.code}")
+    assert "già stato usato" in h.last_text(second)
+
+    expiring = await create_invite(h.deps, "Gabès", expires_in=timedelta(days=14))
+    h.deps.clock.advance(days=15)
+    await h.command(second, f"/start {expiring.code}")
+    assert "scaduto" in h.last_text(second)
+
+    await h.command(second, "/start not-a-real-code")
+    assert "non è valido" in h.last_text(second)
+
+
+async def test_restart_mid_registration_continues(harness: Harness, deps, tg) -> None:
+    from bot.app import build_application
+    from tests.harness.updates import Harness as H
+
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id())
+    invite = await create_invite(h.deps, "Gabès")
+    await h.command(user, f"/start {invite.code}")
+    await h.press(user, "Yes")
+    await h.send(user, "Amina Ben Salah")
+    await h.app.shutdown()
+
+    app2 = build_application(deps, request=tg, background=False)
+    await app2.initialize()
+    h2 = H(app2, tg)
+    await h2.send(user, "Head of civil protection")
+    assert "Which topics" in h2.last_text(user)
+    await h2.press(user, "Flood risk")
+    await h2.press(user, "Done")
+    await h2.press(user, "Done")
+    await h2.press(user, "I accept")
+    await app2.shutdown()
+    await h.app.initialize()  # the fixture shuts it down again
+    row = await official_row(h, user.id)
+    assert row is not None and row.status == OfficialStatus.ACTIVE
+    assert row.position == "Head of civil protection"
+
+
+async def test_bad_input_during_registration(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id())
+    invite = await create_invite(h.deps, "Gabès")
+    await h.command(user, f"/start {invite.code}")
+    await h.press(user, "Yes")
+    await h.send(user, None, sticker=STICKER)
+    assert "as text" in h.last_text(user)
+    await h.send(user, "x" * 5000)
+    assert "between 2 and 100" in h.last_text(user)
+    await h.send(user, "Amina")
+    await h.send(user, "Head")
+    await h.press(user, "Done")  # no topic chosen
+    assert "at least one topic" in h.tg.alerts()[-1]
+    await h.callback(user, "tp:t:999999:0")  # a topic that does not exist
+    await h.callback(user, "tp:t:abc:0")  # forged
+    await h.callback(user, "pend:ok:1")  # organiser button, as an official
+    await h.callback(user, "zzz")
+    assert "no longer active" in h.tg.alerts()[-1]
+    row = await official_row(h, user.id)
+    assert row is not None and row.status == OfficialStatus.REGISTERING
+
+
+async def test_request_to_join_and_approval(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    city = await make_city(h.deps.db, "Nice", "FR", "Europe/Paris", ["fr"])
+    organiser = await make_official(h.deps.db, city, role=Role.ORGANISER, name="Org", locale="fr")
+    user = TgUser(next_tg_id(), "Sami", "ar")
+    await h.command(user, "/start")
+    await h.press(user, "Gabès")
+    await h.send(user, "سامي")
+    await h.send(user, "مهندس")
+    await h.press(user, "Flood risk")
+    await h.press(user, "تم")
+    await h.press(user, "تم")
+    await h.press(user, "أوافق")
+    row = await official_row(h, user.id)
+    assert row is not None and row.status == OfficialStatus.PENDING
+    assert "سامي" in h.last_text(organiser.chat_id)
+
+    await h.press(TgUser(organiser.tg_user_id, "Org", "fr"), "Approuver")
+    row = await official_row(h, user.id)
+    assert row is not None and row.status == OfficialStatus.ACTIVE
+    assert "تمت الموافقة" in h.last_text(user)
+    # a second decision on the same request changes nothing
+    await h.callback(TgUser(ADMIN_TG_ID), f"pend:no:{row.id}")
+    assert (await official_row(h, user.id)).status == OfficialStatus.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_official_cannot_use_organiser_or_admin_commands(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    city = await make_city(h.deps.db, "Rosso", "MR", "Africa/Nouakchott")
+    plain = await make_official(h.deps.db, city, locale="es")
+    other = await make_official(h.deps.db, city)
+    user = TgUser(plain.tg_user_id, "Ana", "es")
+    for cmd in ("/pending", f"/promote {other.tg_user_id}", f"/demote {other.tg_user_id}"):
+        await h.command(user, cmd)
+        assert "No tienes permiso" in h.last_text(user)
+    assert (await official_row(h, other.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
+    async with h.deps.db.transaction() as s:
+        denied = (await s.scalars(select(AuditLog).where(AuditLog.action == "access.denied"))).all()
+    assert len(denied) == 3
+
+
+async def test_admin_promotes_and_demotes_with_audit(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    city = await make_city(h.deps.db, "Madrid", "ES", "Europe/Madrid", ["es"])
+    target = await make_official(h.deps.db, city, name="Lucía", locale="es")
+    admin = TgUser(ADMIN_TG_ID, "Admin")
+    await h.command(admin, f"/promote {target.tg_user_id}")
+    assert "Lucía is now an organiser" in h.last_text(admin)
+    assert "organizador" in h.last_text(target.chat_id)
+    await h.command(admin, f"/demote {target.id}")
+    assert (await official_row(h, target.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
+    await h.command(admin, "/promote 424242")
+    assert "No registered official" in h.last_text(admin)
+    await h.command(admin, "/promote abc")
+    assert "not a number" in h.last_text(admin)
+    async with h.deps.db.transaction() as s:
+        actions = (await s.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
+    assert actions == ["role.granted", "role.revoked"]
+
+
+async def test_language_profile_and_deleteme(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id(), "Amina", "en")
+    await register_via_invite(h, user)
+    await h.command(user, "/language")
+    await h.press(user, "Italiano")
+    assert "Italiano" in h.last_text(user)
+    await h.command(user, "/profile")
+    assert "Il tuo profilo" in h.last_text(user)
+    await h.press(user, "Modifica nome")
+    await h.send(user, "Amina B. S.")
+    assert (await official_row(h, user.id)).name == "Amina B. S."  # type: ignore[union-attr]
+
+    await h.command(user, "/privacy")
+    assert str(user.id) in h.last_text(user)
+    await h.command(user, "/deleteme")
+    await h.press(user, "No")
+    assert (await official_row(h, user.id)) is not None
+    await h.command(user, "/deleteme")
+    await h.press(user, "Sì")
+    assert await official_row(h, user.id) is None
+    async with h.deps.db.transaction() as s:
+        erased = (await s.scalars(select(Official))).one()
+        assert erased.status == OfficialStatus.ERASED
+        assert erased.name is None and erased.position is None and erased.tg_user_id < 0
+        assert await s.scalar(select(func.count()).select_from(OfficialTopic)) == 0
+    await h.command(user, "/profile")
+    assert "/start" in h.last_text(user)
+
+
+async def test_blocked_official_is_unreachable_until_start(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id())
+    await register_via_invite(h, user)
+    await h.block(user)
+    assert (await official_row(h, user.id)).status == OfficialStatus.UNREACHABLE  # type: ignore[union-attr]
+    h.tg.unblock(user.id)
+    await h.command(user, "/start")
+    assert (await official_row(h, user.id)).status == OfficialStatus.ACTIVE  # type: ignore[union-attr]
+    assert "Welcome back" in h.last_text(user)
+
+
+async def test_garbage_and_unknown_commands_get_help(harness: Harness) -> None:
+    h = harness
+    user = TgUser(next_tg_id(), "X", "es")
+    await h.send(user, "asdfgh")
+    assert "/help" in h.last_text(user)
+    await h.command(user, "/frobnicate")
+    assert "/help" in h.last_text(user)
