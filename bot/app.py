@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -16,6 +17,7 @@ from bot import scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
+from bot.services.seed import read_seed_file, seed_if_empty
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,11 @@ async def _post_init(app: AnyApp) -> None:
     deps: Deps = app.bot_data.deps
     await migrate.upgrade(deps.db)
     log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
+    if deps.settings.seed_file:
+        data = read_seed_file(Path(deps.settings.seed_file))
+        seeded = await seed_if_empty(deps, data)
+        if seeded:
+            log.info("catalogue seeded cities=%s topics=%s", seeded.cities_added, seeded.topics_added)
     try:
         for locale in SUPPORTED_LOCALES:
             with use_locale(locale):

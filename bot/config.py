@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     telegram_api_base_url: str = "https://api.telegram.org"
     bot_username: str | None = None
+    # Cities and topics loaded at start when the database has none; empty to disable.
+    seed_file: str = str(PROJECT_ROOT / "bot" / "data" / "seed.toml")
 
     # exchange
     route_top_k: int = Field(3, ge=1, le=50)

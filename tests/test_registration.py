@@ -6,11 +6,19 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.db.models import AuditLog, DialogState, Invite, Official, OfficialStatus, OfficialTopic, Role
+from bot.db.models import (
+    AuditLog,
+    DialogState,
+    Invite,
+    Official,
+    OfficialStatus,
+    OfficialTopic,
+    Role,
+)
 from bot.services.registration import create_invite
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
-from tests.harness.updates import STICKER, Harness, TgUser
+from tests.harness.updates import STICKER, Harness, TgUser, tr
 
 
 async def seed_basic(h: Harness) -> None:
@@ -47,16 +55,16 @@ async def test_invite_registration_full_flow(harness: Harness) -> None:
     await h.command(user, f"/start {invite.code}")
     assert "Français" in h.texts(user)[0]
     assert "Gabès" in h.last_text(user)
-    await h.press(user, "Oui")
+    await h.press(user, tr("fr", "Yes, that's my city"))
     assert h.last_text(user) != ""
     await h.send(user, "Amina <Ben> & Salah_*")
     await h.send(user, "Cheffe de la protection civile")
     await h.press(user, "Risque d'inondation")
     assert "✅ Risque d'inondation" in [t for row in h.tg.last(user.id).buttons for t, _ in row]
-    await h.press(user, "Done" if False else "Terminé")
+    await h.press(user, tr("fr", "Done"))
     await h.press(user, "English")
-    await h.press(user, "Terminé")
-    await h.press(user, "J'accepte")
+    await h.press(user, tr("fr", "Done"))
+    await h.press(user, tr("fr", "I accept"))
 
     row = await official_row(h, user.id)
     assert row is not None
@@ -78,15 +86,15 @@ async def test_used_up_expired_and_invalid_invites_are_refused(harness: Harness)
     invite = await create_invite(h.deps, "Gabès", uses=1)
     await h.command(first, f"/start {invite.code}")
     await h.command(second, f"/start {invite.code}")
-    assert "già stato usato" in h.last_text(second)
+    assert h.last_text(second) == tr("it", "This invite link has already been used. Please ask your organiser for a new one.")
 
     expiring = await create_invite(h.deps, "Gabès", expires_in=timedelta(days=14))
     h.deps.clock.advance(days=15)
     await h.command(second, f"/start {expiring.code}")
-    assert "scaduto" in h.last_text(second)
+    assert h.last_text(second) == tr("it", "This invite link has expired. Please ask your organiser for a new one.")
 
     await h.command(second, "/start not-a-real-code")
-    assert "non è valido" in h.last_text(second)
+    assert h.last_text(second) == tr("it", "This invite link is not valid. Please check it with your organiser.")
 
 
 async def test_restart_mid_registration_continues(harness: Harness, deps, tg) -> None:
@@ -153,17 +161,17 @@ async def test_request_to_join_and_approval(harness: Harness) -> None:
     await h.send(user, "سامي")
     await h.send(user, "مهندس")
     await h.press(user, "Flood risk")
-    await h.press(user, "تم")
-    await h.press(user, "تم")
-    await h.press(user, "أوافق")
+    await h.press(user, tr("ar", "Done"))
+    await h.press(user, tr("ar", "Done"))
+    await h.press(user, tr("ar", "I accept"))
     row = await official_row(h, user.id)
     assert row is not None and row.status == OfficialStatus.PENDING
     assert "سامي" in h.last_text(organiser.chat_id)
 
-    await h.press(TgUser(organiser.tg_user_id, "Org", "fr"), "Approuver")
+    await h.press(TgUser(organiser.tg_user_id, "Org", "fr"), tr("fr", "Approve"))
     row = await official_row(h, user.id)
     assert row is not None and row.status == OfficialStatus.ACTIVE
-    assert "تمت الموافقة" in h.last_text(user)
+    assert tr("ar", "Your request was approved. Welcome to City Exchange!") in h.last_text(user)
     # a second decision on the same request changes nothing
     await h.callback(TgUser(ADMIN_TG_ID), f"pend:no:{row.id}")
     assert (await official_row(h, user.id)).status == OfficialStatus.ACTIVE  # type: ignore[union-attr]
@@ -178,7 +186,7 @@ async def test_official_cannot_use_organiser_or_admin_commands(harness: Harness)
     user = TgUser(plain.tg_user_id, "Ana", "es")
     for cmd in ("/pending", f"/promote {other.tg_user_id}", f"/demote {other.tg_user_id}"):
         await h.command(user, cmd)
-        assert "No tienes permiso" in h.last_text(user)
+        assert h.last_text(user) == tr("es", "You are not allowed to do that.")
     assert (await official_row(h, other.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
     async with h.deps.db.transaction() as s:
         denied = (await s.scalars(select(AuditLog).where(AuditLog.action == "access.denied"))).all()
@@ -193,7 +201,7 @@ async def test_admin_promotes_and_demotes_with_audit(harness: Harness) -> None:
     admin = TgUser(ADMIN_TG_ID, "Admin")
     await h.command(admin, f"/promote {target.tg_user_id}")
     assert "Lucía is now an organiser" in h.last_text(admin)
-    assert "organizador" in h.last_text(target.chat_id)
+    assert h.last_text(target.chat_id) == tr("es", "You are now an organiser. Send /help to see what you can do.")
     await h.command(admin, f"/demote {target.id}")
     assert (await official_row(h, target.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
     await h.command(admin, "/promote 424242")
@@ -212,20 +220,20 @@ async def test_language_profile_and_deleteme(harness: Harness) -> None:
     await register_via_invite(h, user)
     await h.command(user, "/language")
     await h.press(user, "Italiano")
-    assert "Italiano" in h.last_text(user)
+    assert h.last_text(user) == tr("it", "Language set to {language}.").format(language="Italiano")
     await h.command(user, "/profile")
-    assert "Il tuo profilo" in h.last_text(user)
-    await h.press(user, "Modifica nome")
+    assert "Amina Ben Salah" in h.last_text(user)
+    await h.press(user, tr("it", "Edit name"))
     await h.send(user, "Amina B. S.")
     assert (await official_row(h, user.id)).name == "Amina B. S."  # type: ignore[union-attr]
 
     await h.command(user, "/privacy")
     assert str(user.id) in h.last_text(user)
     await h.command(user, "/deleteme")
-    await h.press(user, "No")
+    await h.press(user, tr("it", "No, keep it"))
     assert (await official_row(h, user.id)) is not None
     await h.command(user, "/deleteme")
-    await h.press(user, "Sì")
+    await h.press(user, tr("it", "Yes, erase my data"))
     assert await official_row(h, user.id) is None
     async with h.deps.db.transaction() as s:
         erased = (await s.scalars(select(Official))).one()

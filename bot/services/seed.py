@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.db.models import City, Topic
 from bot.i18n import SUPPORTED_LOCALES
@@ -100,3 +100,13 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                 topic.position = position
                 tu += 1
     return SeedResult(ca, cu, ta, tu)
+
+
+async def seed_if_empty(deps: Deps, data: dict[str, Any]) -> SeedResult | None:
+    """First start: load the catalogue when there are no cities and no topics yet."""
+    async with deps.db.transaction() as session:
+        cities = await session.scalar(select(func.count()).select_from(City))
+        topics = await session.scalar(select(func.count()).select_from(Topic))
+    if cities or topics:
+        return None
+    return await seed(deps, data)

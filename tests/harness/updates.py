@@ -129,3 +129,11 @@ VOICE = {"file_id": "voice-in-1", "file_unique_id": "vin1", "duration": 4, "mime
 STICKER = {"file_id": "sticker-1", "file_unique_id": "st1", "type": "regular", "width": 512, "height": 512,
            "is_animated": False, "is_video": False}
 LOCATION = {"latitude": 33.8815, "longitude": 10.0982}
+
+
+def tr(locale: str, msgid: str) -> str:
+    """What a person with this locale reads for `msgid` (tests press buttons by their label)."""
+    from bot.i18n import _, use_locale
+
+    with use_locale(locale):
+        return _(msgid)
