@@ -144,7 +144,8 @@ async def bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.models import Role
-    from bot.services.registration import create_invite
+    from bot.services import InvalidInput, NotFound
+    from bot.services.registration import create_invite, list_cities
 
     async def go() -> None:
         await _migrate(settings)
@@ -152,6 +153,11 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         try:
             created = await create_invite(deps, args.city, role=Role(args.role), uses=args.uses,
                                           expires_in=args.expires)
+        except NotFound:
+            known = ", ".join(c.name for c in await list_cities(deps))
+            raise SystemExit(f"error: no city named {args.city!r}; known cities: {known or 'none (run seed first)'}") from None
+        except InvalidInput as exc:
+            raise SystemExit(f"error: invalid {exc.code}") from None
         finally:
             await deps.db.dispose()
         username = await bot_username(settings)
@@ -224,6 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = ", ".join(f"{k}={v}" for k, v in exc.details.items())
         print(f"error: {exc.code}{' (' + detail + ')' if detail else ''}", file=sys.stderr)
         return 1
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130
 

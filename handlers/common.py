@@ -21,7 +21,7 @@ from handlers.keyboards import BadCallback
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[Update, Ctx], Awaitable[None]]
+Callback = Callable[..., Awaitable[None]]
 F = TypeVar("F", bound=Callback)
 
 esc = html.escape
@@ -128,6 +128,7 @@ def requires(role: Role) -> Callable[[F], F]:
                 return
             await func(update, context)
 
+        wrapper.required_role = role  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
@@ -148,9 +149,9 @@ def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        async def wrapper(update: Update, context: Ctx) -> None:
+        async def wrapper(update: Update, context: Ctx, *args: Any) -> None:
             try:
-                await func(update, context)
+                await func(update, context, *args)
             except BadCallback:
                 log.info("bad callback data user_id=%s", update.effective_user and update.effective_user.id)
                 await answer(update.callback_query, _("This button is no longer active."), alert=True)

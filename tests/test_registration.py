@@ -71,7 +71,7 @@ async def test_invite_registration_full_flow(harness: Harness) -> None:
     assert row.status == OfficialStatus.ACTIVE
     assert row.name == "Amina <Ben> & Salah_*"
     assert row.locale == "fr"
-    assert row.languages == ["fr", "en"]
+    assert row.languages == ["en", "fr"]
     assert "Amina &lt;Ben&gt; &amp; Salah_*" in "\n".join(h.texts(user))
     async with h.deps.db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(OfficialTopic)) == 1
