@@ -585,7 +585,7 @@ async def _set_role(update: Update, context: Ctx, role: Role) -> None:
     if not context.args or len(context.args) != 1:
         usage = _("Usage: /promote <Telegram user id or official number>") if role == Role.ORGANISER \
             else _("Usage: /demote <Telegram user id or official number>")
-        await reply(update, usage)
+        await reply(update, esc(usage))
         return
     try:
         target = int(context.args[0].lstrip("#"))

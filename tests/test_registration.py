@@ -206,6 +206,8 @@ async def test_admin_promotes_and_demotes_with_audit(harness: Harness) -> None:
     assert (await official_row(h, target.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
     await h.command(admin, "/promote 424242")
     assert "No registered official" in h.last_text(admin)
+    await h.command(admin, "/promote")
+    assert h.last_text(admin) == "Usage: /promote &lt;Telegram user id or official number&gt;"
     await h.command(admin, "/promote abc")
     assert "not a number" in h.last_text(admin)
     async with h.deps.db.transaction() as s:

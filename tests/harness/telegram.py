@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from telegram.error import TimedOut
@@ -33,6 +35,44 @@ EDIT_METHODS = {"editMessageText", "editMessageCaption", "editMessageReplyMarkup
 MEDIA_FIELDS = {"sendPhoto": "photo", "sendDocument": "document", "sendVideo": "video",
                 "sendAudio": "audio", "sendVoice": "voice", "sendAnimation": "animation",
                 "sendSticker": "sticker", "sendVideoNote": "video_note"}
+
+
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+                "a", "code", "pre", "blockquote", "tg-emoji"}
+ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.error = self.error or f"Unsupported start tag \"{tag}\""
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.error = self.error or f"Unexpected end tag \"{tag}\""
+        else:
+            self.stack.pop()
+
+
+def html_error(text: str) -> str | None:
+    """Why Telegram would refuse this text with parse_mode HTML, or None if it would accept it."""
+    stripped = ENTITY.sub("", text)
+    if "&" in stripped:
+        return "Bad Request: can't parse entities: unescaped '&'"
+    if re.search(r"<(?![a-zA-Z/])", text):
+        return "Bad Request: can't parse entities: unescaped '<'"
+    checker = _TagChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.error or checker.stack:
+        return f"Bad Request: can't parse entities: {checker.error or 'unclosed tag'}"
+    return None
 
 
 @dataclass
@@ -140,6 +180,12 @@ class RecordingRequest(BaseRequest):
             if rule.retry_after is not None:
                 body["parameters"] = {"retry_after": rule.retry_after}
             return rule.status, json.dumps(body).encode()
+        if params.get("parse_mode") == "HTML":
+            body_text = params.get("text", params.get("caption"))
+            problem = html_error(body_text) if isinstance(body_text, str) else None
+            if problem:
+                call.status, call.error = 400, problem
+                return 400, json.dumps({"ok": False, "error_code": 400, "description": problem}).encode()
         call.result = self._answer(api_method, params)
         return 200, json.dumps({"ok": True, "result": call.result}).encode()
 
