@@ -109,6 +109,12 @@ class ReminderInfo:
 
 
 @dataclass(frozen=True)
+class ReminderList:
+    timezone: str  # the viewer's city timezone
+    reminders: list[ReminderInfo]
+
+
+@dataclass(frozen=True)
 class ReminderNotice:
     """What one recipient's message says; rendered by the handler layer in their locale."""
 
@@ -274,6 +280,13 @@ async def toggle(deps: Deps, tg_user_id: int, value: str) -> Draft:
         return await _save(session, deps, tg_user_id, STEP_PICK, data, tz)
 
 
+async def toggle_page(deps: Deps, tg_user_id: int) -> Draft:
+    """The picker as it stands (to show another page)."""
+    async with deps.db.transaction() as session:
+        data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_PICK)
+        return await _save(session, deps, tg_user_id, STEP_PICK, data, tz)
+
+
 async def audience_done(deps: Deps, tg_user_id: int) -> Draft:
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_PICK)
@@ -385,10 +398,10 @@ def _info(r: Reminder, issues: list[ReminderIssue],
                         r.next_run_at, r.last_run_at, issues, audience)
 
 
-async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int = 3) -> list[ReminderInfo]:
+async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int = 3) -> ReminderList:
     """Active and paused reminders, soonest first, each with its latest late/skipped runs."""
     async with deps.db.transaction() as session:
-        await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        viewer = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         reminders = (await session.scalars(
             select(Reminder)
             .where(Reminder.status.in_([ReminderStatus.ACTIVE, ReminderStatus.PAUSED]))
@@ -409,8 +422,10 @@ async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int =
                     found.append(ReminderIssue(row.action,
                                                datetime.fromisoformat(row.details["run_at"]),
                                                row.created_at))
-        return [_info(r, issues[r.id], await _audience(session, dict(r.target or {})))
-                for r in reminders]
+        return ReminderList(
+            await _organiser_tz(session, viewer),
+            [_info(r, issues[r.id], await _audience(session, dict(r.target or {}))) for r in reminders],
+        )
 
 
 async def _reminder_for_update(session: AsyncSession, reminder_id: int) -> Reminder:
