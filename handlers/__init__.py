@@ -61,6 +61,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
             CallbackQueryHandler(reminders.on_remind, pattern=r"^rem:"),
             CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
+            # Must stay last in this group: only a button no handler above claimed reaches it
+            # (in a later group it would also answer every handled button a second time).
+            CallbackQueryHandler(stale_button),
         ],
         group=COMMANDS_GROUP,
     )
@@ -79,7 +82,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handlers(
         [
             MessageHandler(private & filters.COMMAND & ~known_re, dialog.unknown_command),
-            CallbackQueryHandler(stale_button),
         ],
         group=LAST_GROUP,
     )

@@ -4,7 +4,9 @@ that sends due runs."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +28,7 @@ from handlers.reminder_texts import day_name, describe_rule, format_when, remind
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 20
+TAG = re.compile(r"<[^>]+>")
 JOB_BATCH = 50
 
 ERRORS = {
@@ -77,9 +80,10 @@ def schedule_text(when: dict[str, Any], timezone: str) -> str:
 
 
 def message_excerpt(text: str | None, is_copy: bool, limit: int = 80) -> str:
+    """The start of the reminder's text, without its formatting (a cut could split a tag)."""
     if is_copy or not text:
         return _("(a copy of your message)")
-    plain = " ".join(text.split())
+    plain = " ".join(html.unescape(TAG.sub("", text)).split())
     return esc(plain[:limit] + ("…" if len(plain) > limit else ""))
 
 
