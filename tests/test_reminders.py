@@ -516,3 +516,16 @@ async def test_targeting_narrows_by_every_key(db: Database) -> None:
     assert await ids({"languages": ["en"]}) == [b.id]
     assert await ids({"roles": ["organiser"]}) == [b.id]
     assert await ids({"countries": ["TN"], "languages": ["en"]}) == []
+
+
+async def test_scheduler_runs_the_jobs_at_the_configured_intervals(harness: Harness) -> None:
+    from bot import scheduling
+
+    await scheduling.start(harness.app)
+    try:
+        jobs = {job.id: job for job in harness.app.bot_data.scheduler.get_jobs()}
+        assert jobs["reminders"].trigger.interval == timedelta(seconds=15)
+        assert jobs["digest"].trigger.interval == timedelta(seconds=300)
+        assert jobs["reminders"].next_run_time is not None  # due at start: missed runs go out first
+    finally:
+        await scheduling.stop(harness.app)
