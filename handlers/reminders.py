@@ -175,7 +175,7 @@ def confirm_text(draft: Draft) -> str:
 
 
 def reminder_block(r: ReminderInfo, timezone: str) -> str:
-    status = "⏸" if r.status == ReminderStatus.PAUSED else "🔔"
+    status = {ReminderStatus.PAUSED: "⏸", ReminderStatus.DONE: "⚠️"}.get(ReminderStatus(r.status), "🔔")
     schedule = "—"
     if r.rule:
         schedule = describe_rule(r.rule, r.timezone)
@@ -188,6 +188,8 @@ def reminder_block(r: ReminderInfo, timezone: str) -> str:
     ]
     if r.status == ReminderStatus.PAUSED:
         lines.append(_("Paused."))
+    elif r.status == ReminderStatus.DONE:
+        lines.append(_("Finished."))
     elif r.next_run_at is not None:
         lines.append(_("Next run: {time}").format(time=format_when(r.next_run_at, timezone)))
     for issue in r.issues:
@@ -212,11 +214,13 @@ async def show_list(update: Update, context: Ctx) -> None:
         blocks.append(_("…and {count} more.").format(count=len(listing.reminders) - len(shown)))
     keyboard = []
     for r in shown:
+        if r.status == ReminderStatus.DONE:
+            continue
         toggle = (button(_("▶️ Resume #{id}").format(id=r.id), "rml", "r", r.id)
                   if r.status == ReminderStatus.PAUSED
                   else button(_("⏸ Pause #{id}").format(id=r.id), "rml", "p", r.id))
         keyboard.append([toggle, button(_("🗑 Delete #{id}").format(id=r.id), "rml", "d", r.id)])
-    await show(update, "\n\n".join(blocks), markup(*keyboard))
+    await show(update, "\n\n".join(blocks), markup(*keyboard) if keyboard else None)
 
 
 # ---- commands and buttons ----------------------------------------------------------------

@@ -378,7 +378,7 @@ async def test_missed_one_off_within_grace_is_sent_marked_late(harness: Harness,
 async def test_missed_one_off_beyond_grace_is_skipped_and_shown(harness: Harness, clock: FakeClock,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     h = harness
-    await network(h)
+    org = (await network(h))["org_user"]
     due = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
     rid = await add_reminder(h.deps.db, run_at=due)
     clock.set(due + timedelta(minutes=61))
@@ -389,6 +389,14 @@ async def test_missed_one_off_beyond_grace_is_skipped_and_shown(harness: Harness
     [skipped] = await audits(h.deps.db, "reminder.skipped")
     assert skipped.target_id == rid and skipped.details["late_minutes"] == 61
     assert (await reminder_row(h.deps.db, rid)).status == ReminderStatus.DONE
+    await h.command(org, "/reminders")
+    listing = plain(h.last_text(org))
+    assert "Not sent on Mar 3, 2026, 10:00 AM: the bot was offline for longer" in listing
+    assert "Finished." in listing
+    assert not any(f"#{rid}" in text for row in h.tg.last(org.id).buttons for text, _ in row)
+    clock.advance(days=8)
+    await h.command(org, "/reminders")
+    assert "No reminders are scheduled" in h.last_text(org)
 
 
 async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(

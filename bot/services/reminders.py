@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import outbox, repo
@@ -55,6 +55,7 @@ STEP_CONFIRM = "remind.confirm"
 AUDIENCE_KINDS = ("countries", "cities", "topics")
 WHEN_KINDS = ("once", rec.WEEKLY, rec.MONTHLY)
 ISSUE_ACTIONS = ("reminder.late", "reminder.skipped")
+ISSUES_SHOWN_FOR = timedelta(days=7)
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M")
 _TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$")
@@ -402,9 +403,14 @@ async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int =
     """Active and paused reminders, soonest first, each with its latest late/skipped runs."""
     async with deps.db.transaction() as session:
         viewer = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        # A finished one-off whose run was skipped stays listed for a while, so organisers see it.
+        recently_missed = select(AuditLog.target_id).where(
+            AuditLog.action == "reminder.skipped", AuditLog.target_type == "reminder",
+            AuditLog.created_at >= deps.clock.now() - ISSUES_SHOWN_FOR)
         reminders = (await session.scalars(
             select(Reminder)
-            .where(Reminder.status.in_([ReminderStatus.ACTIVE, ReminderStatus.PAUSED]))
+            .where(or_(Reminder.status.in_([ReminderStatus.ACTIVE, ReminderStatus.PAUSED]),
+                       (Reminder.status == ReminderStatus.DONE) & Reminder.id.in_(recently_missed)))
             .order_by(Reminder.next_run_at.is_(None), Reminder.next_run_at, Reminder.id)
         )).all()
         ids = [r.id for r in reminders]
