@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(5, ge=1)
     reminder_grace_minutes: int = Field(60, ge=0)
 
+    # scheduler: reminders, weekly digest
+    reminder_job_seconds: float = Field(15.0, gt=0)
+    digest_job_seconds: float = Field(300.0, gt=0)
+    digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday, in each official's city timezone
+    digest_hour: int = Field(8, ge=0, le=23)
+    digest_catch_up_hours: float = Field(12.0, ge=0)  # a digest later than this waits a week
+
     # process roles
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -15,16 +16,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 log = logging.getLogger(__name__)
 
 Job = Callable[[Any], Awaitable[None]]
+# Seconds, or a function of the settings (so an interval can be a setting read at start).
+Interval = float | Callable[[Any], float]
 
-# (name, coroutine taking the Application, interval in seconds). Features append here.
-JOBS: list[tuple[str, Job, float]] = []
+# (name, coroutine taking the Application, interval). Features append here.
+JOBS: list[tuple[str, Job, Interval]] = []
 
 
 async def start(app: Any) -> None:
     scheduler = AsyncIOScheduler(timezone="UTC")
-    for name, job, seconds in JOBS:
+    for name, job, interval in JOBS:
+        seconds = interval(app.bot_data.deps.settings) if callable(interval) else interval
+        # First run at start: work that fell due while the bot was down goes out at once.
         scheduler.add_job(job, "interval", seconds=seconds, args=[app], id=name,
-                          max_instances=1, coalesce=True, misfire_grace_time=None)
+                          max_instances=1, coalesce=True, misfire_grace_time=None,
+                          next_run_time=datetime.now(UTC))
     scheduler.start()
     app.bot_data.scheduler = scheduler
     log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in JOBS) or "none")

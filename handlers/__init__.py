@@ -22,7 +22,10 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import common, dialog, registration
+from handlers import common, dialog, digest, quiet, registration, reminders
+
+# Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
+JOB_MODULES = (digest, reminders)
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -51,6 +54,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(registration.on_delete, pattern=r"^del:"),
             CallbackQueryHandler(registration.on_pending, pattern=r"^pend:"),
             ChatMemberHandler(registration.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
+            # reminders, quiet hours (the digest module only adds its scheduler job)
+            CommandHandler("remind", reminders.cmd_remind, filters=private),
+            CommandHandler("reminders", reminders.cmd_reminders, filters=private),
+            CommandHandler("quiet", quiet.cmd_quiet, filters=private),
+            CallbackQueryHandler(reminders.on_remind, pattern=r"^rem:"),
+            CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
         ],
         group=COMMANDS_GROUP,
     )

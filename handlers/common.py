@@ -122,11 +122,11 @@ def requires(role: Role) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        async def wrapper(update: Update, context: Ctx) -> None:
+        async def wrapper(update: Update, context: Ctx, *rest: Any) -> None:
             if not context.who.has_role(role):
                 await refuse(update, context, func.__name__)
                 return
-            await func(update, context)
+            await func(update, context, *rest)  # step handlers also get their Step
 
         wrapper.required_role = role  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
@@ -149,9 +149,9 @@ def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        async def wrapper(update: Update, context: Ctx, *args: Any) -> None:
+        async def wrapper(update: Update, context: Ctx, *rest: Any) -> None:
             try:
-                await func(update, context, *args)
+                await func(update, context, *rest)  # step handlers also get their Step
             except BadCallback:
                 log.info("bad callback data user_id=%s", update.effective_user and update.effective_user.id)
                 await answer(update.callback_query, _("This button is no longer active."), alert=True)

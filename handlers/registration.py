@@ -92,6 +92,7 @@ def help_text(role: Role) -> str:
         _("/inbox — questions waiting for your answer"),
         _("/profile — see and edit your profile"),
         _("/language — change the language"),
+        _("/quiet — hours when reminders and the digest wait"),
         _("/privacy — what we store about you"),
         _("/deleteme — erase your data"),
         _("/cancel — stop what you are doing"),

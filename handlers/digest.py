@@ -1,0 +1,53 @@
+"""The weekly digest: its text (in the recipient's locale) and the scheduler job that sends it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import scheduling
+from bot.i18n import _, ngettext, use_locale
+from bot.services import digest
+from bot.services.digest import DigestNotice
+from handlers.common import esc
+from handlers.reminder_texts import format_when
+
+
+def media_label(content_type: str) -> str:
+    return {
+        "photo": _("[photo]"),
+        "document": _("[document]"),
+        "voice": _("[voice message]"),
+        "video": _("[video]"),
+    }.get(content_type, _("[attachment]"))
+
+
+def digest_notice(notice: DigestNotice) -> str:
+    """Open questions in the recipient's topics that nobody has answered, newest first."""
+    with use_locale(notice.locale) as locale:
+        lines = [
+            _("📰 <b>Weekly digest</b>"),
+            ngettext(
+                "{count} question in your topics is still waiting for an answer:",
+                "{count} questions in your topics are still waiting for an answer:",
+                notice.total,
+            ).format(count=notice.total),
+        ]
+        for q in notice.questions:
+            topic = q.topic_names.get(locale) or q.topic_names.get("en") or q.topic_slug
+            body = esc(q.excerpt) if q.excerpt else media_label(q.content_type)
+            lines.append(_("• <b>{topic}</b> — {city}, {date}:\n{text}").format(
+                topic=esc(topic), city=esc(q.city_name or "—"),
+                date=format_when(q.asked_at, notice.timezone), text=body))
+        more = notice.total - len(notice.questions)
+        if more > 0:
+            lines.append(ngettext("…and {count} more.", "…and {count} more.", more).format(count=more))
+        return "\n\n".join(lines)
+
+
+async def digest_job(app: Any) -> None:
+    """Scheduler job: write due weekly digests into the outbox."""
+    deps = app.bot_data.deps
+    await digest.run_digests(deps, deps.clock.now(), digest_notice)
+
+
+scheduling.JOBS.append(("digest", digest_job, lambda settings: settings.digest_job_seconds))
