@@ -185,8 +185,10 @@ class FakeTelegram:
 
     def __init__(self, token: str = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv", *,
                  rate: float | None = 30.0, chat_rate: float | None = None,
-                 strict_chats: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
+                 strict_chats: bool = False, host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
+        self.clock = clock  # seconds, for the rate-limit windows (tests may pass their own)
         self.rate = rate
         self.chat_rate = chat_rate
         self.strict_chats = strict_chats
@@ -555,7 +557,7 @@ class FakeTelegram:
 
     def _check_rate(self, call: Call) -> None:
         units = max(1, len(call.params.get("media") or call.params.get("message_ids") or [1]))
-        now = time.monotonic()
+        now = self.clock()
         waits = []
         if self.rate is not None:
             room, wait = self._overall.room(now, self.rate)
@@ -723,7 +725,8 @@ class FakeTelegram:
             chat = call.chat_id or 0
             return dict(self._chat_dict(chat), accent_color_id=0, max_reaction_count=11,
                         accepted_gift_types={"unlimited_gifts": False, "limited_gifts": False,
-                                             "unique_gifts": False, "premium_subscription": False})
+                                             "unique_gifts": False, "premium_subscription": False,
+                                             "gifts_from_channels": False})
         if method == "getFile":
             file_id = p.get("file_id", "")
             if file_id not in self.files:
