@@ -218,6 +218,10 @@ async def test_registration_survives_kill_and_restart(fake: FakeTelegram, bots: 
     assert not any("Sorry, something went wrong" in t or "Please use the buttons" in t
                    for t in texts), fake.transcript(USER)
     assert fake.of("setMyCommands"), "the bot registers its commands at start"
+    # the only refused calls: long polls of the killed process, ended by the next poller
+    refused = [f"{c.method} {c.status} {c.description}" for c in fake.calls
+               if not c.ok and c.method != "getUpdates"]
+    assert refused == [], refused
     logs = bots.output()
     assert TOKEN not in logs and TOKEN.split(":")[1] not in logs
     assert "Traceback" not in logs and "level=ERROR" not in logs, logs

@@ -118,6 +118,8 @@ async def test_press_builds_a_callback_query_on_the_bots_message(fake: FakeTeleg
     assert query is not None and query.data == "tp:done"
     assert query.message.message_id == sent.message_id  # type: ignore[union-attr]
     assert await query.answer("Saved") is True
+    with pytest.raises(BadRequest, match="[Qq]uery is too old"):
+        await query.answer("Twice")
     await bot.edit_message_text("Thanks", chat_id=USER.id, message_id=sent.message_id)
     assert (await fake.wait_for(USER, contains="Thanks", since=mark)).edits == 1
     assert fake.alerts() == ["Saved"]

@@ -214,6 +214,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(10001)
         self._last_update_id = 0
         self._query_ids = itertools.count(1)
+        self._open_queries: set[str] = set()  # callback queries not answered yet
         self._file_ids = itertools.count(1)
         self._msg_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._overall = _Window()
@@ -351,8 +352,10 @@ class FakeTelegram:
         message = msg.raw if msg is not None else {
             "message_id": message_id or 1, "date": int(time.time()), "chat": user.chat(),
             "from": BOT_USER, "text": "…"}
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
         return await self.inject({"callback_query": {
-            "id": str(next(self._query_ids)), "from": user.to_dict(),
+            "id": query_id, "from": user.to_dict(),
             "chat_instance": str(user.id), "data": data, "message": message}})
 
     async def press(self, user: TgUser, label: str) -> int:
@@ -460,8 +463,9 @@ class FakeTelegram:
                 and (chat_id is None or c.chat_id == _id(chat_id))]
 
     def alerts(self) -> list[str]:
+        """Texts of answered button presses (what the user saw pop up)."""
         return [c.params.get("text", "") for c in self.of("answerCallbackQuery")
-                if c.params.get("text")]
+                if c.ok and c.params.get("text")]
 
     def _find(self, chat_id: int, message_id: int) -> Msg | None:
         for msg in self.chats.get(chat_id, []):
@@ -734,7 +738,14 @@ class FakeTelegram:
             file_path, content = self.files[file_id]
             return {"file_id": file_id, "file_unique_id": f"u{file_id}",
                     "file_size": len(content), "file_path": file_path}
-        return True  # setMyCommands, answerCallbackQuery, sendChatAction, ...
+        if method == "answerCallbackQuery":
+            query_id = str(p.get("callback_query_id", ""))
+            if query_id not in self._open_queries:  # Telegram takes one answer per query
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                    "or query ID is invalid")
+            self._open_queries.discard(query_id)
+            return True
+        return True  # setMyCommands, sendChatAction, ...
 
     def _edit(self, call: Call) -> Any:
         p = call.params
