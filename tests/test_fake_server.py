@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -236,3 +237,34 @@ def test_threaded_server_serves_synchronous_code() -> None:
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert json.load(resp)["result"]["text"] == "sync"
         assert fake.texts(USER) == ["sync"]
+
+
+async def test_webhook_receives_updates_with_secret(fake: FakeTelegram, bot: Bot) -> None:
+    received: list[tuple[dict, str | None]] = []
+    arrived = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.json(), request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        arrived.set()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/telegram", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/telegram", secret_token="s3cret")
+        with pytest.raises(Conflict, match="webhook is active"):
+            await bot.get_updates(timeout=0)
+        await fake.send(USER, "via webhook")
+        await asyncio.wait_for(arrived.wait(), 10)
+        (update, secret), = received
+        assert update["message"]["text"] == "via webhook" and secret == "s3cret"
+        await fake.until(lambda: fake.confirmed_offset > update["update_id"], within=10)
+        assert await bot.delete_webhook()
+        assert await bot.get_updates(timeout=0) == ()
+    finally:
+        await runner.cleanup()
