@@ -32,11 +32,25 @@ def parse_duration(text: str) -> timedelta:
     return {"d": timedelta(days=value), "h": timedelta(hours=value), "m": timedelta(minutes=value)}[unit]
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
+class RedactingFormatter(logging.Formatter):
+    """Replaces secrets (the bot token) in every formatted line, tracebacks included."""
+
+    def __init__(self, fmt: str, secrets: Sequence[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "<token>")
+        return text
+
+
+def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(
+        "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # httpx logs request URLs, which contain the bot token: keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -48,13 +62,51 @@ def make_deps(settings: Settings) -> Deps:
     return Deps(settings=settings, db=Database(settings.database_url))
 
 
+class StartError(Exception):
+    """The bot cannot start (Bot API or database unreachable); one line for the operator."""
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+    from telegram.error import InvalidToken, NetworkError
+
+    token = settings.require_token()
+    load_catalogs(settings.locales_dir, settings.default_locale)
+    try:
+        # Check the token, the Bot API and the database before PTB starts: its bootstrap logs
+        # a traceback (with the token in it) for what is one line of configuration.
+        asyncio.run(_preflight(settings, token))
+        return _run(settings, args)
+    except InvalidToken:
+        # PTB's own message repeats the token; never let it reach a log.
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN was rejected by the Bot API (401 Unauthorized): "
+            "check it with @BotFather"
+        ) from None
+    except NetworkError as exc:
+        reason = str(exc).replace(token, "<token>")
+        raise StartError(
+            f"cannot reach the Bot API at {settings.telegram_api_base_url}: {reason}"
+        ) from None
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        scheme = settings.database_url.split(":", 1)[0]
+        raise StartError(f"cannot open the database ({scheme}): {reason}") from None
+
+
+async def _preflight(settings: Settings, token: str) -> None:
+    from telegram import Bot
+
+    async with Bot(token, base_url=settings.api_base, base_file_url=settings.file_base):
+        pass
+    await _migrate(settings)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from telegram.ext import Application
 
     from bot.app import ALLOWED_UPDATES, build_application
 
-    settings.require_token()
-    load_catalogs(settings.locales_dir, settings.default_locale)
     deps = make_deps(settings)
     app: Application = build_application(deps)  # type: ignore[type-arg]
     if args.no_updates:
@@ -218,11 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level)
+        token = settings.telegram_bot_token
+        setup_logging(settings.log_level, [token.get_secret_value().strip()] if token else [])
         return int(args.func(settings, args) or 0)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     except CatalogError as exc:
         print(f"translation error: {exc}", file=sys.stderr)
         return 2

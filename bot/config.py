@@ -6,6 +6,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,9 +83,18 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        value = value.rstrip("/")
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+        value = value.strip().rstrip("/")
+        expected = "expected an http(s) URL such as https://api.telegram.org"
+        if re.search(r"\s", value):
+            raise ValueError(expected)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError for a bad or out-of-range port)
+        except ValueError:
+            raise ValueError(expected) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment or "@" in parts.netloc:
+            raise ValueError(expected)
         return value
 
     @field_validator("database_url")

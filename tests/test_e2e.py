@@ -1,0 +1,273 @@
+"""End to end: the real bot process, started as a user starts it, against the fake Bot API.
+
+The bot runs as `python -m bot run` (what the `city-exchange-bot` script runs) in a temporary
+directory, so no `.env` is read; settings come from the environment only. Every wait is
+event based (the fake server wakes the test on each message), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bot.db.engine import Database
+from bot.db.models import City, DialogState, Official, OfficialStatus, OfficialTopic
+from tests.conftest import TABLES
+from tests.harness.fake_server import FakeTelegram
+from tests.harness.updates import TgUser
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "123456789:AAE-e2e-token-abcdefghijklmnopqrstuvwxyz0"
+ADMIN_ID = 900001
+USER = TgUser(610001, "Amina", "en")
+TOPIC = "Organising for resilience"
+WAIT = 20.0  # seconds for one expected reply; generous for a loaded CI machine
+PROCESS_WAIT = 30.0
+
+
+class BotProcesses:
+    """Runs the CLI as a user would; keeps every process's output for the log assertions."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.logs: list[Path] = []
+        self.running: list[asyncio.subprocess.Process] = []
+
+    def _log(self, name: str) -> Path:
+        path = self.workdir / f"{len(self.logs):02d}-{name}.log"
+        self.logs.append(path)
+        return path
+
+    async def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Run a command to completion; (exit code, stdout, stderr)."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, cwd=self.workdir, env=env or self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), PROCESS_WAIT)
+        self._log(args[0]).write_bytes(out + err)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    async def start(self) -> asyncio.subprocess.Process:
+        """`run` with a short long-poll timeout, so a stop never waits on an open poll."""
+        with self._log("run").open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", "--poll-timeout", "2", cwd=self.workdir,
+                env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT)
+        self.running.append(proc)
+        return proc
+
+    async def stop(self, proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> int:
+        if proc.returncode is None:
+            proc.send_signal(sig)
+        code = await asyncio.wait_for(proc.wait(), PROCESS_WAIT)
+        self.running.remove(proc)
+        return code
+
+    async def stop_all(self) -> None:
+        for proc in list(self.running):
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        self.running.clear()
+
+    def output(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+def base_env(**values: str) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell that Settings would read."""
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+           if k in os.environ}
+    env.update(PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **values)
+    return env
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQLite file (not migrated: the CLI does it), or PostgreSQL with tables emptied."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'city_exchange.db'}"
+    url: str = request.getfixturevalue("pg_url")
+
+    async def truncate() -> None:
+        db = Database(url)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        finally:
+            await db.dispose()
+
+    asyncio.run(truncate())
+    return url
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
+               e2e_db_url: str) -> AsyncIterator[BotProcesses]:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    env = base_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
+                   DATABASE_URL=e2e_db_url, ADMIN_IDS=str(ADMIN_ID))
+    procs = BotProcesses(workdir, env)
+    try:
+        yield procs
+    finally:
+        await procs.stop_all()
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            print("\n--- what each chat received ---\n" + fake.transcript())
+            print("\n--- process output ---\n" + procs.output())
+
+
+def has_button(label: str) -> object:
+    return lambda m: any(label == text for text, _ in m.buttons)
+
+
+async def official_row(url: str, tg_id: int) -> tuple[Official | None, int, str | None, bool]:
+    db = Database(url)
+    try:
+        async with db.transaction() as s:
+            row = await s.scalar(select(Official).where(Official.tg_user_id == tg_id))
+            if row is None:
+                return None, 0, None, False
+            topics = await s.scalar(select(func.count()).select_from(OfficialTopic)
+                                    .where(OfficialTopic.official_id == row.id))
+            city = await s.get(City, row.city_id)
+            dialog_open = await s.get(DialogState, tg_id) is not None
+            return row, int(topics or 0), city.name if city else None, dialog_open
+    finally:
+        await db.dispose()
+
+
+async def test_registration_survives_kill_and_restart(fake: FakeTelegram, bots: BotProcesses,
+                                                      e2e_db_url: str) -> None:
+    code, out, _err = await bots.cli("seed")
+    assert code == 0 and "cities: 16 added" in out
+    code, out, err = await bots.cli("invite", "--city", "Gabès")
+    assert code == 0, err
+    link = re.search(r"https://t\.me/CityExchangeTestBot\?start=([A-Za-z0-9_-]+)", out)
+    assert link, out
+    invite = link.group(1)
+
+    # first process: invite link, city, name, then killed without warning
+    first = await bots.start()
+    mark = await fake.command(USER, f"/start {invite}")
+    await fake.wait_for(USER, contains="Hello! I am the City Exchange bot", since=mark, within=WAIT)
+    city = await fake.wait_for(USER, contains="Is that your city?", since=mark, within=WAIT)
+    assert "Gabès (TN)" in city.body and has_button("Yes, that's my city")(city)
+    mark = await fake.press(USER, "Yes, that's my city")
+    await fake.wait_for(USER, contains="What is your full name?", since=mark, within=WAIT)
+    mark = await fake.send(USER, "Amina Ben Salah")
+    await fake.wait_for(USER, contains="What is your position?", since=mark, within=WAIT)
+    await fake.wait_confirmed(within=WAIT)  # else the restarted bot would get the name again
+    assert await bots.stop(first, signal.SIGKILL) == -signal.SIGKILL
+
+    # second process: position and a topic, then a graceful stop
+    second = await bots.start()
+    mark = await fake.send(USER, "Head of civil protection")
+    topics = await fake.wait_for(USER, contains="Which topics do you work on?", since=mark,
+                                 within=WAIT)
+    assert has_button(f"▫️ {TOPIC}")(topics)
+    mark = await fake.press(USER, TOPIC)
+    await fake.wait_for(USER, has_button(f"✅ {TOPIC}"), since=mark, within=WAIT)
+    await fake.wait_confirmed(within=WAIT)
+    assert await bots.stop(second, signal.SIGTERM) == 0
+
+    # third process: languages, privacy, done
+    third = await bots.start()
+    mark = await fake.press(USER, "Done")
+    langs = await fake.wait_for(USER, contains="Which languages can you work in?", since=mark,
+                                within=WAIT)
+    assert has_button("✅ English")(langs) and has_button("▫️ Français")(langs)
+    mark = await fake.press(USER, "Français")
+    await fake.wait_for(USER, has_button("✅ Français"), since=mark, within=WAIT)
+    mark = await fake.press(USER, "Done")
+    await fake.wait_for(USER, contains="<b>Privacy</b>", since=mark, within=WAIT)
+    mark = await fake.press(USER, "I accept")
+    await fake.wait_for(USER, contains="Welcome, Amina Ben Salah! You are registered for Gabès (TN).",
+                        since=mark, within=WAIT)
+    await fake.wait_for(USER, contains="What you can do", since=mark, within=WAIT)
+    assert await bots.stop(third, signal.SIGTERM) == 0
+
+    row, topic_count, city_name, dialog_open = await official_row(e2e_db_url, USER.id)
+    assert row is not None, fake.transcript()
+    assert row.status == OfficialStatus.ACTIVE
+    assert (row.name, row.position, row.locale) == ("Amina Ben Salah", "Head of civil protection", "en")
+    assert row.languages == ["en", "fr"]
+    assert (topic_count, city_name, dialog_open) == (1, "Gabès", False)
+
+    texts = fake.texts(USER)
+    assert fake.duplicates(USER) == [], fake.transcript(USER)
+    assert not any("Sorry, something went wrong" in t or "Please use the buttons" in t
+                   for t in texts), fake.transcript(USER)
+    assert fake.of("setMyCommands"), "the bot registers its commands at start"
+    # the only refused calls: long polls of the killed process, ended by the next poller
+    refused = [f"{c.method} {c.status} {c.description}" for c in fake.calls
+               if not c.ok and c.method != "getUpdates"]
+    assert refused == [], refused
+    logs = bots.output()
+    assert TOKEN not in logs and TOKEN.split(":")[1] not in logs
+    assert "Traceback" not in logs and "level=ERROR" not in logs, logs
+
+
+BAD_STARTS = [
+    pytest.param({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN is not set", 2, id="no-token"),
+    pytest.param({"TELEGRAM_BOT_TOKEN": "12345:not-a-token"}, "TELEGRAM_BOT_TOKEN is malformed", 2,
+                 id="malformed-token"),
+    pytest.param({"TELEGRAM_API_BASE_URL": "127.0.0.1:8081"}, "TELEGRAM_API_BASE_URL", 2,
+                 id="url-without-scheme"),
+    pytest.param({"TELEGRAM_API_BASE_URL": "http://127.0.0.1:notaport"}, "TELEGRAM_API_BASE_URL", 2,
+                 id="url-bad-port"),
+    pytest.param({"TELEGRAM_BOT_TOKEN": "987654321:AAE-rejected-token-abcdefghijklmnopq"},
+                 "TELEGRAM_BOT_TOKEN was rejected by the Bot API", 2, id="rejected-token"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected", "exit_code"), BAD_STARTS)
+async def test_bad_configuration_stops_with_one_line(tmp_path: Path, fake: FakeTelegram,
+                                                     overrides: dict[str, str], expected: str,
+                                                     exit_code: int) -> None:
+    env = base_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
+                   DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    env.update(overrides)
+    if not env["TELEGRAM_BOT_TOKEN"]:
+        del env["TELEGRAM_BOT_TOKEN"]
+    procs = BotProcesses(tmp_path, env)
+    code, out, err = await procs.cli("run", "--poll-timeout", "1")
+    assert code == exit_code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], err
+    assert "Traceback" not in err and out == ""
+    for secret in (TOKEN, overrides.get("TELEGRAM_BOT_TOKEN")):
+        if secret:
+            assert secret not in err and secret.split(":")[-1] not in err
+
+
+async def test_unreachable_bot_api_stops_with_one_line(tmp_path: Path) -> None:
+    server = FakeTelegram(TOKEN)
+    await server.start()
+    url = server.base_url
+    await server.stop()  # nothing listens on that port any more
+    env = base_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=url,
+                   DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    code, _out, err = await BotProcesses(tmp_path, env).cli("run")
+    assert code == 1
+    assert err.strip().splitlines() == [err.strip()] and "cannot reach the Bot API" in err
+    assert TOKEN not in err
