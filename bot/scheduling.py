@@ -21,17 +21,24 @@ JOBS: list[tuple[str, Job, float]] = []
 
 
 async def start(app: Any) -> None:
+    from bot import delivery
+
+    await delivery.start(app)
+    jobs = [*JOBS, ("outbox", delivery.job, app.bot_data.deps.settings.send_poll_seconds)]
     scheduler = AsyncIOScheduler(timezone="UTC")
-    for name, job, seconds in JOBS:
+    for name, job, seconds in jobs:
         scheduler.add_job(job, "interval", seconds=seconds, args=[app], id=name,
                           max_instances=1, coalesce=True, misfire_grace_time=None)
     scheduler.start()
     app.bot_data.scheduler = scheduler
-    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in JOBS) or "none")
+    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in jobs))
 
 
 async def stop(app: Any) -> None:
+    from bot import delivery
+
     scheduler = app.bot_data.scheduler
     if scheduler is not None and scheduler.running:
         scheduler.shutdown(wait=False)
         app.bot_data.scheduler = None
+    await delivery.stop(app)

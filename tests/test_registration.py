@@ -6,7 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.db.models import AuditLog, DialogState, Invite, Official, OfficialStatus, OfficialTopic, Role
+from bot.db.models import (
+    AuditLog,
+    DialogState,
+    Invite,
+    Official,
+    OfficialStatus,
+    OfficialTopic,
+    Role,
+)
 from bot.services.registration import create_invite
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
