@@ -29,6 +29,7 @@ import random
 import secrets
 import socket
 import time
+import warnings
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import BaseRequest, RequestData
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.db import outbox
 from bot.db.models import DeliveryStatus
@@ -105,7 +107,7 @@ class Pacer:
         if self._tat is not None:
             at = max(at, self._tat - self.tolerance)
         if len(self._log) == self.capacity:
-            at = max(at, self._log[0] + self.window)
+            at = max(at, self._log[0] + self.window + 1e-9)  # strictly after the window closes
         return at
 
     def chat_ready_at(self, chat_id: int) -> float:
@@ -193,7 +195,9 @@ class _Outcomes:
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
-    value = exc.retry_after
+    with warnings.catch_warnings():  # int now, timedelta in PTB's next major: accept both
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

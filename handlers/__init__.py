@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import common, dialog, registration
+from handlers import broadcasts, common, dialog, registration
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -52,6 +52,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(registration.on_delete, pattern=r"^del:"),
             CallbackQueryHandler(registration.on_pending, pattern=r"^pend:"),
             ChatMemberHandler(registration.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
+            # broadcasts
+            CommandHandler("broadcast", broadcasts.cmd_broadcast, filters=private),
+            CommandHandler("broadcasts", broadcasts.cmd_broadcasts, filters=private),
+            CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
+            CallbackQueryHandler(broadcasts.on_list, pattern=r"^bcs:"),
         ],
         group=COMMANDS_GROUP,
     )
