@@ -3,7 +3,7 @@
 group -100  identity guard: who is writing, in which language; drops non-private chats
 group 0     commands and buttons, one handler each (feature modules)
 group 50    plain messages: the open dialog step, else fallbacks (e.g. a reply to a question)
-group 100   unknown commands (must stay last: it matches every command)
+            (group 0 ends with the catch-alls for unknown commands and stale buttons)
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from handlers import broadcasts, common, dialog, registration
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
-LAST_GROUP = 100
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -64,20 +63,14 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         MessageHandler(private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, dialog.route_message),
         group=MESSAGES_GROUP,
     )
-    known = sorted(
-        cmd
-        for group in app.handlers.values()
-        for handler in group
-        if isinstance(handler, CommandHandler)
-        for cmd in handler.commands
-    )
-    known_re = filters.Regex(rf"^/({'|'.join(known)})(@\w+)?(\s|$)")
+    # Must stay last in group 0: within a group the first match wins, so these only see
+    # commands and buttons that no feature claimed.
     app.add_handlers(
         [
-            MessageHandler(private & filters.COMMAND & ~known_re, dialog.unknown_command),
+            MessageHandler(private & filters.COMMAND, dialog.unknown_command),
             CallbackQueryHandler(stale_button),
         ],
-        group=LAST_GROUP,
+        group=COMMANDS_GROUP,
     )
     app.add_error_handler(common.on_error)
 

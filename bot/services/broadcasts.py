@@ -185,12 +185,14 @@ async def set_everyone(deps: Deps, tg_user_id: int) -> Draft:
 async def toggle(deps: Deps, tg_user_id: int, dimension: str, value: str | int) -> Draft:
     """Add or remove one value of the audience (a country, city, topic, language or role)."""
     if dimension not in targeting.DIMENSIONS:
-        raise InvalidInput("target", key=dimension)
-    if dimension in ("cities", "topics"):
-        async with deps.db.transaction() as session:
+        raise InvalidInput(key=dimension)
+    async with deps.db.transaction() as session:
+        await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
+        if dimension in ("cities", "topics"):
             model = City if dimension == "cities" else Topic
             if not isinstance(value, int) or await session.get(model, value) is None:
-                raise NotFound(dimension)
+                raise NotFound(key=dimension)
 
     def change(target: dict[str, list[Any]]) -> dict[str, list[Any]]:
         values = set(target.get(dimension, []))
@@ -215,7 +217,7 @@ async def options(deps: Deps, dimension: str) -> list[Option]:
             return [Option(code, code) for code in SUPPORTED_LOCALES]
         if dimension == "roles":
             return [Option(r, r) for r in targeting.ROLES]
-    raise InvalidInput("target", key=dimension)
+    raise InvalidInput(key=dimension)
 
 
 async def ask_time(deps: Deps, tg_user_id: int) -> Draft:
@@ -386,7 +388,7 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
         broadcast = await session.scalar(
             select(Broadcast).where(Broadcast.id == broadcast_id).with_for_update())
         if broadcast is None:
-            raise NotFound("broadcast")
+            raise NotFound()
         if broadcast.status not in LIVE:
             raise ServiceError("not_cancellable", id=broadcast.id)
         await session.execute(
@@ -411,7 +413,7 @@ async def get_summary(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         b = await session.get(Broadcast, broadcast_id)
         if b is None:
-            raise NotFound("broadcast")
+            raise NotFound()
         counts = (await _counts(session, [b.id]))[b.id]
         return Summary(b.id, b.status, None, b.created_at, b.scheduled_at, b.finished_at, counts)
 

@@ -30,23 +30,23 @@ def normalize(target: Mapping[str, Any] | None) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for key, values in (target or {}).items():
         if key not in DIMENSIONS:
-            raise InvalidInput("target", key=key)
+            raise InvalidInput(key=key)
         if not isinstance(values, list):
-            raise InvalidInput("target", key=key)
+            raise InvalidInput(key=key)
         clean: set[Any] = set()
         for value in values:
             if key in ("cities", "topics"):
                 if not isinstance(value, int) or isinstance(value, bool):
-                    raise InvalidInput("target", key=key)
+                    raise InvalidInput(key=key)
             elif key == "countries":
                 if not (isinstance(value, str) and len(value) == 2 and value.isalpha()):
-                    raise InvalidInput("target", key=key)
+                    raise InvalidInput(key=key)
                 value = value.upper()
             elif key == "languages":
                 if value not in SUPPORTED_LOCALES:
-                    raise InvalidInput("target", key=key)
+                    raise InvalidInput(key=key)
             elif value not in ROLES:
-                raise InvalidInput("target", key=key)
+                raise InvalidInput(key=key)
             clean.add(value)
         if clean:
             out[key] = sorted(clean)
