@@ -59,7 +59,11 @@ class FakeBotApi:
         self.first = self.first if self.first is not None else now
         self.last = now
         self.message_ids += 1
-        return ok({"message_id": self.message_ids})
+        if method == "copyMessage":
+            return ok({"message_id": self.message_ids})
+        return ok({"message_id": self.message_ids, "date": int(time.time()),
+                   "chat": {"id": chat_id, "type": "private", "first_name": "Official"},
+                   "text": str(form.get("text", ""))})
 
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response({
