@@ -139,6 +139,9 @@ async def _run_worker(app: object) -> int:
         await app.start()  # type: ignore[attr-defined]
         await stop.wait()
         await app.stop()  # type: ignore[attr-defined]
+        # run_polling calls post_shutdown itself; here it stops the sender (its claims are
+        # given back) and the scheduler.
+        await app.post_shutdown(app)  # type: ignore[attr-defined]
     return 0
 
 

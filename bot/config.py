@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     send_rate_per_chat_per_second: float = Field(1.0, gt=0)
     send_concurrency: int = Field(4, ge=1, le=64)
     send_max_attempts: int = Field(5, ge=1)
+    # rows claimed per round trip to the database, and how long a claim holds before another
+    # worker may take the rows of a worker that died
+    send_claim_batch: int = Field(500, ge=1, le=5000)
+    send_lease_seconds: float = Field(30.0, ge=1)
+    # widens the one-second window a little: request arrival at Telegram jitters by a few ms
+    send_window_margin_seconds: float = Field(0.01, ge=0, le=1)
+    send_backoff_base_seconds: float = Field(2.0, gt=0)
+    send_backoff_max_seconds: float = Field(300.0, gt=0)
+    send_poll_seconds: float = Field(1.0, gt=0)
+    # "aiohttp": the outbox gets its own faster HTTP client; "default": PTB's httpx one
+    send_transport: str = Field("aiohttp", pattern="^(aiohttp|default)$")
+    broadcast_progress_seconds: float = Field(5.0, gt=0)
     reminder_grace_minutes: int = Field(60, ge=0)
 
     # scheduler: reminders, weekly digest

@@ -24,8 +24,12 @@ JOBS: list[tuple[str, Job, Interval]] = []
 
 
 async def start(app: Any) -> None:
+    from bot import delivery
+
+    await delivery.start(app)
+    jobs = [*JOBS, ("outbox", delivery.job, app.bot_data.deps.settings.send_poll_seconds)]
     scheduler = AsyncIOScheduler(timezone="UTC")
-    for name, job, interval in JOBS:
+    for name, job, interval in jobs:
         seconds = interval(app.bot_data.deps.settings) if callable(interval) else interval
         # First run at start: work that fell due while the bot was down goes out at once.
         scheduler.add_job(job, "interval", seconds=seconds, args=[app], id=name,
@@ -33,11 +37,14 @@ async def start(app: Any) -> None:
                           next_run_time=datetime.now(UTC))
     scheduler.start()
     app.bot_data.scheduler = scheduler
-    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in JOBS) or "none")
+    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in jobs))
 
 
 async def stop(app: Any) -> None:
+    from bot import delivery
+
     scheduler = app.bot_data.scheduler
     if scheduler is not None and scheduler.running:
         scheduler.shutdown(wait=False)
         app.bot_data.scheduler = None
+    await delivery.stop(app)

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import common, dialog, digest, quiet, registration, reminders
+from handlers import broadcasts, common, dialog, digest, quiet, registration, reminders
 
 # Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
 JOB_MODULES = (digest, reminders)
@@ -60,6 +60,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
             CallbackQueryHandler(reminders.on_remind, pattern=r"^rem:"),
             CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
+            # broadcasts
+            CommandHandler("broadcast", broadcasts.cmd_broadcast, filters=private),
+            CommandHandler("broadcasts", broadcasts.cmd_broadcasts, filters=private),
+            CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
+            CallbackQueryHandler(broadcasts.on_list, pattern=r"^bcs:"),
         ],
         group=COMMANDS_GROUP,
     )

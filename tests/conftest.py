@@ -148,6 +148,7 @@ def settings(db_url: str, settings_overrides: dict[str, Any]) -> Settings:
         "admin_ids": frozenset({ADMIN_TG_ID}),
         "default_locale": "en",
         "bot_username": "CityExchangeTestBot",
+        "send_transport": "default",  # the outbox talks through the harness's request too
     }
     values.update(settings_overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -509,7 +509,7 @@ async def test_targeting_narrows_by_every_key(db: Database) -> None:
     tn = await make_city(db, "Gabès")
     it = await make_city(db, "Potenza", "IT", ROME)
     flood = await make_topic(db, "flood-risk")
-    a = await make_official(db, tn, topics=[flood], languages=["ar", "fr"])
+    a = await make_official(db, tn, topics=[flood], languages=["ar", "fr"], locale="fr")
     b = await make_official(db, it, role=Role.ORGANISER, languages=["it", "en"])
     await make_official(db, it, status=OfficialStatus.REMOVED)
 

@@ -10,10 +10,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Delivery, DeliveryStatus
+from bot.db.models import (
+    AuditLog,
+    Broadcast,
+    BroadcastStatus,
+    Delivery,
+    DeliveryStatus,
+    Official,
+    OfficialStatus,
+)
 
 
 def delivery_row(
@@ -63,3 +72,132 @@ async def enqueue(session: AsyncSession, rows: Iterable[dict[str, Any]], chunk: 
     for start in range(0, len(batch), chunk):
         stmt = insert(Delivery).values(batch[start : start + chunk])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+
+# ---- the sender's side: claim due rows, record what happened ---------------------------
+
+CLAIM_COLUMNS = (
+    Delivery.id, Delivery.chat_id, Delivery.method, Delivery.from_chat_id, Delivery.message_id,
+    Delivery.text, Delivery.reply_markup, Delivery.attempts, Delivery.broadcast_id,
+    Delivery.recipient_id, Delivery.source,
+)
+
+
+async def claim(
+    session: AsyncSession, worker: str, now: datetime, until: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` due pending rows to `worker` until `until`, oldest first.
+
+    On PostgreSQL `SKIP LOCKED` lets several workers claim side by side; the lease makes the
+    rows of a worker that died due again once it runs out.
+    """
+    table = Delivery.__table__
+    query = (
+        select(*CLAIM_COLUMNS)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = [dict(r._mapping) for r in await session.execute(query)]
+    ids = [r["id"] for r in rows]
+    for start in range(0, len(ids), 1000):
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_(ids[start : start + 1000]))
+            .values(claimed_until=until, claimed_by=worker)
+        )
+    return rows
+
+
+async def record_sent(session: AsyncSession, results: list[tuple[int, int | None, int]],
+                      now: datetime) -> None:
+    """(row id, Telegram message id, attempts) for rows Telegram accepted."""
+    if not results:
+        return
+    table = Delivery.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(status=DeliveryStatus.SENT, sent_message_id=bindparam("b_mid"),
+                attempts=bindparam("b_attempts"), sent_at=now, claimed_until=None,
+                claimed_by=None, last_error=None)
+    )
+    await session.execute(stmt, [{"b_id": i, "b_mid": m, "b_attempts": a} for i, m, a in results])
+
+
+async def record_final(session: AsyncSession, status: DeliveryStatus,
+                       results: list[tuple[int, str, int]]) -> None:
+    """(row id, error, attempts) for rows that end here: failed or unreachable."""
+    if not results:
+        return
+    table = Delivery.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(status=status, last_error=bindparam("b_err"), attempts=bindparam("b_attempts"),
+                claimed_until=None, claimed_by=None)
+    )
+    await session.execute(stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a} for i, e, a in results])
+
+
+async def record_retry(session: AsyncSession, results: list[tuple[int, str, int, datetime]]) -> None:
+    """(row id, error, attempts, next attempt) for rows to try again; a cancelled row stays so."""
+    if not results:
+        return
+    table = Delivery.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.PENDING)
+        .values(last_error=bindparam("b_err"), attempts=bindparam("b_attempts"),
+                next_attempt_at=bindparam("b_next"), claimed_until=None, claimed_by=None)
+    )
+    await session.execute(
+        stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a, "b_next": n} for i, e, a, n in results]
+    )
+
+
+async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
+    """Give back claimed rows that were not tried, so any worker may take them at once."""
+    table = Delivery.__table__
+    for start in range(0, len(ids), 1000):
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_(ids[start : start + 1000]), table.c.claimed_by == worker)
+            .values(claimed_until=None, claimed_by=None)
+        )
+
+
+async def mark_unreachable(session: AsyncSession, official_ids: list[int], now: datetime) -> list[int]:
+    """Active officials whose chat answered 403 become unreachable; returns those changed."""
+    if not official_ids:
+        return []
+    changed = list(
+        (await session.scalars(
+            update(Official)
+            .where(Official.id.in_(sorted(set(official_ids))),
+                   Official.status == OfficialStatus.ACTIVE)
+            .values(status=OfficialStatus.UNREACHABLE, updated_at=now)
+            .returning(Official.id)
+            .execution_options(synchronize_session=False)
+        )).all()
+    )
+    for official_id in changed:
+        session.add(AuditLog(actor_id=None, action="official.unreachable", target_type="official",
+                             target_id=official_id, details={"by": "delivery"}, created_at=now))
+    await session.flush()
+    return changed
+
+
+async def cancelled_broadcasts(session: AsyncSession, broadcast_ids: set[int]) -> set[int]:
+    if not broadcast_ids:
+        return set()
+    rows = await session.scalars(
+        select(Broadcast.id).where(Broadcast.id.in_(sorted(broadcast_ids)),
+                                   Broadcast.status == BroadcastStatus.CANCELLED)
+    )
+    return set(rows.all())

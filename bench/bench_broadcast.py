@@ -1,0 +1,152 @@
+"""Broadcast to 10,000 officials through a fake Bot API with a strict limit; print the figures.
+
+    .venv/bin/python -m bench.bench_broadcast [--officials 10000] [--limit 1000]
+        [--database-url postgresql+asyncpg://...]   (default: a fresh SQLite file)
+
+Goes the whole way a real broadcast goes: the organiser's draft is confirmed by the service
+(one transaction writes the broadcast and its delivery rows), then the outbox sender claims,
+sends with copyMessage over HTTP (its aiohttp transport) and records. Prints the achieved
+rate as a fraction of the limit, 429s received, lost and duplicated messages, and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import func, insert, select, text
+from telegram import Bot
+
+from bench.fake_bot_api import serve
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.db.engine import Database
+from bot.db.migrate import upgrade
+from bot.db.models import City, Delivery, DeliveryStatus, Official, OfficialStatus, Role
+from bot.delivery import AiohttpRequest, Sender
+from bot.runtime import Deps
+from bot.services import broadcasts
+
+TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz0123"
+ORGANISER_TG = 5_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def seed(db: Database, officials: int) -> None:
+    now = datetime.now(UTC)
+    async with db.transaction() as s:
+        city = City(name="Gabès", country="TN", timezone="Africa/Tunis", languages=["ar", "fr"],
+                    created_at=now)
+        s.add(city)
+        await s.flush()
+        s.add(Official(tg_user_id=ORGANISER_TG, chat_id=ORGANISER_TG, name="Organiser",
+                       city_id=city.id, role=Role.ORGANISER, status=OfficialStatus.ACTIVE,
+                       created_at=now, updated_at=now))
+        rows = [{"tg_user_id": 10_000_000 + i, "chat_id": 10_000_000 + i, "name": f"Official {i}",
+                 "city_id": city.id, "locale": "fr", "locale_chosen": False, "languages": ["fr"],
+                 "role": Role.OFFICIAL, "status": OfficialStatus.ACTIVE, "digest_opt_in": False,
+                 "created_at": now, "updated_at": now} for i in range(officials)]
+        for start in range(0, len(rows), 1000):
+            await s.execute(insert(Official), rows[start : start + 1000])
+
+
+async def reset_pg(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+async def run(args: argparse.Namespace) -> None:
+    port = free_port()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    server = ctx.Process(target=serve, args=(port, args.limit, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    base = f"http://127.0.0.1:{port}"
+    tmp = tempfile.TemporaryDirectory()
+    url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
+    if url.startswith("postgresql"):
+        await reset_pg(url)
+    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, database_url=url,  # type: ignore[call-arg]
+                        telegram_api_base_url=base, send_rate_per_second=float(args.limit),
+                        send_rate_per_chat_per_second=1.0, send_concurrency=args.concurrency)
+    db = Database(url)
+    deps = Deps(settings=settings, db=db, clock=SystemClock())
+    try:
+        await upgrade(db)
+        await seed(db, args.officials)
+
+        t0 = time.perf_counter()
+        await broadcasts.begin(deps, ORGANISER_TG)
+        await broadcasts.set_message(deps, ORGANISER_TG, ORGANISER_TG, 1)
+        created = await broadcasts.confirm(deps, ORGANISER_TG, scheduled=False)
+        confirm_seconds = time.perf_counter() - t0
+
+        bot = Bot(TOKEN, base_url=settings.api_base,
+                  request=AiohttpRequest(connections=max(8, args.concurrency * 2)))
+        await bot.initialize()
+        sender = Sender(deps, bot)
+        t1 = time.perf_counter()
+        stats = await sender.run_once()
+        send_seconds = time.perf_counter() - t1
+        await bot.shutdown()
+
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/stats") as resp:
+            server_stats = json.loads(await resp.text())
+        async with db.transaction() as s:
+            recorded = await s.scalar(select(func.count()).select_from(Delivery)
+                                      .where(Delivery.status == DeliveryStatus.SENT))
+    finally:
+        await db.dispose()
+        server.terminate()
+        tmp.cleanup()
+
+    received = {int(k): v for k, v in server_stats["received"].items()}
+    expected = {10_000_000 + i for i in range(args.officials)}
+    lost = len(expected - received.keys())
+    duplicated = sum(n - 1 for n in received.values() if n > 1)
+    rate = created.total / send_seconds
+    server_rate = (sum(received.values()) - 1) / server_stats["span"] if server_stats["span"] else 0.0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    backend = url.split("+", 1)[0]
+    print(f"database: {backend}, officials: {args.officials}, limit: {args.limit} msg/s, "
+          f"concurrency: {args.concurrency}")
+    print(f"confirm (broadcast + {created.total} delivery rows in one transaction): "
+          f"{confirm_seconds:.2f} s")
+    print(f"sent: {stats.sent} in {send_seconds:.2f} s; recorded as sent: {recorded}; "
+          f"server-side rate first→last: {server_rate:.0f} msg/s")
+    print(f"429s received: {server_stats['rate_limited']} (sender saw {stats.rate_limited}), "
+          f"lost: {lost}, duplicated: {duplicated}, peak memory: {peak_mb:.0f} MB")
+    print(f"bench_broadcast: {rate:.0f} msg/s, ratio {rate / args.limit:.3f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--officials", type=int, default=10_000)
+    parser.add_argument("--limit", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--database-url", default=None)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

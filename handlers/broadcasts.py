@@ -1,0 +1,405 @@
+"""Organisers' broadcasts: /broadcast (message → audience → preview → send or schedule),
+/broadcasts (recent and scheduled, cancel), and the progress message the scheduler keeps
+up to date while one goes out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
+
+from bot import scheduling
+from bot.db.models import BroadcastStatus, Role
+from bot.i18n import (
+    _,
+    babel_locale,
+    current_locale,
+    format_datetime,
+    language_name,
+    ngettext,
+    use_locale,
+)
+from bot.services import ServiceError
+from bot.services import broadcasts as bc
+from bot.services.broadcasts import Counts, Draft, Progress, Summary
+from bot.services.dialog import Step
+from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.context import Ctx
+from handlers.dialog import on_step
+from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int, rows
+from handlers.registration import role_name
+
+log = logging.getLogger(__name__)
+
+DIMS = {"co": "countries", "ci": "cities", "to": "topics", "la": "languages", "ro": "roles"}
+CODES = {v: k for k, v in DIMS.items()}
+
+ERRORS = {
+    "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
+    "bad_time": lambda timezone, **_k: _(
+        "I could not read that date and time. Send it like {example}, in your time zone ({timezone})."
+    ).format(example="2026-03-02 14:30", timezone=esc(timezone)),
+    "time_past": lambda timezone, **_k: _(
+        "That time has passed or is less than a minute away. Send a later date and time, "
+        "in your time zone ({timezone})."
+    ).format(timezone=esc(timezone)),
+    "time_far": lambda **_k: _("A broadcast can be scheduled up to a year ahead. Send an earlier date."),
+    "not_cancellable": lambda id, **_k: _(
+        "Broadcast #{id} is no longer scheduled or running; there is nothing to cancel."
+    ).format(id=id),
+}
+
+
+def dimension_label(dim: str) -> str:
+    return {
+        "countries": _("Countries"),
+        "cities": _("Cities"),
+        "topics": _("Topics"),
+        "languages": _("Languages"),
+        "roles": _("Roles"),
+    }[dim]
+
+
+def status_name(status: str) -> str:
+    return {
+        BroadcastStatus.DRAFT: _("draft"),
+        BroadcastStatus.SCHEDULED: _("scheduled"),
+        BroadcastStatus.SENDING: _("sending"),
+        BroadcastStatus.DONE: _("done"),
+        BroadcastStatus.CANCELLED: _("cancelled"),
+    }.get(BroadcastStatus(status), status)
+
+
+def option_label(dim: str, option: bc.Option) -> str:
+    if dim == "countries":
+        return str(babel_locale().territories.get(str(option.value), option.value))
+    if dim == "cities":
+        return f"{option.name} ({option.detail})"
+    if dim == "topics":
+        return option.names.get(current_locale()) or option.names.get("en") or option.name
+    if dim == "languages":
+        return language_name(str(option.value))
+    return role_name(str(option.value))
+
+
+async def audience_text(context: Ctx, draft: Draft) -> str:
+    """One line per dimension: the chosen values, or 'any'."""
+    lines = []
+    for dim in ("countries", "cities", "topics", "languages", "roles"):
+        chosen = draft.target.get(dim) or []
+        if chosen:
+            labels = {o.value: option_label(dim, o) for o in await bc.options(context.deps, dim)}
+            value = ", ".join(esc(labels.get(v, str(v))) for v in chosen)
+        else:
+            value = _("any")
+        lines.append(_("{dimension}: {values}").format(dimension=dimension_label(dim), values=value))
+    return "\n".join(lines)
+
+
+def count_text(count: int) -> str:
+    return ngettext("{count} official will receive it.", "{count} officials will receive it.",
+                    count).format(count=count)
+
+
+async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool = False) -> None:
+    text = _(
+        "<b>Who should receive this broadcast?</b>\n"
+        "Choose values in any line; recipients match every line you set (any value within a line).\n\n"
+        "{audience}\n\n{count}"
+    ).format(audience=await audience_text(context, draft), count=count_text(draft.count))
+
+    def dim_button(dim: str) -> Any:
+        n = len(draft.target.get(dim) or [])
+        label = dimension_label(dim) + (f" ({n})" if n else "")
+        return button(label, "bc", "m", CODES[dim], 0)
+
+    keyboard = markup(
+        [button(("✅ " if not draft.target else "") + _("Everyone"), "bc", "all")],
+        [dim_button("countries"), dim_button("cities")],
+        [dim_button("topics"), dim_button("languages")],
+        [dim_button("roles")],
+        [button(_("Preview ▸"), "bc", "go"), button(_("Cancel"), "bc", "x")],
+    )
+    if new:
+        await reply(update, text, keyboard)
+    else:
+        await show(update, text, keyboard)
+
+
+async def show_options(update: Update, context: Ctx, dim: str, page: int, draft: Draft) -> None:
+    chosen = set(draft.target.get(dim) or [])
+    opts = await bc.options(context.deps, dim)
+    items = [(("✅ " if o.value in chosen else "▫️ ") + option_label(dim, o),
+              cb("bc", "t", CODES[dim], o.value, page)) for o in opts]
+    body, page = paged(items, page, f"bc:m:{CODES[dim]}", width=2)
+    body.append([button(_("‹ Back"), "bc", "home")])
+    text = _("<b>{dimension}</b>\nTap to add or remove; {count}").format(
+        dimension=dimension_label(dim), count=count_text(draft.count))
+    await show(update, text, InlineKeyboardMarkup(body))
+
+
+# ---- /broadcast ------------------------------------------------------------------------------
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def cmd_broadcast(update: Update, context: Ctx) -> None:
+    """Asks the organiser for the message to broadcast."""
+    await bc.begin(context.deps, context.who.tg_user_id)
+    await reply(update, _(
+        "Send me the message to broadcast: text, a photo, a document, a video or audio, with a "
+        "caption if you like. Recipients will see it exactly as you send it. /cancel to stop."
+    ))
+
+
+def broadcastable(message: Message) -> bool:
+    return bool(message.text or message.photo or message.document or message.video
+                or message.animation or message.audio or message.voice)
+
+
+@on_step(bc.STEP_MESSAGE)
+@guarded(ERRORS)
+async def step_message(update: Update, context: Ctx, state: Step) -> None:
+    """Takes the message to broadcast and shows the audience buttons."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.media_group_id:
+        await reply(update, _(
+            "An album cannot be broadcast as one message. Send one photo or document at a time."))
+        return
+    if not broadcastable(message):
+        await reply(update, _(
+            "This kind of message cannot be broadcast. Send text, a photo, a document, a video or audio."))
+        return
+    draft = await bc.set_message(context.deps, context.who.tg_user_id, message.chat_id,
+                                 message.message_id)
+    await show_audience(update, context, draft, new=True)
+
+
+@on_step(bc.STEP_TARGET)
+@guarded(ERRORS)
+async def step_target(update: Update, context: Ctx, state: Step) -> None:
+    """A message while the audience buttons are open: show them again."""
+    draft = await bc.get_draft(context.deps, context.who.tg_user_id)
+    await reply(update, _("Please use the buttons to choose who receives the broadcast."))
+    await show_audience(update, context, draft, new=True)
+
+
+def example_time(context: Ctx, timezone: str) -> str:
+    local = (context.deps.clock.now() + timedelta(days=1)).astimezone(ZoneInfo(timezone))
+    return local.replace(minute=0).strftime("%Y-%m-%d %H:%M")
+
+
+@on_step(bc.STEP_WHEN, bc.STEP_CONFIRM_WHEN)
+@guarded(ERRORS)
+async def step_when(update: Update, context: Ctx, state: Step) -> None:
+    """Takes the date and time to send at and asks to confirm it."""
+    message = update.effective_message
+    draft = await bc.set_time(context.deps, context.who.tg_user_id,
+                              message.text if message and message.text else "")
+    assert draft.when is not None
+    text = _("Send on <b>{when}</b> ({timezone}) to {count}?").format(
+        when=format_datetime(draft.when, draft.timezone), timezone=esc(draft.timezone),
+        count=ngettext("{count} official", "{count} officials", draft.count).format(count=draft.count))
+    await reply(update, text, markup(
+        [button(_("Confirm"), "bc", "ok")],
+        [button(_("Change time"), "bc", "sch"), button(_("Cancel"), "bc", "x")]))
+
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def on_compose(update: Update, context: Ctx) -> None:
+    """Audience buttons, preview, send now / schedule / cancel of the broadcast being written."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "bc")
+    me = context.who.tg_user_id
+    deps = context.deps
+    action = parts[0]
+    if action == "all" and len(parts) == 1:
+        await answer(query)
+        await show_audience(update, context, await bc.set_everyone(deps, me))
+    elif action == "home" and len(parts) == 1:
+        await answer(query)
+        await show_audience(update, context, await bc.get_draft(deps, me))
+    elif action == "m" and len(parts) == 3 and parts[1] in DIMS:
+        await answer(query)
+        await show_options(update, context, DIMS[parts[1]], parse_int(parts[2]),
+                           await bc.get_draft(deps, me))
+    elif action == "t" and len(parts) == 4 and parts[1] in DIMS:
+        dim = DIMS[parts[1]]
+        value: str | int = parse_int(parts[2]) if dim in ("cities", "topics") else parts[2]
+        draft = await bc.toggle(deps, me, dim, value)
+        await answer(query)
+        await show_options(update, context, dim, parse_int(parts[3]), draft)
+    elif action == "go" and len(parts) == 1:
+        await preview(update, context)
+    elif action == "now" and len(parts) == 1:
+        created = await bc.confirm(deps, me, scheduled=False)
+        await answer(query)
+        await show(update, ngettext(
+            "Broadcast #{id} is on its way to {count} official. A progress message follows.",
+            "Broadcast #{id} is on its way to {count} officials. A progress message follows.",
+            created.total).format(id=created.id, count=created.total))
+    elif action == "sch" and len(parts) == 1:
+        draft = await bc.ask_time(deps, me)
+        await answer(query)
+        await reply(update, _(
+            "When should it go out? Send the date and time in your time zone ({timezone}), "
+            "for example {example}."
+        ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)))
+    elif action == "ok" and len(parts) == 1:
+        created = await bc.confirm(deps, me, scheduled=True)
+        assert created.scheduled_at is not None
+        await answer(query)
+        await show(update, ngettext(
+            "Scheduled: broadcast #{id} goes to {count} official on {when}. "
+            "/broadcasts lists it and lets you cancel it.",
+            "Scheduled: broadcast #{id} goes to {count} officials on {when}. "
+            "/broadcasts lists it and lets you cancel it.",
+            created.total).format(id=created.id, count=created.total,
+                                  when=format_datetime(created.scheduled_at, created.timezone)))
+    elif action == "x" and len(parts) == 1:
+        await bc.cancel_draft(deps, me)
+        await answer(query)
+        await show(update, _("Broadcast cancelled; nothing was sent."))
+    else:
+        raise BadCallback(query.data)
+
+
+async def preview(update: Update, context: Ctx) -> None:
+    """Copies the message to the organiser as recipients will see it, then Send / Schedule."""
+    draft = await bc.get_draft(context.deps, context.who.tg_user_id)
+    query = update.callback_query
+    if draft.count == 0:
+        await answer(query, ERRORS["no_recipients"](), alert=True)
+        return
+    await answer(query)
+    try:
+        await context.bot.copy_message(context.who.tg_user_id, draft.source_chat_id,
+                                       draft.source_message_id)
+    except BadRequest as exc:
+        log.info("preview copy failed user_id=%s error=%s", context.who.tg_user_id, exc)
+        await reply(update, _("I cannot find your message any more. Send /broadcast to start again."))
+        return
+    text = _("Above is the message exactly as recipients will see it.\n\n{audience}\n\n{count}").format(
+        audience=await audience_text(context, draft), count=count_text(draft.count))
+    await reply(update, text, markup(
+        [button(_("Send now"), "bc", "now"), button(_("Schedule"), "bc", "sch")],
+        [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")]))
+
+
+# ---- /broadcasts -----------------------------------------------------------------------------
+
+def counts_text(c: Counts) -> str:
+    return _("{sent} of {total} sent · {failed} failed · {unreachable} unreachable").format(
+        sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
+
+
+def summary_line(s: Summary, timezone: str) -> str:
+    if s.status == BroadcastStatus.SCHEDULED and s.scheduled_at is not None:
+        state = _("scheduled for {when}").format(when=format_datetime(s.scheduled_at, timezone))
+        numbers = ngettext("{count} recipient", "{count} recipients", s.counts.total).format(
+            count=s.counts.total)
+    else:
+        state = status_name(s.status)
+        numbers = counts_text(s.counts)
+        if s.status == BroadcastStatus.CANCELLED and s.counts.cancelled:
+            numbers += " · " + _("{count} not sent").format(count=s.counts.cancelled)
+    return _("#{id} · {state} · {numbers}\n   {author}, {created}").format(
+        id=s.id, state=state, numbers=numbers, author=esc(s.author or "—"),
+        created=format_datetime(s.created_at, timezone, "short"))
+
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def cmd_broadcasts(update: Update, context: Ctx) -> None:
+    """Lists scheduled, running and recent broadcasts with their counts; Cancel buttons."""
+    listing = await bc.recent(context.deps, context.who.tg_user_id)
+    if not listing.broadcasts:
+        await reply(update, _("No broadcasts yet. Send /broadcast to write one."))
+        return
+    text = _("<b>Broadcasts</b>") + "\n" + "\n".join(
+        summary_line(s, listing.timezone) for s in listing.broadcasts)
+    cancel_buttons = [button(_("Cancel #{id}").format(id=s.id), "bcs", "c", s.id)
+                      for s in listing.broadcasts if s.status in bc.LIVE]
+    await reply(update, text, markup(*rows(cancel_buttons, 2)) if cancel_buttons else None)
+
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def on_list(update: Update, context: Ctx) -> None:
+    """Cancel buttons of /broadcasts: ask to confirm, then stop what is not sent yet."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "bcs")
+    if parts == ["no"]:
+        await answer(query)
+        await show(update, _("Nothing was changed."))
+        return
+    if len(parts) != 2 or parts[0] not in ("c", "cc"):
+        raise BadCallback(query.data)
+    bid = parse_int(parts[1])
+    if parts[0] == "c":
+        summary = await bc.get_summary(context.deps, context.who.tg_user_id, bid)
+        if summary.status not in bc.LIVE:
+            raise ServiceError("not_cancellable", id=bid)
+        await answer(query)
+        await show(update, ngettext(
+            "Cancel broadcast #{id}? The {count} message not sent yet will stay unsent.",
+            "Cancel broadcast #{id}? The {count} messages not sent yet will stay unsent.",
+            summary.counts.pending).format(id=bid, count=summary.counts.pending),
+            markup([button(_("Yes, cancel it"), "bcs", "cc", bid), button(_("No"), "bcs", "no")]))
+        return
+    summary = await bc.cancel(context.deps, context.who.tg_user_id, bid)
+    await answer(query)
+    await show(update, _("Broadcast #{id} cancelled: {sent} sent, {not_sent} not sent.").format(
+        id=bid, sent=summary.counts.sent, not_sent=summary.counts.cancelled))
+
+
+# ---- the progress message (a scheduler job, not a handler) -------------------------------------
+
+def progress_text(p: Progress) -> str:
+    if p.final:
+        return _("📣 Broadcast #{id} finished: {numbers}").format(id=p.id, numbers=counts_text(p.counts))
+    return _("📣 Broadcast #{id} is going out: {numbers}").format(id=p.id, numbers=counts_text(p.counts))
+
+
+def report_text(p: Progress) -> str:
+    c = p.counts
+    return _(
+        "<b>Broadcast #{id}: delivery report</b>\n"
+        "Delivered: {sent} of {total}\n"
+        "Failed: {failed}\n"
+        "Unreachable (they blocked the bot): {unreachable}"
+    ).format(id=p.id, sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
+
+
+async def progress_job(app: Any) -> None:
+    """Keeps each running broadcast's progress message up to date; sends the final report."""
+    deps = app.bot_data.deps
+    for p in await bc.progress_due(deps):
+        with use_locale(p.locale):
+            text = progress_text(p)
+            report = report_text(p) if p.final else None
+        try:
+            if p.message_id is not None:
+                try:
+                    await app.bot.edit_message_text(text, chat_id=p.chat_id, message_id=p.message_id)
+                except BadRequest as exc:
+                    if "not modified" not in str(exc).lower():
+                        raise
+            elif not p.final:
+                sent = await app.bot.send_message(p.chat_id, text)
+                await bc.set_progress_message(deps, p.id, sent.message_id)
+            if report is not None:
+                await app.bot.send_message(p.chat_id, report)
+        except TelegramError as exc:
+            log.info("broadcast progress not shown broadcast_id=%s error=%s", p.id, exc)
+
+
+scheduling.JOBS.append(("broadcast-progress", progress_job, 1.0))
