@@ -563,7 +563,8 @@ async def job(app: Any) -> None:
         return
     outbox_.running = asyncio.ensure_future(outbox_.sender.run_once())
     try:
-        await outbox_.running
+        # Shielded: a cancelled job must not cancel a pass in the middle of its transaction.
+        await asyncio.shield(outbox_.running)
     finally:
         outbox_.running = None
 

@@ -43,8 +43,10 @@ async def start(app: Any) -> None:
 async def stop(app: Any) -> None:
     from bot import delivery
 
+    # The sender first: shutting the scheduler down cancels running jobs, and a send cancelled
+    # mid-transaction would leave its claimed rows to wait for the lease to expire.
+    await delivery.stop(app)
     scheduler = app.bot_data.scheduler
     if scheduler is not None and scheduler.running:
         scheduler.shutdown(wait=False)
         app.bot_data.scheduler = None
-    await delivery.stop(app)
