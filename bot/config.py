@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(5, ge=1)
     reminder_grace_minutes: int = Field(60, ge=0)
 
+    # exports: Telegram bots may upload documents up to 50 MB; stay under it with headroom
+    export_upload_limit_bytes: int = Field(48 * 1024 * 1024, ge=4096)
+    export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
+    export_progress_seconds: float = Field(3.0, gt=0)
+
     # process roles
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import common, dialog, registration
+from handlers import admin, common, dialog, registration
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -52,6 +52,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(registration.on_delete, pattern=r"^del:"),
             CallbackQueryHandler(registration.on_pending, pattern=r"^pend:"),
             ChatMemberHandler(registration.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
+            # admin: reports and managing the network
+            CommandHandler("export", admin.cmd_export, filters=private),
+            CommandHandler("stats", admin.cmd_stats, filters=private),
+            CommandHandler("cities", admin.cmd_cities, filters=private),
+            CommandHandler("invite", admin.cmd_invite, filters=private),
+            CommandHandler("audit", admin.cmd_audit, filters=private),
+            CallbackQueryHandler(admin.on_export, pattern=r"^ex:"),
+            CallbackQueryHandler(admin.on_stats, pattern=r"^st:"),
+            CallbackQueryHandler(admin.on_cities, pattern=r"^ci:"),
+            CallbackQueryHandler(admin.on_invite, pattern=r"^iv:"),
+            CallbackQueryHandler(admin.on_audit, pattern=r"^au:"),
         ],
         group=COMMANDS_GROUP,
     )
