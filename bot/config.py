@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     reminder_grace_minutes: int = Field(60, ge=0)
 
     # exports: Telegram bots may upload documents up to 50 MB; stay under it with headroom
-    export_upload_limit_bytes: int = Field(48 * 1024 * 1024, ge=4096)
+    export_upload_limit_bytes: int = Field(48 * 1024 * 1024, ge=1024)
     export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
     export_progress_seconds: float = Field(3.0, gt=0)
 
