@@ -8,6 +8,7 @@ group 100   unknown commands (must stay last: it matches every command)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
@@ -78,10 +79,18 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         for cmd in handler.commands
     )
     known_re = filters.Regex(rf"^/({'|'.join(known)})(@\w+)?(\s|$)")
+    # Every group runs, so the catch-all must skip data a feature already handled in group 0
+    # (otherwise each tap also got a "no longer active" alert).
+    claimed = [h.pattern for group in app.handlers.values() for h in group
+               if isinstance(h, CallbackQueryHandler) and isinstance(h.pattern, re.Pattern)]
+
+    def unclaimed(data: object) -> bool:
+        return not (isinstance(data, str) and any(p.match(data) for p in claimed))
+
     app.add_handlers(
         [
             MessageHandler(private & filters.COMMAND & ~known_re, dialog.unknown_command),
-            CallbackQueryHandler(stale_button),
+            CallbackQueryHandler(stale_button, pattern=unclaimed),
         ],
         group=LAST_GROUP,
     )

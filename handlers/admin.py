@@ -25,7 +25,7 @@ from bot.runtime import Deps
 from bot.services import ServiceError, dialog, network, reports
 from bot.services.dialog import Step
 from bot.services.registration import create_invite
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, error_text, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int, rows
@@ -227,17 +227,18 @@ async def _show_toggles(update: Update, context: Ctx, data: dict[str, Any], kind
 
 
 @on_step(STEP_DATES)
-@guarded(ERRORS)
 async def step_dates(update: Update, context: Ctx, state: Step) -> None:
-    """Takes the typed period of the export."""
+    """Takes the typed period of the export, or says how to type it."""
     text = update.effective_message.text if update.effective_message else None
     if not context.who.has_role(Role.ADMIN):
         await dialog.clear(context.deps, context.who.tg_user_id)
+        await reply(update, _("You are not allowed to do that."))
         return
-    if not text:
-        await reply(update, ERRORS["dates"]())
+    try:
+        since, until = reports.parse_dates((text or "")[:100], context.deps.clock.now())
+    except ServiceError as exc:
+        await reply(update, error_text(exc, ERRORS))
         return
-    since, until = reports.parse_dates(text[:100], context.deps.clock.now())
     data = dict(state.data, period="range", since=since.isoformat(), until=until.isoformat())
     await dialog.put(context.deps, context.who.tg_user_id, STEP_MENU, data)
     await show_export_menu(update, context, data)
@@ -340,9 +341,9 @@ class ExportJob:
                     await self.bot.send_document(self.chat_id, fh, filename=part.path.name,
                                                  caption=caption, write_timeout=300)
             with use_locale(self.locale):
-                done = ngettext("Export ready: {rows} row in {files} file.",
-                                "Export ready: {rows} rows in {files} files.",
-                                result.rows).format(rows=num(result.rows), files=count)
+                done = ngettext("Export ready: {rows} row.", "Export ready: {rows} rows.",
+                                result.rows).format(rows=num(result.rows)) + " " + ngettext(
+                    "{files} file sent.", "{files} files sent.", count).format(files=count)
             await self._edit(done)
             log.info("export sent audit_id=%s rows=%s files=%s", self.started.audit_id,
                      result.rows, count)
@@ -409,7 +410,7 @@ async def on_stats(update: Update, context: Ctx) -> None:
     series = await reports.weekly_series(deps, who.tg_user_id, since, until, locale=who.locale)
     await answer(query)
     label = period_text({"period": period})
-    await show(update, stats_text(s, label))
+    await show(update, stats_text(s, label), period_keyboard("st", typed=False))
     png = await asyncio.to_thread(
         charts.weekly_chart, series.weeks, series.questions, series.answers,
         title=_("Questions and answers per week: {period}").format(period=label),

@@ -80,7 +80,7 @@ async def cities(deps: Deps, actor_tg_id: int) -> list[CityRow]:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         counts = dict((await session.execute(
             select(Official.city_id, func.count())
-            .where(Official.status.in_(REGISTERED)).group_by(Official.city_id))).tuples().all())
+            .where(Official.status.in_(REGISTERED)).group_by(Official.city_id))).all())
         return [CityRow(c.id, c.name, c.country, c.timezone, int(counts.get(c.id, 0)))
                 for c in await repo.all_cities(session)]
 
@@ -90,7 +90,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         city = await session.get(City, city_id)
         if city is None:
-            raise NotFound("city")
+            raise NotFound(what="city")
         rows = await session.scalars(
             select(Official).where(Official.city_id == city_id, Official.status.in_(LISTED))
             .order_by(Official.name, Official.id))
@@ -108,7 +108,7 @@ async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRo
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         found = await session.get(Official, official_id)
         if found is None or found.status not in LISTED:
-            raise NotFound("official")
+            raise NotFound(what="official")
         return OfficialRow(found.id, found.name, found.position,
                            effective_role(deps.settings, found, found.tg_user_id), found.status,
                            found.city_id)
@@ -119,7 +119,7 @@ async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         found = await session.get(City, city_id)
         if found is None:
-            raise NotFound("city")
+            raise NotFound(what="city")
         return CityRow(found.id, found.name, found.country, found.timezone, 0)
 
 
@@ -131,7 +131,7 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
         actor = await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         target = await session.get(Official, official_id, with_for_update=True)
         if target is None or target.status in (OfficialStatus.ERASED, OfficialStatus.REGISTERING):
-            raise NotFound("official")
+            raise NotFound(what="official")
         if target.status == OfficialStatus.REMOVED:
             raise ServiceError("already_removed", name=target.name)
         if target.tg_user_id == actor_tg_id:

@@ -240,13 +240,13 @@ async def resolve_names(
         for name in city_names:
             city = await repo.city_by_name(session, name)
             if city is None:
-                raise NotFound("city", name=name)
+                raise NotFound(what="city", name=name)
             city_ids.append(city.id)
         topic_ids: list[int] = []
         for slug in topic_slugs:
             topic = await session.scalar(select(Topic).where(Topic.slug == slug))
             if topic is None:
-                raise NotFound("topic", slug=slug)
+                raise NotFound(what="topic", slug=slug)
             topic_ids.append(topic.id)
         return tuple(city_ids), tuple(topic_ids)
 
