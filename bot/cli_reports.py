@@ -85,7 +85,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="export-") as tmp:
             result = await write_export(
                 reports.export_rows(deps, flt), fmt, Path(tmp), "exchanges", reports.COLUMNS,
-                datetime_columns=reports.DATETIME_COLUMNS, progress=progress)
+                datetime_columns=reports.DATETIME_COLUMNS,
+                text_columns=reports.TEXT_COLUMNS, progress=progress)
             bar.close()
             (only,) = result.files
             if args.output == "-":

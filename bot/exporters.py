@@ -51,17 +51,6 @@ class ExportResult:
     rows: int
 
 
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")[:19]
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        # Spreadsheets run cells starting with these as formulas (CSV injection).
-        return "'" + value
-    return value
-
-
 def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -82,9 +71,12 @@ class _Line:
 class _Encoder:
     """Turns one row into the bytes of one record of a text format."""
 
-    def __init__(self, fmt: str, columns: Sequence[str]) -> None:
+    def __init__(self, fmt: str, columns: Sequence[str], datetime_columns: frozenset[int],
+                 text_columns: frozenset[int]) -> None:
         self.fmt = fmt
         self.columns = tuple(columns)
+        self.datetime_columns = tuple(sorted(datetime_columns))
+        self.text_columns = tuple(sorted(text_columns))
         self._sink = _Line()
         self._csv = csv.writer(self._sink, lineterminator="\r\n")
 
@@ -96,7 +88,17 @@ class _Encoder:
 
     def record(self, row: Sequence[Any]) -> bytes:
         if self.fmt == "csv":
-            self._csv.writerow([_csv_cell(v) for v in row])
+            # csv writes None as an empty field; only dates and free text need a look.
+            cells = list(row)
+            for i in self.datetime_columns:
+                value = cells[i]
+                if value is not None:
+                    cells[i] = value.isoformat(sep=" ")[:19]
+            for i in self.text_columns:
+                value = cells[i]
+                if isinstance(value, str) and value.startswith(FORMULA_START):
+                    cells[i] = "'" + value  # spreadsheets would run it as a formula
+            self._csv.writerow(cells)
             return self._sink.line.encode()
         obj = {k: _json_value(v) for k, v in zip(self.columns, row, strict=True)}
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
@@ -105,10 +107,10 @@ class _Encoder:
 class _TextParts:
     """CSV / JSON Lines parts, plain or zipped, each under the limit."""
 
-    def __init__(self, directory: Path, stem: str, fmt: str, columns: Sequence[str],
+    def __init__(self, directory: Path, stem: str, fmt: str, encoder: _Encoder,
                  part_limit: int | None, compress_at: int | None) -> None:
         self.directory, self.stem, self.fmt = directory, stem, fmt
-        self.encoder = _Encoder(fmt, columns)
+        self.encoder = encoder
         self.header = self.encoder.header()
         self.part_limit = part_limit
         self.compress_at = compress_at
@@ -275,9 +277,16 @@ async def write_export(
     part_limit: int | None = None,
     compress_at: int | None = None,
     datetime_columns: frozenset[int] = frozenset(),
+    text_columns: frozenset[int] | None = None,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Write every batch to files in `directory` named after `stem`; returns them in order."""
+    """Write every batch to files in `directory` named after `stem`; returns them in order.
+
+    `datetime_columns` hold datetimes (or None); `text_columns` hold free text that a
+    spreadsheet must not run as a formula (default: every column that is not a datetime).
+    """
+    if text_columns is None:
+        text_columns = frozenset(range(len(columns))) - datetime_columns
     rows = 0
     if fmt == "xlsx":
         xlsx = _XlsxParts(directory, stem, columns, part_limit, datetime_columns)
@@ -288,11 +297,13 @@ async def write_export(
             await _report(progress, rows)
         files = await xlsx.close()
     elif fmt in ("csv", "jsonl"):
-        text = _TextParts(directory, stem, fmt, columns, part_limit, compress_at)
+        encoder = _Encoder(fmt, columns, datetime_columns, text_columns)
+        text = _TextParts(directory, stem, fmt, encoder, part_limit, compress_at)
+        record, add = encoder.record, text.add
         try:
             async for batch in batches:
                 for row in batch:
-                    text.add(text.encoder.record(row))
+                    add(record(row))
                 rows += len(batch)
                 await _report(progress, rows)
         finally:

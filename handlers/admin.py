@@ -329,7 +329,8 @@ class ExportJob:
                 f"exchanges-{stamp}", reports.COLUMNS,
                 part_limit=settings.export_upload_limit_bytes,
                 compress_at=settings.export_compress_bytes,
-                datetime_columns=reports.DATETIME_COLUMNS, progress=self._progress)
+                datetime_columns=reports.DATETIME_COLUMNS,
+                text_columns=reports.TEXT_COLUMNS, progress=self._progress)
             count = len(result.files)
             for i, part in enumerate(result.files, start=1):
                 with use_locale(self.locale):

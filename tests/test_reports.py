@@ -156,7 +156,8 @@ async def export(deps: Deps, fmt: str, directory: Path, flt: reports.ExportFilte
                  **kwargs: Any) -> list[Path]:
     result = await write_export(reports.export_rows(deps, flt or reports.ExportFilter(), batch=3),
                                 fmt, directory, "exchanges", reports.COLUMNS,
-                                datetime_columns=reports.DATETIME_COLUMNS, **kwargs)
+                                datetime_columns=reports.DATETIME_COLUMNS,
+                                text_columns=reports.TEXT_COLUMNS, **kwargs)
     return [f.path for f in result.files]
 
 

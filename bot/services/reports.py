@@ -297,8 +297,10 @@ async def export_rows(
     Erased officials appear as ERASED_NAME and their texts are left out, whatever the row.
     """
     zones: dict[str, ZoneInfo] = {}
+    utc = _zone("UTC", zones)
     async with deps.db.transaction() as session:
-        cities = {c.id: (c.name, c.country, c.timezone) for c in await repo.all_cities(session)}
+        cities = {c.id: (c.name, c.country, _zone(c.timezone, zones))
+                  for c in await repo.all_cities(session)}
         topics = {t.id: t.name(locale) for t in await repo.all_topics(session)}
         people: dict[int, tuple[str | None, int | None, bool]] = {}
         officials = await session.execute(
@@ -310,7 +312,7 @@ async def export_rows(
         result = await session.stream(
             _export_query(flt, ids).execution_options(yield_per=batch))
         nobody: tuple[str | None, int | None, bool] = (None, None, False)
-        nowhere: tuple[str | None, str | None, str | None] = (None, None, None)
+        nowhere: tuple[str | None, str | None, ZoneInfo] = (None, None, utc)
         async for part in result.partitions():
             out: list[tuple[Any, ...]] = []
             for (mid, created, qid, kind, from_id, to_id, from_city, to_city, text,
@@ -330,7 +332,7 @@ async def export_rows(
                 peer_city = cities.get(peer_city_id, nowhere) if peer_city_id else nowhere
                 if from_id is not None and people.get(from_id, nobody)[2]:
                     text = None
-                zone = _zone(asker_city[2], zones)
+                zone = asker_city[2]
                 response = (int((created - asked_at).total_seconds())
                             if kind in RESPONSE_KINDS and asked_at is not None else None)
                 out.append((
