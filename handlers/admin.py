@@ -273,6 +273,10 @@ async def _start_export(update: Update, context: Ctx, data: dict[str, Any], fmt:
     flt = _filter_of(data, deps.clock.now())
     started = await reports.start_export(deps, who.tg_user_id, flt, fmt)
     await dialog.clear(deps, who.tg_user_id)
+    if started.rows == 0:
+        await show(update, _("No exchange messages match these filters. Send /export to try "
+                             "other ones."))
+        return
     chat = update.effective_chat
     assert chat is not None
     query = update.callback_query

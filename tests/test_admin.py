@@ -81,6 +81,12 @@ async def test_typed_dates_and_json_lines(harness: Harness) -> None:
     await h.press(ADMIN, "JSON Lines")
     await admin.wait_exports()
     ((filename, data, _caption),) = documents(h, ADMIN)
+    await h.command(ADMIN, "/export")
+    await h.press(ADMIN, "Last 7 days")
+    await h.press(ADMIN, "CSV")
+    await admin.wait_exports()
+    assert "No exchange messages match" in h.last_text(ADMIN)
+    assert len(documents(h, ADMIN)) == 1
     lines = [json.loads(x) for x in data.decode().splitlines()]
     assert filename.endswith(".jsonl") and len(lines) == 5
     assert {x["question_id"] for x in lines} == {lines[0]["question_id"]}
