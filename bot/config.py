@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     digest_hour: int = Field(8, ge=0, le=23)
     digest_catch_up_hours: float = Field(12.0, ge=0)  # a digest later than this waits a week
 
+    # exports: Telegram bots may upload documents up to 50 MB; stay under it with headroom
+    export_upload_limit_bytes: int = Field(48 * 1024 * 1024, ge=1024)
+    export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
+    export_progress_seconds: float = Field(3.0, gt=0)
+
     # process roles
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

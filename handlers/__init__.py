@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import broadcasts, common, dialog, digest, quiet, registration, reminders
+from handlers import admin, broadcasts, common, dialog, digest, quiet, registration, reminders
 
 # Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
 JOB_MODULES = (digest, reminders)
@@ -65,6 +65,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("broadcasts", broadcasts.cmd_broadcasts, filters=private),
             CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
             CallbackQueryHandler(broadcasts.on_list, pattern=r"^bcs:"),
+            # admin: reports and managing the network
+            CommandHandler("export", admin.cmd_export, filters=private),
+            CommandHandler("stats", admin.cmd_stats, filters=private),
+            CommandHandler("cities", admin.cmd_cities, filters=private),
+            CommandHandler("invite", admin.cmd_invite, filters=private),
+            CommandHandler("audit", admin.cmd_audit, filters=private),
+            CallbackQueryHandler(admin.on_export, pattern=r"^ex:"),
+            CallbackQueryHandler(admin.on_stats, pattern=r"^st:"),
+            CallbackQueryHandler(admin.on_cities, pattern=r"^ci:"),
+            CallbackQueryHandler(admin.on_invite, pattern=r"^iv:"),
+            CallbackQueryHandler(admin.on_audit, pattern=r"^au:"),
         ],
         group=COMMANDS_GROUP,
     )

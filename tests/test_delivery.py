@@ -247,7 +247,7 @@ async def test_two_senders_send_each_row_once(harness: Harness) -> None:
 
     a, b = await asyncio.gather(one.run_once(), two.run_once())
 
+    # Which worker wins each claim depends on scheduling; what must hold is "each row once".
     assert a.sent + b.sent == 40
-    assert a.sent > 0 and b.sent > 0
     assert sorted(c.chat_id for c in h.tg.of("copyMessage")) == sorted(o.chat_id for o in people)
     assert {r.status for r in (await rows(h)).values()} == {DeliveryStatus.SENT}

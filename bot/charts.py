@@ -1,0 +1,53 @@
+"""The /stats chart: questions and answers per week, stacked by topic group, as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a server; must be chosen before pyplot is imported
+
+from matplotlib.figure import Figure  # noqa: E402
+
+WIDTH_PX, HEIGHT_PX, DPI = 1200, 800, 100
+
+
+def weekly_chart(
+    weeks: Sequence[date],
+    questions: dict[str, list[int]],
+    answers: dict[str, list[int]],
+    *,
+    title: str,
+    questions_label: str,
+    answers_label: str,
+    week_label: str,
+) -> bytes:
+    """Two stacked bar charts sharing the week axis; labels come translated from the caller."""
+    # Figure() rather than pyplot: no global state, safe when two charts render at once.
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    x = list(range(len(weeks)))
+    groups = sorted(set(questions) | set(answers))
+    colours = matplotlib.colormaps["tab10"]
+    for axis, series, label in ((top, questions, questions_label), (bottom, answers, answers_label)):
+        base = [0] * len(weeks)
+        for i, group in enumerate(groups):
+            values = series.get(group, [0] * len(weeks))
+            axis.bar(x, values, bottom=base, label=group, color=colours(i % 10), width=0.8)
+            base = [b + v for b, v in zip(base, values, strict=True)]
+        axis.set_ylabel(label)
+        axis.grid(axis="y", alpha=0.3)
+        axis.yaxis.get_major_locator().set_params(integer=True)
+    step = max(1, len(weeks) // 12)
+    bottom.set_xticks(x[::step], [w.isoformat() for w in weeks][::step], rotation=30, ha="right")
+    bottom.set_xlabel(week_label)
+    if groups:
+        top.legend(loc="upper left", fontsize="small")
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.14, hspace=0.12)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

@@ -1,0 +1,149 @@
+"""Command line reports: `export` (the exchange log to a file) and `stats` (a summary)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.services import reports
+
+
+def _day(text: str) -> datetime:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use a date like 2026-01-31") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    export = sub.add_parser("export", help="write the exchange log to a CSV, XLSX or JSON Lines file")
+    export.add_argument("--since", type=_day, help="first day (UTC), e.g. 2026-01-01")
+    export.add_argument("--until", type=_day, help="last day included (UTC)")
+    export.add_argument("--city", action="append", default=[], help="city name (repeatable)")
+    export.add_argument("--country", action="append", default=[], help="ISO country code (repeatable)")
+    export.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
+    export.add_argument("--format", choices=reports.FORMATS, default=None,
+                        help="default: from the file name, else csv")
+    export.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    export.set_defaults(func=cmd_export)
+
+    stats = sub.add_parser("stats", help="print a summary of the exchange")
+    stats.add_argument("--since", type=_day, help="first day (UTC); default: everything")
+    stats.add_argument("--until", type=_day, help="last day included (UTC)")
+    stats.add_argument("--days", type=int, help="the last N days instead of --since")
+    stats.set_defaults(func=cmd_stats)
+
+
+def _format_of(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.output).suffix.lower().lstrip(".")
+    return {"xlsx": "xlsx", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "csv")
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_export(settings, args))
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.__main__ import _migrate, make_deps
+    from bot.exporters import write_export
+
+    fmt = _format_of(args)
+    if fmt == "xlsx" and args.output == "-":
+        print("error: XLSX cannot go to stdout; give a file name", file=sys.stderr)
+        return 2
+    await _migrate(settings)
+    deps = make_deps(settings)
+    try:
+        city_ids, topic_ids = await reports.resolve_names(deps, args.city, args.topic)
+        until = args.until + timedelta(days=1) if args.until else None
+        flt = reports.ExportFilter(since=args.since, until=until, city_ids=city_ids,
+                                   countries=tuple(c.upper() for c in args.country),
+                                   topic_ids=topic_ids)
+        started = await reports.start_export(deps, None, flt, fmt, via="cli")
+        bar = tqdm(total=started.rows, unit="rows", file=sys.stderr, disable=args.no_progress,
+                   dynamic_ncols=True)
+        done = 0
+
+        def progress(rows: int) -> None:
+            nonlocal done
+            bar.update(rows - done)
+            done = rows
+
+        with tempfile.TemporaryDirectory(prefix="export-") as tmp:
+            result = await write_export(
+                reports.export_rows(deps, flt), fmt, Path(tmp), "exchanges", reports.COLUMNS,
+                datetime_columns=reports.DATETIME_COLUMNS,
+                text_columns=reports.TEXT_COLUMNS, progress=progress)
+            bar.close()
+            (only,) = result.files
+            if args.output == "-":
+                with only.path.open("rb") as fh:
+                    shutil.copyfileobj(fh, sys.stdout.buffer)
+            else:
+                target = Path(args.output)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(only.path, target)
+        print(f"exported {result.rows} rows to {args.output}", file=sys.stderr)
+        return 0
+    finally:
+        await deps.db.dispose()
+
+
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_stats(settings, args))
+
+
+def _duration(delta: timedelta | None) -> str:
+    if delta is None:
+        return "-"
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours}h {mins:02d}m"
+
+
+async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.__main__ import _migrate, make_deps
+
+    await _migrate(settings)
+    deps = make_deps(settings)
+    try:
+        now = deps.clock.now()
+        since = now - timedelta(days=args.days) if args.days else args.since
+        until = args.until + timedelta(days=1) if args.until else None
+        s = await reports.stats(deps, None, since, until)
+    finally:
+        await deps.db.dispose()
+    print(render_stats(s))
+    return 0
+
+
+def render_stats(s: reports.Stats) -> str:
+    rate = f"{s.answer_rate:.0%}" if s.answer_rate is not None else "-"
+    lines: list[Any] = [
+        f"period: {s.since:%Y-%m-%d} .. {s.until:%Y-%m-%d %H:%M} UTC" if s.since
+        else f"period: everything until {s.until:%Y-%m-%d %H:%M} UTC",
+        f"questions asked: {s.questions}",
+        f"answered: {s.answered} ({rate})",
+        f"answers: {s.answers}",
+        f"median time to first answer: {_duration(s.median_first_answer)}",
+        "top topics: " + (", ".join(f"{t} ({n})" for t, n in s.top_topics) or "-"),
+        "most helpful cities: " + (", ".join(f"{c.city} {c.country} ({c.count})"
+                                             for c in s.helpful_cities) or "-"),
+        "active officials per city:",
+    ]
+    lines += [f"  {c.city} ({c.country}): {c.count}" for c in s.active_officials] or ["  -"]
+    return "\n".join(lines)
