@@ -15,7 +15,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import scheduling
 from bot.db.models import ReminderStatus, Role
-from bot.i18n import _, babel_locale, current_locale
+from bot.i18n import _, babel_locale, current_locale, ngettext
 from bot.services import dialog, reminders
 from bot.services.dialog import Step
 from bot.services.reminders import Draft, Option, ReminderInfo
@@ -211,7 +211,8 @@ async def show_list(update: Update, context: Ctx) -> None:
     blocks = [_("<b>Reminders</b> (times in {timezone})").format(timezone=listing.timezone)]
     blocks += [reminder_block(r, listing.timezone) for r in shown]
     if len(listing.reminders) > len(shown):
-        blocks.append(_("…and {count} more.").format(count=len(listing.reminders) - len(shown)))
+        more = len(listing.reminders) - len(shown)
+        blocks.append(ngettext("…and {count} more.", "…and {count} more.", more).format(count=more))
     keyboard = []
     for r in shown:
         if r.status == ReminderStatus.DONE:
