@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import common, dialog, registration
+from handlers import common, dialog, exchange, registration
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -52,6 +52,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(registration.on_delete, pattern=r"^del:"),
             CallbackQueryHandler(registration.on_pending, pattern=r"^pend:"),
             ChatMemberHandler(registration.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
+            # exchange: a Telegram reply to a relayed message wins over an open dialog step
+            CommandHandler("ask", exchange.cmd_ask, filters=private),
+            CommandHandler("questions", exchange.cmd_questions, filters=private),
+            CommandHandler("inbox", exchange.cmd_inbox, filters=private),
+            CallbackQueryHandler(exchange.on_ask, pattern=r"^ask:"),
+            CallbackQueryHandler(exchange.on_question_action, pattern=r"^qa:"),
+            CallbackQueryHandler(exchange.on_reply_button, pattern=r"^qr:"),
+            CallbackQueryHandler(exchange.on_resolve, pattern=r"^qs:"),
+            CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
+            MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
         ],
         group=COMMANDS_GROUP,
     )

@@ -242,6 +242,7 @@ class Routing(Base):
     round: Mapped[int] = mapped_column(Integer, default=1)
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)  # why delivery failed, for organisers
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
