@@ -8,6 +8,7 @@ group 100   unknown commands (must stay last: it matches every command)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
@@ -77,10 +78,21 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         for cmd in handler.commands
     )
     known_re = filters.Regex(rf"^/({'|'.join(known)})(@\w+)?(\s|$)")
+    # Every group runs, so the catch-all must skip data a feature already handled.
+    claimed = [
+        handler.pattern
+        for group in app.handlers.values()
+        for handler in group
+        if isinstance(handler, CallbackQueryHandler) and isinstance(handler.pattern, re.Pattern)
+    ]
+
+    def unclaimed(data: object) -> bool:
+        return not (isinstance(data, str) and any(p.match(data) for p in claimed))
+
     app.add_handlers(
         [
             MessageHandler(private & filters.COMMAND & ~known_re, dialog.unknown_command),
-            CallbackQueryHandler(stale_button),
+            CallbackQueryHandler(stale_button, pattern=unclaimed),
         ],
         group=LAST_GROUP,
     )

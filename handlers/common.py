@@ -148,9 +148,10 @@ def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        async def wrapper(update: Update, context: Ctx) -> None:
+        async def wrapper(update: Update, context: Ctx, *args: Any) -> None:
+            # *args: dialog step handlers also get the Step
             try:
-                await func(update, context)
+                await func(update, context, *args)  # type: ignore[call-arg]
             except BadCallback:
                 log.info("bad callback data user_id=%s", update.effective_user and update.effective_user.id)
                 await answer(update.callback_query, _("This button is no longer active."), alert=True)

@@ -51,6 +51,7 @@ ERRORS = {
         "characters, or send the details as a document with a short caption."
     ).format(max=max, length=length),
     "not_yours": lambda **_k: _("This question was not sent to you."),
+    "not_asker": lambda **_k: _("Only the person who asked this question can do that."),
     "closed": lambda **_k: _("This question is closed."),
     "no_thread": lambda **_k: _(
         "I cannot tell which question this belongs to. Reply to the question or answer itself, "

@@ -471,10 +471,9 @@ async def prepare_relay(
     content: Content,
     *,
     routing_id: int | None = None,
-    exchange_id: int | None = None,
     replied: tuple[int, int] | None = None,
 ) -> Outgoing:
-    """Who a message goes to: via Answer (routing), Reply (log row), or a Telegram reply.
+    """Who a message goes to: via Answer or Reply (a routing row), or a Telegram reply.
 
     Only threads this person is part of are found; a new answer to a closed question is
     refused, a follow-up between people who already talked is not.
@@ -486,9 +485,7 @@ async def prepare_relay(
             if me.id == routing.recipient_id:
                 return await _answer_outgoing(session, me, routing, question, content)
             return await _follow_up(session, me, routing, question, content)
-        if exchange_id is not None:
-            row = await session.get(ExchangeMessage, exchange_id)
-        elif replied is not None:
+        if replied is not None:
             row = await session.scalar(
                 select(ExchangeMessage).where(ExchangeMessage.delivered_chat_id == replied[0],
                                               ExchangeMessage.delivered_message_id == replied[1])
@@ -616,7 +613,7 @@ async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing
 async def _my_question(session: AsyncSession, me: Official, question_id: int) -> Question:
     question = await session.get(Question, question_id)
     if question is None or question.asker_id != me.id:
-        raise NotAllowed("not_yours")
+        raise NotAllowed("not_asker")
     return question
 
 
@@ -694,11 +691,11 @@ async def my_questions(deps: Deps, tg_user_id: int) -> list[Brief]:
             .group_by(Routing.question_id, City.name).order_by(Routing.question_id, City.name)
         ):
             cities.setdefault(qid, []).append(name)
-        answers = dict((await session.execute(
+        answers = {qid: int(n) for qid, n in await session.execute(
             select(ExchangeMessage.question_id, func.count())
             .where(ExchangeMessage.question_id.in_(ids), ExchangeMessage.kind == ExchangeKind.ANSWER)
             .group_by(ExchangeMessage.question_id)
-        )).tuples().all())
+        )}
         people = await _people(session, [me.id])
         topics = {t.id: topic_info(t) for t in await repo.all_topics(session)}
         return [Brief(q.id, topics[q.topic_id], people[me.id], q.text, q.content_type, q.status,
