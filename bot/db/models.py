@@ -159,6 +159,8 @@ class Topic(Base):
 
 class OfficialTopic(Base):
     __tablename__ = "official_topic"
+    # Routing looks officials up by topic; the primary key starts with official_id.
+    __table_args__ = (Index("ix_official_topic_topic", "topic_id", "official_id"),)
 
     official_id: Mapped[int] = mapped_column(
         ForeignKey("official.id", ondelete="CASCADE"), primary_key=True

@@ -144,7 +144,7 @@ async def gather_candidates(
         .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
                Official.city_id.is_not(None), Official.city_id.not_in(excluded))
         .group_by(Official.city_id)
-        .subquery("coverage")
+        .cte("coverage")  # used three times: computed once
     )
     answered_q = case((Routing.answered_at.is_not(None), Routing.question_id))
     history = (
@@ -218,14 +218,15 @@ async def _write(
         people = by_city.get(r.city_id, [])
         if not people:
             continue
-        rows = [Routing(question_id=question.id, recipient_id=o.id, city_id=r.city_id, score=r.score,
-                        reason=r.reason, round=round_no, status=RoutingStatus.PENDING,
-                        created_at=now) for o in people]
-        session.add_all(rows)
-        await session.flush()
+        values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
+                   "score": r.score, "reason": r.reason, "round": round_no,
+                   "status": RoutingStatus.PENDING, "created_at": now} for o in people]
+        # One multi-row INSERT ... RETURNING instead of one statement per official.
+        result = await session.execute(insert(Routing).returning(Routing.recipient_id, Routing.id), values)
+        ids = {recipient_id: routing_id for recipient_id, routing_id in result}
         decisions.append(RoutingDecision(
             r.city_id, r.name, r.score, r.reason, round_no,
-            tuple(Recipient(o.id, o.chat_id, o.locale, row.id) for o, row in zip(people, rows, strict=True)),
+            tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in people),
         ))
     log_rows = [
         {"question_id": question.id, "from_official_id": question.asker_id,

@@ -1,4 +1,4 @@
-"""exchange: routing failure reason
+"""exchange: routing failure reason, index for routing by topic
 
 Revision ID: 0103
 Revises: 0001
@@ -19,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("routing", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
+    with op.batch_alter_table("official_topic", schema=None) as batch_op:
+        batch_op.create_index("ix_official_topic_topic", ["topic_id", "official_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("official_topic", schema=None) as batch_op:
+        batch_op.drop_index("ix_official_topic_topic")
     with op.batch_alter_table("routing", schema=None) as batch_op:
         batch_op.drop_column("last_error")
