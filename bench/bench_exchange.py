@@ -165,6 +165,7 @@ async def seed(db: Database, scale: Scale) -> None:
                     r_status = RoutingStatus.DECLINED
                 routings.append({
                     "id": routing_id, "question_id": qid, "recipient_id": person, "city_id": city,
+                    "topic_id": topic,
                     "score": 1.0, "reason": "seeded", "round": 1, "status": r_status,
                     "delivered_at": delivered, "answered_at": answered, "created_at": delivered,
                     "delivered_message_id": None})

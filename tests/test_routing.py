@@ -105,7 +105,7 @@ async def build(deps: Deps, case: Case) -> Question:
                 delivered = now - timedelta(days=30)
                 answered = i < spec.answered
                 s.add(Routing(question_id=q.id, recipient_id=target.id, city_id=city.id,
-                              status=RoutingStatus.ANSWERED if answered else RoutingStatus.DELIVERED,
+                              topic_id=topic.id, status=RoutingStatus.ANSWERED if answered else RoutingStatus.DELIVERED,
                               delivered_at=delivered,
                               answered_at=delivered + timedelta(hours=spec.hours) if answered else None,
                               created_at=delivered))
@@ -115,7 +115,8 @@ async def build(deps: Deps, case: Case) -> Question:
                 s.add(q)
                 await s.flush()
                 s.add(Routing(question_id=q.id, recipient_id=target.id, city_id=city.id,
-                              status=RoutingStatus.DELIVERED, delivered_at=now - timedelta(hours=3),
+                              topic_id=other.id, status=RoutingStatus.DELIVERED,
+                              delivered_at=now - timedelta(hours=3),
                               created_at=now - timedelta(hours=3)))
     asker = await make_official(db, cities[case.asker_city], topics=[topic],
                                 languages=case.asker_languages)

@@ -233,12 +233,20 @@ class Question(Base):
 
 class Routing(Base):
     __tablename__ = "routing"
-    __table_args__ = (UniqueConstraint("question_id", "recipient_id"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "recipient_id"),
+        # Routing ranks cities by their history on a topic: one covering index range per topic.
+        Index("ix_routing_topic_history", "topic_id", "city_id", "question_id", "answered_at",
+              "delivered_at"),
+        # Open load: the waiting routings of the few open questions, without reading the rows.
+        Index("ix_routing_question_load", "question_id", "status", "city_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    topic_id: Mapped[int | None] = mapped_column(Integer)  # copy of question.topic_id, for ranking
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reason: Mapped[str] = mapped_column(Text, default="")
     round: Mapped[int] = mapped_column(Integer, default=1)

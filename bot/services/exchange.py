@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import repo
 from bot.db.models import (
     City,
+    DialogState,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -30,6 +31,7 @@ from bot.db.models import (
     Routing,
     RoutingStatus,
     Topic,
+    UTCDateTime,
 )
 from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed, NotFound, ServiceError
@@ -66,6 +68,7 @@ class Person:
     city_id: int | None
     city_name: str
     timezone: str
+    status: str = OfficialStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ async def _people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person
 
 def _person(o: Official, c: City | None) -> Person:
     return Person(o.id, o.chat_id, o.locale, o.name or "—", o.position or "—", o.city_id,
-                  c.name if c else "—", c.timezone if c else "UTC")
+                  c.name if c else "—", c.timezone if c else "UTC", o.status)
 
 
 async def _me(session: AsyncSession, tg_user_id: int) -> Official:
@@ -485,18 +488,18 @@ async def prepare_relay(
             if me.id == routing.recipient_id:
                 return await _answer_outgoing(session, me, routing, question, content)
             return await _follow_up(session, me, routing, question, content)
+        found = None
         if replied is not None:
-            row = await session.scalar(
-                select(ExchangeMessage).where(ExchangeMessage.delivered_chat_id == replied[0],
-                                              ExchangeMessage.delivered_message_id == replied[1])
+            found = (await session.execute(
+                select(ExchangeMessage, Question).join(Question, Question.id == ExchangeMessage.question_id)
+                .where(ExchangeMessage.delivered_chat_id == replied[0],
+                       ExchangeMessage.delivered_message_id == replied[1],
+                       ExchangeMessage.to_official_id == me.id)
                 .limit(1)
-            )
-        else:
-            row = None
-        if row is None or row.to_official_id != me.id:
+            )).first()
+        if found is None:
             raise NotFound("no_thread")
-        question = await session.get(Question, row.question_id)
-        assert question is not None
+        row, question = found
         if row.kind == ExchangeKind.ROUTING:
             routing = await session.scalar(select(Routing).where(
                 Routing.question_id == question.id, Routing.recipient_id == me.id))
@@ -516,9 +519,9 @@ async def prepare_relay(
         return await _follow_up(session, me, routing, question, content)
 
 
-async def _check_reachable(session: AsyncSession, official_id: int) -> None:
-    official = await session.get(Official, official_id)
-    if official is None or official.status not in REGISTERED:
+def _check_reachable(people: dict[int, Person], official_id: int) -> None:
+    person = people.get(official_id)
+    if person is None or person.status not in REGISTERED:
         raise ServiceError("gone")
 
 
@@ -526,10 +529,10 @@ async def _follow_up(session: AsyncSession, me: Official, routing: Routing, ques
                      content: Content) -> Outgoing:
     """The asker writes to a helper (an answerer, or a recipient who has not answered yet)."""
     other = routing.recipient_id
-    await _check_reachable(session, other)
     if routing.answered_at is None and question.status in CLOSED:
         raise ServiceError("closed")
     people = await _people(session, [me.id, other])
+    _check_reachable(people, other)
     return Outgoing("follow_up", question.id, routing.id, people[me.id], people[other],
                     await _topic(session, question.topic_id), content)
 
@@ -539,8 +542,8 @@ async def _answer_outgoing(session: AsyncSession, me: Official, routing: Routing
     first = routing.answered_at is None
     if first and question.status in CLOSED:
         raise ServiceError("closed")
-    await _check_reachable(session, question.asker_id)
     people = await _people(session, [me.id, question.asker_id])
+    _check_reachable(people, question.asker_id)
     return Outgoing("answer" if first else "follow_up", question.id, routing.id, people[me.id],
                     people[question.asker_id], await _topic(session, question.topic_id), content)
 
@@ -565,17 +568,14 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
                 update(Routing).where(Routing.id == o.routing_id, Routing.answered_at.is_(None))
                 .values(status=RoutingStatus.ANSWERED, answered_at=now))
             await session.execute(
-                update(Question).where(Question.id == o.question_id, Question.first_answer_at.is_(None))
-                .values(first_answer_at=now))
-            await session.execute(
-                update(Question).where(Question.id == o.question_id,
-                                       Question.status == QuestionStatus.OPEN)
-                .values(status=QuestionStatus.ANSWERED))
+                update(Question).where(Question.id == o.question_id).values(
+                    first_answer_at=func.coalesce(Question.first_answer_at, literal(now, UTCDateTime())),
+                    status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
+                                else_=Question.status)))
         if sent.blocked:
             await _mark_unreachable(session, now, o.recipient.official_id)
-        state = await repo.get_dialog(session, tg_user_id)
-        if state is not None and state.step == STEP_ANSWER:
-            await repo.clear_dialog(session, tg_user_id)
+        await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
+                                                        DialogState.step == STEP_ANSWER))
         await session.flush()
         log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
                  row.id, sent.message_id is not None)

@@ -156,8 +156,7 @@ async def gather_candidates(
                            _seconds_between(session, Routing.answered_at, Routing.delivered_at))))
             .label("avg_seconds"),
         )
-        .join(Question, Question.id == Routing.question_id)
-        .where(Question.topic_id == topic_id, Routing.city_id.in_(select(coverage.c.city_id)))
+        .where(Routing.topic_id == topic_id, Routing.city_id.in_(select(coverage.c.city_id)))
         .group_by(Routing.city_id)
         .subquery("history")
     )
@@ -219,6 +218,7 @@ async def _write(
         if not people:
             continue
         values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
+                   "topic_id": question.topic_id,
                    "score": r.score, "reason": r.reason, "round": round_no,
                    "status": RoutingStatus.PENDING, "created_at": now} for o in people]
         # One multi-row INSERT ... RETURNING instead of one statement per official.

@@ -1,4 +1,4 @@
-"""exchange: routing failure reason, index for routing by topic
+"""exchange: routing failure reason and topic, indexes for ranking peer cities
 
 Revision ID: 0103
 Revises: 0001
@@ -19,6 +19,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("routing", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("topic_id", sa.Integer(), nullable=True))
+    op.execute(
+        "UPDATE routing SET topic_id = (SELECT question.topic_id FROM question "
+        "WHERE question.id = routing.question_id)"
+    )
+    with op.batch_alter_table("routing", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_routing_topic_history",
+            ["topic_id", "city_id", "question_id", "answered_at", "delivered_at"],
+            unique=False,
+        )
+        batch_op.create_index("ix_routing_question_load", ["question_id", "status", "city_id"], unique=False)
     with op.batch_alter_table("official_topic", schema=None) as batch_op:
         batch_op.create_index("ix_official_topic_topic", ["topic_id", "official_id"], unique=False)
 
@@ -27,4 +39,7 @@ def downgrade() -> None:
     with op.batch_alter_table("official_topic", schema=None) as batch_op:
         batch_op.drop_index("ix_official_topic_topic")
     with op.batch_alter_table("routing", schema=None) as batch_op:
+        batch_op.drop_index("ix_routing_question_load")
+        batch_op.drop_index("ix_routing_topic_history")
+        batch_op.drop_column("topic_id")
         batch_op.drop_column("last_error")
