@@ -163,8 +163,8 @@ async def gather_candidates(
     load = (
         select(Routing.city_id.label("city_id"), func.count().label("open_load"))
         .join(Question, Question.id == Routing.question_id)
-        .where(Question.status.in_(OPEN_QUESTION), Routing.status.in_(WAITING),
-               Routing.city_id.in_(select(coverage.c.city_id)))
+        # Driven from the few open questions; a filter on city here makes SQLite scan routing.
+        .where(Question.status.in_(OPEN_QUESTION), Routing.status.in_(WAITING))
         .group_by(Routing.city_id)
         .subquery("load")
     )
