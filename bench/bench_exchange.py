@@ -196,7 +196,10 @@ async def seed(db: Database, scale: Scale) -> None:
             for table in ("city", "topic", "official", "question", "routing", "exchange_message"):
                 await conn.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-            await conn.execute(text("ANALYZE"))
+        # As autovacuum would have by then: statistics, and a visibility map for index-only scans.
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
     else:
         async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))

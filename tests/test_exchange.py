@@ -411,3 +411,27 @@ async def test_thread_survives_a_restart(harness: Harness, deps, tg) -> None:
     finally:
         await app2.shutdown()
         await h.app.initialize()
+
+
+async def test_other_delivery_failures_are_recorded_without_moving_on(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    h.tg.server_error(method="sendMessage", chat_id=w.madrid.id)
+    await ask(h, w.asker)
+    assert h.last_text(w.asker) == "Sent to officials in Nice and Potenza."
+    assert question_calls(h, w.torino) == []
+    async with h.deps.db.transaction() as s:
+        madrid = await s.scalar(select(Official).where(Official.tg_user_id == w.madrid.id))
+        assert madrid.status == OfficialStatus.ACTIVE
+        routing = await s.scalar(select(Routing).where(Routing.recipient_id == madrid.id))
+        assert routing.status == RoutingStatus.FAILED and routing.last_error
+
+
+async def test_only_registered_officials_can_ask(harness: Harness) -> None:
+    h = harness
+    await world(h)
+    stranger = TgUser(next_tg_id())
+    await h.command(stranger, "/ask")
+    assert "You need to finish registering first" in h.last_text(stranger)
+    await h.command(stranger, "/inbox")
+    assert "You need to finish registering first" in h.last_text(stranger)

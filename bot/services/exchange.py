@@ -405,8 +405,10 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
                 continue
             routing.status = RoutingStatus.UNREACHABLE if s.blocked else RoutingStatus.FAILED
             routing.last_error = (s.error or "unknown")[:500]
-            failed_cities.add(routing.city_id)
             if s.blocked:
+                # Only a person-specific failure moves on to the next city: a failure of the
+                # question itself (its original deleted, Telegram down) would fail there too.
+                failed_cities.add(routing.city_id)
                 await _mark_unreachable(session, now, routing.recipient_id)
             log.info("question delivery failed question_id=%s routing_id=%s blocked=%s",
                      question_id, routing.id, s.blocked)
