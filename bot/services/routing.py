@@ -212,22 +212,22 @@ async def _write(
     for official in officials:
         assert official.city_id is not None
         by_city.setdefault(official.city_id, []).append(official)
-    decisions: list[RoutingDecision] = []
-    for r in chosen:
-        people = by_city.get(r.city_id, [])
-        if not people:
-            continue
-        values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
-                   "topic_id": question.topic_id,
-                   "score": r.score, "reason": r.reason, "round": round_no,
-                   "status": RoutingStatus.PENDING, "created_at": now} for o in people]
-        # One multi-row INSERT ... RETURNING instead of one statement per official.
-        result = await session.execute(insert(Routing).returning(Routing.recipient_id, Routing.id), values)
-        ids = {recipient_id: routing_id for recipient_id, routing_id in result}
-        decisions.append(RoutingDecision(
-            r.city_id, r.name, r.score, r.reason, round_no,
-            tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in people),
-        ))
+    chosen = [r for r in chosen if by_city.get(r.city_id)]
+    values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
+               "topic_id": question.topic_id, "score": r.score, "reason": r.reason,
+               "round": round_no, "status": RoutingStatus.PENDING, "created_at": now}
+              for r in chosen for o in by_city[r.city_id]]
+    if not values:
+        return []
+    # One multi-row INSERT ... RETURNING for every chosen official; a question reaches each
+    # official at most once, so the recipient identifies the row.
+    result = await session.execute(insert(Routing).returning(Routing.recipient_id, Routing.id), values)
+    ids = {recipient_id: routing_id for recipient_id, routing_id in result}
+    decisions = [
+        RoutingDecision(r.city_id, r.name, r.score, r.reason, round_no,
+                        tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in by_city[r.city_id]))
+        for r in chosen
+    ]
     log_rows = [
         {"question_id": question.id, "from_official_id": question.asker_id,
          "to_official_id": rec.official_id, "from_city_id": question.city_id,
