@@ -20,12 +20,12 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.db.models import Role
 from bot.i18n import _, current_locale, format_datetime, format_list, ngettext, use_locale
-from bot.services import NotFound
+from bot.services import NotFound, ServiceError
 from bot.services import exchange as ex
 from bot.services.dialog import Step
 from bot.services.exchange import Content, Outgoing, Person, Sent
 from bot.services.registration import TopicInfo
-from handlers.common import answer, esc, guarded, reply, requires, show, split_text
+from handlers.common import answer, error_text, esc, guarded, reply, requires, show, split_text
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
@@ -421,14 +421,13 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     await relay(update, context, outgoing)
 
 
-@guarded(ERRORS)
 async def on_reply_message(update: Update, context: Ctx) -> None:
     """A Telegram reply to a question, answer or follow-up the bot delivered: relayed on.
 
-    Replies to anything else fall through to the open step or the other fallbacks.
+    Replies to anything else (a registration prompt, say) fall through to the open step.
     """
     message = update.effective_message
-    if message is None or message.reply_to_message is None:
+    if message is None or message.reply_to_message is None or not context.who.registered:
         return
     replied = message.reply_to_message
     if replied.from_user is None or replied.from_user.id != context.bot.id:
@@ -441,6 +440,9 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
             replied=(message.chat_id, replied.message_id))
     except NotFound:
         return
+    except ServiceError as exc:
+        await reply(update, error_text(exc, ERRORS))
+        raise ApplicationHandlerStop from None
     if content is None:
         await reply(update, unsupported_text())
     else:

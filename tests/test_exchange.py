@@ -166,6 +166,12 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     # A closed question takes no new answer; nothing changes.
     await h.press(w.madrid, "Answer")
     assert h.tg.alerts()[-1] == "This question is closed."
+    (madrid_q,) = question_calls(h, w.madrid)
+    before = len(h.texts(w.asker))
+    await h.send(w.madrid, "Late answer", reply_to=madrid_q.message_id)
+    assert h.texts(w.madrid)[-1] == "This question is closed."
+    assert not any("I did not understand" in t for t in h.texts(w.madrid)[-3:])
+    assert len(h.texts(w.asker)) == before
 
     (question,) = await rows(h, Question)
     assert question.status == QuestionStatus.RESOLVED and question.first_answer_at is not None
