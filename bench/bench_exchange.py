@@ -237,7 +237,7 @@ async def bench_routing(deps: Deps, scale: Scale, samples: int) -> tuple[list[fl
             s.add(q)
             await s.flush()
             t = time.perf_counter()
-            await gather_candidates(s, q.topic_id, [official.city_id or 0])
+            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now())
             query_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             await route_round(s, deps, q, 1)

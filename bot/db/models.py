@@ -238,8 +238,8 @@ class Routing(Base):
         # Routing ranks cities by their history on a topic: one covering index range per topic.
         Index("ix_routing_topic_history", "topic_id", "city_id", "question_id", "answered_at",
               "delivered_at"),
-        # Open load: the waiting routings of the few open questions, without reading the rows.
-        Index("ix_routing_question_load", "question_id", "status", "city_id"),
+        # Open load: the recent routings still waiting for an answer, per city.
+        Index("ix_routing_waiting", "status", "created_at", "city_id", "question_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ Score of a candidate city (higher is better), each part documented in the row's 
     language        1.0 if the asker shares a language with the city
     responsiveness  1.0 x (answered + 1) / (asked + 2)       on this topic; 0.5 with no history
     speed           0.5 x 1 / (1 + avg hours to answer / 24) on this topic; 0.25 with no history
-    load           -0.5 x min(open questions waiting, 10) / 10
+    load           -0.5 x min(open questions waiting, 10) / 10   routed in the last 14 days
 
 Ties are broken by city name, then id, so the same data always gives the same order.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 COVERAGE_CAP = 3
 LOAD_CAP = 10
+LOAD_WINDOW = timedelta(days=14)  # older unanswered routings were escalated or expired
 W_COVERAGE = 1.0
 W_LANGUAGE = 1.0
 W_RESPONSIVENESS = 1.0
@@ -130,7 +132,7 @@ def _seconds_between(session: AsyncSession, later: ColumnElement, earlier: Colum
 
 
 async def gather_candidates(
-    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int]
+    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
 ) -> list[Candidate]:
     """Every city with an active official covering the topic, with its history and load.
 
@@ -160,11 +162,13 @@ async def gather_candidates(
         .group_by(Routing.city_id)
         .subquery("history")
     )
+    # Open load: what the city's officials were sent recently and have not answered yet.
+    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
     load = (
         select(Routing.city_id.label("city_id"), func.count().label("open_load"))
         .join(Question, Question.id == Routing.question_id)
-        # Driven from the few open questions; a filter on city here makes SQLite scan routing.
-        .where(Question.status.in_(OPEN_QUESTION), Routing.status.in_(WAITING))
+        .where(Routing.status.in_(WAITING), Routing.created_at >= now - LOAD_WINDOW,
+               Question.status.in_(OPEN_QUESTION))
         .group_by(Routing.city_id)
         .subquery("load")
     )
@@ -264,7 +268,7 @@ async def route_round(
     if asker.city_id is not None:
         excluded.add(asker.city_id)
     asker_langs = set(asker.languages or []) | {asker.locale}
-    candidates = await gather_candidates(session, question.topic_id, excluded)
+    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now())
     chosen = rank(candidates, asker_langs, top_k or deps.settings.route_top_k)
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)

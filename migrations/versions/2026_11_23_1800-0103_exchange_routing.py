@@ -30,7 +30,9 @@ def upgrade() -> None:
             ["topic_id", "city_id", "question_id", "answered_at", "delivered_at"],
             unique=False,
         )
-        batch_op.create_index("ix_routing_question_load", ["question_id", "status", "city_id"], unique=False)
+        batch_op.create_index(
+            "ix_routing_waiting", ["status", "created_at", "city_id", "question_id"], unique=False
+        )
     with op.batch_alter_table("official_topic", schema=None) as batch_op:
         batch_op.create_index("ix_official_topic_topic", ["topic_id", "official_id"], unique=False)
 
@@ -39,7 +41,7 @@ def downgrade() -> None:
     with op.batch_alter_table("official_topic", schema=None) as batch_op:
         batch_op.drop_index("ix_official_topic_topic")
     with op.batch_alter_table("routing", schema=None) as batch_op:
-        batch_op.drop_index("ix_routing_question_load")
+        batch_op.drop_index("ix_routing_waiting")
         batch_op.drop_index("ix_routing_topic_history")
         batch_op.drop_column("topic_id")
         batch_op.drop_column("last_error")
