@@ -1,7 +1,8 @@
 """The single table of handlers. Groups run in order; within a group the first match wins.
 
 group -100  identity guard: who is writing, in which language; drops non-private chats
-group 0     commands and buttons, one handler each (feature modules)
+group 0     commands and buttons, one handler each (feature modules); Telegram replies to
+            relayed exchange messages (they win over an open dialog step)
 group 50    plain messages: the open dialog step, else fallbacks (e.g. a reply to a question)
 group 100   unknown commands (must stay last: it matches every command)
 """
