@@ -1,7 +1,8 @@
 """The single table of handlers. Groups run in order; within a group the first match wins.
 
 group -100  identity guard: who is writing, in which language; drops non-private chats
-group 0     commands and buttons, one handler each (feature modules)
+group 0     commands and buttons, one handler each (feature modules); Telegram replies to
+            relayed exchange messages (they win over an open dialog step)
 group 50    plain messages: the open dialog step, else fallbacks (e.g. a reply to a question)
             (group 0 ends with the catch-alls for unknown commands and stale buttons)
 """
@@ -22,7 +23,17 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
-from handlers import admin, broadcasts, common, dialog, digest, quiet, registration, reminders
+from handlers import (
+    admin,
+    broadcasts,
+    common,
+    dialog,
+    digest,
+    exchange,
+    quiet,
+    registration,
+    reminders,
+)
 
 # Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
 JOB_MODULES = (digest, reminders)
@@ -54,6 +65,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(registration.on_delete, pattern=r"^del:"),
             CallbackQueryHandler(registration.on_pending, pattern=r"^pend:"),
             ChatMemberHandler(registration.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
+            # exchange: a Telegram reply to a relayed message wins over an open dialog step
+            CommandHandler("ask", exchange.cmd_ask, filters=private),
+            CommandHandler("questions", exchange.cmd_questions, filters=private),
+            CommandHandler("inbox", exchange.cmd_inbox, filters=private),
+            CallbackQueryHandler(exchange.on_ask, pattern=r"^ask:"),
+            CallbackQueryHandler(exchange.on_question_action, pattern=r"^qa:"),
+            CallbackQueryHandler(exchange.on_reply_button, pattern=r"^qr:"),
+            CallbackQueryHandler(exchange.on_resolve, pattern=r"^qs:"),
+            CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
+            MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
             # reminders, quiet hours (the digest module only adds its scheduler job)
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),

@@ -159,6 +159,8 @@ class Topic(Base):
 
 class OfficialTopic(Base):
     __tablename__ = "official_topic"
+    # Routing looks officials up by topic; the primary key starts with official_id.
+    __table_args__ = (Index("ix_official_topic_topic", "topic_id", "official_id"),)
 
     official_id: Mapped[int] = mapped_column(
         ForeignKey("official.id", ondelete="CASCADE"), primary_key=True
@@ -231,17 +233,26 @@ class Question(Base):
 
 class Routing(Base):
     __tablename__ = "routing"
-    __table_args__ = (UniqueConstraint("question_id", "recipient_id"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "recipient_id"),
+        # Routing ranks cities by their history on a topic: one covering index range per topic.
+        Index("ix_routing_topic_history", "topic_id", "city_id", "question_id", "answered_at",
+              "delivered_at"),
+        # Open load: the recent routings still waiting for an answer, per city.
+        Index("ix_routing_waiting", "status", "created_at", "city_id", "question_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    topic_id: Mapped[int | None] = mapped_column(Integer)  # copy of question.topic_id, for ranking
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reason: Mapped[str] = mapped_column(Text, default="")
     round: Mapped[int] = mapped_column(Integer, default=1)
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)  # why delivery failed, for organisers
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()

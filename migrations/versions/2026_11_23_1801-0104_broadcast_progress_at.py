@@ -1,7 +1,7 @@
 """broadcast progress_at: when the progress message was last edited
 
 Revision ID: 0104
-Revises: 0001
+Revises: 0103
 Create Date: 2026-11-23 18:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bot.db.models
 
 revision: str = "0104"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0103"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,307 @@
+"""Choosing the peer cities that receive a question, and writing the routing rows.
+
+The ranking is a pure function over plain data (`rank`), fed by one aggregate query
+(`gather_candidates`); a second query picks the covering officials of the chosen cities.
+
+Score of a candidate city (higher is better), each part documented in the row's reason:
+
+    coverage        1.0 x min(covering officials, 3) / 3     more people who can answer
+    language        1.0 if the asker shares a language with the city
+    responsiveness  1.0 x (answered + 1) / (asked + 2)       on this topic; 0.5 with no history
+    speed           0.5 x 1 / (1 + avg hours to answer / 24) on this topic; 0.25 with no history
+    load           -0.5 x min(open questions waiting, 10) / 10   routed in the last 14 days
+
+Ties are broken by city name, then id, so the same data always gives the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, distinct, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.db.models import (
+    City,
+    ExchangeKind,
+    ExchangeMessage,
+    Official,
+    OfficialStatus,
+    OfficialTopic,
+    Question,
+    QuestionStatus,
+    Routing,
+    RoutingStatus,
+)
+from bot.runtime import Deps
+
+log = logging.getLogger(__name__)
+
+COVERAGE_CAP = 3
+LOAD_CAP = 10
+LOAD_WINDOW = timedelta(days=14)  # older unanswered routings were escalated or expired
+W_COVERAGE = 1.0
+W_LANGUAGE = 1.0
+W_RESPONSIVENESS = 1.0
+W_SPEED = 0.5
+W_LOAD = 0.5
+
+OPEN_QUESTION = (QuestionStatus.OPEN, QuestionStatus.ANSWERED)
+WAITING = (RoutingStatus.PENDING, RoutingStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the ranking knows about one peer city for one question."""
+
+    city_id: int
+    name: str
+    languages: tuple[str, ...]
+    covering: int  # active officials covering the topic
+    asked: int = 0  # questions on this topic routed to the city
+    answered: int = 0  # of those, answered by someone in the city
+    avg_answer_hours: float | None = None
+    open_load: int = 0  # routed questions still waiting for the city's officials
+
+
+@dataclass(frozen=True)
+class Ranked:
+    city_id: int
+    name: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    official_id: int
+    chat_id: int
+    locale: str
+    routing_id: int
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """One chosen city and the routing rows written for its officials."""
+
+    city_id: int
+    city_name: str
+    score: float
+    reason: str
+    round: int
+    recipients: tuple[Recipient, ...]
+
+
+def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
+    shared = [lang for lang in c.languages if lang in asker_languages]
+    coverage = min(c.covering, COVERAGE_CAP) / COVERAGE_CAP
+    responsiveness = (c.answered + 1) / (c.asked + 2)
+    speed = 0.5 if c.avg_answer_hours is None else 1 / (1 + c.avg_answer_hours / 24)
+    load = min(c.open_load, LOAD_CAP) / LOAD_CAP
+    score = (W_COVERAGE * coverage + W_LANGUAGE * (1.0 if shared else 0.0)
+             + W_RESPONSIVENESS * responsiveness + W_SPEED * speed - W_LOAD * load)
+    parts = [f"covers topic: {c.covering} official{'s' if c.covering != 1 else ''}"]
+    parts.append(f"shares language: {','.join(shared)}" if shared else "no shared language")
+    if c.asked:
+        history = f"answered {c.answered}/{c.asked} on this topic"
+        if c.avg_answer_hours is not None:
+            history += f", avg first answer {c.avg_answer_hours:.1f} h"
+        parts.append(history)
+    else:
+        parts.append("no history on this topic")
+    parts.append(f"open load {c.open_load}")
+    # Rounded so that float noise never decides a tie that the name should decide.
+    return Ranked(c.city_id, c.name, round(score, 6), "; ".join(parts))
+
+
+def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_k: int) -> list[Ranked]:
+    """The best `top_k` cities, best first; ties by city name, then id."""
+    ranked = [score_of(c, asker_languages) for c in candidates if c.covering > 0]
+    ranked.sort(key=lambda r: (-r.score, r.name, r.city_id))
+    return ranked[:top_k]
+
+
+def _seconds_between(session: AsyncSession, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+async def gather_candidates(
+    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
+) -> list[Candidate]:
+    """Every city with an active official covering the topic, with its history and load.
+
+    One statement: coverage, history on the topic and open load are aggregated per city in
+    subqueries and joined, so the cost does not grow with a loop over cities.
+    """
+    excluded = sorted(set(exclude_city_ids)) or [-1]
+    coverage = (
+        select(Official.city_id.label("city_id"), func.count().label("covering"))
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
+               Official.city_id.is_not(None), Official.city_id.not_in(excluded))
+        .group_by(Official.city_id)
+        .cte("coverage")  # used three times: computed once
+    )
+    answered_q = case((Routing.answered_at.is_not(None), Routing.question_id))
+    history = (
+        select(
+            Routing.city_id.label("city_id"),
+            func.count(distinct(Routing.question_id)).label("asked"),
+            func.count(distinct(answered_q)).label("answered"),
+            func.avg(case((and_(Routing.answered_at.is_not(None), Routing.delivered_at.is_not(None)),
+                           _seconds_between(session, Routing.answered_at, Routing.delivered_at))))
+            .label("avg_seconds"),
+        )
+        .where(Routing.topic_id == topic_id, Routing.city_id.in_(select(coverage.c.city_id)))
+        .group_by(Routing.city_id)
+        .subquery("history")
+    )
+    # Open load: what the city's officials were sent recently and have not answered yet.
+    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
+    load = (
+        select(Routing.city_id.label("city_id"), func.count().label("open_load"))
+        .join(Question, Question.id == Routing.question_id)
+        .where(Routing.status.in_(WAITING), Routing.created_at >= now - LOAD_WINDOW,
+               Question.status.in_(OPEN_QUESTION))
+        .group_by(Routing.city_id)
+        .subquery("load")
+    )
+    stmt = (
+        select(City.id, City.name, City.languages, coverage.c.covering, history.c.asked,
+               history.c.answered, history.c.avg_seconds, load.c.open_load)
+        .join(coverage, coverage.c.city_id == City.id)
+        .outerjoin(history, history.c.city_id == City.id)
+        .outerjoin(load, load.c.city_id == City.id)
+    )
+    out = []
+    for row in await session.execute(stmt):
+        avg = row.avg_seconds
+        out.append(Candidate(
+            city_id=row.id, name=row.name, languages=tuple(row.languages or ()),
+            covering=int(row.covering), asked=int(row.asked or 0), answered=int(row.answered or 0),
+            avg_answer_hours=None if avg is None else round(float(avg) / 3600, 3),
+            open_load=int(row.open_load or 0),
+        ))
+    return out
+
+
+async def _routed(session: AsyncSession, question_id: int) -> tuple[set[int], set[int]]:
+    rows = await session.execute(
+        select(Routing.city_id, Routing.recipient_id).where(Routing.question_id == question_id)
+    )
+    cities, people = set(), set()
+    for city_id, recipient_id in rows:
+        cities.add(city_id)
+        people.add(recipient_id)
+    return cities, people
+
+
+async def _write(
+    session: AsyncSession,
+    deps: Deps,
+    question: Question,
+    round_no: int,
+    chosen: Sequence[Ranked],
+    officials: Sequence[Official],
+) -> list[RoutingDecision]:
+    """Routing rows (pending) and their exchange-log rows for the chosen cities' officials."""
+    now = deps.clock.now()
+    by_city: dict[int, list[Official]] = {}
+    for official in officials:
+        assert official.city_id is not None
+        by_city.setdefault(official.city_id, []).append(official)
+    chosen = [r for r in chosen if by_city.get(r.city_id)]
+    values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
+               "topic_id": question.topic_id, "score": r.score, "reason": r.reason,
+               "round": round_no, "status": RoutingStatus.PENDING, "created_at": now}
+              for r in chosen for o in by_city[r.city_id]]
+    if not values:
+        return []
+    # One multi-row INSERT ... RETURNING for every chosen official; a question reaches each
+    # official at most once, so the recipient identifies the row.
+    result = await session.execute(insert(Routing).returning(Routing.recipient_id, Routing.id), values)
+    ids = {recipient_id: routing_id for recipient_id, routing_id in result}
+    decisions = [
+        RoutingDecision(r.city_id, r.name, r.score, r.reason, round_no,
+                        tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in by_city[r.city_id]))
+        for r in chosen
+    ]
+    log_rows = [
+        {"question_id": question.id, "from_official_id": question.asker_id,
+         "to_official_id": rec.official_id, "from_city_id": question.city_id,
+         "to_city_id": d.city_id, "kind": ExchangeKind.ROUTING, "text": None,
+         "content_type": question.content_type, "original_chat_id": question.source_chat_id,
+         "original_message_id": question.source_message_id, "created_at": now}
+        for d in decisions for rec in d.recipients
+    ]
+    if log_rows:
+        await session.execute(insert(ExchangeMessage), log_rows)
+    return decisions
+
+
+async def route_round(
+    session: AsyncSession,
+    deps: Deps,
+    question: Question,
+    round_no: int,
+    exclude_city_ids: Collection[int] = (),
+    *,
+    top_k: int | None = None,
+) -> list[RoutingDecision]:
+    """Rank peer cities for `question` and write routing rows for the best `top_k`.
+
+    The asker's city and every city this question was already routed to are excluded, so
+    later rounds (decline, escalation) reach new cities. Returns [] when nobody covers it.
+    """
+    asker = await session.get(Official, question.asker_id)
+    assert asker is not None
+    routed_cities, _people = await _routed(session, question.id)
+    excluded = set(exclude_city_ids) | routed_cities
+    if question.city_id is not None:
+        excluded.add(question.city_id)
+    if asker.city_id is not None:
+        excluded.add(asker.city_id)
+    asker_langs = set(asker.languages or []) | {asker.locale}
+    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now())
+    chosen = rank(candidates, asker_langs, top_k or deps.settings.route_top_k)
+    if not chosen:
+        log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
+        return []
+    officials = (await session.scalars(
+        select(Official)
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(OfficialTopic.topic_id == question.topic_id, Official.status == OfficialStatus.ACTIVE,
+               Official.city_id.in_([r.city_id for r in chosen]), Official.id != asker.id)
+        .order_by(Official.city_id, Official.id)
+    )).all()
+    decisions = await _write(session, deps, question, round_no, chosen, officials)
+    log.info("routing question_id=%s round=%s cities=%s", question.id, round_no,
+             ",".join(str(d.city_id) for d in decisions))
+    return decisions
+
+
+async def route_to_city(
+    session: AsyncSession, deps: Deps, question: Question, city_id: int, reason: str
+) -> list[RoutingDecision]:
+    """Route by hand to one city: its officials covering the topic, else all its active ones."""
+    city = await session.get(City, city_id)
+    if city is None:
+        return []
+    _cities, already = await _routed(session, question.id)
+    base = select(Official).where(Official.city_id == city_id,
+                                  Official.status == OfficialStatus.ACTIVE,
+                                  Official.id != question.asker_id,
+                                  Official.id.not_in(sorted(already) or [-1]))
+    covering = (await session.scalars(
+        base.join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(OfficialTopic.topic_id == question.topic_id).order_by(Official.id)
+    )).all()
+    officials = covering or (await session.scalars(base.order_by(Official.id))).all()
+    chosen = [Ranked(city.id, city.name, 0.0, reason)]
+    return await _write(session, deps, question, question.round, chosen, officials)

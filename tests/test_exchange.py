@@ -1,0 +1,443 @@
+"""The exchange through the bot: ask, routing, answers and follow-ups both ways, media relay,
+decline and re-route, nobody covers, forged callbacks, blocked recipients, limits, lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from bot.db.models import (
+    ExchangeKind,
+    ExchangeMessage,
+    Official,
+    OfficialStatus,
+    Question,
+    QuestionStatus,
+    Role,
+    Routing,
+    RoutingStatus,
+    Topic,
+)
+from tests.factories import make_city, make_official, make_topic, next_tg_id
+from tests.harness.updates import DOCUMENT, LOCATION, PHOTO, STICKER, Harness, TgUser
+
+QUESTION = "How do you keep flood sirens working during power cuts?"
+
+
+@dataclass
+class World:
+    topic: Topic
+    other_topic: Topic
+    asker: TgUser
+    nice1: TgUser
+    nice2: TgUser
+    potenza: TgUser
+    madrid: TgUser
+    torino: TgUser
+    colleague: TgUser  # same city as the asker, covers the topic: never routed
+    organiser: TgUser
+
+
+async def person(h: Harness, city, name: str, topics, **kw) -> TgUser:
+    tg_id = next_tg_id()
+    await make_official(h.deps.db, city, tg_id=tg_id, name=name, topics=topics, **kw)
+    return TgUser(tg_id, name.split()[0])
+
+
+async def world(h: Harness) -> World:
+    db = h.deps.db
+    gabes = await make_city(db, "Gabès", languages=["ar", "fr", "en"])
+    potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
+    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr"])
+    madrid = await make_city(db, "Madrid", "ES", "Europe/Madrid", ["es"])
+    torino = await make_city(db, "Torino", "IT", "Europe/Rome", ["it"])
+    rosso = await make_city(db, "Rosso", "MR", "Africa/Nouakchott", ["ar", "fr"])
+    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
+    heat = await make_topic(db, "heatwaves", names={"en": "Heatwaves"}, position=1)
+    w = World(
+        topic=flood,
+        other_topic=heat,
+        asker=await person(h, gabes, "Amina <Ben> & Salah", [flood], position="Head of civil protection",
+                           languages=("fr", "en")),
+        nice1=await person(h, nice, "Claire Martin", [flood]),
+        nice2=await person(h, nice, "Luc Bernard", [flood]),
+        potenza=await person(h, potenza, "Marco Rossi", [flood]),
+        madrid=await person(h, madrid, "Lucía Gómez", [flood]),
+        torino=await person(h, torino, "Giulia Bianchi", [flood]),
+        colleague=await person(h, gabes, "Karim Haddad", [flood]),
+        organiser=await person(h, rosso, "Org Aniser", [heat], role=Role.ORGANISER),
+    )
+    # Never routed: pending, removed and unreachable officials, and one who covers another topic.
+    await person(h, rosso, "Pending Person", [flood], status=OfficialStatus.PENDING)
+    await person(h, rosso, "Removed Person", [flood], status=OfficialStatus.REMOVED)
+    await person(h, rosso, "Gone Person", [flood], status=OfficialStatus.UNREACHABLE)
+    return w
+
+
+async def ask(h: Harness, user: TgUser, topic_label: str = "Flood risk", text: str | None = QUESTION,
+              **media) -> None:
+    await h.command(user, "/ask")
+    await h.press(user, topic_label)
+    await h.send(user, text, **media)
+    await h.press(user, "Send")
+
+
+async def rows(h: Harness, model, *where):
+    async with h.deps.db.transaction() as s:
+        return (await s.scalars(select(model).where(*where).order_by(model.id))).all()
+
+
+def question_calls(h: Harness, user: TgUser):
+    """What a recipient got that carries the Answer button."""
+    return [c for c in h.tg.sent(user.id) if any("Answer" == t for row in c.buttons for t, _ in row)]
+
+
+async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    assert "Choose the topic" in h.last_text(w.asker) or "group" in h.last_text(w.asker)
+    await h.press(w.asker, "Flood risk")
+    assert "Now send your question" in h.last_text(w.asker)
+    await h.send(w.asker, QUESTION)
+    preview = h.tg.last(w.asker.id)
+    assert "Question on Flood risk" in preview.text and QUESTION in preview.text
+    await h.press(w.asker, "Send")
+    assert h.last_text(w.asker) == "Sent to officials in Nice, Potenza, and Madrid."
+
+    for user in (w.nice1, w.nice2, w.potenza, w.madrid):
+        (got,) = question_calls(h, user)
+        assert "Question on Flood risk" in got.text
+        assert "From Amina &lt;Ben&gt; &amp; Salah, Head of civil protection, Gabès" in got.text
+        assert QUESTION in got.text
+        assert [t for row in got.buttons for t, _ in row] == ["Answer", "Not for me"]
+    for user in (w.torino, w.colleague, w.organiser):
+        assert question_calls(h, user) == []
+
+    # Answer button, then the answer.
+    await h.press(w.nice1, "Answer")
+    assert "Send your answer to Amina &lt;Ben&gt; &amp; Salah, Gabès" in h.last_text(w.nice1)
+    await h.send(w.nice1, "We keep batteries in every siren & test them monthly.")
+    assert h.last_text(w.nice1) == "Sent to Amina &lt;Ben&gt; &amp; Salah, Gabès."
+    relayed = h.tg.last(w.asker.id)
+    assert "<b>Claire Martin, Nice</b> answered your question on Flood risk" in relayed.text
+    assert "batteries in every siren &amp; test them monthly." in relayed.text
+
+    # The asker replies to the answer (Telegram reply): it reaches Claire only.
+    await h.send(w.asker, "Which battery supplier?", reply_to=relayed.message_id)
+    assert h.last_text(w.asker) == "Sent to Claire Martin, Nice."
+    follow = h.tg.last(w.nice1.id)
+    assert "Amina &lt;Ben&gt; &amp; Salah, Gabès</b> wrote about Flood risk" in follow.text
+    assert "Which battery supplier?" in follow.text
+    assert question_calls(h, w.nice2)[-1].text == question_calls(h, w.nice2)[0].text  # nothing new
+
+    # Claire replies to the follow-up, the asker to that: the thread goes on both ways.
+    await h.send(w.nice1, "SirenCo, in Lyon.", reply_to=follow.message_id)
+    back = h.tg.last(w.asker.id)
+    assert "Claire Martin, Nice" in back.text and "SirenCo, in Lyon." in back.text
+    await h.press(w.asker, "Reply")
+    await h.send(w.asker, "Thank you!")
+    assert "Thank you!" in h.last_text(w.nice1)
+
+    # Potenza answers with a Telegram reply to the question itself.
+    (q_msg,) = question_calls(h, w.potenza)
+    await h.send(w.potenza, "We use solar panels.", reply_to=q_msg.message_id)
+    assert "Marco Rossi, Potenza" in h.last_text(w.asker)
+
+    # /questions and /inbox.
+    await h.command(w.asker, "/questions")
+    listing = h.last_text(w.asker)
+    assert "answered" in listing and "2 answers" in listing and "Madrid, Nice, Potenza" in listing
+    await h.command(w.madrid, "/inbox")
+    assert "Flood risk" in h.last_text(w.madrid) and "Amina &lt;Ben&gt;" in h.last_text(w.madrid)
+    await h.command(w.nice1, "/inbox")
+    assert h.last_text(w.nice1) == "No questions are waiting for your answer."
+
+    # Resolve and thank.
+    await h.press(w.asker, "Mark resolved")
+    assert "is marked resolved" in h.last_text(w.asker) and "2 officials answered it" in h.last_text(w.asker)
+    await h.press(w.asker, "Thank the helpers")
+    assert h.last_text(w.asker) == "Your thanks went to 2 officials."
+    for helper in (w.nice1, w.potenza):
+        assert "marked their question on Flood risk resolved and thanks you" in h.last_text(helper)
+    assert "thanks you" not in h.last_text(w.nice2)
+
+    # A closed question takes no new answer; nothing changes.
+    await h.press(w.madrid, "Answer")
+    assert h.tg.alerts()[-1] == "This question is closed."
+    (madrid_q,) = question_calls(h, w.madrid)
+    before = len(h.texts(w.asker))
+    await h.send(w.madrid, "Late answer", reply_to=madrid_q.message_id)
+    assert h.texts(w.madrid)[-1] == "This question is closed."
+    assert not any("I did not understand" in t for t in h.texts(w.madrid)[-3:])
+    assert len(h.texts(w.asker)) == before
+
+    (question,) = await rows(h, Question)
+    assert question.status == QuestionStatus.RESOLVED and question.first_answer_at is not None
+    log = await rows(h, ExchangeMessage)
+    kinds = [r.kind for r in log]
+    assert kinds.count(ExchangeKind.QUESTION) == 1
+    assert kinds.count(ExchangeKind.ROUTING) == 4
+    assert kinds.count(ExchangeKind.ANSWER) == 2
+    assert kinds.count(ExchangeKind.FOLLOW_UP) == 3
+    assert kinds.count(ExchangeKind.RESOLVED) == 3  # resolved + two thanks
+    answer = next(r for r in log if r.kind == ExchangeKind.ANSWER)
+    assert answer.delivered_chat_id == w.asker.id and answer.delivered_message_id == relayed.message_id
+    assert answer.original_chat_id == w.nice1.id and answer.text.startswith("We keep batteries")
+    routings = await rows(h, Routing)
+    by_recipient = {r.recipient_id: r for r in routings}
+    assert len(routings) == 4
+    nice = [r for r in routings if r.reason.startswith("covers topic: 2 officials")]
+    assert len(nice) == 2 and "shares language: fr" in nice[0].reason
+    assert all(r.score > 0 for r in routings)
+    statuses = sorted(r.status for r in by_recipient.values())
+    assert statuses == ["answered", "answered", "delivered", "delivered"]
+
+
+async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    photo_msg = await h.send(w.asker, None, photo=PHOTO, caption="Our <river> gauge after the storm")
+    await h.press(w.asker, "Send")
+    copies = h.tg.of("copyMessage", w.potenza.id)
+    assert len(copies) == 1
+    params = copies[0].params
+    assert int(params["from_chat_id"]) == w.asker.id
+    assert int(params["message_id"]) == photo_msg["message_id"]
+    assert "Question on Flood risk" in params["caption"]
+    assert "Our &lt;river&gt; gauge after the storm" in params["caption"]
+    assert h.tg.of("forwardMessage") == []
+
+    # A document answer, sent as a reply to the copied question: copied to the asker.
+    doc_msg = await h.send(w.potenza, None, document=DOCUMENT, caption="Our plan",
+                           reply_to=copies[0].message_id)
+    (to_asker,) = h.tg.of("copyMessage", w.asker.id)[-1:]
+    assert int(to_asker.params["from_chat_id"]) == w.potenza.id
+    assert int(to_asker.params["message_id"]) == doc_msg["message_id"]
+    assert "Marco Rossi, Potenza" in to_asker.params["caption"] and "Our plan" in to_asker.params["caption"]
+
+    # A voice note answering the answer goes back as a copy too.
+    voice = await h.send(w.asker, None, voice={"file_id": "v1", "file_unique_id": "v1u", "duration": 3},
+                         reply_to=to_asker.message_id)
+    last = h.tg.of("copyMessage", w.potenza.id)[-1]
+    assert int(last.params["message_id"]) == voice["message_id"]
+    log = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.ANSWER)
+    assert [r.content_type for r in log] == ["document"]
+
+
+async def test_location_question_gets_a_text_and_a_copy(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    loc = await h.send(w.asker, None, location=LOCATION)
+    assert "send a line of text" in h.last_text(w.asker)
+    await h.send(w.asker, "Is this spot safe for a shelter?")
+    await h.press(w.asker, "Send")
+    assert h.last_text(w.asker).startswith("Sent to officials in")
+    texts = h.texts(w.madrid)
+    assert any("Is this spot safe for a shelter?" in t for t in texts)
+    (copy,) = h.tg.of("copyMessage", w.madrid.id)
+    assert int(copy.params["message_id"]) == loc["message_id"] and "caption" not in copy.params
+    assert [t for row in copy.buttons for t, _ in row] == ["Answer", "Not for me"]
+    (q,) = await rows(h, Question)
+    assert q.content_type == "location" and q.text == "Is this spot safe for a shelter?"
+
+
+async def test_decline_reroutes_when_a_whole_city_declines(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    await h.press(w.nice1, "Not for me")
+    assert "not for you" in h.last_text(w.nice1)
+    assert question_calls(h, w.torino) == []  # Nice still has Luc
+    await h.press(w.madrid, "Not for me")
+    (got,) = question_calls(h, w.torino)
+    assert "Question on Flood risk" in got.text
+    await h.press(w.madrid, "Not for me")
+    assert h.tg.alerts()[-1] in ("This button is no longer active.",
+                                 "You have already said this question is not for you.")
+    routings = await rows(h, Routing)
+    assert sorted((r.status, r.round) for r in routings) == [
+        ("declined", 1), ("declined", 1), ("delivered", 1), ("delivered", 1), ("delivered", 1)]
+    declines = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.DECLINE)
+    assert len(declines) == 2
+
+
+async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    lone = await make_topic(h.deps.db, "landslides", names={"en": "Landslides"}, position=2)
+    async with h.deps.db.transaction() as s:  # only the asker's own colleague covers it
+        from bot.db.models import OfficialTopic
+        colleague = await s.scalar(select(Official).where(Official.tg_user_id == w.colleague.id))
+        s.add(OfficialTopic(official_id=colleague.id, topic_id=lone.id))
+    await ask(h, w.asker, "Landslides", "Who has mapped landslide risk on coastal cliffs?")
+    assert "Nobody in other cities covers Landslides yet" in h.last_text(w.asker)
+    assert "Nobody covers Landslides" in h.last_text(w.organiser)
+    assert question_calls(h, w.colleague) == []
+
+    # An official cannot use the organiser's button.
+    _mid, data = h.tg.find_button(w.organiser.id, "Route to a city")
+    await h.callback(w.madrid, data)
+    assert h.tg.alerts()[-1] == "You are not allowed to do that."
+
+    await h.press(w.organiser, "Route to a city")
+    await h.press(w.organiser, "Potenza")
+    assert h.last_text(w.organiser) == "Sent to officials in Potenza."
+    (got,) = question_calls(h, w.potenza)
+    assert "Landslides" in got.text
+    assert "An organiser sent your question on Landslides to officials in Potenza." in h.last_text(w.asker)
+    (routing,) = await rows(h, Routing)
+    assert routing.reason.startswith("routed by hand by official #")
+
+
+async def test_forged_and_stale_callbacks_change_nothing(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    routings = await rows(h, Routing)
+    not_mine = routings[0]
+    async with h.deps.db.transaction() as s:
+        torino_id = await s.scalar(select(Official.id).where(Official.tg_user_id == w.torino.id))
+    assert torino_id not in {r.recipient_id for r in routings}
+    before = [(r.id, r.status) for r in routings]
+
+    await h.callback(w.torino, f"qa:a:{not_mine.id}")
+    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    await h.callback(w.torino, f"qa:n:{not_mine.id}")
+    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    await h.callback(w.torino, "qa:a:999999")
+    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    await h.callback(w.torino, "qa:a:abc")
+    assert h.tg.alerts()[-1] == "This button is no longer active."
+    await h.callback(w.torino, "qa:x:1:2")
+    assert h.tg.alerts()[-1] == "This button is no longer active."
+    (q,) = await rows(h, Question)
+    await h.callback(w.torino, f"qs:r:{q.id}")
+    assert h.tg.alerts()[-1] == "Only the person who asked this question can do that."
+    await h.callback(w.torino, f"qr:{not_mine.id}")
+    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    await h.callback(w.asker, "ask:send")
+    assert h.tg.alerts()[-1] == "This button is no longer active."
+
+    assert [(r.id, r.status) for r in await rows(h, Routing)] == before
+    (q2,) = await rows(h, Question)
+    assert q2.status == QuestionStatus.OPEN
+    async with h.deps.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(ExchangeMessage)) == 1 + len(routings)
+
+
+async def test_blocked_recipient_is_marked_unreachable_others_still_get_it(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    h.tg.block(w.madrid.id)
+    await ask(h, w.asker)
+    # Madrid's only official blocked the bot: Torino, next in line, is tried instead.
+    assert h.last_text(w.asker) == "Sent to officials in Nice, Potenza, and Torino."
+    for user in (w.nice1, w.nice2, w.potenza, w.torino):
+        assert len(question_calls(h, user)) == 1
+    async with h.deps.db.transaction() as s:
+        madrid = await s.scalar(select(Official).where(Official.tg_user_id == w.madrid.id))
+        assert madrid.status == OfficialStatus.UNREACHABLE
+        routing = await s.scalar(select(Routing).where(Routing.recipient_id == madrid.id))
+        assert routing.status == RoutingStatus.UNREACHABLE and "blocked" in routing.last_error
+
+    # The asker blocks the bot later: an answer is refused clearly and the asker marked.
+    h.tg.block(w.asker.id)
+    await h.press(w.potenza, "Answer")
+    await h.send(w.potenza, "Here is what we do.")
+    assert "can no longer receive messages" in h.last_text(w.potenza)
+    async with h.deps.db.transaction() as s:
+        asker = await s.scalar(select(Official).where(Official.tg_user_id == w.asker.id))
+        assert asker.status == OfficialStatus.UNREACHABLE
+
+
+async def test_limits_rate_length_and_unsupported_input(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    h.deps.settings.ask_rate_limit_per_hour = 2
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    await h.send(w.asker, None, sticker=STICKER)
+    assert "Please send your question as text" in h.last_text(w.asker)
+    await h.send(w.asker, "x" * 5000)
+    assert "too long (5000 characters)" in h.last_text(w.asker)
+    await h.send(w.asker, "ok?")
+    assert "too short" in h.last_text(w.asker)
+    await h.send(w.asker, QUESTION)
+    await h.press(w.asker, "Send")
+    await ask(h, w.asker, text="A second question about sirens?")
+    await h.command(w.asker, "/ask")
+    assert "You can ask 2 questions per hour" in h.last_text(w.asker)
+    h.deps.clock.advance(minutes=61)
+    await h.command(w.asker, "/ask")
+    assert "Choose the topic" in h.last_text(w.asker)
+
+    # A 5,000-character answer is split at Telegram's limit; the buttons sit on the last part.
+    await h.press(w.potenza, "Answer")
+    before = len(h.tg.sent(w.asker.id))
+    await h.send(w.potenza, "word " * 1000)
+    parts = h.tg.sent(w.asker.id)[before:]
+    assert len(parts) == 2 and all(len(p.text) <= 4096 for p in parts)
+    assert parts[0].buttons == [] and parts[1].buttons
+    # A sticker as an answer is refused clearly.
+    await h.press(w.potenza, "Answer")
+    await h.send(w.potenza, None, sticker=STICKER)
+    assert "I can pass on text" in h.last_text(w.potenza)
+
+
+async def test_reply_to_an_unrelated_bot_message_is_not_relayed(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.madrid, "/inbox")
+    await h.send(w.madrid, "hello?", reply_to=h.tg.last(w.madrid.id).message_id)
+    assert "I did not understand" in h.last_text(w.madrid)
+    assert h.texts(w.asker) == []
+
+
+async def test_thread_survives_a_restart(harness: Harness, deps, tg) -> None:
+    from bot.app import build_application
+    from tests.harness.updates import Harness as H
+
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (q_msg,) = question_calls(h, w.nice2)
+    await h.app.shutdown()
+    app2 = build_application(deps, request=tg, background=False)
+    await app2.initialize()
+    try:
+        h2 = H(app2, tg)
+        await h2.send(w.nice2, "We rent generators.", reply_to=q_msg.message_id)
+        assert "Luc Bernard, Nice" in h2.last_text(w.asker)
+    finally:
+        await app2.shutdown()
+        await h.app.initialize()
+
+
+async def test_other_delivery_failures_are_recorded_without_moving_on(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    h.tg.server_error(method="sendMessage", chat_id=w.madrid.id)
+    await ask(h, w.asker)
+    assert h.last_text(w.asker) == "Sent to officials in Nice and Potenza."
+    assert question_calls(h, w.torino) == []
+    async with h.deps.db.transaction() as s:
+        madrid = await s.scalar(select(Official).where(Official.tg_user_id == w.madrid.id))
+        assert madrid.status == OfficialStatus.ACTIVE
+        routing = await s.scalar(select(Routing).where(Routing.recipient_id == madrid.id))
+        assert routing.status == RoutingStatus.FAILED and routing.last_error
+
+
+async def test_only_registered_officials_can_ask(harness: Harness) -> None:
+    h = harness
+    await world(h)
+    stranger = TgUser(next_tg_id())
+    await h.command(stranger, "/ask")
+    assert "You need to finish registering first" in h.last_text(stranger)
+    await h.command(stranger, "/inbox")
+    assert "You need to finish registering first" in h.last_text(stranger)
