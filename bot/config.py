@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     ask_rate_limit_per_hour: int = Field(10, ge=1)
     nudge_delay_hours: float = Field(24.0, gt=0)
     escalation_delay_hours: float = Field(72.0, gt=0)
+    followup_job_seconds: float = Field(60.0, gt=0)
 
     # outbox sender
     send_rate_per_second: float = Field(30.0, gt=0)

@@ -30,13 +30,14 @@ from handlers import (
     dialog,
     digest,
     exchange,
+    followups,
     quiet,
     registration,
     reminders,
 )
 
 # Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
-JOB_MODULES = (digest, reminders)
+JOB_MODULES = (digest, followups, reminders)
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50

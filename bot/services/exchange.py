@@ -763,3 +763,23 @@ async def route_by_hand(deps: Deps, tg_user_id: int, question_id: int, city_id: 
         await repo.audit(session, now, "question.routed_by_hand", actor=actor, actor_tg_id=tg_user_id,
                          target_type="question", target_id=question.id, city_id=city_id)
         return await _decisions_to_outgoings(session, question, decisions)
+
+
+# ---- for the follow-up jobs (nudges, escalation) ---------------------------------------
+
+
+async def people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person]:
+    return await _people(session, ids)
+
+
+async def topic_of(session: AsyncSession, topic_id: int) -> TopicInfo:
+    return await _topic(session, topic_id)
+
+
+async def outgoings_for(session: AsyncSession, question: Question,
+                        decisions: Sequence[RoutingDecision]) -> list[Outgoing]:
+    return await _decisions_to_outgoings(session, question, decisions)
+
+
+async def organisers(session: AsyncSession, deps: Deps) -> list[Person]:
+    return await _organisers(session, deps)

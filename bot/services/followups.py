@@ -1,0 +1,217 @@
+"""Following up unanswered questions: nudge the recipients once, then escalate.
+
+Timeline per question (settings NUDGE_DELAY_HOURS, ESCALATION_DELAY_HOURS):
+- a recipient who got the question and has not answered after the nudge delay gets one
+  reminder through the outbox (it waits for the end of their quiet hours);
+- a question still without any answer after the escalation delay goes to the next ranked
+  cities (round 2); the asker is told;
+- still without an answer one escalation delay after that, the organisers are told and can
+  route it by hand; the asker is told.
+Questions with an answer are never nudged or escalated; resolved ones neither. Each step is
+claimed in one transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite),
+so two processes never do it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    City,
+    ExchangeKind,
+    ExchangeMessage,
+    Official,
+    OfficialStatus,
+    Question,
+    QuestionStatus,
+    Routing,
+    RoutingStatus,
+)
+from bot.db.outbox import delivery_row, enqueue
+from bot.runtime import Deps
+from bot.services import exchange
+from bot.services.exchange import Outgoing, Person
+from bot.services.quiet_hours import not_before
+from bot.services.registration import TopicInfo
+from bot.services.routing import route_round
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+# A routing row still "pending" this long after it was written was never delivered (the
+# process died between routing and sending): the escalation job delivers it.
+STALE_PENDING = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class NudgeNotice:
+    """What a nudge says: who waits, on what, since when; rendered in the recipient's locale."""
+
+    routing_id: int
+    question_id: int
+    recipient: Person
+    asker: Person
+    topic: TopicInfo
+    excerpt: str | None
+    content_type: str
+    asked_at: datetime
+
+
+# Returns the text and the reply markup (as a Bot API dict) of a nudge.
+RenderNudge = Callable[[NudgeNotice], tuple[str, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One question moved on: new deliveries to send, or organisers to tell."""
+
+    question_id: int
+    stage: str  # rerouted | organisers
+    asker: Person
+    topic: TopicInfo
+    deliveries: list[Outgoing] = field(default_factory=list)
+    organisers: list[Person] = field(default_factory=list)
+    hours: int = 0
+
+
+async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
+    """Write one nudge per waiting recipient into the outbox; returns how many."""
+    cutoff = now - timedelta(hours=deps.settings.nudge_delay_hours)
+    async with deps.db.transaction() as session:
+        query = (
+            select(Routing)
+            .join(Question, Question.id == Routing.question_id)
+            .join(Official, Official.id == Routing.recipient_id)
+            .where(Routing.status == RoutingStatus.DELIVERED, Routing.nudged_at.is_(None),
+                   Routing.delivered_at <= cutoff, Routing.round == Question.round,
+                   Question.status == QuestionStatus.OPEN,
+                   Official.status == OfficialStatus.ACTIVE)
+            .order_by(Routing.id)
+            .limit(BATCH)
+        )
+        if deps.db.is_postgres:
+            query = query.with_for_update(skip_locked=True, of=Routing)
+        routings = (await session.scalars(query)).all()
+        if not routings:
+            return 0
+        questions = {q.id: q for q in await session.scalars(
+            select(Question).where(Question.id.in_({r.question_id for r in routings})))}
+        everyone = await exchange.people(
+            session, [r.recipient_id for r in routings] + [q.asker_id for q in questions.values()])
+        recipients = {o.id: o for o in await session.scalars(
+            select(Official).where(Official.id.in_({r.recipient_id for r in routings})))}
+        zones = dict((await session.execute(select(City.id, City.timezone))).all())
+        topics: dict[int, TopicInfo] = {}
+        rows = []
+        for r in routings:
+            q = questions[r.question_id]
+            if q.topic_id not in topics:
+                topics[q.topic_id] = await exchange.topic_of(session, q.topic_id)
+            recipient = everyone[r.recipient_id]
+            notice = NudgeNotice(r.id, q.id, recipient, everyone[q.asker_id], topics[q.topic_id],
+                                 q.text, q.content_type, q.created_at)
+            text, markup = render(notice)
+            official = recipients[r.recipient_id]
+            rows.append(delivery_row(
+                dedupe_key=f"n:{r.id}", source="nudge", chat_id=recipient.chat_id, now=now,
+                recipient_id=recipient.official_id, text=text, reply_markup=markup,
+                not_before=not_before(official, now, zones.get(official.city_id))))
+            r.nudged_at = now
+            session.add(ExchangeMessage(
+                question_id=q.id, from_official_id=None, to_official_id=r.recipient_id,
+                from_city_id=q.city_id, to_city_id=r.city_id, kind=ExchangeKind.NUDGE,
+                delivered_chat_id=None, created_at=now))
+        await enqueue(session, rows)
+        log.info("nudges queued count=%s", len(rows))
+        return len(rows)
+
+
+async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
+    """Claim questions due for the next step and return what the job must send."""
+    delay = timedelta(hours=deps.settings.escalation_delay_hours)
+    out: list[Escalation] = []
+    async with deps.db.transaction() as session:
+        reroute = (
+            select(Question)
+            .where(Question.status == QuestionStatus.OPEN, Question.escalated_at.is_(None),
+                   Question.organisers_notified_at.is_(None), Question.created_at <= now - delay)
+            .order_by(Question.id).limit(BATCH)
+        )
+        if deps.db.is_postgres:
+            reroute = reroute.with_for_update(skip_locked=True)
+        for q in (await session.scalars(reroute)).all():
+            q.escalated_at = now
+            q.round += 1
+            decisions = await route_round(session, deps, q, q.round)
+            asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
+            topic = await exchange.topic_of(session, q.topic_id)
+            session.add(ExchangeMessage(
+                question_id=q.id, from_official_id=None, to_official_id=q.asker_id,
+                from_city_id=None, to_city_id=q.city_id, kind=ExchangeKind.ESCALATION,
+                text=None, created_at=now))
+            hours = int(deps.settings.escalation_delay_hours)
+            if decisions:
+                out.append(Escalation(q.id, "rerouted", asker, topic,
+                                      deliveries=await exchange.outgoings_for(session, q, decisions),
+                                      hours=hours))
+            else:
+                q.organisers_notified_at = now
+                out.append(Escalation(q.id, "organisers", asker, topic,
+                                      organisers=await _organisers_except(session, deps, q.asker_id),
+                                      hours=hours))
+            log.info("question escalated question_id=%s round=%s cities=%s", q.id, q.round,
+                     len(decisions))
+
+        to_organisers = (
+            select(Question)
+            .where(Question.status == QuestionStatus.OPEN, Question.escalated_at <= now - delay,
+                   Question.organisers_notified_at.is_(None))
+            .order_by(Question.id).limit(BATCH)
+        )
+        if deps.db.is_postgres:
+            to_organisers = to_organisers.with_for_update(skip_locked=True)
+        for q in (await session.scalars(to_organisers)).all():
+            q.organisers_notified_at = now
+            asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
+            out.append(Escalation(
+                q.id, "organisers", asker, await exchange.topic_of(session, q.topic_id),
+                organisers=await _organisers_except(session, deps, q.asker_id),
+                hours=int(2 * deps.settings.escalation_delay_hours)))
+            log.info("question sent to organisers question_id=%s", q.id)
+
+        # Routing rows written but never delivered (a crash between routing and sending).
+        stale = (
+            select(Routing)
+            .join(Question, Question.id == Routing.question_id)
+            .where(Routing.status == RoutingStatus.PENDING, Routing.created_at <= now - STALE_PENDING,
+                   Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]))
+            .order_by(Routing.id).limit(BATCH)
+        )
+        if deps.db.is_postgres:
+            stale = stale.with_for_update(skip_locked=True, of=Routing)
+        by_question: dict[int, list[Routing]] = {}
+        for r in (await session.scalars(stale)).all():
+            r.created_at = now  # a lease: another process skips it for STALE_PENDING
+            by_question.setdefault(r.question_id, []).append(r)
+        for question_id, rows in by_question.items():
+            q = await session.get(Question, question_id)
+            assert q is not None
+            people = await exchange.people(session, [q.asker_id] + [r.recipient_id for r in rows])
+            topic = await exchange.topic_of(session, q.topic_id)
+            content = exchange.Content(q.content_type, q.text, q.source_chat_id, q.source_message_id)
+            deliveries = [Outgoing("question", q.id, r.id, people[q.asker_id], people[r.recipient_id],
+                                   topic, content) for r in rows]
+            out.append(Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries))
+            log.info("undelivered routing resumed question_id=%s rows=%s", q.id, len(rows))
+    return out
+
+
+async def _organisers_except(session: AsyncSession, deps: Deps, official_id: int) -> list[Person]:
+    return [p for p in await exchange.organisers(session, deps) if p.official_id != official_id]

@@ -1,0 +1,103 @@
+"""Unanswered questions: the nudge a recipient reads, and the job that nudges and escalates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from telegram import Bot
+
+from bot import scheduling
+from bot.i18n import _, current_locale, format_list, use_locale
+from bot.runtime import Deps
+from bot.services import followups
+from bot.services.followups import Escalation, NudgeNotice
+from handlers.common import esc
+from handlers.context import Ctx
+from handlers.digest import media_label
+from handlers.exchange import deliver_question, notify
+from handlers.keyboards import button, markup
+
+log = logging.getLogger(__name__)
+
+EXCERPT = 300
+
+
+def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
+    """The reminder a recipient gets, in their language, with Answer / Not for me."""
+    with use_locale(n.recipient.locale):
+        topic = esc(n.topic.name(current_locale()))
+        text = _("⏰ A colleague in {city} is waiting for your answer on {topic}.").format(
+            city=esc(n.asker.city_name), topic=topic)
+        if n.excerpt:
+            excerpt = n.excerpt if len(n.excerpt) <= EXCERPT else n.excerpt[: EXCERPT - 1] + "…"
+            text += "\n\n<i>" + esc(excerpt) + "</i>"
+        else:
+            text += "\n\n" + media_label(n.content_type)
+        text += "\n\n" + _("From {name}, {position}, {city}").format(
+            name=esc(n.asker.name), position=esc(n.asker.position), city=esc(n.asker.city_name))
+        kb = markup([button(_("Answer"), "qa", "a", n.routing_id),
+                     button(_("Not for me"), "qa", "n", n.routing_id)])
+    return text, kb.to_dict()
+
+
+@dataclass
+class JobContext:
+    """What the exchange's delivery functions use from a callback context, for a job."""
+
+    bot: Bot
+    deps: Deps
+
+
+async def follow_up(bot: Bot, deps: Deps) -> None:
+    """Nudge, escalate, and tell the people concerned (one scheduler tick)."""
+    now = deps.clock.now()
+    await followups.run_nudges(deps, now, nudge_notice)
+    ctx = cast(Ctx, JobContext(bot, deps))
+    for e in await followups.run_escalations(deps, now):
+        await _escalated(ctx, e)
+
+
+async def _escalated(ctx: Ctx, e: Escalation) -> None:
+    if e.stage == "redeliver":
+        await deliver_question(ctx, e.deliveries)
+        return
+    cities: list[str] = []
+    if e.stage == "rerouted":
+        reached = await deliver_question(ctx, e.deliveries)
+        new = {o.recipient.city_name for o in e.deliveries}
+        cities = [c for c in reached if c in new]
+    with use_locale(e.asker.locale):
+        topic = esc(e.topic.name(current_locale()))
+        if cities:
+            text = _(
+                "No answer yet to your question on {topic}, so it was also sent to officials "
+                "in {cities}."
+            ).format(topic=topic, cities=format_list([esc(c) for c in cities]))
+        else:
+            text = _(
+                "No answer yet to your question on {topic}. The organisers have been asked to "
+                "find someone who can help."
+            ).format(topic=topic)
+    await notify(ctx, e.asker, text)
+    if cities:
+        return
+    for organiser in e.organisers:
+        with use_locale(organiser.locale):
+            text = _(
+                "<b>Unanswered for {hours} hours</b>\nQuestion #{id} on {topic} from {name}, "
+                "{position}, {city} has no answer yet."
+            ).format(hours=e.hours, id=e.question_id, topic=esc(e.topic.name(current_locale())),
+                     name=esc(e.asker.name), position=esc(e.asker.position),
+                     city=esc(e.asker.city_name))
+            kb = markup([button(_("Route to a city"), "qm", "c", e.question_id, 0)])
+        await notify(ctx, organiser, text, kb)
+
+
+async def followups_job(app: Any) -> None:
+    """Scheduler job: nudges and escalations that fell due."""
+    await follow_up(app.bot, app.bot_data.deps)
+
+
+scheduling.JOBS.append(("followups", followups_job, lambda settings: settings.followup_job_seconds))
