@@ -14,7 +14,7 @@ from bot.db.models import AuditLog, Invite, Official, OfficialStatus, Role
 from handlers import admin
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_official
-from tests.harness.updates import STICKER, Harness, TgUser
+from tests.harness.updates import STICKER, Harness, TgUser, tr
 from tests.test_reports import SAMI, png_size, read_csv, seed_history
 
 ADMIN = TgUser(ADMIN_TG_ID, "Admin")
@@ -273,5 +273,6 @@ async def test_audit_log_pages(harness: Harness) -> None:
     await h.callback(ADMIN, "au:p:x")
     assert "no longer active" in h.tg.alerts()[-1]
     helene = TgUser(history.helene.tg_user_id)
-    await h.command(helene, "/audit")  # an organiser now
-    assert "Audit log" in h.last_text(helene)
+    await h.command(helene, "/audit")  # an organiser now, who reads French
+    assert h.last_text(helene).startswith(
+        tr("fr", "<b>Audit log</b> (page {page} of {pages})").format(page=1, pages=2))
