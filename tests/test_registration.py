@@ -266,3 +266,15 @@ async def test_garbage_and_unknown_commands_get_help(harness: Harness) -> None:
     assert "/help" in h.last_text(user)
     await h.command(user, "/frobnicate")
     assert "/help" in h.last_text(user)
+
+
+async def test_a_second_configured_admin_can_act(harness: Harness, settings) -> None:  # type: ignore[no-untyped-def]
+    h = harness
+    await seed_basic(h)
+    second_admin = 900002
+    settings.admin_ids = frozenset({ADMIN_TG_ID, second_admin})
+    city = await make_city(h.deps.db, "Tataouine")
+    target = await make_official(h.deps.db, city, name="Youssef")
+    await h.command(TgUser(second_admin, "Second"), f"/promote {target.tg_user_id}")
+    assert h.last_text(second_admin) == "Youssef is now an organiser."
+    assert (await official_row(h, target.tg_user_id)).role == Role.ORGANISER  # type: ignore[union-attr]
