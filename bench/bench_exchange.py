@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import build_application  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.db import routing_stats  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import (  # noqa: E402
@@ -191,6 +192,8 @@ async def seed(db: Database, scale: Scale) -> None:
             await _insert(conn, ExchangeMessage.__table__, log)
         if (start - 1) % (batch_q * 4) == 0:
             say(f"seed: {exchange_id:,} exchange messages ({time.perf_counter() - t0:.0f} s)")
+    async with db.transaction() as s:
+        await routing_stats.rebuild(s)  # as migration 0107's backfill does for existing rows
     if db.is_postgres:
         async with db.engine.begin() as conn:
             for table in ("city", "topic", "official", "question", "routing", "exchange_message"):

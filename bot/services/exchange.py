@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import repo
+from bot.db import repo, routing_stats
 from bot.db.models import (
     City,
     DialogState,
@@ -566,14 +566,20 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
             delivered_message_id=sent.message_id, created_at=now)
         session.add(row)
         if sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None:
-            await session.execute(
-                update(Routing).where(Routing.id == o.routing_id, Routing.answered_at.is_(None))
-                .values(status=RoutingStatus.ANSWERED, answered_at=now))
+            # The question row first: its lock orders two answers to one question, which the
+            # city's answered count relies on (routing_stats.add_answer).
             await session.execute(
                 update(Question).where(Question.id == o.question_id).values(
                     first_answer_at=func.coalesce(Question.first_answer_at, literal(now, UTCDateTime())),
                     status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
                                 else_=Question.status)))
+            answered = (await session.execute(
+                update(Routing).where(Routing.id == o.routing_id, Routing.answered_at.is_(None))
+                .values(status=RoutingStatus.ANSWERED, answered_at=now)
+                .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at))).first()
+            if answered is not None:
+                await routing_stats.add_answer(session, o.question_id, answered.city_id,
+                                               answered.topic_id, answered.delivered_at, now)
         if sent.blocked:
             await _mark_unreachable(session, now, o.recipient.official_id)
         await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,

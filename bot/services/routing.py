@@ -21,12 +21,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, func, insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db import routing_stats
 from bot.db.models import (
     City,
+    CityTopicStats,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -125,19 +126,14 @@ def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_
     return ranked[:top_k]
 
 
-def _seconds_between(session: AsyncSession, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
 async def gather_candidates(
     session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
 ) -> list[Candidate]:
     """Every city with an active official covering the topic, with its history and load.
 
-    One statement: coverage, history on the topic and open load are aggregated per city in
-    subqueries and joined, so the cost does not grow with a loop over cities.
+    One statement: coverage and open load are aggregated per city in subqueries, history on
+    the topic is read from city_topic_stats (one row per city), so the cost grows with the
+    number of cities, not with the routing history.
     """
     excluded = sorted(set(exclude_city_ids)) or [-1]
     coverage = (
@@ -148,20 +144,8 @@ async def gather_candidates(
         .group_by(Official.city_id)
         .cte("coverage")  # used three times: computed once
     )
-    answered_q = case((Routing.answered_at.is_not(None), Routing.question_id))
-    history = (
-        select(
-            Routing.city_id.label("city_id"),
-            func.count(distinct(Routing.question_id)).label("asked"),
-            func.count(distinct(answered_q)).label("answered"),
-            func.avg(case((and_(Routing.answered_at.is_not(None), Routing.delivered_at.is_not(None)),
-                           _seconds_between(session, Routing.answered_at, Routing.delivered_at))))
-            .label("avg_seconds"),
-        )
-        .where(Routing.topic_id == topic_id, Routing.city_id.in_(select(coverage.c.city_id)))
-        .group_by(Routing.city_id)
-        .subquery("history")
-    )
+    # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
+    history = CityTopicStats
     # Open load: what the city's officials were sent recently and have not answered yet.
     # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
     load = (
@@ -173,15 +157,15 @@ async def gather_candidates(
         .subquery("load")
     )
     stmt = (
-        select(City.id, City.name, City.languages, coverage.c.covering, history.c.asked,
-               history.c.answered, history.c.avg_seconds, load.c.open_load)
+        select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
+               history.answered, history.answer_seconds, history.answer_count, load.c.open_load)
         .join(coverage, coverage.c.city_id == City.id)
-        .outerjoin(history, history.c.city_id == City.id)
+        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
         .outerjoin(load, load.c.city_id == City.id)
     )
     out = []
     for row in await session.execute(stmt):
-        avg = row.avg_seconds
+        avg = row.answer_seconds / row.answer_count if row.answer_count else None
         out.append(Candidate(
             city_id=row.id, name=row.name, languages=tuple(row.languages or ()),
             covering=int(row.covering), asked=int(row.asked or 0), answered=int(row.answered or 0),
@@ -209,6 +193,7 @@ async def _write(
     round_no: int,
     chosen: Sequence[Ranked],
     officials: Sequence[Official],
+    routed_cities: Collection[int],
 ) -> list[RoutingDecision]:
     """Routing rows (pending) and their exchange-log rows for the chosen cities' officials."""
     now = deps.clock.now()
@@ -242,6 +227,8 @@ async def _write(
     ]
     if log_rows:
         await session.execute(insert(ExchangeMessage), log_rows)
+    await routing_stats.add_routed(session, question.topic_id,
+                                   [d.city_id for d in decisions if d.city_id not in routed_cities])
     return decisions
 
 
@@ -280,7 +267,7 @@ async def route_round(
                Official.city_id.in_([r.city_id for r in chosen]), Official.id != asker.id)
         .order_by(Official.city_id, Official.id)
     )).all()
-    decisions = await _write(session, deps, question, round_no, chosen, officials)
+    decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities)
     log.info("routing question_id=%s round=%s cities=%s", question.id, round_no,
              ",".join(str(d.city_id) for d in decisions))
     return decisions
@@ -293,7 +280,7 @@ async def route_to_city(
     city = await session.get(City, city_id)
     if city is None:
         return []
-    _cities, already = await _routed(session, question.id)
+    routed_cities, already = await _routed(session, question.id)
     base = select(Official).where(Official.city_id == city_id,
                                   Official.status == OfficialStatus.ACTIVE,
                                   Official.id != question.asker_id,
@@ -304,4 +291,4 @@ async def route_to_city(
     )).all()
     officials = covering or (await session.scalars(base.order_by(Official.id))).all()
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
-    return await _write(session, deps, question, question.round, chosen, officials)
+    return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
