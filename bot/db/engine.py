@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+READ_ONLY = "city_exchange_read_only"
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
@@ -30,9 +32,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         # aiosqlite's default BEGIN is deferred; take the write lock at BEGIN so two writers
         # wait for each other instead of failing with "database is locked" on upgrade.
+        # Read-only transactions (Database.read) stay deferred: WAL lets them run beside a writer.
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_no_autobegin(dbapi_conn: Any, _record: Any) -> None:
@@ -59,6 +63,15 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: on SQLite a deferred transaction, so readers do not queue
+        behind writers for the write lock. Writing in it fails on SQLite when another
+        connection wrote in between; use `transaction()` for anything that writes."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

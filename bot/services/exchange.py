@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import and_, case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import repo, routing_stats
@@ -172,6 +172,13 @@ async def _people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person
         select(Official, City).outerjoin(City, City.id == Official.city_id).where(Official.id.in_(wanted))
     )
     return {o.id: _person(o, c) for o, c in rows}
+
+
+async def _people_known(session: AsyncSession, ids: Sequence[int],
+                        known: dict[int, Person] | None) -> dict[int, Person]:
+    """_people, without reading again the people already loaded in this transaction."""
+    known = known or {}
+    return {**known, **await _people(session, [i for i in ids if i not in known])}
 
 
 def _person(o: Official, c: City | None) -> Person:
@@ -483,42 +490,63 @@ async def prepare_relay(
     Only threads this person is part of are found; a new answer to a closed question is
     refused, a follow-up between people who already talked is not.
     """
-    async with deps.db.transaction() as session:
-        me = await _me(session, tg_user_id)
+    async with deps.db.read() as session:  # decides only; record_relay writes
+        me, me_person = await _me_person(session, tg_user_id)
+        known = {me.id: me_person}
         if routing_id is not None:
             routing, question = await _thread(session, me, routing_id)
             if me.id == routing.recipient_id:
-                return await _answer_outgoing(session, me, routing, question, content)
-            return await _follow_up(session, me, routing, question, content)
-        found = None
-        if replied is not None:
-            found = (await session.execute(
-                select(ExchangeMessage, Question).join(Question, Question.id == ExchangeMessage.question_id)
-                .where(ExchangeMessage.delivered_chat_id == replied[0],
-                       ExchangeMessage.delivered_message_id == replied[1],
-                       ExchangeMessage.to_official_id == me.id)
-                .limit(1)
-            )).first()
-        if found is None:
+                return await _answer_outgoing(session, me, routing, question, content, known=known)
+            return await _follow_up(session, me, routing, question, content, known=known)
+        if replied is None:
             raise NotFound("no_thread")
-        row, question = found
-        if row.kind == ExchangeKind.ROUTING:
-            routing = await session.scalar(select(Routing).where(
-                Routing.question_id == question.id, Routing.recipient_id == me.id))
-            if routing is None:
-                raise NotFound("no_thread")
-            return await _answer_outgoing(session, me, routing, question, content)
-        if row.kind not in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP) or row.from_official_id is None:
-            raise NotFound("no_thread")
-        other = row.from_official_id
-        helper = other if me.id == question.asker_id else me.id
-        routing = await session.scalar(select(Routing).where(
-            Routing.question_id == question.id, Routing.recipient_id == helper))
-        if routing is None:
-            raise NotFound("no_thread")
-        if me.id != question.asker_id:
-            return await _answer_outgoing(session, me, routing, question, content)
-        return await _follow_up(session, me, routing, question, content)
+        return await _relay_by_reply(session, me, replied, content, known)
+
+
+async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, Person]:
+    """The registered official writing, with their city, in one statement."""
+    found = (await session.execute(
+        select(Official, City).outerjoin(City, City.id == Official.city_id)
+        .where(Official.tg_user_id == tg_user_id)
+    )).first()
+    if found is None or found[0].status not in REGISTERED:
+        raise NotAllowed("not_registered")
+    return found[0], _person(found[0], found[1])
+
+
+async def _relay_by_reply(session: AsyncSession, me: Official, replied: tuple[int, int],
+                          content: Content, known: dict[int, Person]) -> Outgoing:
+    """A Telegram reply: the logged message it answers, its question, the thread's routing row
+    and the topic, in one statement. The routing row is the replier's own when they received
+    the question or wrote the answer, the helper's when the asker replies to an answer."""
+    helper = case((ExchangeMessage.kind == ExchangeKind.ROUTING, literal(me.id)),
+                  (Question.asker_id == me.id, ExchangeMessage.from_official_id),
+                  else_=literal(me.id))
+    found = (await session.execute(
+        select(ExchangeMessage.kind, ExchangeMessage.from_official_id, Question, Routing, Topic)
+        .join(Question, Question.id == ExchangeMessage.question_id)
+        .outerjoin(Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper))
+        .outerjoin(Topic, Topic.id == Question.topic_id)
+        .where(ExchangeMessage.delivered_chat_id == replied[0],
+               ExchangeMessage.delivered_message_id == replied[1],
+               ExchangeMessage.to_official_id == me.id)
+        .limit(1)
+    )).first()
+    if found is None:
+        raise NotFound("no_thread")
+    kind, from_official_id, question, routing, topic = found
+    if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
+        raise NotFound("no_thread")
+    if kind != ExchangeKind.ROUTING and from_official_id is None:
+        raise NotFound("no_thread")
+    if routing is None:
+        raise NotFound("no_thread")
+    if topic is None:
+        raise NotFound("topic")
+    info = topic_info(topic)
+    if kind == ExchangeKind.ROUTING or me.id != question.asker_id:
+        return await _answer_outgoing(session, me, routing, question, content, info, known)
+    return await _follow_up(session, me, routing, question, content, info, known)
 
 
 def _check_reachable(people: dict[int, Person], official_id: int) -> None:
@@ -528,26 +556,28 @@ def _check_reachable(people: dict[int, Person], official_id: int) -> None:
 
 
 async def _follow_up(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                     content: Content) -> Outgoing:
+                     content: Content, topic: TopicInfo | None = None,
+                     known: dict[int, Person] | None = None) -> Outgoing:
     """The asker writes to a helper (an answerer, or a recipient who has not answered yet)."""
     other = routing.recipient_id
     if routing.answered_at is None and question.status in CLOSED:
         raise ServiceError("closed")
-    people = await _people(session, [me.id, other])
+    people = await _people_known(session, [me.id, other], known)
     _check_reachable(people, other)
     return Outgoing("follow_up", question.id, routing.id, people[me.id], people[other],
-                    await _topic(session, question.topic_id), content)
+                    topic or await _topic(session, question.topic_id), content)
 
 
 async def _answer_outgoing(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                           content: Content) -> Outgoing:
+                           content: Content, topic: TopicInfo | None = None,
+                     known: dict[int, Person] | None = None) -> Outgoing:
     first = routing.answered_at is None
     if first and question.status in CLOSED:
         raise ServiceError("closed")
-    people = await _people(session, [me.id, question.asker_id])
+    people = await _people_known(session, [me.id, question.asker_id], known)
     _check_reachable(people, question.asker_id)
     return Outgoing("answer" if first else "follow_up", question.id, routing.id, people[me.id],
-                    people[question.asker_id], await _topic(session, question.topic_id), content)
+                    people[question.asker_id], topic or await _topic(session, question.topic_id), content)
 
 
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:

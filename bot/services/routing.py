@@ -16,6 +16,7 @@ Ties are broken by city name, then id, so the same data always gives the same or
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -97,14 +98,18 @@ class RoutingDecision:
     recipients: tuple[Recipient, ...]
 
 
-def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
-    shared = [lang for lang in c.languages if lang in asker_languages]
+def _score(c: Candidate, shared: bool) -> float:
     coverage = min(c.covering, COVERAGE_CAP) / COVERAGE_CAP
     responsiveness = (c.answered + 1) / (c.asked + 2)
     speed = 0.5 if c.avg_answer_hours is None else 1 / (1 + c.avg_answer_hours / 24)
     load = min(c.open_load, LOAD_CAP) / LOAD_CAP
     score = (W_COVERAGE * coverage + W_LANGUAGE * (1.0 if shared else 0.0)
              + W_RESPONSIVENESS * responsiveness + W_SPEED * speed - W_LOAD * load)
+    # Rounded so that float noise never decides a tie that the name should decide.
+    return round(score, 6)
+
+
+def _reason(c: Candidate, shared: Sequence[str]) -> str:
     parts = [f"covers topic: {c.covering} official{'s' if c.covering != 1 else ''}"]
     parts.append(f"shares language: {','.join(shared)}" if shared else "no shared language")
     if c.asked:
@@ -115,15 +120,27 @@ def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
     else:
         parts.append("no history on this topic")
     parts.append(f"open load {c.open_load}")
-    # Rounded so that float noise never decides a tie that the name should decide.
-    return Ranked(c.city_id, c.name, round(score, 6), "; ".join(parts))
+    return "; ".join(parts)
+
+
+def _shared(c: Candidate, asker_languages: Collection[str]) -> list[str]:
+    return [lang for lang in c.languages if lang in asker_languages]
+
+
+def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
+    shared = _shared(c, asker_languages)
+    return Ranked(c.city_id, c.name, _score(c, bool(shared)), _reason(c, shared))
 
 
 def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_k: int) -> list[Ranked]:
-    """The best `top_k` cities, best first; ties by city name, then id."""
-    ranked = [score_of(c, asker_languages) for c in candidates if c.covering > 0]
-    ranked.sort(key=lambda r: (-r.score, r.name, r.city_id))
-    return ranked[:top_k]
+    """The best `top_k` cities, best first; ties by city name, then id.
+
+    Every candidate is scored; the reason (string work) is written for the chosen ones only.
+    """
+    scored = [(-_score(c, bool(_shared(c, asker_languages))), c.name, c.city_id, c)
+              for c in candidates if c.covering > 0]
+    best = heapq.nsmallest(top_k, scored, key=lambda t: t[:3])
+    return [score_of(c, asker_languages) for *_key, c in best]
 
 
 async def gather_candidates(
