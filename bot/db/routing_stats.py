@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -50,6 +50,26 @@ async def add_routed(session: AsyncSession, topic_id: int | None, city_ids: Coll
     await session.execute(_accumulate(stmt, "asked"))
 
 
+def _answer_statement(dialect: str) -> Any:
+    """Built once per dialect (constructing an upsert costs more than running it)."""
+    first_in_city = (
+        select(case((func.count() == 1, 1), else_=0))
+        .where(Routing.question_id == bindparam("question_id"), Routing.city_id == bindparam("city_id"),
+               Routing.answered_at.is_not(None))
+        .scalar_subquery()
+    )
+    delivered = bindparam("delivered_at", type_=UTCDateTime())
+    seconds = case((delivered.is_(None), 0.0),
+                   else_=seconds_between(dialect, bindparam("answered_at", type_=UTCDateTime()), delivered))
+    stmt = (postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)).values(
+        topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=0, answered=first_in_city,
+        answer_seconds=seconds, answer_count=bindparam("counted"))
+    return _accumulate(stmt, "answered", "answer_seconds", "answer_count")
+
+
+_ANSWER: dict[str, Any] = {}
+
+
 async def add_answer(session: AsyncSession, question_id: int, city_id: int, topic_id: int | None,
                      delivered_at: datetime | None, answered_at: datetime) -> None:
     """A routing got its first answer. Call after setting its answered_at in this transaction.
@@ -61,20 +81,13 @@ async def add_answer(session: AsyncSession, question_id: int, city_id: int, topi
     if topic_id is None:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    first_in_city = (
-        select(case((func.count() == 1, 1), else_=0))
-        .where(Routing.question_id == question_id, Routing.city_id == city_id,
-               Routing.answered_at.is_not(None))
-        .scalar_subquery()
-    )
-    seconds: Any = 0.0
-    if delivered_at is not None:
-        seconds = seconds_between(dialect, literal(answered_at, UTCDateTime()),
-                                  literal(delivered_at, UTCDateTime()))
-    stmt = _upsert(session).values(
-        topic_id=topic_id, city_id=city_id, asked=0, answered=first_in_city,
-        answer_seconds=seconds, answer_count=1 if delivered_at is not None else 0)
-    await session.execute(_accumulate(stmt, "answered", "answer_seconds", "answer_count"))
+    stmt = _ANSWER.get(dialect)
+    if stmt is None:
+        stmt = _ANSWER[dialect] = _answer_statement(dialect)
+    await session.execute(stmt, {
+        "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
+        "delivered_at": delivered_at, "answered_at": answered_at,
+        "counted": 1 if delivered_at is not None else 0})
 
 
 def rebuild_select(dialect: str) -> Any:
