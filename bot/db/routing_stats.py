@@ -27,8 +27,7 @@ def seconds_between(dialect: str, later: ColumnElement[Any], earlier: ColumnElem
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _upsert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+def _insert(dialect: str) -> Any:
     return postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
 
 
@@ -39,15 +38,20 @@ def _accumulate(stmt: Any, *columns: str) -> Any:
     )
 
 
+_ROUTED: dict[str, Any] = {}
+
+
 async def add_routed(session: AsyncSession, topic_id: int | None, city_ids: Collection[int]) -> None:
     """A question was routed to these cities for the first time (one row each)."""
     if topic_id is None or not city_ids:
         return
-    stmt = _upsert(session).values([
-        {"topic_id": topic_id, "city_id": c, "asked": 1, "answered": 0, "answer_seconds": 0.0,
-         "answer_count": 0}
-        for c in sorted(set(city_ids))])
-    await session.execute(_accumulate(stmt, "asked"))
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = _ROUTED.get(dialect)
+    if stmt is None:  # built once per dialect, like the answer's
+        stmt = _ROUTED[dialect] = _accumulate(_insert(dialect).values(
+            topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=1, answered=0,
+            answer_seconds=0.0, answer_count=0), "asked")
+    await session.execute(stmt, [{"topic_id": topic_id, "city_id": c} for c in sorted(set(city_ids))])
 
 
 def _answer_statement(dialect: str) -> Any:
@@ -61,7 +65,7 @@ def _answer_statement(dialect: str) -> Any:
     delivered = bindparam("delivered_at", type_=UTCDateTime())
     seconds = case((delivered.is_(None), 0.0),
                    else_=seconds_between(dialect, bindparam("answered_at", type_=UTCDateTime()), delivered))
-    stmt = (postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)).values(
+    stmt = _insert(dialect).values(
         topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=0, answered=first_in_city,
         answer_seconds=seconds, answer_count=bindparam("counted"))
     return _accumulate(stmt, "answered", "answer_seconds", "answer_count")

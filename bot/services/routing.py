@@ -21,8 +21,9 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Select, and_, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import routing_stats
@@ -38,6 +39,7 @@ from bot.db.models import (
     QuestionStatus,
     Routing,
     RoutingStatus,
+    UTCDateTime,
 )
 from bot.runtime import Deps
 
@@ -143,6 +145,43 @@ def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_
     return [score_of(c, asker_languages) for *_key, c in best]
 
 
+def _candidates_statement() -> Select[Any]:
+    """The candidate query, built once: its parameters are the topic, the excluded cities and
+    the start of the load window (building it per question cost as much as running it)."""
+    topic_id = bindparam("topic_id")
+    coverage = (
+        select(Official.city_id.label("city_id"), func.count().label("covering"))
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
+               Official.city_id.is_not(None),
+               Official.city_id.not_in(bindparam("excluded", expanding=True)))
+        .group_by(Official.city_id)
+        .subquery("coverage")
+    )
+    # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
+    history = CityTopicStats
+    # Open load: what the city's officials were sent recently and have not answered yet.
+    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
+    load = (
+        select(Routing.city_id.label("city_id"), func.count().label("open_load"))
+        .join(Question, Question.id == Routing.question_id)
+        .where(Routing.status.in_(WAITING), Routing.created_at >= bindparam("since", type_=UTCDateTime()),
+               Question.status.in_(OPEN_QUESTION))
+        .group_by(Routing.city_id)
+        .subquery("load")
+    )
+    return (
+        select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
+               history.answered, history.answer_seconds, history.answer_count, load.c.open_load)
+        .join(coverage, coverage.c.city_id == City.id)
+        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
+        .outerjoin(load, load.c.city_id == City.id)
+    )
+
+
+_CANDIDATES = _candidates_statement()
+
+
 async def gather_candidates(
     session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
 ) -> list[Candidate]:
@@ -152,36 +191,10 @@ async def gather_candidates(
     the topic is read from city_topic_stats (one row per city), so the cost grows with the
     number of cities, not with the routing history.
     """
-    excluded = sorted(set(exclude_city_ids)) or [-1]
-    coverage = (
-        select(Official.city_id.label("city_id"), func.count().label("covering"))
-        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
-               Official.city_id.is_not(None), Official.city_id.not_in(excluded))
-        .group_by(Official.city_id)
-        .cte("coverage")  # used three times: computed once
-    )
-    # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
-    history = CityTopicStats
-    # Open load: what the city's officials were sent recently and have not answered yet.
-    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
-    load = (
-        select(Routing.city_id.label("city_id"), func.count().label("open_load"))
-        .join(Question, Question.id == Routing.question_id)
-        .where(Routing.status.in_(WAITING), Routing.created_at >= now - LOAD_WINDOW,
-               Question.status.in_(OPEN_QUESTION))
-        .group_by(Routing.city_id)
-        .subquery("load")
-    )
-    stmt = (
-        select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
-               history.answered, history.answer_seconds, history.answer_count, load.c.open_load)
-        .join(coverage, coverage.c.city_id == City.id)
-        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
-        .outerjoin(load, load.c.city_id == City.id)
-    )
+    params = {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)) or [-1],
+              "since": now - LOAD_WINDOW}
     out = []
-    for row in await session.execute(stmt):
+    for row in await session.execute(_CANDIDATES, params):
         avg = row.answer_seconds / row.answer_count if row.answer_count else None
         out.append(Candidate(
             city_id=row.id, name=row.name, languages=tuple(row.languages or ()),
