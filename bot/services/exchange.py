@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.db import repo, routing_stats
 from bot.db.models import (
@@ -491,16 +492,16 @@ async def prepare_relay(
     refused, a follow-up between people who already talked is not.
     """
     async with deps.db.read() as session:  # decides only; record_relay writes
+        if replied is not None and routing_id is None:
+            return await _relay_by_reply(session, tg_user_id, replied, content)
         me, me_person = await _me_person(session, tg_user_id)
         known = {me.id: me_person}
-        if routing_id is not None:
-            routing, question = await _thread(session, me, routing_id)
-            if me.id == routing.recipient_id:
-                return await _answer_outgoing(session, me, routing, question, content, known=known)
-            return await _follow_up(session, me, routing, question, content, known=known)
-        if replied is None:
+        if routing_id is None:
             raise NotFound("no_thread")
-        return await _relay_by_reply(session, me, replied, content, known)
+        routing, question = await _thread(session, me, routing_id)
+        if me.id == routing.recipient_id:
+            return await _answer_outgoing(session, me, routing, question, content, known=known)
+        return await _follow_up(session, me, routing, question, content, known=known)
 
 
 async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, Person]:
@@ -514,27 +515,48 @@ async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, 
     return found[0], _person(found[0], found[1])
 
 
-async def _relay_by_reply(session: AsyncSession, me: Official, replied: tuple[int, int],
-                          content: Content, known: dict[int, Person]) -> Outgoing:
-    """A Telegram reply: the logged message it answers, its question, the thread's routing row
-    and the topic, in one statement. The routing row is the replier's own when they received
-    the question or wrote the answer, the helper's when the asker replies to an answer."""
-    helper = case((ExchangeMessage.kind == ExchangeKind.ROUTING, literal(me.id)),
-                  (Question.asker_id == me.id, ExchangeMessage.from_official_id),
-                  else_=literal(me.id))
-    found = (await session.execute(
-        select(ExchangeMessage.kind, ExchangeMessage.from_official_id, Question, Routing, Topic)
+def _reply_thread_statement() -> Any:
+    """Built once. For a Telegram reply: the replier (by Telegram id) and their city, the logged
+    message replied to (delivered to them), its question, the thread's routing row, the topic,
+    and the other side with their city. The routing row is the replier's own when they
+    received the question or wrote the answer, the helper's when the asker replies to one."""
+    me, my_city, other, other_city = (aliased(Official), aliased(City), aliased(Official),
+                                      aliased(City))
+    asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
+    helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
+    other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
+    return (
+        select(me, my_city, ExchangeMessage.kind, ExchangeMessage.from_official_id, Question,
+               Routing, Topic, other, other_city)
+        .select_from(ExchangeMessage)
+        .join(me, me.id == ExchangeMessage.to_official_id)
         .join(Question, Question.id == ExchangeMessage.question_id)
+        .outerjoin(my_city, my_city.id == me.city_id)
         .outerjoin(Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper))
         .outerjoin(Topic, Topic.id == Question.topic_id)
-        .where(ExchangeMessage.delivered_chat_id == replied[0],
-               ExchangeMessage.delivered_message_id == replied[1],
-               ExchangeMessage.to_official_id == me.id)
+        .outerjoin(other, other.id == other_id)
+        .outerjoin(other_city, other_city.id == other.city_id)
+        .where(ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
+               ExchangeMessage.delivered_message_id == bindparam("message_id"),
+               me.tg_user_id == bindparam("tg_user_id"))
         .limit(1)
-    )).first()
+    )
+
+
+_REPLY_THREAD = _reply_thread_statement()
+
+
+async def _relay_by_reply(session: AsyncSession, tg_user_id: int, replied: tuple[int, int],
+                          content: Content) -> Outgoing:
+    """A Telegram reply: everything the relay needs in one statement (see above)."""
+    found = (await session.execute(_REPLY_THREAD, {
+        "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})).first()
     if found is None:
+        await _me_person(session, tg_user_id)  # not registered, or no such thread
         raise NotFound("no_thread")
-    kind, from_official_id, question, routing, topic = found
+    me, my_city, kind, from_official_id, question, routing, topic, other, other_city = found
+    if me.status not in REGISTERED:
+        raise NotAllowed("not_registered")
     if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
         raise NotFound("no_thread")
     if kind != ExchangeKind.ROUTING and from_official_id is None:
@@ -543,6 +565,9 @@ async def _relay_by_reply(session: AsyncSession, me: Official, replied: tuple[in
         raise NotFound("no_thread")
     if topic is None:
         raise NotFound("topic")
+    known = {me.id: _person(me, my_city)}
+    if other is not None:
+        known[other.id] = _person(other, other_city)
     info = topic_info(topic)
     if kind == ExchangeKind.ROUTING or me.id != question.asker_id:
         return await _answer_outgoing(session, me, routing, question, content, info, known)
@@ -586,15 +611,14 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     o = sent.outgoing
     async with deps.db.transaction() as session:
         kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
-        row = ExchangeMessage(
+        row_id = await session.scalar(insert(ExchangeMessage).returning(ExchangeMessage.id).values(
             question_id=o.question_id, from_official_id=o.sender.official_id,
             to_official_id=o.recipient.official_id, from_city_id=o.sender.city_id,
             to_city_id=o.recipient.city_id, kind=kind, text=o.content.text,
             content_type=o.content.content_type, original_chat_id=o.content.chat_id,
             original_message_id=o.content.message_id,
             delivered_chat_id=o.recipient.chat_id if sent.message_id is not None else None,
-            delivered_message_id=sent.message_id, created_at=now)
-        session.add(row)
+            delivered_message_id=sent.message_id, created_at=now))
         if sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None:
             # The question row first: its lock orders two answers to one question, which the
             # city's answered count relies on (routing_stats.add_answer).
@@ -614,10 +638,9 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
             await _mark_unreachable(session, now, o.recipient.official_id)
         await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
                                                         DialogState.step == STEP_ANSWER))
-        await session.flush()
         log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
-                 row.id, sent.message_id is not None)
-        return row.id
+                 row_id, sent.message_id is not None)
+        return int(row_id)
 
 
 async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing]:
