@@ -245,7 +245,10 @@ async def bench_routing(deps: Deps, scale: Scale, samples: int) -> tuple[list[fl
             s.add(q)
             await s.flush()
             t = time.perf_counter()
-            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now())
+            # As route_round calls it: the load is read for the cities still in contention.
+            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now(),
+                                    set(official.languages or []) | {official.locale},
+                                    deps.settings.route_top_k)
             query_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             await route_round(s, deps, q, 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,8 +146,8 @@ def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_
 
 
 def _candidates_statement() -> Select[Any]:
-    """The candidate query, built once: its parameters are the topic, the excluded cities and
-    the start of the load window (building it per question cost as much as running it)."""
+    """Coverage and history per candidate city, built once (building it per question cost as
+    much as running it); parameters: the topic and the excluded cities."""
     topic_id = bindparam("topic_id")
     coverage = (
         select(Official.city_id.label("city_id"), func.count().label("covering"))
@@ -160,39 +160,52 @@ def _candidates_statement() -> Select[Any]:
     )
     # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
     history = CityTopicStats
-    # Open load: what the city's officials were sent recently and have not answered yet.
-    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
-    load = (
-        select(Routing.city_id.label("city_id"), func.count().label("open_load"))
-        .join(Question, Question.id == Routing.question_id)
-        .where(Routing.status.in_(WAITING), Routing.created_at >= bindparam("since", type_=UTCDateTime()),
-               Question.status.in_(OPEN_QUESTION))
-        .group_by(Routing.city_id)
-        .subquery("load")
-    )
     return (
         select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
-               history.answered, history.answer_seconds, history.answer_count, load.c.open_load)
+               history.answered, history.answer_seconds, history.answer_count)
         .join(coverage, coverage.c.city_id == City.id)
         .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
-        .outerjoin(load, load.c.city_id == City.id)
     )
 
 
+# Open load: what the cities' officials were sent recently and have not answered yet.
+# Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
+_LOAD = (
+    select(Routing.city_id, func.count())
+    .join(Question, Question.id == Routing.question_id)
+    .where(Routing.status.in_(WAITING), Routing.created_at >= bindparam("since", type_=UTCDateTime()),
+           Question.status.in_(OPEN_QUESTION), Routing.city_id.in_(bindparam("cities", expanding=True)))
+    .group_by(Routing.city_id)
+)
 _CANDIDATES = _candidates_statement()
 
 
+def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[str],
+                   top_k: int) -> list[Candidate]:
+    """The cities that can still make the top `top_k` whatever their open load.
+
+    Load only lowers a score, by at most W_LOAD. A city whose score with no load stays below
+    the k-th best score with the full load can never be chosen, so its load need not be read.
+    The ranking is the same as with every city's load: nothing that could win is dropped.
+    """
+    bests = [_score(c, bool(_shared(c, asker_languages))) for c in candidates]
+    if len(bests) <= top_k:
+        return list(candidates)
+    threshold = heapq.nlargest(top_k, bests)[-1] - W_LOAD
+    return [c for c, best in zip(candidates, bests, strict=True) if best >= threshold - 1e-9]
+
+
 async def gather_candidates(
-    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
+    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime,
+    asker_languages: Collection[str] | None = None, top_k: int | None = None,
 ) -> list[Candidate]:
     """Every city with an active official covering the topic, with its history and load.
 
-    One statement: coverage and open load are aggregated per city in subqueries, history on
-    the topic is read from city_topic_stats (one row per city), so the cost grows with the
-    number of cities, not with the routing history.
+    Two statements whose cost grows with the number of cities, not with the routing history:
+    coverage and history (read from city_topic_stats), then the open load. Given the asker's
+    languages and `top_k`, only the cities that can still be chosen are returned, with their load.
     """
-    params = {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)) or [-1],
-              "since": now - LOAD_WINDOW}
+    params = {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)) or [-1]}
     out = []
     for row in await session.execute(_CANDIDATES, params):
         avg = row.answer_seconds / row.answer_count if row.answer_count else None
@@ -200,9 +213,14 @@ async def gather_candidates(
             city_id=row.id, name=row.name, languages=tuple(row.languages or ()),
             covering=int(row.covering), asked=int(row.asked or 0), answered=int(row.answered or 0),
             avg_answer_hours=None if avg is None else round(float(avg) / 3600, 3),
-            open_load=int(row.open_load or 0),
         ))
-    return out
+    if asker_languages is not None and top_k is not None:
+        out = _in_contention(out, asker_languages, top_k)
+    if not out:
+        return out
+    load = {city_id: count for city_id, count in await session.execute(_LOAD, {
+        "since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]})}
+    return [replace(c, open_load=int(load.get(c.city_id, 0))) for c in out]
 
 
 async def _routed(session: AsyncSession, question_id: int) -> tuple[set[int], set[int]]:
@@ -285,8 +303,10 @@ async def route_round(
     if asker.city_id is not None:
         excluded.add(asker.city_id)
     asker_langs = set(asker.languages or []) | {asker.locale}
-    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now())
-    chosen = rank(candidates, asker_langs, top_k or deps.settings.route_top_k)
+    k = top_k or deps.settings.route_top_k
+    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now(),
+                                         asker_langs, k)
+    chosen = rank(candidates, asker_langs, k)
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
