@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -605,39 +605,55 @@ async def _answer_outgoing(session: AsyncSession, me: Official, routing: Routing
                     people[question.asker_id], topic or await _topic(session, question.topic_id), content)
 
 
+def _relay_statements() -> tuple[Any, Any, Any, Any]:
+    """record_relay's statements, built once (building them cost more than running them)."""
+    now = bindparam("now", type_=UTCDateTime())
+    log_row = insert(ExchangeMessage).returning(ExchangeMessage.id).values(
+        {c: bindparam(c) for c in ("question_id", "from_official_id", "to_official_id", "from_city_id",
+                                   "to_city_id", "kind", "text", "content_type", "original_chat_id",
+                                   "original_message_id", "delivered_chat_id", "delivered_message_id")}
+        | {"created_at": now})
+    first_answer = update(Question).where(Question.id == bindparam("question_id")).values(
+        first_answer_at=func.coalesce(Question.first_answer_at, now),
+        status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
+                    else_=Question.status))
+    answered = (
+        update(Routing).where(Routing.id == bindparam("routing_id"), Routing.answered_at.is_(None))
+        .values(status=RoutingStatus.ANSWERED, answered_at=now)
+        .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at))
+    clear_step = delete(DialogState).where(DialogState.tg_user_id == bindparam("tg_user_id"),
+                                           DialogState.step == STEP_ANSWER)
+    return log_row, first_answer, answered, clear_step
+
+
+_LOG_ROW, _FIRST_ANSWER, _ANSWERED, _CLEAR_ANSWER_STEP = _relay_statements()
+
+
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     """Log a relayed answer or follow-up (with the delivered ids a reply will be looked up by)."""
     now = deps.clock.now()
     o = sent.outgoing
     async with deps.db.transaction() as session:
         kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
-        row_id = await session.scalar(insert(ExchangeMessage).returning(ExchangeMessage.id).values(
-            question_id=o.question_id, from_official_id=o.sender.official_id,
-            to_official_id=o.recipient.official_id, from_city_id=o.sender.city_id,
-            to_city_id=o.recipient.city_id, kind=kind, text=o.content.text,
-            content_type=o.content.content_type, original_chat_id=o.content.chat_id,
-            original_message_id=o.content.message_id,
-            delivered_chat_id=o.recipient.chat_id if sent.message_id is not None else None,
-            delivered_message_id=sent.message_id, created_at=now))
+        row_id = await session.scalar(_LOG_ROW, {
+            "question_id": o.question_id, "from_official_id": o.sender.official_id,
+            "to_official_id": o.recipient.official_id, "from_city_id": o.sender.city_id,
+            "to_city_id": o.recipient.city_id, "kind": str(kind), "text": o.content.text,
+            "content_type": o.content.content_type, "original_chat_id": o.content.chat_id,
+            "original_message_id": o.content.message_id,
+            "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
+            "delivered_message_id": sent.message_id, "now": now})
         if sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None:
             # The question row first: its lock orders two answers to one question, which the
             # city's answered count relies on (routing_stats.add_answer).
-            await session.execute(
-                update(Question).where(Question.id == o.question_id).values(
-                    first_answer_at=func.coalesce(Question.first_answer_at, literal(now, UTCDateTime())),
-                    status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
-                                else_=Question.status)))
-            answered = (await session.execute(
-                update(Routing).where(Routing.id == o.routing_id, Routing.answered_at.is_(None))
-                .values(status=RoutingStatus.ANSWERED, answered_at=now)
-                .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at))).first()
+            await session.execute(_FIRST_ANSWER, {"question_id": o.question_id, "now": now})
+            answered = (await session.execute(_ANSWERED, {"routing_id": o.routing_id, "now": now})).first()
             if answered is not None:
                 await routing_stats.add_answer(session, o.question_id, answered.city_id,
                                                answered.topic_id, answered.delivered_at, now)
         if sent.blocked:
             await _mark_unreachable(session, now, o.recipient.official_id)
-        await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
-                                                        DialogState.step == STEP_ANSWER))
+        await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
         log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
                  row_id, sent.message_id is not None)
         return int(row_id)
