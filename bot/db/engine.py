@@ -83,7 +83,8 @@ class Database:
         behind writers for the write lock. Writing in it fails on SQLite when another
         connection wrote in between; use `transaction()` for anything that writes."""
         async with self.sessionmaker() as session, session.begin():
-            await session.connection(execution_options={READ_ONLY: True})
+            if not self.is_postgres:
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:
