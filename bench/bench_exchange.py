@@ -9,6 +9,10 @@ Seeds 500 cities, 10,000 officials, 40 topics, 100,000 questions (300,000 routin
 - updates/s of the relay path through the in-process harness (a Telegram reply to a
   delivered question: identity, lookup, copy to the asker, log, confirmation), next to a
   bare python-telegram-bot echo bot driven the same way in the same run, and the ratio.
+  Both are fed alike: the same replies, each from a different person, built with the
+  harness (Update.de_json) and handed to the application's update processor (our
+  PerUserUpdateProcessor, CONCURRENT_UPDATES at once) as polling would, answered by the
+  same in-process RecordingRequest; the clock runs from the first update to the last done.
 
 Run by hand (not in CI); it never asserts a time:
     .venv/bin/python -m bench.bench_exchange [--pg-url postgresql+asyncpg://...] [--small]
@@ -38,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import build_application  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.db import routing_stats  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import (  # noqa: E402
@@ -57,6 +62,7 @@ from bot.i18n import load_catalogs  # noqa: E402
 from bot.runtime import Deps  # noqa: E402
 from bot.services import exchange as ex  # noqa: E402
 from bot.services.routing import gather_candidates, route_round  # noqa: E402
+from bot.update_order import PerUserUpdateProcessor  # noqa: E402
 from tests.harness.telegram import RecordingRequest  # noqa: E402
 from tests.harness.updates import Harness, TgUser  # noqa: E402
 
@@ -191,6 +197,8 @@ async def seed(db: Database, scale: Scale) -> None:
             await _insert(conn, ExchangeMessage.__table__, log)
         if (start - 1) % (batch_q * 4) == 0:
             say(f"seed: {exchange_id:,} exchange messages ({time.perf_counter() - t0:.0f} s)")
+    async with db.transaction() as s:
+        await routing_stats.rebuild(s)  # as migration 0107's backfill does for existing rows
     if db.is_postgres:
         async with db.engine.begin() as conn:
             for table in ("city", "topic", "official", "question", "routing", "exchange_message"):
@@ -237,7 +245,10 @@ async def bench_routing(deps: Deps, scale: Scale, samples: int) -> tuple[list[fl
             s.add(q)
             await s.flush()
             t = time.perf_counter()
-            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now())
+            # As route_round calls it: the load is read for the cities still in contention.
+            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now(),
+                                    set(official.languages or []) | {official.locale},
+                                    deps.settings.route_top_k)
             query_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             await route_round(s, deps, q, 1)
@@ -274,10 +285,18 @@ async def bench_relay_service(deps: Deps, targets: list[tuple[int, int]]) -> lis
 
 
 async def drive(app: Any, tg: RecordingRequest, targets: list[tuple[int, int]]) -> float:
+    """Feed one reply per target (each from its own person) as polling would: every update goes
+    through the application's update processor, so different people are handled concurrently."""
     h = Harness(app, tg)
+    processor = app.update_processor
     t = time.perf_counter()
+    tasks = []
     for chat, mid in targets:
-        await h.send(TgUser(chat), "We keep batteries in every siren.", reply_to=mid)
+        update = h.update({"message": h.message_dict(TgUser(chat), "We keep batteries in every siren.",
+                                                     reply_to=mid)})
+        tasks.append(asyncio.create_task(processor.process_update(update, app.process_update(update))))
+        await asyncio.sleep(0)  # let it start, as updates arriving one by one would
+    await asyncio.gather(*tasks)
     return len(targets) / (time.perf_counter() - t)
 
 
@@ -294,7 +313,8 @@ async def bench_throughput(deps: Deps, targets: list[tuple[int, int]]) -> tuple[
         await app.shutdown()
 
     echo_tg = RecordingRequest()
-    echo = ApplicationBuilder().token(TOKEN).request(echo_tg).get_updates_request(echo_tg).build()
+    echo = (ApplicationBuilder().token(TOKEN).request(echo_tg).get_updates_request(echo_tg)
+            .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates)).build())
 
     async def echo_back(update: Update, _context: Any) -> None:
         assert update.effective_chat is not None and update.effective_message is not None

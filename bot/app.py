@@ -18,6 +18,7 @@ from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.services.seed import read_seed_file, seed_if_empty
+from bot.update_order import PerUserUpdateProcessor
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def build_application(
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates))
     )
     if request is not None:
         builder = builder.request(request)

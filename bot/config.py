@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # exchange
     route_top_k: int = Field(3, ge=1, le=50)
     ask_rate_limit_per_hour: int = Field(10, ge=1)
+    # updates handled at once (different people; one person's updates always in order)
+    concurrent_updates: int = Field(32, ge=1, le=256)
     nudge_delay_hours: float = Field(24.0, gt=0)
     escalation_delay_hours: float = Field(72.0, gt=0)
     followup_job_seconds: float = Field(60.0, gt=0)

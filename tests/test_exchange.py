@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from bot.db import routing_stats
 from bot.db.models import (
+    CityTopicStats,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -86,6 +88,19 @@ async def ask(h: Harness, user: TgUser, topic_label: str = "Flood risk", text: s
 async def rows(h: Harness, model, *where):
     async with h.deps.db.transaction() as s:
         return (await s.scalars(select(model).where(*where).order_by(model.id))).all()
+
+
+async def stats_kept_as_rebuilt(h: Harness) -> list[tuple]:
+    """city_topic_stats as the services kept it; it must equal a rebuild from `routing`."""
+    async def read() -> list[tuple]:
+        async with h.deps.db.transaction() as s:
+            return sorted((r.topic_id, r.city_id, r.asked, r.answered, round(r.answer_seconds, 3),
+                           r.answer_count) for r in await s.scalars(select(CityTopicStats)))
+    kept = await read()
+    async with h.deps.db.transaction() as s:
+        await routing_stats.rebuild(s)
+    assert kept == await read()
+    return kept
 
 
 def question_calls(h: Harness, user: TgUser):
@@ -193,6 +208,8 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     assert all(r.score > 0 for r in routings)
     statuses = sorted(r.status for r in by_recipient.values())
     assert statuses == ["answered", "answered", "delivered", "delivered"]
+    stats = await stats_kept_as_rebuilt(h)
+    assert sorted((r[2], r[3], r[5]) for r in stats) == [(1, 0, 0), (1, 1, 1), (1, 1, 1)]  # 2 cities answered
 
 
 async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
@@ -293,6 +310,7 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     assert "An organiser sent your question on Landslides to officials in Potenza." in h.last_text(w.asker)
     (routing,) = await rows(h, Routing)
     assert routing.reason.startswith("routed by hand by official #")
+    assert len(await stats_kept_as_rebuilt(h)) == 1
 
 
 async def test_forged_and_stale_callbacks_change_nothing(harness: Harness) -> None:

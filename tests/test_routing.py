@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot.db import routing_stats
 from bot.db.models import (
     ExchangeKind,
     ExchangeMessage,
@@ -18,7 +20,7 @@ from bot.db.models import (
     RoutingStatus,
 )
 from bot.runtime import Deps
-from bot.services.routing import Candidate, rank, route_round
+from bot.services.routing import Candidate, _in_contention, rank, route_round
 from tests.factories import make_city, make_official, make_topic
 
 
@@ -118,6 +120,8 @@ async def build(deps: Deps, case: Case) -> Question:
                               topic_id=other.id, status=RoutingStatus.DELIVERED,
                               delivered_at=now - timedelta(hours=3),
                               created_at=now - timedelta(hours=3)))
+    async with db.transaction() as s:
+        await routing_stats.rebuild(s)  # the history above was written as rows, not by routing
     asker = await make_official(db, cities[case.asker_city], topics=[topic],
                                 languages=case.asker_languages)
     async with db.transaction() as s:
@@ -178,3 +182,19 @@ PURE = [
 @pytest.mark.parametrize(("candidates", "langs", "k", "expected"), PURE)
 def test_rank_pure(candidates, langs, k, expected) -> None:
     assert [r.city_id for r in rank(candidates, langs, k)] == expected
+
+
+def test_cities_out_of_contention_never_change_the_ranking() -> None:
+    """Open load is read only for cities that can still win; the ranking must not notice."""
+    rnd = random.Random(5)
+    for _ in range(300):
+        candidates = [
+            Candidate(i, f"City {rnd.randint(0, 9)}", tuple(rnd.sample(["en", "fr", "it"], rnd.randint(0, 2))),
+                      rnd.randint(0, 4), asked=(asked := rnd.randint(0, 6)), answered=rnd.randint(0, asked),
+                      avg_answer_hours=rnd.choice([None, 0.5, 3.0, 30.0]), open_load=rnd.randint(0, 12))
+            for i in range(rnd.randint(1, 25))]
+        langs, k = set(rnd.sample(["en", "fr", "it"], rnd.randint(0, 2))), rnd.randint(1, 4)
+        # As gather_candidates does: contention is judged before any load is read.
+        unloaded = [replace(c, open_load=0) for c in candidates if c.covering > 0]
+        kept = {c.city_id for c in _in_contention(unloaded, langs, k)}
+        assert rank([c for c in candidates if c.city_id in kept], langs, k) == rank(candidates, langs, k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+READ_ONLY = "city_exchange_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -30,9 +33,14 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         # aiosqlite's default BEGIN is deferred; take the write lock at BEGIN so two writers
         # wait for each other instead of failing with "database is locked" on upgrade.
+        # Read-only transactions (Database.read) stay deferred: WAL lets them run beside a writer.
+        # Sent straight to the driver: one trip to aiosqlite's thread instead of three (cursor,
+        # execute, close), for every transaction.
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            sql = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+            conn.connection.dbapi_connection.run_async(lambda driver: driver.execute(sql))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_no_autobegin(dbapi_conn: Any, _record: Any) -> None:
@@ -50,6 +58,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing this process's writers here, instead of in
+        # SQLite's busy handler (which sleeps and polls), lets concurrent updates hand the lock
+        # on at once. Other processes still meet BEGIN IMMEDIATE and busy_timeout.
+        self._write_lock: asyncio.Lock | None = None if self.is_postgres else asyncio.Lock()
 
     @property
     def is_postgres(self) -> bool:
@@ -58,7 +70,21 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: on SQLite a deferred transaction, so readers do not queue
+        behind writers for the write lock. Writing in it fails on SQLite when another
+        connection wrote in between; use `transaction()` for anything that writes."""
         async with self.sessionmaker() as session, session.begin():
+            if not self.is_postgres:
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

@@ -259,6 +259,23 @@ class Routing(Base):
     nudged_at: Mapped[datetime | None] = mapped_column()
 
 
+class CityTopicStats(Base):
+    """Per city and topic, the routing history the ranking reads (kept with `routing`).
+
+    Written in the same transaction as the routing rows and first answers it counts, so
+    ranking reads a few hundred rows instead of aggregating the whole routing history.
+    """
+
+    __tablename__ = "city_topic_stats"
+
+    topic_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"), primary_key=True)
+    asked: Mapped[int] = mapped_column(Integer, default=0)  # distinct questions routed here
+    answered: Mapped[int] = mapped_column(Integer, default=0)  # of those, answered from here
+    answer_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # sum, delivery to answer
+    answer_count: Mapped[int] = mapped_column(Integer, default=0)  # routings in that sum
+
+
 class ExchangeMessage(Base):
     """The exchange log: one row per message that crossed between officials."""
 

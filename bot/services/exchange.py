@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from bot.db import repo
+from bot.db import repo, routing_stats
 from bot.db.models import (
     City,
     DialogState,
@@ -172,6 +173,13 @@ async def _people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person
         select(Official, City).outerjoin(City, City.id == Official.city_id).where(Official.id.in_(wanted))
     )
     return {o.id: _person(o, c) for o, c in rows}
+
+
+async def _people_known(session: AsyncSession, ids: Sequence[int],
+                        known: dict[int, Person] | None) -> dict[int, Person]:
+    """_people, without reading again the people already loaded in this transaction."""
+    known = known or {}
+    return {**known, **await _people(session, [i for i in ids if i not in known])}
 
 
 def _person(o: Official, c: City | None) -> Person:
@@ -483,42 +491,87 @@ async def prepare_relay(
     Only threads this person is part of are found; a new answer to a closed question is
     refused, a follow-up between people who already talked is not.
     """
-    async with deps.db.transaction() as session:
-        me = await _me(session, tg_user_id)
-        if routing_id is not None:
-            routing, question = await _thread(session, me, routing_id)
-            if me.id == routing.recipient_id:
-                return await _answer_outgoing(session, me, routing, question, content)
-            return await _follow_up(session, me, routing, question, content)
-        found = None
-        if replied is not None:
-            found = (await session.execute(
-                select(ExchangeMessage, Question).join(Question, Question.id == ExchangeMessage.question_id)
-                .where(ExchangeMessage.delivered_chat_id == replied[0],
-                       ExchangeMessage.delivered_message_id == replied[1],
-                       ExchangeMessage.to_official_id == me.id)
-                .limit(1)
-            )).first()
-        if found is None:
+    async with deps.db.read() as session:  # decides only; record_relay writes
+        if replied is not None and routing_id is None:
+            return await _relay_by_reply(session, tg_user_id, replied, content)
+        me, me_person = await _me_person(session, tg_user_id)
+        known = {me.id: me_person}
+        if routing_id is None:
             raise NotFound("no_thread")
-        row, question = found
-        if row.kind == ExchangeKind.ROUTING:
-            routing = await session.scalar(select(Routing).where(
-                Routing.question_id == question.id, Routing.recipient_id == me.id))
-            if routing is None:
-                raise NotFound("no_thread")
-            return await _answer_outgoing(session, me, routing, question, content)
-        if row.kind not in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP) or row.from_official_id is None:
-            raise NotFound("no_thread")
-        other = row.from_official_id
-        helper = other if me.id == question.asker_id else me.id
-        routing = await session.scalar(select(Routing).where(
-            Routing.question_id == question.id, Routing.recipient_id == helper))
-        if routing is None:
-            raise NotFound("no_thread")
-        if me.id != question.asker_id:
-            return await _answer_outgoing(session, me, routing, question, content)
-        return await _follow_up(session, me, routing, question, content)
+        routing, question = await _thread(session, me, routing_id)
+        if me.id == routing.recipient_id:
+            return await _answer_outgoing(session, me, routing, question, content, known=known)
+        return await _follow_up(session, me, routing, question, content, known=known)
+
+
+async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, Person]:
+    """The registered official writing, with their city, in one statement."""
+    found = (await session.execute(
+        select(Official, City).outerjoin(City, City.id == Official.city_id)
+        .where(Official.tg_user_id == tg_user_id)
+    )).first()
+    if found is None or found[0].status not in REGISTERED:
+        raise NotAllowed("not_registered")
+    return found[0], _person(found[0], found[1])
+
+
+def _reply_thread_statement() -> Any:
+    """Built once. For a Telegram reply: the replier (by Telegram id) and their city, the logged
+    message replied to (delivered to them), its question, the thread's routing row, the topic,
+    and the other side with their city. The routing row is the replier's own when they
+    received the question or wrote the answer, the helper's when the asker replies to one."""
+    me, my_city, other, other_city = (aliased(Official), aliased(City), aliased(Official),
+                                      aliased(City))
+    asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
+    helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
+    other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
+    return (
+        select(me, my_city, ExchangeMessage.kind, ExchangeMessage.from_official_id, Question,
+               Routing, Topic, other, other_city)
+        .select_from(ExchangeMessage)
+        .join(me, me.id == ExchangeMessage.to_official_id)
+        .join(Question, Question.id == ExchangeMessage.question_id)
+        .outerjoin(my_city, my_city.id == me.city_id)
+        .outerjoin(Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper))
+        .outerjoin(Topic, Topic.id == Question.topic_id)
+        .outerjoin(other, other.id == other_id)
+        .outerjoin(other_city, other_city.id == other.city_id)
+        .where(ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
+               ExchangeMessage.delivered_message_id == bindparam("message_id"),
+               me.tg_user_id == bindparam("tg_user_id"))
+        .limit(1)
+    )
+
+
+_REPLY_THREAD = _reply_thread_statement()
+
+
+async def _relay_by_reply(session: AsyncSession, tg_user_id: int, replied: tuple[int, int],
+                          content: Content) -> Outgoing:
+    """A Telegram reply: everything the relay needs in one statement (see above)."""
+    found = (await session.execute(_REPLY_THREAD, {
+        "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})).first()
+    if found is None:
+        await _me_person(session, tg_user_id)  # not registered, or no such thread
+        raise NotFound("no_thread")
+    me, my_city, kind, from_official_id, question, routing, topic, other, other_city = found
+    if me.status not in REGISTERED:
+        raise NotAllowed("not_registered")
+    if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
+        raise NotFound("no_thread")
+    if kind != ExchangeKind.ROUTING and from_official_id is None:
+        raise NotFound("no_thread")
+    if routing is None:
+        raise NotFound("no_thread")
+    if topic is None:
+        raise NotFound("topic")
+    known = {me.id: _person(me, my_city)}
+    if other is not None:
+        known[other.id] = _person(other, other_city)
+    info = topic_info(topic)
+    if kind == ExchangeKind.ROUTING or me.id != question.asker_id:
+        return await _answer_outgoing(session, me, routing, question, content, info, known)
+    return await _follow_up(session, me, routing, question, content, info, known)
 
 
 def _check_reachable(people: dict[int, Person], official_id: int) -> None:
@@ -528,26 +581,52 @@ def _check_reachable(people: dict[int, Person], official_id: int) -> None:
 
 
 async def _follow_up(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                     content: Content) -> Outgoing:
+                     content: Content, topic: TopicInfo | None = None,
+                     known: dict[int, Person] | None = None) -> Outgoing:
     """The asker writes to a helper (an answerer, or a recipient who has not answered yet)."""
     other = routing.recipient_id
     if routing.answered_at is None and question.status in CLOSED:
         raise ServiceError("closed")
-    people = await _people(session, [me.id, other])
+    people = await _people_known(session, [me.id, other], known)
     _check_reachable(people, other)
     return Outgoing("follow_up", question.id, routing.id, people[me.id], people[other],
-                    await _topic(session, question.topic_id), content)
+                    topic or await _topic(session, question.topic_id), content)
 
 
 async def _answer_outgoing(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                           content: Content) -> Outgoing:
+                           content: Content, topic: TopicInfo | None = None,
+                     known: dict[int, Person] | None = None) -> Outgoing:
     first = routing.answered_at is None
     if first and question.status in CLOSED:
         raise ServiceError("closed")
-    people = await _people(session, [me.id, question.asker_id])
+    people = await _people_known(session, [me.id, question.asker_id], known)
     _check_reachable(people, question.asker_id)
     return Outgoing("answer" if first else "follow_up", question.id, routing.id, people[me.id],
-                    people[question.asker_id], await _topic(session, question.topic_id), content)
+                    people[question.asker_id], topic or await _topic(session, question.topic_id), content)
+
+
+def _relay_statements() -> tuple[Any, Any, Any, Any]:
+    """record_relay's statements, built once (building them cost more than running them)."""
+    now = bindparam("now", type_=UTCDateTime())
+    log_row = insert(ExchangeMessage).returning(ExchangeMessage.id).values(
+        {c: bindparam(c) for c in ("question_id", "from_official_id", "to_official_id", "from_city_id",
+                                   "to_city_id", "kind", "text", "content_type", "original_chat_id",
+                                   "original_message_id", "delivered_chat_id", "delivered_message_id")}
+        | {"created_at": now})
+    first_answer = update(Question).where(Question.id == bindparam("question_id")).values(
+        first_answer_at=func.coalesce(Question.first_answer_at, now),
+        status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
+                    else_=Question.status))
+    answered = (
+        update(Routing).where(Routing.id == bindparam("routing_id"), Routing.answered_at.is_(None))
+        .values(status=RoutingStatus.ANSWERED, answered_at=now)
+        .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at))
+    clear_step = delete(DialogState).where(DialogState.tg_user_id == bindparam("tg_user_id"),
+                                           DialogState.step == STEP_ANSWER)
+    return log_row, first_answer, answered, clear_step
+
+
+_LOG_ROW, _FIRST_ANSWER, _ANSWERED, _CLEAR_ANSWER_STEP = _relay_statements()
 
 
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
@@ -556,32 +635,28 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     o = sent.outgoing
     async with deps.db.transaction() as session:
         kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
-        row = ExchangeMessage(
-            question_id=o.question_id, from_official_id=o.sender.official_id,
-            to_official_id=o.recipient.official_id, from_city_id=o.sender.city_id,
-            to_city_id=o.recipient.city_id, kind=kind, text=o.content.text,
-            content_type=o.content.content_type, original_chat_id=o.content.chat_id,
-            original_message_id=o.content.message_id,
-            delivered_chat_id=o.recipient.chat_id if sent.message_id is not None else None,
-            delivered_message_id=sent.message_id, created_at=now)
-        session.add(row)
+        row_id = await session.scalar(_LOG_ROW, {
+            "question_id": o.question_id, "from_official_id": o.sender.official_id,
+            "to_official_id": o.recipient.official_id, "from_city_id": o.sender.city_id,
+            "to_city_id": o.recipient.city_id, "kind": str(kind), "text": o.content.text,
+            "content_type": o.content.content_type, "original_chat_id": o.content.chat_id,
+            "original_message_id": o.content.message_id,
+            "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
+            "delivered_message_id": sent.message_id, "now": now})
         if sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None:
-            await session.execute(
-                update(Routing).where(Routing.id == o.routing_id, Routing.answered_at.is_(None))
-                .values(status=RoutingStatus.ANSWERED, answered_at=now))
-            await session.execute(
-                update(Question).where(Question.id == o.question_id).values(
-                    first_answer_at=func.coalesce(Question.first_answer_at, literal(now, UTCDateTime())),
-                    status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
-                                else_=Question.status)))
+            # The question row first: its lock orders two answers to one question, which the
+            # city's answered count relies on (routing_stats.add_answer).
+            await session.execute(_FIRST_ANSWER, {"question_id": o.question_id, "now": now})
+            answered = (await session.execute(_ANSWERED, {"routing_id": o.routing_id, "now": now})).first()
+            if answered is not None:
+                await routing_stats.add_answer(session, o.question_id, answered.city_id,
+                                               answered.topic_id, answered.delivered_at, now)
         if sent.blocked:
             await _mark_unreachable(session, now, o.recipient.official_id)
-        await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
-                                                        DialogState.step == STEP_ANSWER))
-        await session.flush()
+        await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
         log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
-                 row.id, sent.message_id is not None)
-        return row.id
+                 row_id, sent.message_id is not None)
+        return int(row_id)
 
 
 async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing]:

@@ -56,7 +56,7 @@ def me_from(settings: Settings, official: Official | None, tg_user_id: int, lang
 
 
 async def whoami(deps: Deps, tg_user_id: int, language_code: str | None) -> Me:
-    async with deps.db.transaction() as session:
+    async with deps.db.read() as session:
         official = await repo.official_by_tg(session, tg_user_id)
         return me_from(deps.settings, official, tg_user_id, language_code)
 

@@ -16,17 +16,20 @@ Ties are broken by city name, then id, so the same data always gives the same or
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, insert, select
+from sqlalchemy import Select, and_, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db import routing_stats
 from bot.db.models import (
     City,
+    CityTopicStats,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -36,6 +39,7 @@ from bot.db.models import (
     QuestionStatus,
     Routing,
     RoutingStatus,
+    UTCDateTime,
 )
 from bot.runtime import Deps
 
@@ -96,14 +100,18 @@ class RoutingDecision:
     recipients: tuple[Recipient, ...]
 
 
-def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
-    shared = [lang for lang in c.languages if lang in asker_languages]
+def _score(c: Candidate, shared: bool) -> float:
     coverage = min(c.covering, COVERAGE_CAP) / COVERAGE_CAP
     responsiveness = (c.answered + 1) / (c.asked + 2)
     speed = 0.5 if c.avg_answer_hours is None else 1 / (1 + c.avg_answer_hours / 24)
     load = min(c.open_load, LOAD_CAP) / LOAD_CAP
     score = (W_COVERAGE * coverage + W_LANGUAGE * (1.0 if shared else 0.0)
              + W_RESPONSIVENESS * responsiveness + W_SPEED * speed - W_LOAD * load)
+    # Rounded so that float noise never decides a tie that the name should decide.
+    return round(score, 6)
+
+
+def _reason(c: Candidate, shared: Sequence[str]) -> str:
     parts = [f"covers topic: {c.covering} official{'s' if c.covering != 1 else ''}"]
     parts.append(f"shares language: {','.join(shared)}" if shared else "no shared language")
     if c.asked:
@@ -114,81 +122,105 @@ def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
     else:
         parts.append("no history on this topic")
     parts.append(f"open load {c.open_load}")
-    # Rounded so that float noise never decides a tie that the name should decide.
-    return Ranked(c.city_id, c.name, round(score, 6), "; ".join(parts))
+    return "; ".join(parts)
+
+
+def _shared(c: Candidate, asker_languages: Collection[str]) -> list[str]:
+    return [lang for lang in c.languages if lang in asker_languages]
+
+
+def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
+    shared = _shared(c, asker_languages)
+    return Ranked(c.city_id, c.name, _score(c, bool(shared)), _reason(c, shared))
 
 
 def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_k: int) -> list[Ranked]:
-    """The best `top_k` cities, best first; ties by city name, then id."""
-    ranked = [score_of(c, asker_languages) for c in candidates if c.covering > 0]
-    ranked.sort(key=lambda r: (-r.score, r.name, r.city_id))
-    return ranked[:top_k]
+    """The best `top_k` cities, best first; ties by city name, then id.
 
-
-def _seconds_between(session: AsyncSession, later: ColumnElement, earlier: ColumnElement) -> ColumnElement:
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
-async def gather_candidates(
-    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime
-) -> list[Candidate]:
-    """Every city with an active official covering the topic, with its history and load.
-
-    One statement: coverage, history on the topic and open load are aggregated per city in
-    subqueries and joined, so the cost does not grow with a loop over cities.
+    Every candidate is scored; the reason (string work) is written for the chosen ones only.
     """
-    excluded = sorted(set(exclude_city_ids)) or [-1]
+    scored = [(-_score(c, bool(_shared(c, asker_languages))), c.name, c.city_id, c)
+              for c in candidates if c.covering > 0]
+    best = heapq.nsmallest(top_k, scored, key=lambda t: t[:3])
+    return [score_of(c, asker_languages) for *_key, c in best]
+
+
+def _candidates_statement() -> Select[Any]:
+    """Coverage and history per candidate city, built once (building it per question cost as
+    much as running it); parameters: the topic and the excluded cities."""
+    topic_id = bindparam("topic_id")
     coverage = (
         select(Official.city_id.label("city_id"), func.count().label("covering"))
         .join(OfficialTopic, OfficialTopic.official_id == Official.id)
         .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
-               Official.city_id.is_not(None), Official.city_id.not_in(excluded))
+               Official.city_id.is_not(None),
+               Official.city_id.not_in(bindparam("excluded", expanding=True)))
         .group_by(Official.city_id)
-        .cte("coverage")  # used three times: computed once
+        .subquery("coverage")
     )
-    answered_q = case((Routing.answered_at.is_not(None), Routing.question_id))
-    history = (
-        select(
-            Routing.city_id.label("city_id"),
-            func.count(distinct(Routing.question_id)).label("asked"),
-            func.count(distinct(answered_q)).label("answered"),
-            func.avg(case((and_(Routing.answered_at.is_not(None), Routing.delivered_at.is_not(None)),
-                           _seconds_between(session, Routing.answered_at, Routing.delivered_at))))
-            .label("avg_seconds"),
-        )
-        .where(Routing.topic_id == topic_id, Routing.city_id.in_(select(coverage.c.city_id)))
-        .group_by(Routing.city_id)
-        .subquery("history")
-    )
-    # Open load: what the city's officials were sent recently and have not answered yet.
-    # Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
-    load = (
-        select(Routing.city_id.label("city_id"), func.count().label("open_load"))
-        .join(Question, Question.id == Routing.question_id)
-        .where(Routing.status.in_(WAITING), Routing.created_at >= now - LOAD_WINDOW,
-               Question.status.in_(OPEN_QUESTION))
-        .group_by(Routing.city_id)
-        .subquery("load")
-    )
-    stmt = (
-        select(City.id, City.name, City.languages, coverage.c.covering, history.c.asked,
-               history.c.answered, history.c.avg_seconds, load.c.open_load)
+    # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
+    history = CityTopicStats
+    return (
+        select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
+               history.answered, history.answer_seconds, history.answer_count)
         .join(coverage, coverage.c.city_id == City.id)
-        .outerjoin(history, history.c.city_id == City.id)
-        .outerjoin(load, load.c.city_id == City.id)
+        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
     )
+
+
+# Open load: what the cities' officials were sent recently and have not answered yet.
+# Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
+_LOAD = (
+    select(Routing.city_id, func.count())
+    .join(Question, Question.id == Routing.question_id)
+    .where(Routing.status.in_(WAITING), Routing.created_at >= bindparam("since", type_=UTCDateTime()),
+           Question.status.in_(OPEN_QUESTION), Routing.city_id.in_(bindparam("cities", expanding=True)))
+    .group_by(Routing.city_id)
+)
+_CANDIDATES = _candidates_statement()
+
+
+def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[str],
+                   top_k: int) -> list[Candidate]:
+    """The cities that can still make the top `top_k` whatever their open load.
+
+    Load only lowers a score, by at most W_LOAD. A city whose score with no load stays below
+    the k-th best score with the full load can never be chosen, so its load need not be read.
+    The ranking is the same as with every city's load: nothing that could win is dropped.
+    """
+    bests = [_score(c, bool(_shared(c, asker_languages))) for c in candidates]
+    if len(bests) <= top_k:
+        return list(candidates)
+    threshold = heapq.nlargest(top_k, bests)[-1] - W_LOAD
+    return [c for c, best in zip(candidates, bests, strict=True) if best >= threshold - 1e-9]
+
+
+async def gather_candidates(
+    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime,
+    asker_languages: Collection[str] | None = None, top_k: int | None = None,
+) -> list[Candidate]:
+    """Every city with an active official covering the topic, with its history and load.
+
+    Two statements whose cost grows with the number of cities, not with the routing history:
+    coverage and history (read from city_topic_stats), then the open load. Given the asker's
+    languages and `top_k`, only the cities that can still be chosen are returned, with their load.
+    """
+    params = {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)) or [-1]}
     out = []
-    for row in await session.execute(stmt):
-        avg = row.avg_seconds
+    for row in await session.execute(_CANDIDATES, params):
+        avg = row.answer_seconds / row.answer_count if row.answer_count else None
         out.append(Candidate(
             city_id=row.id, name=row.name, languages=tuple(row.languages or ()),
             covering=int(row.covering), asked=int(row.asked or 0), answered=int(row.answered or 0),
             avg_answer_hours=None if avg is None else round(float(avg) / 3600, 3),
-            open_load=int(row.open_load or 0),
         ))
-    return out
+    if asker_languages is not None and top_k is not None:
+        out = _in_contention(out, asker_languages, top_k)
+    if not out:
+        return out
+    load = {city_id: count for city_id, count in await session.execute(_LOAD, {
+        "since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]})}
+    return [replace(c, open_load=int(load.get(c.city_id, 0))) for c in out]
 
 
 async def _routed(session: AsyncSession, question_id: int) -> tuple[set[int], set[int]]:
@@ -209,6 +241,7 @@ async def _write(
     round_no: int,
     chosen: Sequence[Ranked],
     officials: Sequence[Official],
+    routed_cities: Collection[int],
 ) -> list[RoutingDecision]:
     """Routing rows (pending) and their exchange-log rows for the chosen cities' officials."""
     now = deps.clock.now()
@@ -242,6 +275,8 @@ async def _write(
     ]
     if log_rows:
         await session.execute(insert(ExchangeMessage), log_rows)
+    await routing_stats.add_routed(session, question.topic_id,
+                                   [d.city_id for d in decisions if d.city_id not in routed_cities])
     return decisions
 
 
@@ -268,8 +303,10 @@ async def route_round(
     if asker.city_id is not None:
         excluded.add(asker.city_id)
     asker_langs = set(asker.languages or []) | {asker.locale}
-    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now())
-    chosen = rank(candidates, asker_langs, top_k or deps.settings.route_top_k)
+    k = top_k or deps.settings.route_top_k
+    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now(),
+                                         asker_langs, k)
+    chosen = rank(candidates, asker_langs, k)
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
@@ -280,7 +317,7 @@ async def route_round(
                Official.city_id.in_([r.city_id for r in chosen]), Official.id != asker.id)
         .order_by(Official.city_id, Official.id)
     )).all()
-    decisions = await _write(session, deps, question, round_no, chosen, officials)
+    decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities)
     log.info("routing question_id=%s round=%s cities=%s", question.id, round_no,
              ",".join(str(d.city_id) for d in decisions))
     return decisions
@@ -293,7 +330,7 @@ async def route_to_city(
     city = await session.get(City, city_id)
     if city is None:
         return []
-    _cities, already = await _routed(session, question.id)
+    routed_cities, already = await _routed(session, question.id)
     base = select(Official).where(Official.city_id == city_id,
                                   Official.status == OfficialStatus.ACTIVE,
                                   Official.id != question.asker_id,
@@ -304,4 +341,4 @@ async def route_to_city(
     )).all()
     officials = covering or (await session.scalars(base.order_by(Official.id))).all()
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
-    return await _write(session, deps, question, question.round, chosen, officials)
+    return await _write(session, deps, question, question.round, chosen, officials, routed_cities)

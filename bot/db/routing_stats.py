@@ -1,0 +1,119 @@
+"""The per city and topic routing history (`city_topic_stats`) that ranking reads.
+
+Kept exact by the two events that change it, in their own transactions: routing rows
+written for a question (`add_routed`) and a routing's first answer (`add_answer`).
+`rebuild` recomputes it from `routing` (the migration's backfill, and rows written by hand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.db.models import CityTopicStats, Routing, UTCDateTime
+
+T = CityTopicStats.__table__
+
+
+def seconds_between(dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
+
+
+def _accumulate(stmt: Any, *columns: str) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=[T.c.topic_id, T.c.city_id],
+        set_={c: T.c[c] + stmt.excluded[c] for c in columns},
+    )
+
+
+_ROUTED: dict[str, Any] = {}
+
+
+async def add_routed(session: AsyncSession, topic_id: int | None, city_ids: Collection[int]) -> None:
+    """A question was routed to these cities for the first time (one row each)."""
+    if topic_id is None or not city_ids:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = _ROUTED.get(dialect)
+    if stmt is None:  # built once per dialect, like the answer's
+        stmt = _ROUTED[dialect] = _accumulate(_insert(dialect).values(
+            topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=1, answered=0,
+            answer_seconds=0.0, answer_count=0), "asked")
+    await session.execute(stmt, [{"topic_id": topic_id, "city_id": c} for c in sorted(set(city_ids))])
+
+
+def _answer_statement(dialect: str) -> Any:
+    """Built once per dialect (constructing an upsert costs more than running it)."""
+    first_in_city = (
+        select(case((func.count() == 1, 1), else_=0))
+        .where(Routing.question_id == bindparam("question_id"), Routing.city_id == bindparam("city_id"),
+               Routing.answered_at.is_not(None))
+        .scalar_subquery()
+    )
+    delivered = bindparam("delivered_at", type_=UTCDateTime())
+    seconds = case((delivered.is_(None), 0.0),
+                   else_=seconds_between(dialect, bindparam("answered_at", type_=UTCDateTime()), delivered))
+    stmt = _insert(dialect).values(
+        topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=0, answered=first_in_city,
+        answer_seconds=seconds, answer_count=bindparam("counted"))
+    return _accumulate(stmt, "answered", "answer_seconds", "answer_count")
+
+
+_ANSWER: dict[str, Any] = {}
+
+
+async def add_answer(session: AsyncSession, question_id: int, city_id: int, topic_id: int | None,
+                     delivered_at: datetime | None, answered_at: datetime) -> None:
+    """A routing got its first answer. Call after setting its answered_at in this transaction.
+
+    The question counts as answered in the city when this is the city's only answered routing
+    of it. Callers lock the question row first (they update it), so two officials of one city
+    answering at once are counted in turn, each seeing the other's committed answer.
+    """
+    if topic_id is None:
+        return
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = _ANSWER.get(dialect)
+    if stmt is None:
+        stmt = _ANSWER[dialect] = _answer_statement(dialect)
+    await session.execute(stmt, {
+        "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
+        "delivered_at": delivered_at, "answered_at": answered_at,
+        "counted": 1 if delivered_at is not None else 0})
+
+
+def rebuild_select(dialect: str) -> Any:
+    answered = Routing.answered_at.is_not(None) & Routing.delivered_at.is_not(None)
+    return (
+        select(
+            Routing.topic_id, Routing.city_id,
+            func.count(func.distinct(Routing.question_id)),
+            func.count(func.distinct(case((Routing.answered_at.is_not(None), Routing.question_id)))),
+            func.coalesce(func.sum(case(
+                (answered, seconds_between(dialect, Routing.answered_at, Routing.delivered_at)))), 0.0),
+            func.count(case((answered, 1))),
+        )
+        .where(Routing.topic_id.is_not(None))
+        .group_by(Routing.topic_id, Routing.city_id)
+    )
+
+
+async def rebuild(session: AsyncSession) -> None:
+    """Recompute every row from the routing table."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    await session.execute(delete(CityTopicStats))
+    await session.execute(T.insert().from_select(
+        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"],
+        rebuild_select(dialect)))
