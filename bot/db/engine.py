@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,7 +16,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.db.fast import FastConn, FastPool
+
 READ_ONLY = "city_exchange_read_only"
+FAST_POOL_SIZE = 8
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000",
+                  "PRAGMA synchronous=NORMAL")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -25,10 +31,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         # aiosqlite's default BEGIN is deferred; take the write lock at BEGIN so two writers
@@ -62,6 +66,11 @@ class Database:
         # SQLite's busy handler (which sleeps and polls), lets concurrent updates hand the lock
         # on at once. Other processes still meet BEGIN IMMEDIATE and busy_timeout.
         self._write_lock: asyncio.Lock | None = None if self.is_postgres else asyncio.Lock()
+        self._fast = FastPool(self._fast_connect, FAST_POOL_SIZE)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
 
     @property
     def is_postgres(self) -> bool:
@@ -87,5 +96,44 @@ class Database:
                 await session.connection(execution_options={READ_ONLY: True})
             yield session
 
+    async def _fast_connect(self) -> Any:
+        if self.is_postgres:
+            import asyncpg
+
+            url = self.engine.url.set(drivername="postgresql")
+            return await asyncpg.connect(url.render_as_string(hide_password=False))
+        import aiosqlite
+
+        conn = await aiosqlite.connect(self.engine.url.database or ":memory:", timeout=30,
+                                       isolation_level=None)
+        for pragma in SQLITE_PRAGMAS:
+            await conn.execute_fetchall(pragma)
+        return conn
+
+    @asynccontextmanager
+    async def fast_read(self) -> AsyncIterator[FastConn]:
+        """A driver connection for the hot path's single-statement reads (bot/db/fast.py):
+        no transaction around them, each statement is consistent on its own."""
+        async with self._fast.acquire() as raw:
+            yield FastConn(raw, self.dialect)
+
+    @asynccontextmanager
+    async def fast_transaction(self) -> AsyncIterator[FastConn]:
+        """`transaction()` for bot/db/fast.py statements: committed on success, rolled back on
+        error; on SQLite queued behind this process's other writers, as there."""
+        if self._write_lock is None:
+            async with self._fast.acquire() as raw, raw.transaction():
+                yield FastConn(raw, self.dialect)
+            return
+        async with self._write_lock, self._fast.acquire() as raw:
+            await raw.execute_fetchall("BEGIN IMMEDIATE")
+            try:
+                yield FastConn(raw, self.dialect)
+            except BaseException:
+                await raw.rollback()
+                raise
+            await raw.commit()
+
     async def dispose(self) -> None:
+        await self._fast.close()
         await self.engine.dispose()

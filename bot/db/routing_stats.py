@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db import fast
 from bot.db.models import CityTopicStats, Routing, UTCDateTime
 
 T = CityTopicStats.__table__
@@ -89,6 +90,20 @@ async def add_answer(session: AsyncSession, question_id: int, city_id: int, topi
     if stmt is None:
         stmt = _ANSWER[dialect] = _answer_statement(dialect)
     await session.execute(stmt, {
+        "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
+        "delivered_at": delivered_at, "answered_at": answered_at,
+        "counted": 1 if delivered_at is not None else 0})
+
+
+_FAST_ANSWER = fast.Statement(_answer_statement)
+
+
+async def fast_add_answer(conn: fast.FastConn, question_id: int, city_id: int, topic_id: int | None,
+                          delivered_at: datetime | None, answered_at: datetime) -> None:
+    """add_answer on the fast path (same statement, same rules)."""
+    if topic_id is None:
+        return
+    await conn.execute(_FAST_ANSWER, {
         "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
         "delivered_at": delivered_at, "answered_at": answered_at,
         "counted": 1 if delivered_at is not None else 0})

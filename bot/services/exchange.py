@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.db import repo, routing_stats
+from bot.db import fast, repo, routing_stats
 from bot.db.models import (
     City,
     DialogState,
@@ -627,35 +627,55 @@ def _relay_statements() -> tuple[Any, Any, Any, Any]:
 
 
 _LOG_ROW, _FIRST_ANSWER, _ANSWERED, _CLEAR_ANSWER_STEP = _relay_statements()
+_FAST_LOG_ROW, _FAST_FIRST_ANSWER, _FAST_CLEAR_ANSWER_STEP = (
+    fast.Statement(_LOG_ROW), fast.Statement(_FIRST_ANSWER), fast.Statement(_CLEAR_ANSWER_STEP))
+_FAST_ANSWERED = fast.Statement(_ANSWERED, (None, None, UTCDateTime()))
+
+
+def _log_params(o: Outgoing, sent: Sent, kind: str, now: datetime) -> dict[str, Any]:
+    return {
+        "question_id": o.question_id, "from_official_id": o.sender.official_id,
+        "to_official_id": o.recipient.official_id, "from_city_id": o.sender.city_id,
+        "to_city_id": o.recipient.city_id, "kind": str(kind), "text": o.content.text,
+        "content_type": o.content.content_type, "original_chat_id": o.content.chat_id,
+        "original_message_id": o.content.message_id,
+        "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
+        "delivered_message_id": sent.message_id, "now": now}
 
 
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     """Log a relayed answer or follow-up (with the delivered ids a reply will be looked up by)."""
     now = deps.clock.now()
     o = sent.outgoing
-    async with deps.db.transaction() as session:
-        kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
-        row_id = await session.scalar(_LOG_ROW, {
-            "question_id": o.question_id, "from_official_id": o.sender.official_id,
-            "to_official_id": o.recipient.official_id, "from_city_id": o.sender.city_id,
-            "to_city_id": o.recipient.city_id, "kind": str(kind), "text": o.content.text,
-            "content_type": o.content.content_type, "original_chat_id": o.content.chat_id,
-            "original_message_id": o.content.message_id,
-            "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
-            "delivered_message_id": sent.message_id, "now": now})
-        if sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None:
+    kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
+    counts_answer = sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None
+    if sent.blocked:  # rare: the recipient is marked unreachable too, through the ORM
+        return await _record_blocked_relay(deps, tg_user_id, sent, kind, now)
+    # The hot path: the same statements in one transaction, straight on the driver.
+    async with deps.db.fast_transaction() as conn:
+        (row_id,) = await conn.first(_FAST_LOG_ROW, _log_params(o, sent, kind, now)) or (None,)
+        if counts_answer:
             # The question row first: its lock orders two answers to one question, which the
             # city's answered count relies on (routing_stats.add_answer).
-            await session.execute(_FIRST_ANSWER, {"question_id": o.question_id, "now": now})
-            answered = (await session.execute(_ANSWERED, {"routing_id": o.routing_id, "now": now})).first()
+            await conn.execute(_FAST_FIRST_ANSWER, {"question_id": o.question_id, "now": now})
+            answered = await conn.first(_FAST_ANSWERED, {"routing_id": o.routing_id, "now": now})
             if answered is not None:
-                await routing_stats.add_answer(session, o.question_id, answered.city_id,
-                                               answered.topic_id, answered.delivered_at, now)
-        if sent.blocked:
-            await _mark_unreachable(session, now, o.recipient.official_id)
+                city_id, topic_id, delivered_at = answered
+                await routing_stats.fast_add_answer(conn, o.question_id, city_id, topic_id,
+                                                    delivered_at, now)
+        await conn.execute(_FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
+    log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
+              row_id, sent.message_id is not None)
+    return int(row_id)
+
+
+async def _record_blocked_relay(deps: Deps, tg_user_id: int, sent: Sent, kind: str, now: datetime) -> int:
+    o = sent.outgoing
+    async with deps.db.transaction() as session:
+        row_id = await session.scalar(_LOG_ROW, _log_params(o, sent, kind, now))
+        await _mark_unreachable(session, now, o.recipient.official_id)
         await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
-        log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
-                 row_id, sent.message_id is not None)
+        log.info("relay kind=%s question_id=%s exchange_id=%s delivered=False", kind, o.question_id, row_id)
         return int(row_id)
 
 

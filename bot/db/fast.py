@@ -1,0 +1,170 @@
+"""The hot path's statements, run straight on the driver (asyncpg, aiosqlite).
+
+A relayed reply runs a handful of small statements; through the ORM session each costs far
+more Python than the database spends on it. Here the same SQLAlchemy statements are compiled
+once per dialect and executed on a driver connection with their parameters processed by the
+columns' own types (so stored values are exactly what the ORM would write). SQL only, like
+repo.py: callers own the transaction (`Database.fast_transaction` / `Database.fast_read`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Dialect
+
+from bot.db.models import Official
+
+Row = Sequence[Any]
+
+
+class Compiled:
+    """One statement compiled for one dialect, with its bind order and type processing."""
+
+    def __init__(self, statement: Any, dialect: Dialect,
+                 result_types: Sequence[Any] = ()) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        order = list(compiled.positiontup or [])
+        self._binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
+            (name, compiled.binds[name].effective_value, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in order]
+        self._results: list[Callable[[Any], Any] | None] = [
+            t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
+            for t in result_types]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for name, default, process in self._binds:
+            value = params.get(name, default)
+            if isinstance(value, Enum):
+                value = value.value
+            out.append(process(value) if process is not None and value is not None else value)
+        return out
+
+    def row(self, raw: Row) -> tuple[Any, ...]:
+        if not self._results:
+            return tuple(raw)
+        return tuple(p(v) if p is not None and v is not None else v
+                     for p, v in zip(self._results + [None] * (len(raw) - len(self._results)), raw,
+                                     strict=True))
+
+
+class Statement:
+    """A SQLAlchemy statement for the fast path, compiled on first use for each dialect.
+    `statement` may be a function of the dialect's name, for statements written per dialect."""
+
+    def __init__(self, statement: Any, result_types: Sequence[Any] = ()) -> None:
+        self.statement = statement
+        self.result_types = result_types
+        self._compiled: dict[str, Compiled] = {}
+
+    def on(self, dialect: Dialect) -> Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            stmt = self.statement(dialect.name) if callable(self.statement) else self.statement
+            compiled = self._compiled[dialect.name] = Compiled(stmt, dialect, self.result_types)
+        return compiled
+
+
+class FastConn:
+    """A driver connection: one round trip (PostgreSQL) or one thread hop (SQLite) a statement."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.dialect = dialect
+        self.postgres = dialect.name == "postgresql"
+
+    async def fetch(self, statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        stmt = statement.on(self.dialect)
+        args = stmt.args(params)
+        if self.postgres:
+            rows = await self.raw.fetch(stmt.sql, *args)
+        else:
+            rows = await self.raw.execute_fetchall(stmt.sql, args)
+        return [stmt.row(r) for r in rows]
+
+    async def first(self, stmt: Statement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = await self.fetch(stmt, params)
+        return rows[0] if rows else None
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any]) -> None:
+        stmt = statement.on(self.dialect)
+        args = stmt.args(params)
+        if self.postgres:
+            await self.raw.execute(stmt.sql, *args)
+        else:
+            await self.raw.execute_fetchall(stmt.sql, args)
+
+
+class FastPool:
+    """A few driver connections of the database's own, opened on first use, closed in dispose."""
+
+    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+        self._connect = connect
+        self._size = size
+        self._idle: list[Any] = []
+        self._all: list[Any] = []
+        self._free = asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self._free:
+            if self._idle:
+                conn = self._idle.pop()
+            else:
+                conn = await self._connect()
+                self._all.append(conn)
+            ok = False
+            try:
+                yield conn
+                ok = True
+            finally:
+                if ok:
+                    self._idle.append(conn)
+                else:  # its state is unknown (a cancelled statement, a broken link): not reused
+                    self._all.remove(conn)
+                    await _close(conn)
+
+    async def close(self) -> None:
+        conns, self._all, self._idle = self._all, [], []
+        for conn in conns:
+            await _close(conn)
+
+
+async def _close(conn: Any) -> None:
+    try:
+        await conn.close()
+    except Exception:  # already broken; nothing more to release
+        pass
+
+
+# ---- the statements ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficialRow:
+    """The columns identity needs of an official (stands in for the ORM object there)."""
+
+    id: int
+    role: str
+    status: str
+    locale: str
+    city_id: int | None
+    name: str | None
+
+
+IDENTITY = Statement(select(Official.id, Official.role, Official.status, Official.locale,
+                            Official.city_id, Official.name)
+                     .where(Official.tg_user_id == bindparam("tg_user_id")))
+
+
+async def official_by_tg(conn: FastConn, tg_user_id: int) -> OfficialRow | None:
+    row = await conn.first(IDENTITY, {"tg_user_id": tg_user_id})
+    return OfficialRow(*row) if row is not None else None
