@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -101,7 +102,11 @@ class Database:
             import asyncpg
 
             url = self.engine.url.set(drivername="postgresql")
-            return await asyncpg.connect(url.render_as_string(hide_password=False))
+            conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+            for json_type in ("json", "jsonb"):  # decoded as the session's connections do
+                await conn.set_type_codec(json_type, encoder=json.dumps, decoder=json.loads,
+                                          schema="pg_catalog")
+            return conn
         import aiosqlite
 
         conn = await aiosqlite.connect(self.engine.url.database or ":memory:", timeout=30,

@@ -491,6 +491,10 @@ async def prepare_relay(
     Only threads this person is part of are found; a new answer to a closed question is
     refused, a follow-up between people who already talked is not.
     """
+    if replied is not None and routing_id is None:
+        outgoing = await _fast_relay_by_reply(deps, tg_user_id, replied, content)
+        if outgoing is not None:
+            return outgoing
     async with deps.db.read() as session:  # decides only; record_relay writes
         if replied is not None and routing_id is None:
             return await _relay_by_reply(session, tg_user_id, replied, content)
@@ -515,7 +519,7 @@ async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, 
     return found[0], _person(found[0], found[1])
 
 
-def _reply_thread_statement() -> Any:
+def _reply_thread_statement(fast_columns: bool = False) -> Any:
     """Built once. For a Telegram reply: the replier (by Telegram id) and their city, the logged
     message replied to (delivered to them), its question, the thread's routing row, the topic,
     and the other side with their city. The routing row is the replier's own when they
@@ -525,9 +529,17 @@ def _reply_thread_statement() -> Any:
     asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
     helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
     other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
+    if fast_columns:  # plain columns for the fast path, in _FAST_THREAD_COLUMNS' order
+        columns: tuple[Any, ...] = (
+            *_person_columns(me, my_city), ExchangeMessage.kind, ExchangeMessage.from_official_id,
+            Question.id, Question.asker_id, Question.status, Routing.id, Routing.recipient_id,
+            Routing.answered_at, Topic.id, Topic.slug, Topic.group, Topic.names, Topic.group_names,
+            *_person_columns(other, other_city))
+    else:
+        columns = (me, my_city, ExchangeMessage.kind, ExchangeMessage.from_official_id, Question,
+                   Routing, Topic, other, other_city)
     return (
-        select(me, my_city, ExchangeMessage.kind, ExchangeMessage.from_official_id, Question,
-               Routing, Topic, other, other_city)
+        select(*columns)
         .select_from(ExchangeMessage)
         .join(me, me.id == ExchangeMessage.to_official_id)
         .join(Question, Question.id == ExchangeMessage.question_id)
@@ -543,7 +555,65 @@ def _reply_thread_statement() -> Any:
     )
 
 
+def _person_columns(o: Any, c: Any) -> tuple[Any, ...]:
+    return (o.id, o.chat_id, o.locale, o.name, o.position, o.city_id, o.status, c.name, c.timezone)
+
+
+def _person_of(row: Sequence[Any]) -> Person | None:
+    oid, chat_id, locale, name, position, city_id, status, city_name, timezone = row
+    if oid is None:
+        return None
+    return Person(oid, chat_id, locale, name or "—", position or "—", city_id,
+                  city_name if city_name is not None else "—",
+                  timezone if timezone is not None else "UTC", status)
+
+
 _REPLY_THREAD = _reply_thread_statement()
+_FAST_REPLY_THREAD = fast.Statement(
+    _reply_thread_statement(fast_columns=True),
+    (None,) * 16 + (UTCDateTime(),) + (None,) * 3 + (Topic.names.type, Topic.group_names.type))
+
+
+async def _fast_relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
+                               content: Content) -> Outgoing | None:
+    """_relay_by_reply in one statement on the driver; None when the thread was not found
+    (then the caller asks the session why, as _relay_by_reply does)."""
+    async with deps.db.fast_read() as conn:
+        found = await conn.first(_FAST_REPLY_THREAD, {
+            "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})
+    if found is None:
+        return None
+    me = _person_of(found[0:9])
+    assert me is not None
+    kind, from_official_id, question_id, asker_id, question_status = found[9:14]
+    routing_id, recipient_id, answered_at = found[14:17]
+    topic_id, slug, group, names, group_names = found[17:22]
+    other = _person_of(found[22:31])
+    if me.status not in REGISTERED:
+        raise NotAllowed("not_registered")
+    if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
+        raise NotFound("no_thread")
+    if kind != ExchangeKind.ROUTING and from_official_id is None:
+        raise NotFound("no_thread")
+    if routing_id is None:
+        raise NotFound("no_thread")
+    if topic_id is None:
+        raise NotFound("topic")
+    people = {me.official_id: me}
+    if other is not None:
+        people[other.official_id] = other
+    info = TopicInfo(topic_id, slug, group, dict(names), dict(group_names))
+    if kind == ExchangeKind.ROUTING or me.official_id != asker_id:  # as _answer_outgoing
+        first = answered_at is None
+        if first and question_status in CLOSED:
+            raise ServiceError("closed")
+        _check_reachable(people, asker_id)
+        return Outgoing("answer" if first else "follow_up", question_id, routing_id, me,
+                        people[asker_id], info, content)
+    if answered_at is None and question_status in CLOSED:  # as _follow_up
+        raise ServiceError("closed")
+    _check_reachable(people, recipient_id)
+    return Outgoing("follow_up", question_id, routing_id, me, people[recipient_id], info, content)
 
 
 async def _relay_by_reply(session: AsyncSession, tg_user_id: int, replied: tuple[int, int],
