@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.db.fast import FastConn, FastPool
+from bot.db.fast import FastConn, FastPool, Program, SqliteDriver, T
 
 READ_ONLY = "city_exchange_read_only"
 FAST_POOL_SIZE = 8
@@ -107,13 +107,7 @@ class Database:
                 await conn.set_type_codec(json_type, encoder=json.dumps, decoder=json.loads,
                                           schema="pg_catalog")
             return conn
-        import aiosqlite
-
-        conn = await aiosqlite.connect(self.engine.url.database or ":memory:", timeout=30,
-                                       isolation_level=None)
-        for pragma in SQLITE_PRAGMAS:
-            await conn.execute_fetchall(pragma)
-        return conn
+        return await SqliteDriver(self.engine.url.database or ":memory:", SQLITE_PRAGMAS).open()
 
     @asynccontextmanager
     async def fast_read(self) -> AsyncIterator[FastConn]:
@@ -122,22 +116,14 @@ class Database:
         async with self._fast.acquire() as raw:
             yield FastConn(raw, self.dialect)
 
-    @asynccontextmanager
-    async def fast_transaction(self) -> AsyncIterator[FastConn]:
-        """`transaction()` for bot/db/fast.py statements: committed on success, rolled back on
-        error; on SQLite queued behind this process's other writers, as there."""
+    async def fast_transaction(self, program: Program[T]) -> T:
+        """`transaction()` for a bot/db/fast.py program: committed when it returns, rolled back
+        if it raises; on SQLite queued behind this process's other writers, as there."""
         if self._write_lock is None:
-            async with self._fast.acquire() as raw, raw.transaction():
-                yield FastConn(raw, self.dialect)
-            return
+            async with self._fast.acquire() as raw:
+                return await FastConn(raw, self.dialect).transaction(program)
         async with self._write_lock, self._fast.acquire() as raw:
-            await raw.execute_fetchall("BEGIN IMMEDIATE")
-            try:
-                yield FastConn(raw, self.dialect)
-            except BaseException:
-                await raw.rollback()
-                raise
-            await raw.commit()
+            return await FastConn(raw, self.dialect).transaction(program)
 
     async def dispose(self) -> None:
         await self._fast.close()

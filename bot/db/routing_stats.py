@@ -98,15 +98,16 @@ async def add_answer(session: AsyncSession, question_id: int, city_id: int, topi
 _FAST_ANSWER = fast.Statement(_answer_statement)
 
 
-async def fast_add_answer(conn: fast.FastConn, question_id: int, city_id: int, topic_id: int | None,
-                          delivered_at: datetime | None, answered_at: datetime) -> None:
-    """add_answer on the fast path (same statement, same rules)."""
+def fast_add_answer(question_id: int, city_id: int, topic_id: int | None,
+                    delivered_at: datetime | None, answered_at: datetime) -> fast.Program[None]:
+    """add_answer as a step of a fast-path program (same statement, same rules):
+    `yield from fast_add_answer(...)`."""
     if topic_id is None:
         return
-    await conn.execute(_FAST_ANSWER, {
+    yield _FAST_ANSWER, {
         "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
         "delivered_at": delivered_at, "answered_at": answered_at,
-        "counted": 1 if delivered_at is not None else 0})
+        "counted": 1 if delivered_at is not None else 0}
 
 
 def rebuild_select(dialect: str) -> Any:

@@ -722,20 +722,25 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     if sent.blocked:  # rare: the recipient is marked unreachable too, through the ORM
         return await _record_blocked_relay(deps, tg_user_id, sent, kind, now)
     # The hot path: the same statements in one transaction, straight on the driver.
-    async with deps.db.fast_transaction() as conn:
-        (row_id,) = await conn.first(_FAST_LOG_ROW, _log_params(o, sent, kind, now)) or (None,)
-        if counts_answer:
-            # The question row first: its lock orders two answers to one question, which the
-            # city's answered count relies on (routing_stats.add_answer).
-            await conn.execute(_FAST_FIRST_ANSWER, {"question_id": o.question_id, "now": now})
-            answered = await conn.first(_FAST_ANSWERED, {"routing_id": o.routing_id, "now": now})
-            if answered is not None:
-                city_id, topic_id, delivered_at = answered
-                await routing_stats.fast_add_answer(conn, o.question_id, city_id, topic_id,
-                                                    delivered_at, now)
-        await conn.execute(_FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
+    row_id = await deps.db.fast_transaction(_relay_program(tg_user_id, sent, kind, now, counts_answer))
     log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
               row_id, sent.message_id is not None)
+    return int(row_id)
+
+
+def _relay_program(tg_user_id: int, sent: Sent, kind: str, now: datetime,
+                   counts_answer: bool) -> fast.Program[int]:
+    o = sent.outgoing
+    ((row_id,),) = yield _FAST_LOG_ROW, _log_params(o, sent, kind, now)
+    if counts_answer:
+        # The question row first: its lock orders two answers to one question, which the
+        # city's answered count relies on (routing_stats.add_answer).
+        yield _FAST_FIRST_ANSWER, {"question_id": o.question_id, "now": now}
+        answered = yield _FAST_ANSWERED, {"routing_id": o.routing_id, "now": now}
+        if answered:
+            city_id, topic_id, delivered_at = answered[0]
+            yield from routing_stats.fast_add_answer(o.question_id, city_id, topic_id, delivered_at, now)
+    yield _FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id}
     return int(row_id)
 
 
