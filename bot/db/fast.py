@@ -1,10 +1,11 @@
-"""The hot path's statements, run straight on the driver (asyncpg, aiosqlite).
+"""The hot path's statements, run straight on the driver (asyncpg, sqlite3 in a thread).
 
 A relayed reply runs a handful of small statements; through the ORM session each costs far
 more Python than the database spends on it. Here the same SQLAlchemy statements are compiled
 once per dialect and executed on a driver connection with their parameters processed by the
 columns' own types (so stored values are exactly what the ORM would write). SQL only, like
 repo.py: callers own the transaction (`Database.fast_transaction` / `Database.fast_read`).
+Used only where the ORM's cost showed in bench/bench_exchange.py (identity, relaying).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ class Compiled:
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         order = list(compiled.positiontup or [])
+        binds = [(name, compiled.binds[name]) for name in order]  # names as rendered
         self._binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
-            (name, compiled.binds[name].effective_value, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in order]
+            (name, b.effective_value, b.type.dialect_impl(dialect).bind_processor(dialect))
+            for name, b in binds]
         self._results: list[Callable[[Any], Any] | None] = [
             t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
             for t in result_types]
