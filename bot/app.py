@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 import handlers
-from bot import scheduling
+from bot import delivery, scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
@@ -47,6 +47,9 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if background:
+        # The bot's replies and the outbox share one window of Telegram's overall limit.
+        builder = builder.rate_limiter(delivery.SharedWindow(delivery.pacer_for(deps.settings)))
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
