@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 import handlers
-from bot import scheduling
+from bot import delivery, scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
@@ -49,6 +49,9 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates))
     )
+    if background:
+        # The bot's replies and the outbox share one window of Telegram's overall limit.
+        builder = builder.rate_limiter(delivery.SharedWindow(delivery.pacer_for(deps.settings)))
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

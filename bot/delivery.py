@@ -11,6 +11,9 @@ digests as pre-rendered text). Its rules, from measurements on this machine (DES
 - 429 pauses every send for `retry_after`, and the row goes again without counting an attempt;
   5xx and timeouts come back after an exponential backoff with jitter, up to
   `send_max_attempts`; 400 fails the row; 403 marks the row and the official unreachable;
+- the bot's own replies (and the progress messages) share the window: in the process that
+  runs the sender they pass through `SharedWindow`, which takes the next free slot for them,
+  so replies and the outbox together stay within the limit instead of drawing 429s;
 - the database decides who sends what: rows are leased (`claimed_until`/`claimed_by`) in
   short transactions with `FOR UPDATE SKIP LOCKED`, outcomes are written every ~0.1 s, and a
   row whose lease is about to run out is given back instead of sent. A killed process
@@ -31,7 +34,8 @@ import socket
 import time
 import warnings
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -49,6 +53,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.ext import BaseRateLimiter
 from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
@@ -63,6 +68,16 @@ FLUSH_SECONDS = 0.1
 FLUSH_ROWS = 100
 CANCEL_CHECK_SECONDS = 0.5
 LOOKAHEAD = 64  # rows scanned for one whose chat may receive now
+# Bot API methods that deliver a message: what Telegram's message limits count.
+MESSAGE_METHODS = frozenset({
+    "sendMessage", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+    "sendPhoto", "sendDocument", "sendVideo", "sendVoice", "sendAudio", "sendAnimation",
+    "sendLocation", "sendMediaGroup", "sendSticker", "sendContact", "sendVenue", "sendPoll",
+    "sendDice", "sendVideoNote",
+})
+# Set while the sender itself sends, so its (already paced) sends are not counted twice when
+# it shares the application's Bot (SEND_TRANSPORT=default).
+_outbox_send: ContextVar[bool] = ContextVar("outbox_send", default=False)
 
 
 class Timer(Protocol):
@@ -129,6 +144,48 @@ class Pacer:
 
     def sends_within(self, start: float, end: float) -> int:
         return sum(1 for t in self._log if start <= t < end)
+
+
+def pacer_for(settings: Any) -> Pacer:
+    return Pacer(settings.send_rate_per_second, settings.send_rate_per_chat_per_second,
+                 settings.send_window_margin_seconds)
+
+
+class SharedWindow(BaseRateLimiter[None]):
+    """The application Bot's rate limiter: its messages take slots in the outbox's window.
+
+    Without it the sender fills the whole window during a broadcast and any reply, prompt
+    or progress message in the same second draws a 429 (and is lost: PTB does not retry
+    it). A reply waits for the next free slot (one spacing interval, milliseconds, while a
+    broadcast runs) and the outbox's next send moves back. Replies are not spaced per chat:
+    Telegram tolerates a reply and a prompt in a row in a private chat; the outbox does wait
+    a chat's interval after a reply to it.
+    """
+
+    def __init__(self, pacer: Pacer, timer: Timer | None = None) -> None:
+        self.pacer = pacer
+        self.timer: Timer = timer or RealTimer()
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+        kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
+        if endpoint in MESSAGE_METHODS and not _outbox_send.get():
+            while (wait := self.pacer.ready_at() - self.timer.now()) > 0:
+                await self.timer.sleep(wait)
+            try:
+                chat_id = int(data.get("chat_id"))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                chat_id = 0
+            self.pacer.record(chat_id, self.timer.now())
+        return await callback(*args, **kwargs)
 
 
 @dataclass
@@ -205,15 +262,15 @@ class Sender:
     """Drains the outbox. One per process; `run_once` is called again and again by the job."""
 
     def __init__(self, deps: Deps, bot: Bot, *, worker: str = WORKER_ID,
-                 timer: Timer | None = None, rng: random.Random | None = None) -> None:
+                 timer: Timer | None = None, rng: random.Random | None = None,
+                 pacer: Pacer | None = None) -> None:
         s = deps.settings
         self.deps = deps
         self.bot = bot
         self.worker = worker
         self.timer: Timer = timer or RealTimer()
         self.rng = rng or random.Random()
-        self.pacer = Pacer(s.send_rate_per_second, s.send_rate_per_chat_per_second,
-                           s.send_window_margin_seconds)
+        self.pacer = pacer or pacer_for(s)
         self.stopping = asyncio.Event()
         self.buffer: deque[Job] = deque()
         self.outcomes = _Outcomes()
@@ -339,6 +396,7 @@ class Sender:
 
     # ---- one send -----------------------------------------------------------------------
     async def _send(self, job: Job) -> None:
+        _outbox_send.set(True)  # this task's context only
         attempts = job.attempts + 1
         try:
             markup = InlineKeyboardMarkup.de_json(job.reply_markup, self.bot) if job.reply_markup else None
@@ -531,7 +589,9 @@ async def start(app: Any) -> None:
         bot = Bot(s.require_token(), base_url=s.api_base, base_file_url=s.file_base,
                   request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)))
         await bot.initialize()
-    app.bot_data.outbox = Outbox(Sender(deps, bot), bot if own else None)
+    limiter = getattr(app.bot, "rate_limiter", None)
+    pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
+    app.bot_data.outbox = Outbox(Sender(deps, bot, pacer=pacer), bot if own else None)
 
 
 async def stop(app: Any) -> None:

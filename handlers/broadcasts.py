@@ -379,13 +379,18 @@ def report_text(p: Progress) -> str:
     ).format(id=p.id, sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
 
 
+def rendered_report(p: Progress) -> str:
+    with use_locale(p.locale):
+        return report_text(p)
+
+
 async def progress_job(app: Any) -> None:
-    """Keeps each running broadcast's progress message up to date; sends the final report."""
+    """Keeps each running broadcast's progress message up to date; the final report goes
+    through the outbox (written with the broadcast's end, so it is never lost)."""
     deps = app.bot_data.deps
-    for p in await bc.progress_due(deps):
+    for p in await bc.progress_due(deps, rendered_report):
         with use_locale(p.locale):
             text = progress_text(p)
-            report = report_text(p) if p.final else None
         try:
             if p.message_id is not None:
                 try:
@@ -396,8 +401,6 @@ async def progress_job(app: Any) -> None:
             elif not p.final:
                 sent = await app.bot.send_message(p.chat_id, text)
                 await bc.set_progress_message(deps, p.id, sent.message_id)
-            if report is not None:
-                await app.bot.send_message(p.chat_id, report)
         except TelegramError as exc:
             log.info("broadcast progress not shown broadcast_id=%s error=%s", p.id, exc)
 

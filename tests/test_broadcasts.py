@@ -122,12 +122,37 @@ async def test_organiser_broadcasts_a_photo_to_a_country(harness: Harness) -> No
     assert h.tg.of("copyMessage", p["blocked"].chat_id) == []
 
     await progress_job(h.app)
-    assert "Delivered: 3 of 3" in h.last_text(org)
     assert any("finished: 3 of 3 sent" in t for t in h.texts(org))
+    await drain(h)  # the report goes through the outbox
+    assert "Delivered: 3 of 3" in h.last_text(org)
     await progress_job(h.app)
+    await drain(h)
     assert sum("delivery report" in t for t in h.texts(org)) == 1  # reported once
     await h.command(org, "/broadcasts")
     assert "#1 · done · 3 of 3 sent · 0 failed · 0 unreachable" in h.last_text(org)
+
+
+async def test_the_final_report_survives_a_failed_send(harness: Harness) -> None:
+    h = harness
+    net = await network(h)
+    org = net["organiser"]
+    await h.command(org, "/broadcast")
+    await h.send(org, "Evacuation drill")
+    await h.press(org, "Preview")
+    await h.press(org, "Send now")
+    await drain(h)
+    h.tg.server_error(method="sendMessage", chat_id=org.id)  # the report's first try
+    await progress_job(h.app)
+    assert (await drain(h)).retried == 1
+    assert not any("delivery report" in t for t in h.texts(org))
+
+    h.deps.clock.advance(minutes=1)  # past the retry's backoff
+    await drain(h)
+    await progress_job(h.app)
+    await drain(h)
+    assert [t for t in h.texts(org) if "delivery report" in t] == [
+        "<b>Broadcast #1: delivery report</b>\nDelivered: 5 of 5\nFailed: 0\n"
+        "Unreachable (they blocked the bot): 0"]
 
 
 async def test_progress_is_edited_in_place_no_more_often_than_the_interval(harness: Harness) -> None:
@@ -179,6 +204,7 @@ async def test_schedule_goes_at_its_time_in_the_organisers_timezone(harness: Har
     h.deps.clock.set(datetime(2026, 3, 2, 13, 30, tzinfo=UTC))
     assert (await drain(h)).sent == 5
     await progress_job(h.app)
+    await drain(h)
     assert "Delivered: 5 of 5" in h.last_text(org)
 
 

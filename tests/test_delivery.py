@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
+from telegram.ext import ExtBot
 
 from bot.db import outbox
 from bot.db.models import AuditLog, Delivery, DeliveryStatus, Official, OfficialStatus
-from bot.delivery import Pacer, Sender, backoff
+from bot.delivery import Pacer, Sender, SharedWindow, backoff, pacer_for
+from tests.conftest import TEST_TOKEN
 from tests.factories import make_city, make_official
 from tests.harness.outbox import FakeTimer, drain
 from tests.harness.updates import Harness, TgUser
@@ -251,3 +254,52 @@ async def test_two_senders_send_each_row_once(harness: Harness) -> None:
     assert a.sent + b.sent == 40
     assert sorted(c.chat_id for c in h.tg.of("copyMessage")) == sorted(o.chat_id for o in people)
     assert {r.status for r in (await rows(h)).values()} == {DeliveryStatus.SENT}
+
+
+# ---- the bot's replies share the outbox's window ------------------------------------------------
+
+async def test_a_reply_during_a_broadcast_takes_a_free_slot_instead_of_a_429() -> None:
+    timer = FakeTimer()
+    pacer = Pacer(rate=30, per_chat_rate=1)
+    limiter = SharedWindow(pacer, timer)
+    sends: list[float] = []
+
+    async def outbox_sends(n: int) -> None:  # the sender at full speed
+        for i in range(n):
+            if (wait := pacer.ready_at() - timer.now()) > 0:
+                await timer.sleep(wait)
+            pacer.record(-(len(sends) + i + 1), timer.now())
+            sends.append(timer.now())
+
+    async def reply(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+        sends.append(timer.now())
+        return {"message_id": 1}
+
+    async def answer(*_args: Any, **_kwargs: Any) -> bool:
+        return True
+
+    await outbox_sends(45)
+    await limiter.process_request(reply, (), {}, "sendMessage", {"chat_id": 42}, None)
+    reply_at = sends[-1]
+    next_slot = pacer.ready_at()
+    await limiter.process_request(answer, (), {}, "answerCallbackQuery", {}, None)
+    assert (pacer.ready_at(), timer.now()) == (next_slot, reply_at)  # not a message: no slot
+    await outbox_sends(45)
+
+    assert max_in_window(sorted(sends)) <= 30
+    assert pacer.chat_ready_at(42) >= reply_at + 1.0  # the outbox waits before writing to them
+
+
+async def test_the_senders_own_sends_through_the_shared_bot_count_once(harness: Harness) -> None:
+    h = harness
+    await enqueue_copies(h, await recipients(h, 60))
+    timer = FakeTimer(h.deps.clock)
+    pacer = pacer_for(h.deps.settings)  # 30 a second
+    bot = ExtBot(TEST_TOKEN, request=h.tg, get_updates_request=h.tg,
+                 rate_limiter=SharedWindow(pacer, timer))
+    await bot.initialize()
+
+    stats = await Sender(h.deps, bot, timer=timer, pacer=pacer).run_once()
+
+    assert stats.sent == 60
+    assert timer.slept < 2.5  # 60 sends at 30 a second; counted twice they would take 4 s

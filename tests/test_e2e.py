@@ -7,109 +7,36 @@ event based (the fake server wakes the test on each message), never a fixed slee
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.db.engine import Database
 from bot.db.models import City, DialogState, Official, OfficialStatus, OfficialTopic
-from tests.conftest import TABLES
 from tests.harness.fake_server import FakeTelegram
+from tests.harness.process import (
+    TOKEN,
+    BotProcesses,
+    base_env,
+    bot_processes,
+    database_url,
+)
 from tests.harness.updates import TgUser
 
 pytestmark = pytest.mark.e2e
 
-TOKEN = "123456789:AAE-e2e-token-abcdefghijklmnopqrstuvwxyz0"
-ADMIN_ID = 900001
 USER = TgUser(610001, "Amina", "en")
 TOPIC = "Organising for resilience"
 WAIT = 20.0  # seconds for one expected reply; generous for a loaded CI machine
-PROCESS_WAIT = 30.0
-
-
-class BotProcesses:
-    """Runs the CLI as a user would; keeps every process's output for the log assertions."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.logs: list[Path] = []
-        self.running: list[asyncio.subprocess.Process] = []
-
-    def _log(self, name: str) -> Path:
-        path = self.workdir / f"{len(self.logs):02d}-{name}.log"
-        self.logs.append(path)
-        return path
-
-    async def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """Run a command to completion; (exit code, stdout, stderr)."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, cwd=self.workdir, env=env or self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), PROCESS_WAIT)
-        self._log(args[0]).write_bytes(out + err)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
-
-    async def start(self) -> asyncio.subprocess.Process:
-        """`run` with a short long-poll timeout, so a stop never waits on an open poll."""
-        with self._log("run").open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--poll-timeout", "2", cwd=self.workdir,
-                env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT)
-        self.running.append(proc)
-        return proc
-
-    async def stop(self, proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> int:
-        if proc.returncode is None:
-            proc.send_signal(sig)
-        code = await asyncio.wait_for(proc.wait(), PROCESS_WAIT)
-        self.running.remove(proc)
-        return code
-
-    async def stop_all(self) -> None:
-        for proc in list(self.running):
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-        self.running.clear()
-
-    def output(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
-
-
-def base_env(**values: str) -> dict[str, str]:
-    """A clean environment: nothing from the developer's shell that Settings would read."""
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
-           if k in os.environ}
-    env.update(PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **values)
-    return env
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh SQLite file (not migrated: the CLI does it), or PostgreSQL with tables emptied."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'city_exchange.db'}"
-    url: str = request.getfixturevalue("pg_url")
-
-    async def truncate() -> None:
-        db = Database(url)
-        try:
-            async with db.engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        finally:
-            await db.dispose()
-
-    asyncio.run(truncate())
-    return url
+    return database_url(request, tmp_path)
 
 
 @pytest.fixture
@@ -121,19 +48,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
                e2e_db_url: str) -> AsyncIterator[BotProcesses]:
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    env = base_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                   DATABASE_URL=e2e_db_url, ADMIN_IDS=str(ADMIN_ID))
-    procs = BotProcesses(workdir, env)
-    try:
+    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url) as procs:
         yield procs
-    finally:
-        await procs.stop_all()
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            print("\n--- what each chat received ---\n" + fake.transcript())
-            print("\n--- process output ---\n" + procs.output())
 
 
 def has_button(label: str) -> object:

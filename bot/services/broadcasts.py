@@ -7,6 +7,7 @@ delivery row per recipient in one transaction; the sender in bot/delivery.py sen
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -418,11 +419,13 @@ async def get_summary(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary
         return Summary(b.id, b.status, None, b.created_at, b.scheduled_at, b.finished_at, counts)
 
 
-async def progress_due(deps: Deps) -> list[Progress]:
+async def progress_due(deps: Deps, report: Callable[[Progress], str] | None = None) -> list[Progress]:
     """Broadcasts whose progress message is due, and those that just finished (once each).
 
     Starts scheduled broadcasts whose time has come. Each item is claimed with a
     compare-and-set on the broadcast row, so two workers never report the same tick twice.
+    A finished broadcast's delivery report, rendered by `report`, goes into the outbox in the
+    same transaction as its claim: a failed send or a crash right after cannot lose it.
     """
     now = deps.clock.now()
     interval = timedelta(seconds=deps.settings.broadcast_progress_seconds)
@@ -460,8 +463,14 @@ async def progress_due(deps: Deps) -> list[Progress]:
                 continue
             if chat_id is None or author_status in (OfficialStatus.ERASED, OfficialStatus.REMOVED):
                 continue
-            due.append(Progress(bid, int(chat_id), message_id, locale or deps.settings.default_locale,
-                                BroadcastStatus.DONE if final else BroadcastStatus.SENDING, c, final))
+            progress = Progress(bid, int(chat_id), message_id,
+                                locale or deps.settings.default_locale,
+                                BroadcastStatus.DONE if final else BroadcastStatus.SENDING, c, final)
+            if final and report is not None:
+                await outbox.enqueue(session, [outbox.delivery_row(
+                    dedupe_key=f"br:{bid}", source="notice", chat_id=int(chat_id), now=now,
+                    text=report(progress))])
+            due.append(progress)
     return due
 
 

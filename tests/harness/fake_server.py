@@ -180,7 +180,8 @@ class FakeTelegram:
     """The fake Bot API. Limits: `rate` messages/s overall, `chat_rate` per chat (None = off).
 
     Telegram tolerates short bursts in a private chat (a reply and a prompt), so the per-chat
-    limit is off unless a test or benchmark turns it on.
+    limit is off unless a test or benchmark turns it on; `chat_rate_exempt` lists chats it
+    then spares (a person in a conversation with the bot while a broadcast goes out).
     """
 
     def __init__(self, token: str = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv", *,
@@ -204,6 +205,7 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.stats: Counter[str] = Counter()
         self.limited: Counter[int] = Counter()  # 429s per chat id
+        self.chat_rate_exempt: set[int] = set()
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.confirmed_offset = 0
@@ -568,7 +570,7 @@ class FakeTelegram:
             if room < units:
                 waits.append(wait)
         chat = call.chat_id or 0
-        if self.chat_rate is not None:
+        if self.chat_rate is not None and chat not in self.chat_rate_exempt:
             room, wait = self._per_chat[chat].room(now, self.chat_rate)
             if room < units:
                 waits.append(wait)

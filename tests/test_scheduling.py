@@ -1,0 +1,36 @@
+"""The scheduler's stop: a job running when the bot stops finishes instead of being cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot import scheduling
+from tests.harness.updates import Harness
+
+
+async def test_stop_lets_a_running_job_finish(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def busy(app: object) -> None:  # e.g. the reminders job in its transaction
+        started.set()
+        await release.wait()
+        finished.append("busy")
+
+    monkeypatch.setattr(scheduling, "JOBS", [("busy", busy, 60.0)])
+    await scheduling.start(harness.app)
+    await asyncio.wait_for(started.wait(), 10)
+
+    stopping = asyncio.create_task(scheduling.stop(harness.app))
+    done, _ = await asyncio.wait([stopping], timeout=0.2)
+    assert not done, "stop returned while the job was still running"
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+
+    assert finished == ["busy"]
+    assert harness.app.bot_data.scheduler is None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
