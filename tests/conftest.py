@@ -17,9 +17,10 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.db.models import Base
 from bot.i18n import load_catalogs, set_locale
 from bot.runtime import Deps
+from tests.harness.fake_server import FakeTelegram
+from tests.harness.process import TOKEN, BotProcesses, bot_processes, database_url, empty_tables
 from tests.harness.telegram import RecordingRequest
 from tests.harness.updates import Harness
 
@@ -96,7 +97,6 @@ def pg_url() -> str:
     return PG_URL
 
 
-TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -110,15 +110,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         pytest.skip("SQLite only")
     url: str = request.getfixturevalue("pg_url")
 
-    async def truncate() -> None:
-        db = Database(url)
-        try:
-            async with db.engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        finally:
-            await db.dispose()
-
-    asyncio.run(truncate())
+    asyncio.run(empty_tables(url))
     return url
 
 
@@ -162,6 +154,27 @@ def deps(settings: Settings, db: Database, clock: FakeClock) -> Deps:
 @pytest.fixture
 def tg() -> RecordingRequest:
     return RecordingRequest()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """For end-to-end tests: a fresh SQLite file (the bot's CLI migrates it) or PostgreSQL."""
+    return database_url(request, tmp_path)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API HTTP server (a module may override it with other limits)."""
+    async with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
+               e2e_db_url: str) -> AsyncIterator[BotProcesses]:
+    """Real bot processes against `fake` and `e2e_db_url`, all stopped at the end."""
+    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url) as procs:
+        yield procs
 
 
 @pytest.fixture

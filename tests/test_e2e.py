@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,6 @@ from tests.harness.process import (
     TOKEN,
     BotProcesses,
     base_env,
-    bot_processes,
-    database_url,
 )
 from tests.harness.updates import TgUser
 
@@ -32,24 +29,6 @@ pytestmark = pytest.mark.e2e
 USER = TgUser(610001, "Amina", "en")
 TOPIC = "Organising for resilience"
 WAIT = 20.0  # seconds for one expected reply; generous for a loaded CI machine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
-               e2e_db_url: str) -> AsyncIterator[BotProcesses]:
-    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url) as procs:
-        yield procs
 
 
 def has_button(label: str) -> object:

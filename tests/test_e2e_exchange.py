@@ -6,9 +6,6 @@ relayed to the answerer → resolved; the exchange log holds every step.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +13,7 @@ from bot.db.engine import Database
 from bot.db.models import ExchangeMessage, Question, QuestionStatus
 from tests.factories import make_city, make_official, make_topic
 from tests.harness.fake_server import FakeTelegram
-from tests.harness.process import TOKEN, BotProcesses, bot_processes, database_url
+from tests.harness.process import BotProcesses
 from tests.harness.updates import TgUser
 
 pytestmark = pytest.mark.e2e
@@ -27,24 +24,6 @@ WAIT = 20.0
 QUESTION = "How do you keep flood sirens working during power cuts?"
 ANSWER = "Battery-backed sirens, tested every month."
 FOLLOW_UP = "Thank you! Who maintains the batteries?"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
-               e2e_db_url: str) -> AsyncIterator[BotProcesses]:
-    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url) as procs:
-        yield procs
 
 
 async def two_cities(url: str) -> None:

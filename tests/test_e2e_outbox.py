@@ -45,7 +45,6 @@ from tests.harness.process import (
     TOKEN,
     BotProcesses,
     bot_processes,
-    database_url,
     empty_tables,
 )
 from tests.harness.updates import TgUser
@@ -74,11 +73,6 @@ SETTINGS = {
     "BROADCAST_PROGRESS_SECONDS": "1",
     "REMINDER_JOB_SECONDS": "0.5",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def e2e_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return database_url(request, tmp_path)
 
 
 @pytest.fixture

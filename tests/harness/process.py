@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import text
 
 from bot.db.engine import Database
-from tests.conftest import TABLES
+from bot.db.models import Base
 from tests.harness.fake_server import FakeTelegram
+
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
 
 TOKEN = "123456789:AAE-e2e-token-abcdefghijklmnopqrstuvwxyz0"
 ADMIN_ID = 900001
