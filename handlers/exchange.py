@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.db.models import Role
@@ -86,7 +86,7 @@ def content_of(message: Message) -> Content | None:
         return Content("text", message.text, chat_id, message_id)
     for kind in MEDIA_ORDER:
         if getattr(message, kind):
-            return Content(kind, message.caption, chat_id, message_id)
+            return Content(kind, message.caption, chat_id, message_id, group=message.media_group_id)
     if message.venue is not None:
         return Content("venue", None, chat_id, message_id)
     if message.location is not None:
@@ -129,6 +129,8 @@ async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
     body = esc(content.text) if content.text else ""
     text = head + ("\n\n" + body if body else "")
     bot = context.bot
+    if content.album:
+        return (await send_album(context, chat_id, content, text, kb))[0]
     if content.content_type == "text":
         parts = split_text(text)
         sent: Message | None = None
@@ -150,6 +152,31 @@ async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
     else:
         copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, reply_markup=kb)
     return copied.message_id
+
+
+async def send_text(context: Ctx, chat_id: int, text: str, kb: InlineKeyboardMarkup | None) -> int:
+    """Text over as many messages as it needs; the buttons on the last, whose id is returned."""
+    sent: Message | None = None
+    parts = split_text(text)
+    for i, part in enumerate(parts):
+        sent = await context.bot.send_message(chat_id, part,
+                                              reply_markup=kb if i == len(parts) - 1 else None)
+    assert sent is not None
+    return sent.message_id
+
+
+async def copy_album(context: Ctx, chat_id: int, content: Content) -> list[int]:
+    assert content.chat_id is not None
+    copies = await context.bot.copy_messages(chat_id, content.chat_id, list(content.album))
+    return [c.message_id for c in copies]
+
+
+async def send_album(context: Ctx, chat_id: int, content: Content, text: str,
+                     kb: InlineKeyboardMarkup | None) -> tuple[int, list[int]]:
+    """Header (with the caption and the buttons: copyMessages carries neither), then the album
+    copied whole. The header's id is the one a reply threads on; then the copies' ids."""
+    head_id = await send_text(context, chat_id, text, kb)
+    return head_id, await copy_album(context, chat_id, content)
 
 
 async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
@@ -340,9 +367,12 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
         ))
         return
     draft = await ex.set_draft(context.deps, context.who.tg_user_id, content)
-    await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
     preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
     kb = markup([button(_("Send"), "ask", "send"), button(_("Cancel"), "ask", "cancel")])
+    if draft.content.album:
+        await album_preview(update, context, draft, header(preview), kb)
+        return
+    await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
     hint = ""
     if draft.needs_text:
         hint = _("You can still send a line of text to go with it, or tap Send.")
@@ -351,6 +381,32 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     await send_content(context, chat.id, draft.content, header(preview), None if hint else kb)
     if hint:
         await reply(update, hint, kb)
+
+
+async def album_preview(update: Update, context: Ctx, draft: ex.Draft, head: str,
+                        kb: InlineKeyboardMarkup) -> None:
+    """An album's items arrive one update each: the first shows the preview, each later one
+    refreshes it (header edited, copies replaced) so one preview shows the whole album."""
+    chat = update.effective_chat
+    assert chat is not None
+    content = draft.content
+    text = head + ("\n\n" + esc(content.text) if content.text else "")
+    if draft.preview is None:
+        await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
+        head_id, copies = await send_album(context, chat.id, content, text, kb)
+    else:
+        head_id, old = draft.preview
+        try:
+            await context.bot.edit_message_text(text, chat.id, head_id, reply_markup=kb)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                head_id = await send_text(context, chat.id, text, kb)
+        try:
+            await context.bot.delete_messages(chat.id, old)
+        except TelegramError as exc:  # stale copies stay on screen; the new ones follow
+            log.debug("could not delete old album preview: %s", exc)
+        copies = await copy_album(context, chat.id, content)
+    await ex.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)
 
 
 # ---- answering and replying ------------------------------------------------------------

@@ -3,6 +3,7 @@ decline and re-route, nobody covers, forged callbacks, blocked recipients, limit
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -243,6 +244,81 @@ async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
     assert int(last.params["message_id"]) == voice["message_id"]
     log = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.ANSWER)
     assert [r.content_type for r in log] == ["document"]
+
+
+def _ids(call) -> list[int]:
+    raw = call.params["message_ids"]
+    return [int(i) for i in (json.loads(raw) if isinstance(raw, str) else raw)]
+
+
+async def test_album_question_reaches_recipients_whole(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    album = [await h.send(w.asker, None, photo=PHOTO, media_group_id="g1"),
+             await h.send(w.asker, None, photo=PHOTO, media_group_id="g1",
+                          caption="Our <river> gauge, three views"),
+             await h.send(w.asker, None, photo=PHOTO, media_group_id="g1")]
+    ids = [m["message_id"] for m in album]
+
+    # One preview, refreshed as each photo arrives: the header (now with the caption) keeps
+    # Send / Cancel, the previous copies are replaced by a copy of the whole album.
+    mine = h.texts(w.asker)
+    assert sum("Preview" in t for t in mine) == 1
+    heads = [c for c in h.tg.sent(w.asker.id) if any(t == "Send" for row in c.buttons for t, _ in row)]
+    assert {c.params["message_id"] if c.method == "editMessageText" else c.message_id for c in heads} \
+        == {heads[0].message_id}
+    assert "Our &lt;river&gt; gauge, three views" in heads[-1].params["text"]
+    previews = h.tg.of("copyMessages", w.asker.id)
+    assert [_ids(c) for c in previews] == [ids[:1], ids[:2], ids]
+    deleted = [_ids(c) for c in h.tg.of("deleteMessages", w.asker.id)]
+    assert deleted == [[r["message_id"] for r in c.result] for c in previews[:-1]]
+
+    await h.press(w.asker, "Send")
+    assert "Sent to officials in" in h.last_text(w.asker)
+    reached = [u for u in (w.nice1, w.nice2, w.potenza, w.madrid, w.torino) if question_calls(h, u)]
+    assert len(reached) >= 2 and w.potenza in reached
+    position = {id(c): i for i, c in enumerate(h.tg.calls)}
+    for user in reached:
+        (head,) = question_calls(h, user)
+        assert head.method == "sendMessage" and "Question on Flood risk" in head.params["text"]
+        assert "Our &lt;river&gt; gauge, three views" in head.params["text"]
+        assert [t for row in head.buttons for t, _ in row] == ["Answer", "Not for me"]
+        (copied,) = h.tg.of("copyMessages", user.id)
+        assert int(copied.params["from_chat_id"]) == w.asker.id and _ids(copied) == ids
+        assert position[id(copied)] > position[id(head)]
+        assert h.tg.of("copyMessage", user.id) == []
+
+    (question,) = await rows(h, Question)
+    assert question.album_message_ids == ids and question.source_message_id == ids[0]
+    assert question.text == "Our <river> gauge, three views"
+    (logged,) = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.QUESTION)
+    assert logged.original_message_id == ids[0] and logged.content_type == "photo"
+    routed = await rows(h, Routing)
+    assert len(routed) == len(reached) and all(r.status == RoutingStatus.DELIVERED for r in routed)
+
+    # A Telegram reply to the header threads to the question like any other.
+    (head,) = question_calls(h, w.potenza)
+    await h.send(w.potenza, "We run them on batteries for 48 hours.", reply_to=head.message_id)
+    assert "We run them on batteries" in h.last_text(w.asker)
+
+
+async def test_text_after_a_captionless_album_becomes_its_text(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    ids = [(await h.send(w.asker, None, document=DOCUMENT, media_group_id="d7"))["message_id"]
+           for _ in range(2)]
+    await h.send(w.asker, QUESTION)
+    assert sum("Preview" in t for t in h.texts(w.asker)) == 1
+    assert QUESTION in h.tg.of("editMessageText", w.asker.id)[-1].params["text"]
+    assert _ids(h.tg.of("copyMessages", w.asker.id)[-1]) == ids
+    await h.press(w.asker, "Send")
+    (question,) = await rows(h, Question)
+    assert (question.text, question.content_type, question.album_message_ids) == (QUESTION, "document", ids)
+    assert _ids(h.tg.of("copyMessages", w.potenza.id)[0]) == ids
 
 
 async def test_location_question_gets_a_text_and_a_copy(harness: Harness) -> None:

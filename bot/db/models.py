@@ -221,6 +221,8 @@ class Question(Base):
     content_type: Mapped[str] = mapped_column(String(16), default="text")
     source_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     source_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # An album: every message id in order (source_message_id is the first); copied on together.
+    album_message_ids: Mapped[list[int] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.OPEN, index=True)
     round: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

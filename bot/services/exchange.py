@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,10 +80,18 @@ class Content:
     text: str | None
     chat_id: int | None
     message_id: int | None
+    # An album (messages sharing a media_group_id) is copied on whole: its ids in order.
+    album: tuple[int, ...] = ()
+    group: str | None = None  # the media_group_id this message arrived with
 
     def as_dict(self) -> dict[str, Any]:
         return {"content_type": self.content_type, "text": self.text, "chat_id": self.chat_id,
-                "message_id": self.message_id}
+                "message_id": self.message_id, "album": list(self.album), "group": self.group}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Content:
+        return cls(d["content_type"], d.get("text"), d.get("chat_id"), d.get("message_id"),
+                   tuple(int(i) for i in d.get("album") or ()), d.get("group"))
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ class Draft:
     asker: Person
     content: Content
     needs_text: bool
+    # The album preview already shown (header id, copies' ids): refreshed, not sent again.
+    preview: tuple[int, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -221,13 +231,14 @@ async def _check_rate(session: AsyncSession, deps: Deps, official: Official) -> 
         raise ServiceError("rate_limited", limit=limit, minutes=max(1, int(wait.total_seconds() // 60) + 1))
 
 
-def _question_content(q: Question) -> Content:
-    return Content(q.content_type, q.text, q.source_chat_id, q.source_message_id)
+def question_content(q: Question) -> Content:
+    return Content(q.content_type, q.text, q.source_chat_id, q.source_message_id,
+                   tuple(q.album_message_ids or ()))
 
 
 def _outgoings(decisions: Sequence[RoutingDecision], question: Question, asker: Person,
                topic: TopicInfo, people: dict[int, Person]) -> list[Outgoing]:
-    content = _question_content(question)
+    content = question_content(question)
     return [Outgoing("question", question.id, rec.routing_id, asker, people[rec.official_id], topic, content)
             for d in decisions for rec in d.recipients]
 
@@ -281,26 +292,52 @@ async def choose_topic(deps: Deps, tg_user_id: int, topic_id: int) -> TopicInfo:
 
 
 async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
-    """The question as sent; in the preview, text after a captionless media becomes its text."""
+    """The question as sent; in the preview, text after a captionless media becomes its text,
+    and the messages of one album (they arrive one by one) gather into one draft."""
     async with deps.db.transaction() as session:
         data = await _expect(session, tg_user_id, STEP_COMPOSE, STEP_PREVIEW)
         official = await _me(session, tg_user_id)
-        old = data.get("draft")
-        if (old and content.content_type == "text" and old["content_type"] != "text"
-                and not old.get("text")):
-            content = Content(old["content_type"], content.text, old["chat_id"], old["message_id"])
+        old = Content.from_dict(data["draft"]) if data.get("draft") else None
+        same_album = (old is not None and content.group is not None and old.group == content.group
+                      and old.chat_id == content.chat_id and content.message_id is not None)
+        if same_album and old is not None and content.message_id is not None:
+            ids = tuple(sorted({*old.album, content.message_id}))
+            # The caption travels on one item of the album, whichever that is.
+            content = Content(old.content_type, old.text or content.text, old.chat_id, ids[0], ids,
+                              old.group)
+        elif content.group is not None and content.message_id is not None:
+            content = replace(content, album=(content.message_id,))
+        elif (old is not None and content.content_type == "text" and old.content_type != "text"
+                and not old.text):
+            same_album = bool(old.album)
+            content = replace(old, text=content.text)
         text = (content.text or "").strip()
         if content.content_type == "text" and len(text) < QUESTION_MIN:
             raise InvalidInput("too_short", min=QUESTION_MIN)
         if len(text) > QUESTION_MAX:
             raise InvalidInput("too_long", max=QUESTION_MAX, length=len(text))
-        content = Content(content.content_type, text or None, content.chat_id, content.message_id)
+        content = replace(content, text=text or None)
         topic = await _topic(session, int(data["topic_id"]))
-        await repo.put_dialog(session, tg_user_id, STEP_PREVIEW,
-                              {"topic_id": topic.id, "draft": content.as_dict()}, deps.clock.now())
+        new_data: dict[str, Any] = {"topic_id": topic.id, "draft": content.as_dict()}
+        preview = data.get("preview") if same_album else None
+        if preview:
+            new_data["preview"] = preview
+        await repo.put_dialog(session, tg_user_id, STEP_PREVIEW, new_data, deps.clock.now())
         people = await _people(session, [official.id])
         return Draft(topic, people[official.id], content,
-                     needs_text=content.content_type != "text" and not content.text)
+                     needs_text=content.content_type != "text" and not content.text,
+                     preview=(int(preview["head"]), [int(i) for i in preview["copies"]])
+                     if preview else None)
+
+
+async def remember_preview(deps: Deps, tg_user_id: int, head_id: int, copy_ids: list[int]) -> None:
+    """The album preview now on screen, so the next item of the album refreshes it."""
+    async with deps.db.transaction() as session:
+        state = await repo.get_dialog(session, tg_user_id)
+        if state is None or state.step != STEP_PREVIEW:
+            return
+        data = dict(state.data or {}) | {"preview": {"head": head_id, "copies": copy_ids}}
+        await repo.put_dialog(session, tg_user_id, STEP_PREVIEW, data, deps.clock.now())
 
 
 async def submit(deps: Deps, tg_user_id: int) -> AskResult:
@@ -310,10 +347,11 @@ async def submit(deps: Deps, tg_user_id: int) -> AskResult:
         data = await _expect(session, tg_user_id, STEP_PREVIEW)
         official = await _me(session, tg_user_id)
         await _check_rate(session, deps, official)
-        draft = Content(**data["draft"])
+        draft = Content.from_dict(data["draft"])
         question = Question(asker_id=official.id, topic_id=int(data["topic_id"]), city_id=official.city_id,
                             text=draft.text, content_type=draft.content_type,
                             source_chat_id=draft.chat_id, source_message_id=draft.message_id,
+                            album_message_ids=list(draft.album) or None,
                             status=QuestionStatus.OPEN, round=1, created_at=now)
         session.add(question)
         await session.flush()

@@ -205,7 +205,7 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             assert q is not None
             people = await exchange.people(session, [q.asker_id] + [r.recipient_id for r in rows])
             topic = await exchange.topic_of(session, q.topic_id)
-            content = exchange.Content(q.content_type, q.text, q.source_chat_id, q.source_message_id)
+            content = exchange.question_content(q)
             deliveries = [Outgoing("question", q.id, r.id, people[q.asker_id], people[r.recipient_id],
                                    topic, content) for r in rows]
             out.append(Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries))
