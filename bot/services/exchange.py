@@ -530,12 +530,14 @@ async def prepare_relay(
     refused, a follow-up between people who already talked is not.
     """
     if replied is not None and routing_id is None:
-        outgoing = await _fast_relay_by_reply(deps, tg_user_id, replied, content)
+        outgoing = await _relay_by_reply(deps, tg_user_id, replied, content)
         if outgoing is not None:
             return outgoing
     async with deps.db.read() as session:  # decides only; record_relay writes
         if replied is not None and routing_id is None:
-            return await _relay_by_reply(session, tg_user_id, replied, content)
+            # The one-statement lookup found no thread: not registered, or not a relayed message.
+            await _me_person(session, tg_user_id)
+            raise NotFound("no_thread")
         me, me_person = await _me_person(session, tg_user_id)
         known = {me.id: me_person}
         if routing_id is None:
@@ -557,7 +559,7 @@ async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, 
     return found[0], _person(found[0], found[1])
 
 
-def _reply_thread_statement(fast_columns: bool = False) -> Any:
+def _reply_thread_statement() -> Any:
     """Built once. For a Telegram reply: the replier (by Telegram id) and their city, the logged
     message replied to (delivered to them), its question, the thread's routing row, the topic,
     and the other side with their city. The routing row is the replier's own when they
@@ -567,15 +569,12 @@ def _reply_thread_statement(fast_columns: bool = False) -> Any:
     asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
     helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
     other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
-    if fast_columns:  # plain columns for the fast path, in _FAST_THREAD_COLUMNS' order
-        columns: tuple[Any, ...] = (
-            *_person_columns(me, my_city), ExchangeMessage.kind, ExchangeMessage.from_official_id,
-            Question.id, Question.asker_id, Question.status, Routing.id, Routing.recipient_id,
-            Routing.answered_at, Topic.id, Topic.slug, Topic.group, Topic.names, Topic.group_names,
-            *_person_columns(other, other_city))
-    else:
-        columns = (me, my_city, ExchangeMessage.kind, ExchangeMessage.from_official_id, Question,
-                   Routing, Topic, other, other_city)
+    # Plain columns (the fast path reads them on the driver), in the order _relay_by_reply unpacks.
+    columns: tuple[Any, ...] = (
+        *_person_columns(me, my_city), ExchangeMessage.kind, ExchangeMessage.from_official_id,
+        Question.id, Question.asker_id, Question.status, Routing.id, Routing.recipient_id,
+        Routing.answered_at, Topic.id, Topic.slug, Topic.group, Topic.names, Topic.group_names,
+        *_person_columns(other, other_city))
     return (
         select(*columns)
         .select_from(ExchangeMessage)
@@ -606,18 +605,17 @@ def _person_of(row: Sequence[Any]) -> Person | None:
                   timezone if timezone is not None else "UTC", status)
 
 
-_REPLY_THREAD = _reply_thread_statement()
-_FAST_REPLY_THREAD = fast.Statement(
-    _reply_thread_statement(fast_columns=True),
+_REPLY_THREAD = fast.Statement(
+    _reply_thread_statement(),
     (None,) * 16 + (UTCDateTime(),) + (None,) * 3 + (Topic.names.type, Topic.group_names.type))
 
 
-async def _fast_relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
-                               content: Content) -> Outgoing | None:
-    """_relay_by_reply in one statement on the driver; None when the thread was not found
-    (then the caller asks the session why, as _relay_by_reply does)."""
+async def _relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
+                          content: Content) -> Outgoing | None:
+    """A Telegram reply: everything the relay needs in one statement on the driver; None when
+    no thread was found (then the caller asks the session why)."""
     async with deps.db.fast_read() as conn:
-        found = await conn.first(_FAST_REPLY_THREAD, {
+        found = await conn.first(_REPLY_THREAD, {
             "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})
     if found is None:
         return None
@@ -652,34 +650,6 @@ async def _fast_relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, 
         raise ServiceError("closed")
     _check_reachable(people, recipient_id)
     return Outgoing("follow_up", question_id, routing_id, me, people[recipient_id], info, content)
-
-
-async def _relay_by_reply(session: AsyncSession, tg_user_id: int, replied: tuple[int, int],
-                          content: Content) -> Outgoing:
-    """A Telegram reply: everything the relay needs in one statement (see above)."""
-    found = (await session.execute(_REPLY_THREAD, {
-        "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})).first()
-    if found is None:
-        await _me_person(session, tg_user_id)  # not registered, or no such thread
-        raise NotFound("no_thread")
-    me, my_city, kind, from_official_id, question, routing, topic, other, other_city = found
-    if me.status not in REGISTERED:
-        raise NotAllowed("not_registered")
-    if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
-        raise NotFound("no_thread")
-    if kind != ExchangeKind.ROUTING and from_official_id is None:
-        raise NotFound("no_thread")
-    if routing is None:
-        raise NotFound("no_thread")
-    if topic is None:
-        raise NotFound("topic")
-    known = {me.id: _person(me, my_city)}
-    if other is not None:
-        known[other.id] = _person(other, other_city)
-    info = topic_info(topic)
-    if kind == ExchangeKind.ROUTING or me.id != question.asker_id:
-        return await _answer_outgoing(session, me, routing, question, content, info, known)
-    return await _follow_up(session, me, routing, question, content, info, known)
 
 
 def _check_reachable(people: dict[int, Person], official_id: int) -> None:
