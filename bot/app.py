@@ -10,7 +10,7 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
 from bot import delivery, scheduling
@@ -18,6 +18,7 @@ from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.services.seed import read_seed_file, seed_if_empty
+from bot.telegram_bot import ExchangeBot
 from bot.update_order import PerUserUpdateProcessor
 from handlers.context import CONTEXT_TYPES
 
@@ -37,25 +38,27 @@ def build_application(
 ) -> AnyApp:
     """The bot as it runs. Tests pass their own `request`; `background` starts sender/scheduler."""
     token = deps.settings.require_token()
+    # The bot is built here (not by the builder) to be our ExchangeBot; the same settings the
+    # builder would apply: its request objects' pool sizes, our defaults and rate limiter.
+    bot = ExchangeBot(
+        token,
+        base_url=deps.settings.api_base,
+        base_file_url=deps.settings.file_base,
+        defaults=Defaults(parse_mode=ParseMode.HTML,
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=get_updates_request or HTTPXRequest(connection_pool_size=1),
+        # The bot's replies and the outbox share one window of Telegram's overall limit.
+        rate_limiter=delivery.SharedWindow(delivery.pacer_for(deps.settings)) if background else None,
+    )
     builder = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(deps.settings.api_base)
-        .base_file_url(deps.settings.file_base)
+        .bot(bot)
         .context_types(CONTEXT_TYPES)
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates))
     )
-    if background:
-        # The bot's replies and the outbox share one window of Telegram's overall limit.
-        builder = builder.rate_limiter(delivery.SharedWindow(delivery.pacer_for(deps.settings)))
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
     app = builder.build()
     app.bot_data.deps = deps
     app.bot_data.background = background

@@ -285,9 +285,9 @@ async def _start_export(update: Update, context: Ctx, data: dict[str, Any], fmt:
         await show(update, progress_text(0, started.rows))
         message_id = message.message_id
     else:
-        sent = await reply(update, progress_text(0, started.rows))
-        assert sent is not None
-        message_id = sent.message_id
+        sent_id = await reply(update, progress_text(0, started.rows))
+        assert sent_id is not None
+        message_id = sent_id
     job = ExportJob(deps, context.bot, chat.id, message_id, who.locale, flt, fmt, started)
     task = asyncio.create_task(job.run())
     _exports.add(task)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.db.models import Role
 from bot.i18n import _, set_locale
 from bot.services import ServiceError, audit, identity
+from bot.telegram_bot import ExchangeBot
 from handlers.context import Ctx
 from handlers.keyboards import BadCallback
 
@@ -62,17 +63,27 @@ def error_text(exc: ServiceError, extra: Mapping[str, Callable[..., str]] | None
     return common_error_text(exc.code, exc.details)
 
 
-async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
-    """Answer in the chat the update came from; long text is split at Telegram's limit."""
+async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+    """Text over as many messages as Telegram's limit needs, the buttons on the last; its id."""
+    parts = split_text(text)
+    message_id = 0
+    for i, part in enumerate(parts):
+        message_id = await exchange_bot(bot).send_text_id(
+            chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
+    return message_id
+
+
+def exchange_bot(bot: Bot) -> ExchangeBot:
+    assert isinstance(bot, ExchangeBot), "the application runs an ExchangeBot (bot/app.py)"
+    return bot
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> int | None:
+    """Answer in the chat the update came from (long text split); the last message's id."""
     chat = update.effective_chat
     if chat is None:
         return None
-    parts = split_text(text)
-    sent: Message | None = None
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        sent = await chat.send_message(part, reply_markup=markup if last else None)
-    return sent
+    return await send_text(update.get_bot(), chat.id, text, markup)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

@@ -25,7 +25,7 @@ from bot.services import exchange as ex
 from bot.services.dialog import Step
 from bot.services.exchange import Content, Outgoing, Person, Sent
 from bot.services.registration import TopicInfo
-from handlers.common import answer, error_text, esc, guarded, reply, requires, show, split_text
+from handlers.common import answer, error_text, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
@@ -132,37 +132,20 @@ async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
     if content.album:
         return (await send_album(context, chat_id, content, text, kb))[0]
     if content.content_type == "text":
-        parts = split_text(text)
-        sent: Message | None = None
-        for i, part in enumerate(parts):
-            sent = await bot.send_message(chat_id, part, reply_markup=kb if i == len(parts) - 1 else None)
-        assert sent is not None
-        return sent.message_id
+        return await send_text(bot, chat_id, text, kb)
     assert content.chat_id is not None and content.message_id is not None
     if content.content_type in CAPTIONABLE and _plain_length(text) <= MessageLimit.CAPTION_LENGTH:
         copied = await bot.copy_message(chat_id, content.chat_id, content.message_id,
                                         caption=text, reply_markup=kb)
         return copied.message_id
     # No room (or no such thing) as a caption: the words first, then the copy with the buttons.
-    for part in split_text(text):
-        await bot.send_message(chat_id, part)
+    await send_text(bot, chat_id, text)
     if content.content_type in CAPTIONABLE:
         copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, caption="",
                                         reply_markup=kb)
     else:
         copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, reply_markup=kb)
     return copied.message_id
-
-
-async def send_text(context: Ctx, chat_id: int, text: str, kb: InlineKeyboardMarkup | None) -> int:
-    """Text over as many messages as it needs; the buttons on the last, whose id is returned."""
-    sent: Message | None = None
-    parts = split_text(text)
-    for i, part in enumerate(parts):
-        sent = await context.bot.send_message(chat_id, part,
-                                              reply_markup=kb if i == len(parts) - 1 else None)
-    assert sent is not None
-    return sent.message_id
 
 
 async def copy_album(context: Ctx, chat_id: int, content: Content) -> list[int]:
@@ -175,7 +158,7 @@ async def send_album(context: Ctx, chat_id: int, content: Content, text: str,
                      kb: InlineKeyboardMarkup | None) -> tuple[int, list[int]]:
     """Header (with the caption and the buttons: copyMessages carries neither), then the album
     copied whole. The header's id is the one a reply threads on; then the copies' ids."""
-    head_id = await send_text(context, chat_id, text, kb)
+    head_id = await send_text(context.bot, chat_id, text, kb)
     return head_id, await copy_album(context, chat_id, content)
 
 
@@ -210,7 +193,7 @@ async def deliver_question(context: Ctx, outgoing: list[Outgoing]) -> list[str]:
 
 async def notify(context: Ctx, person: Person, text: str, kb: InlineKeyboardMarkup | None = None) -> None:
     try:
-        await context.bot.send_message(person.chat_id, text, reply_markup=kb)
+        await send_text(context.bot, person.chat_id, text, kb)
     except TelegramError as exc:
         log.info("notice failed official_id=%s error=%s", person.official_id, exc)
 
@@ -400,7 +383,7 @@ async def album_preview(update: Update, context: Ctx, draft: ex.Draft, head: str
             await context.bot.edit_message_text(text, chat.id, head_id, reply_markup=kb)
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
-                head_id = await send_text(context, chat.id, text, kb)
+                head_id = await send_text(context.bot, chat.id, text, kb)
         try:
             await context.bot.delete_messages(chat.id, old)
         except TelegramError as exc:  # stale copies stay on screen; the new ones follow
