@@ -1,0 +1,48 @@
+"""ExchangeBot.send_text_id: the same sendMessage as PTB's send_message, only the id kept."""
+
+from __future__ import annotations
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from bot.app import build_application
+from bot.telegram_bot import ExchangeBot
+from tests.harness.telegram import RecordingRequest
+
+CHAT = 424242
+
+
+@pytest.fixture
+async def sent(deps):
+    tg = RecordingRequest()
+    app = build_application(deps, request=tg, get_updates_request=tg, background=False)
+    await app.initialize()
+    assert isinstance(app.bot, ExchangeBot)
+    yield app.bot, tg
+    await app.shutdown()
+
+
+async def test_send_text_id_sends_with_the_bots_defaults_and_returns_the_id(sent) -> None:
+    bot, tg = sent
+    kb = InlineKeyboardMarkup([[InlineKeyboardButton("Réponse", callback_data="qr:7")]])
+    first = await bot.send_text_id(CHAT, "<b>Gabès</b> &amp; Nice", kb)
+    second = await bot.send_text_id(CHAT, "again")
+    calls = tg.of("sendMessage", CHAT)
+    assert [c.message_id for c in calls] == [first, second] and first != second
+    assert calls[0].params["parse_mode"] == "HTML"
+    assert calls[0].params["link_preview_options"] == {"is_disabled": True}
+    assert calls[0].buttons == [[("Réponse", "qr:7")]]
+    assert "reply_markup" not in calls[1].params  # None values are dropped, as PTB does
+
+
+async def test_send_text_id_raises_telegrams_errors(sent) -> None:
+    bot, tg = sent
+    with pytest.raises(BadRequest, match="unescaped"):
+        await bot.send_text_id(CHAT, "a < b")  # refused by the fake as by Telegram (HTML)
+    tg.rate_limit(4, chat_id=CHAT)
+    with pytest.raises(RetryAfter):
+        await bot.send_text_id(CHAT, "hello")
+    tg.block(CHAT)
+    with pytest.raises(Forbidden):
+        await bot.send_text_id(CHAT, "hello")
