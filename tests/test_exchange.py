@@ -3,6 +3,7 @@ decline and re-route, nobody covers, forged callbacks, blocked recipients, limit
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -535,3 +536,27 @@ async def test_only_registered_officials_can_ask(harness: Harness) -> None:
     assert "You need to finish registering first" in h.last_text(stranger)
     await h.command(stranger, "/inbox")
     assert "You need to finish registering first" in h.last_text(stranger)
+
+
+async def test_two_officials_of_one_city_answer_at_once(harness: Harness) -> None:
+    """Both answers reach the asker; the city counts the question answered once, with two
+    answers, exactly as a rebuild from `routing` would (on PostgreSQL the two relay writes
+    run at the same time, on two connections)."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (to_claire,) = question_calls(h, w.nice1)
+    (to_luc,) = question_calls(h, w.nice2)
+    await asyncio.gather(h.send(w.nice1, "Batteries in every siren.", reply_to=to_claire.message_id),
+                         h.send(w.nice2, "Solar panels on the masts.", reply_to=to_luc.message_id))
+    got = h.tg.texts(w.asker.id)
+    assert any("Claire Martin, Nice" in t and "Batteries in every siren." in t for t in got)
+    assert any("Luc Bernard, Nice" in t and "Solar panels on the masts." in t for t in got)
+    assert h.last_text(w.nice1) == h.last_text(w.nice2) == "Sent to Amina &lt;Ben&gt; &amp; Salah, Gabès."
+    (question,) = await rows(h, Question)
+    assert question.status == QuestionStatus.ANSWERED and question.first_answer_at is not None
+    answered = await rows(h, Routing, Routing.status == RoutingStatus.ANSWERED)
+    assert len(answered) == 2 and {r.city_id for r in answered} == {answered[0].city_id}
+    kept = await stats_kept_as_rebuilt(h)
+    nice = [row for row in kept if row[1] == answered[0].city_id and row[0] == w.topic.id]
+    assert [(asked, count_answered, answers) for _t, _c, asked, count_answered, _s, answers in nice] == [(1, 1, 2)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -40,13 +41,13 @@ async def test_a_failing_program_leaves_nothing(db: Database) -> None:
 
 async def test_identity_sees_a_removal_at_once(db: Database) -> None:
     official = await make_official(db, None, tg_id=4242)
-    async with db.fast_read() as conn:
+    async with db.fast_statement() as conn:
         assert (await fast.official_by_tg(conn, 4242)) is not None
     async with db.transaction() as session:
         row = await session.get(type(official), official.id)
         assert row is not None
         row.status = "removed"
-    async with db.fast_read() as conn:
+    async with db.fast_statement() as conn:
         found = await fast.official_by_tg(conn, 4242)
     assert found is not None and found.status == "removed"
     assert not identity.me_from(Settings(_env_file=None, telegram_bot_token="1:x"),  # type: ignore[call-arg]
@@ -72,3 +73,68 @@ async def test_sqlite_write_waits_for_another_process_lock(db: Database) -> None
     other.close()
     await task
     assert await _steps(db) == [7]
+
+
+def _add_then_raise(f: fast.PlpgsqlFunction, dialect: object) -> str:
+    fail = f.arg("fail", "BOOLEAN")
+    return f"""
+BEGIN
+    {f.sql(ADD_STEP, dialect, "a")};
+    IF {fail} THEN
+        RAISE EXCEPTION 'after the first statement';
+    END IF;
+    RETURN 1;
+END"""
+
+
+async def test_a_plpgsql_function_is_one_atomic_statement(db: Database, settings: Settings) -> None:
+    """On PostgreSQL a fast program can run as one function call: all of it or nothing, and
+    each new connection gets the function before its first call."""
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL only (SQLite runs the program itself)")
+    function = fast.PlpgsqlFunction("cx_test_add_step", "INTEGER", _add_then_raise)
+    async with db.fast_statement() as conn:
+        with pytest.raises(Exception, match="after the first statement"):
+            await function.call(conn, {"fail": True, "a": {"now": NOW}})
+    assert await _steps(db) == []
+    other = Database(settings.database_url)  # other connections: created there too
+    try:
+        async with other.fast_statement() as conn:
+            assert await function.call(conn, {"fail": False, "a": {"now": NOW}}) == 1
+    finally:
+        await other.dispose()
+    assert await _steps(db) == [7]
+
+
+ADD_ANY_STEP = fast.Statement(insert(DialogState).values(
+    tg_user_id=bindparam("tg_user_id"), step="ex.answer", data=bindparam("data"),
+    updated_at=bindparam("now", type_=UTCDateTime())))
+
+
+def _file_size(path: str) -> int:
+    return os.path.getsize(path)
+
+
+@pytest.mark.sqlite_only
+async def test_the_wal_is_checkpointed_off_the_relay_path(db: Database) -> None:
+    """The fast path's commits never checkpoint (autocheckpoint is off on its connection); the
+    checkpointer's thread does, so the write-ahead log stays small under a stream of writes."""
+    url = db.url
+    fast_db = Database(url, checkpoint_every=8)
+    assert fast_db.checkpointer is not None
+    wal = f"{fast_db.checkpointer.path}-wal"
+    sizes = []
+    try:
+        for tg_user_id in range(1, 401):
+            def add(tg_user_id: int = tg_user_id) -> Generator[tuple[fast.Statement, dict[str, object]], object, None]:
+                yield ADD_ANY_STEP, {"tg_user_id": tg_user_id, "data": {"text": "x" * 3000}, "now": NOW}
+
+            await fast_db.fast_transaction(add())
+            await fast_db.checkpointer.idle()
+            sizes.append(_file_size(wal))
+    finally:
+        await fast_db.dispose()
+    # 400 commits of ~4 pages would be ~6.5 MB of log; SQLite's own autocheckpoint would let
+    # it reach 1000 pages (4 MB) before copying it back.
+    assert max(sizes) < 1_000_000, max(sizes)
+    assert len(await _steps(db)) == 400

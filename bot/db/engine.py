@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.db.fast import FastConn, FastPool, Program, SqliteDriver, T
+from bot.db.fast import (
+    CHECKPOINT_EVERY,
+    FastConn,
+    FastPool,
+    Program,
+    SqliteDriver,
+    T,
+    WalCheckpointer,
+)
 
 READ_ONLY = "city_exchange_read_only"
 FAST_POOL_SIZE = 8
@@ -59,7 +67,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 class Database:
     """Owns the engine; services open sessions from it and own their transaction."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, checkpoint_every: int = CHECKPOINT_EVERY, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -68,6 +76,9 @@ class Database:
         # on at once. Other processes still meet BEGIN IMMEDIATE and busy_timeout.
         self._write_lock: asyncio.Lock | None = None if self.is_postgres else asyncio.Lock()
         self._fast = FastPool(self._fast_connect, FAST_POOL_SIZE)
+        path = self.engine.url.database
+        self.checkpointer = (WalCheckpointer(path, checkpoint_every)
+                             if not self.is_postgres and path and path != ":memory:" else None)
 
     @property
     def dialect(self) -> Dialect:
@@ -107,12 +118,14 @@ class Database:
                 await conn.set_type_codec(json_type, encoder=json.dumps, decoder=json.loads,
                                           schema="pg_catalog")
             return conn
-        return await SqliteDriver(self.engine.url.database or ":memory:", SQLITE_PRAGMAS).open()
+        return await SqliteDriver(self.engine.url.database or ":memory:", SQLITE_PRAGMAS,
+                                  self.checkpointer).open()
 
     @asynccontextmanager
-    async def fast_read(self) -> AsyncIterator[FastConn]:
-        """A driver connection for the hot path's single-statement reads (bot/db/fast.py):
-        no transaction around them, each statement is consistent on its own."""
+    async def fast_statement(self) -> AsyncIterator[FastConn]:
+        """A driver connection for the hot path's single statements (bot/db/fast.py): no
+        transaction around them; each is atomic and consistent on its own (a read, or a call
+        of a fast.PlpgsqlFunction)."""
         async with self._fast.acquire() as raw:
             yield FastConn(raw, self.dialect)
 
@@ -127,4 +140,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self._fast.close()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         await self.engine.dispose()

@@ -4,16 +4,19 @@ A relayed reply runs a handful of small statements; through the ORM session each
 more Python than the database spends on it. Here the same SQLAlchemy statements are compiled
 once per dialect and executed on a driver connection with their parameters processed by the
 columns' own types (so stored values are exactly what the ORM would write). SQL only, like
-repo.py: callers own the transaction (`Database.fast_transaction` / `Database.fast_read`).
+repo.py: callers own the transaction (`Database.fast_transaction` / `Database.fast_statement`).
 Used only where the ORM's cost showed in bench/bench_exchange.py (identity, relaying).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -24,8 +27,12 @@ from sqlalchemy.engine import Dialect
 
 from bot.db.models import Official
 
+log = logging.getLogger(__name__)
+
 Row = Sequence[Any]
 BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_EVERY = 64  # fast-path commits between WAL checkpoints (a relay writes ~15 pages)
+CHECKPOINT_WAIT_S = 0.1
 T = TypeVar("T")
 
 
@@ -45,25 +52,35 @@ class Compiled:
         self._binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
             (name, b.effective_value, b.type.dialect_impl(dialect).bind_processor(dialect))
             for name, b in binds]
-        self._results: list[Callable[[Any], Any] | None] = [
-            t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
-            for t in result_types]
+        results = [t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
+                   for t in result_types]
+        # Only the columns that need converting (JSON, datetimes) are touched per row.
+        self._results: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, p) for i, p in enumerate(results) if p is not None]
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, default, process in self._binds:
-            value = params.get(name, default)
-            if isinstance(value, Enum):
-                value = value.value
-            out.append(process(value) if process is not None and value is not None else value)
-        return out
+        return [self.value(i, params) for i in range(len(self._binds))]
+
+    @property
+    def bind_names(self) -> list[str]:
+        return [name for name, _default, _process in self._binds]
+
+    def value(self, index: int, params: Mapping[str, Any]) -> Any:
+        """The driver value of the index-th bind parameter (its default when not given)."""
+        name, default, process = self._binds[index]
+        value = params.get(name, default)
+        if isinstance(value, Enum):
+            value = value.value
+        return process(value) if process is not None and value is not None else value
 
     def row(self, raw: Row) -> tuple[Any, ...]:
         if not self._results:
             return tuple(raw)
-        return tuple(p(v) if p is not None and v is not None else v
-                     for p, v in zip(self._results + [None] * (len(raw) - len(self._results)), raw,
-                                     strict=True))
+        values = list(raw)
+        for i, process in self._results:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        return tuple(values)
 
 
 class Statement:
@@ -90,15 +107,69 @@ Rows = list[tuple[Any, ...]]
 Program = Generator[tuple["Statement", Mapping[str, Any]], Rows, T]
 
 
+class WalCheckpointer:
+    """Checkpoints SQLite's write-ahead log on a thread and connection of its own.
+
+    A connection that commits past the WAL's autocheckpoint threshold copies the log into the
+    database file (and syncs it) inside that commit: some 8 ms on the event loop every hundred
+    relays. The fast path's connection has autocheckpoint off and, every `every` commits, has a
+    RESTART checkpoint run here instead. While it finishes, new writers wait (the fast path
+    then takes its thread, see FastConn.transaction), so the log is copied whole and the next
+    write starts it from the beginning: the WAL file stays small under a steady stream of writes.
+    """
+
+    def __init__(self, path: str, every: int = CHECKPOINT_EVERY) -> None:
+        self.path = path
+        self._every = every
+        self._commits = 0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="wal-checkpoint")
+        self._conn: sqlite3.Connection | None = None
+        self._running: Future[None] | None = None  # done() is set by the thread, loop or not
+
+    def committed(self) -> None:
+        self._commits += 1
+        if self._commits < self._every or (self._running is not None and not self._running.done()):
+            return
+        self._commits = 0
+        self._running = self._thread.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                # A short wait: RESTART holds writers off while it waits for readers, and a
+                # long reader (an export) must not stall them; it is tried again later.
+                self._conn = sqlite3.connect(self.path, timeout=CHECKPOINT_WAIT_S,
+                                             isolation_level=None, check_same_thread=False)
+            # PASSIVE copies what it can while writers go on; RESTART then holds them off only
+            # for the frames written meanwhile, and the next write starts the log over.
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            self._conn.execute("PRAGMA wal_checkpoint(RESTART)").close()
+        except sqlite3.Error as exc:  # retried after the next commits
+            log.warning("WAL checkpoint failed error=%r", exc)
+
+    async def idle(self) -> None:
+        """Wait for the checkpoint under way, if any."""
+        if self._running is not None:
+            await asyncio.wrap_future(self._running)
+
+    async def close(self) -> None:
+        await self.idle()
+        if self._conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
+            self._conn = None
+        self._thread.shutdown(wait=False)
+
+
 class SqliteDriver:
     """A sqlite3 connection with a thread of its own for what may wait (another process's write
     lock); the hot path's microsecond statements run on the caller's thread (see FastConn)."""
 
-    def __init__(self, path: str, pragmas: Sequence[str]) -> None:
+    def __init__(self, path: str, pragmas: Sequence[str], checkpointer: WalCheckpointer | None = None) -> None:
         self._path = path
         self._pragmas = pragmas
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="fast-sqlite")
         self.conn: sqlite3.Connection | None = None
+        self.checkpointer = checkpointer
 
     async def open(self) -> SqliteDriver:
         await self.call(self._open)
@@ -109,6 +180,8 @@ class SqliteDriver:
                                check_same_thread=False)
         for pragma in self._pragmas:
             conn.execute(pragma).close()
+        if self.checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0").close()
         self.conn = conn
 
     def begin_now(self) -> bool:
@@ -199,7 +272,86 @@ class FastConn:
             conn.rollback()
             raise
         conn.commit()
+        if self.raw.checkpointer is not None:
+            self.raw.checkpointer.committed()
         return result
+
+
+class PlpgsqlFunction:
+    """A fast-path program as one PL/pgSQL function: on PostgreSQL, a transaction's statements
+    in a single round trip (a function call is one atomic statement) instead of one each.
+
+    The body is written with the same SQLAlchemy statements the SQLite program runs: `sql()`
+    renders one with each bind parameter either an expression given (a variable of the body)
+    or a new argument of the function, typed by the cast the dialect renders for it. The
+    function is created in the connection's pg_temp schema when first called on it, so it is
+    always this code's, and the schema and migrations know nothing of it.
+    """
+
+    _PLACEHOLDER = re.compile(
+        r"\$(\d+)::(TIMESTAMP WITH(?:OUT)? TIME ZONE|DOUBLE PRECISION|[A-Z]+(?:\(\d+\))?)")
+
+    def __init__(self, name: str, returns: str, build: Callable[[PlpgsqlFunction, Dialect], str]) -> None:
+        self.name = f"pg_temp.{name}"
+        self._returns = returns
+        self._build = build
+        # Each argument: name, SQL type, and where its value comes from: (prefix, statement, bind
+        # index) for a statement's parameter, None for one given directly.
+        self._args: list[tuple[str, str, tuple[str, Compiled, int] | None]] = []
+        self._ddl: str | None = None
+        self._call: str = ""
+        self._created: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def arg(self, name: str, sql_type: str) -> str:
+        """An argument given directly (by that name in `call`'s parameters)."""
+        self._args.append((name, sql_type, None))
+        return name
+
+    def sql(self, statement: Statement, dialect: Dialect, prefix: str,
+            inputs: Mapping[str, str] | None = None) -> str:
+        """The statement for the body: parameter `x` is `inputs[x]` when given, else argument
+        `<prefix>_x`, filled from `call`'s parameters for `prefix`."""
+        compiled = statement.on(dialect)
+        names = compiled.bind_names
+        known = {a[0] for a in self._args}
+
+        def render(match: re.Match[str]) -> str:
+            index, sql_type = int(match.group(1)) - 1, match.group(2)
+            bind = names[index]
+            if inputs and bind in inputs:
+                return f"({inputs[bind]})::{sql_type}"
+            arg = f"{prefix}_{bind}"
+            if arg not in known:
+                known.add(arg)
+                self._args.append((arg, sql_type, (prefix, compiled, index)))
+            return arg
+
+        rendered = self._PLACEHOLDER.sub(render, compiled.sql)
+        if re.search(r"\$\d", rendered):
+            raise ValueError(f"a parameter without a cast in {compiled.sql[:60]}")
+        return rendered
+
+    def _prepare(self, dialect: Dialect) -> str:
+        if self._ddl is None:
+            body = self._build(self, dialect)
+            signature = ", ".join(f"{name} {sql_type}" for name, sql_type, _source in self._args)
+            self._ddl = (f"CREATE OR REPLACE FUNCTION {self.name}({signature}) RETURNS {self._returns} "
+                         f"LANGUAGE plpgsql AS $body$\n{body}\n$body$")
+            placeholders = ", ".join(f"${i + 1}" for i in range(len(self._args)))
+            self._call = f"SELECT {self.name}({placeholders})"
+        return self._ddl
+
+    async def call(self, conn: FastConn, params: Mapping[str, Any]) -> Any:
+        """Run it (creating it on this connection first if need be): its result. `params` has
+        each direct argument by name and, for each prefix, a mapping of its statement's
+        parameters."""
+        ddl = self._prepare(conn.dialect)
+        if conn.raw not in self._created:
+            await conn.raw.execute(ddl)
+            self._created.add(conn.raw)
+        values = [params[name] if source is None else source[1].value(source[2], params[source[0]])
+                  for name, _type, source in self._args]
+        return await conn.raw.fetchval(self._call, *values)
 
 
 class FastPool:

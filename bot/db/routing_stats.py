@@ -95,7 +95,7 @@ async def add_answer(session: AsyncSession, question_id: int, city_id: int, topi
         "counted": 1 if delivered_at is not None else 0})
 
 
-_FAST_ANSWER = fast.Statement(_answer_statement)
+FAST_ANSWER = fast.Statement(_answer_statement)
 
 
 def fast_add_answer(question_id: int, city_id: int, topic_id: int | None,
@@ -104,7 +104,7 @@ def fast_add_answer(question_id: int, city_id: int, topic_id: int | None,
     `yield from fast_add_answer(...)`."""
     if topic_id is None:
         return
-    yield _FAST_ANSWER, {
+    yield FAST_ANSWER, {
         "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
         "delivered_at": delivered_at, "answered_at": answered_at,
         "counted": 1 if delivered_at is not None else 0}

@@ -614,7 +614,7 @@ async def _relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
                           content: Content) -> Outgoing | None:
     """A Telegram reply: everything the relay needs in one statement on the driver; None when
     no thread was found (then the caller asks the session why)."""
-    async with deps.db.fast_read() as conn:
+    async with deps.db.fast_statement() as conn:
         found = await conn.first(_REPLY_THREAD, {
             "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})
     if found is None:
@@ -729,8 +729,16 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     counts_answer = sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None
     if sent.blocked:  # rare: the recipient is marked unreachable too, through the ORM
         return await _record_blocked_relay(deps, tg_user_id, sent, kind, now)
-    # The hot path: the same statements in one transaction, straight on the driver.
-    row_id = await deps.db.fast_transaction(_relay_program(tg_user_id, sent, kind, now, counts_answer))
+    # The hot path: the same statements in one transaction, straight on the driver; on
+    # PostgreSQL as one function call (one round trip instead of seven).
+    if deps.db.is_postgres:
+        async with deps.db.fast_statement() as conn:
+            row_id = await _PG_RELAY.call(conn, {
+                "counts": counts_answer, "l": _log_params(o, sent, kind, now),
+                "q": {"question_id": o.question_id, "now": now},
+                "r": {"routing_id": o.routing_id, "now": now}, "s": {}, "d": {"tg_user_id": tg_user_id}})
+    else:
+        row_id = await deps.db.fast_transaction(_relay_program(tg_user_id, sent, kind, now, counts_answer))
     log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
               row_id, sent.message_id is not None)
     return int(row_id)
@@ -750,6 +758,36 @@ def _relay_program(tg_user_id: int, sent: Sent, kind: str, now: datetime,
             yield from routing_stats.fast_add_answer(o.question_id, city_id, topic_id, delivered_at, now)
     yield _FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id}
     return int(row_id)
+
+
+def _pg_relay_body(f: fast.PlpgsqlFunction, dialect: Any) -> str:
+    """_relay_program's steps, in its order (the question row is locked first)."""
+    counts = f.arg("counts", "BOOLEAN")
+    stats = routing_stats.FAST_ANSWER
+    return f"""
+DECLARE
+    row_id BIGINT;
+    answered_city INTEGER;
+    answered_topic INTEGER;
+    delivered TIMESTAMP WITH TIME ZONE;
+BEGIN
+    {f.sql(_FAST_LOG_ROW, dialect, "l")} INTO row_id;
+    IF {counts} THEN
+        {f.sql(_FAST_FIRST_ANSWER, dialect, "q")};
+        {f.sql(_FAST_ANSWERED, dialect, "r")} INTO answered_city, answered_topic, delivered;
+        IF FOUND AND answered_topic IS NOT NULL THEN
+            {f.sql(stats, dialect, "s", {
+                "question_id": "q_question_id", "city_id": "answered_city", "topic_id": "answered_topic",
+                "delivered_at": "delivered", "answered_at": "r_now",
+                "counted": "CASE WHEN delivered IS NULL THEN 0 ELSE 1 END"})};
+        END IF;
+    END IF;
+    {f.sql(_FAST_CLEAR_ANSWER_STEP, dialect, "d")};
+    RETURN row_id;
+END"""
+
+
+_PG_RELAY = fast.PlpgsqlFunction("cx_record_relay", "BIGINT", _pg_relay_body)
 
 
 async def _record_blocked_relay(deps: Deps, tg_user_id: int, sent: Sent, kind: str, now: datetime) -> int:

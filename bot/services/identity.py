@@ -59,7 +59,7 @@ def me_from(settings: Settings, official: Official | fast.OfficialRow | None, tg
 async def whoami(deps: Deps, tg_user_id: int, language_code: str | None) -> Me:
     # Every update runs this: one statement on the driver, read fresh each time (never cached,
     # so a removed or blocked official is refused from their next update on).
-    async with deps.db.fast_read() as conn:
+    async with deps.db.fast_statement() as conn:
         official = await fast.official_by_tg(conn, tg_user_id)
     return me_from(deps.settings, official, tg_user_id, language_code)
 
