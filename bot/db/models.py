@@ -237,9 +237,7 @@ class Routing(Base):
     __tablename__ = "routing"
     __table_args__ = (
         UniqueConstraint("question_id", "recipient_id"),
-        # Routing ranks cities by their history on a topic: one covering index range per topic.
-        Index("ix_routing_topic_history", "topic_id", "city_id", "question_id", "answered_at",
-              "delivered_at"),
+        # (A city's history on a topic is read from city_topic_stats, kept as routing changes.)
         # Open load: the recent routings still waiting for an answer, per city.
         Index("ix_routing_waiting", "status", "created_at", "city_id", "question_id"),
     )
@@ -253,7 +251,7 @@ class Routing(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     round: Mapped[int] = mapped_column(Integer, default=1)
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING)  # ix_routing_waiting
     last_error: Mapped[str | None] = mapped_column(Text)  # why delivery failed, for organisers
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
