@@ -1,5 +1,7 @@
 """The single table of handlers. Groups run in order; within a group the first match wins.
 
+group -200  Telegram replies to relayed exchange messages, relayed when the thread lookup (which
+            also identifies the writer) finds one; everything else goes on
 group -100  identity guard: who is writing, in which language; drops non-private chats
 group 0     commands and buttons, one handler each (feature modules); Telegram replies to
             relayed exchange messages (they win over an open dialog step)
@@ -45,6 +47,8 @@ MESSAGES_GROUP = 50
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_first),
+                    group=-200)
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
     app.add_handlers(
         [

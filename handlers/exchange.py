@@ -19,7 +19,15 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.db.models import Role
-from bot.i18n import _, current_locale, format_datetime, format_list, ngettext, use_locale
+from bot.i18n import (
+    _,
+    current_locale,
+    format_datetime,
+    format_list,
+    ngettext,
+    set_locale,
+    use_locale,
+)
 from bot.services import NotFound, ServiceError
 from bot.services import exchange as ex
 from bot.services.dialog import Step
@@ -435,7 +443,8 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
 async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     """Send one answer or follow-up, log it, and tell the sender how it went."""
     (sent,) = await deliver(context, [outgoing])
-    await ex.record_relay(context.deps, context.who.tg_user_id, sent)
+    assert update.effective_user is not None
+    await ex.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient
     if sent.message_id is not None:
         text = _("Sent to {name}, {city}.")
@@ -458,6 +467,31 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     outgoing = await ex.prepare_relay(context.deps, context.who.tg_user_id, content,
                                       routing_id=int(state.data["routing_id"]))
     await relay(update, context, outgoing)
+
+
+async def on_reply_first(update: Update, context: Ctx) -> None:
+    """Ahead of the identity guard: a Telegram reply to a message the bot delivered, whose one
+    thread lookup also tells who is writing (registered, in which language). Relayed here;
+    anything else (no thread, a closed question, a sticker, someone not registered) goes on
+    to the identity guard and on_reply_message, which answer it as usual."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or user.is_bot or message.reply_to_message is None:
+        return
+    replied = message.reply_to_message
+    content = content_of(message)
+    if content is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    try:
+        outgoing = await ex.relay_by_reply(context.deps, user.id, (message.chat_id, replied.message_id),
+                                           content)
+    except ServiceError:
+        return
+    if outgoing is None:
+        return
+    set_locale(outgoing.sender.locale)
+    await relay(update, context, outgoing)
+    raise ApplicationHandlerStop
 
 
 async def on_reply_message(update: Update, context: Ctx) -> None:

@@ -530,7 +530,7 @@ async def prepare_relay(
     refused, a follow-up between people who already talked is not.
     """
     if replied is not None and routing_id is None:
-        outgoing = await _relay_by_reply(deps, tg_user_id, replied, content)
+        outgoing = await relay_by_reply(deps, tg_user_id, replied, content)
         if outgoing is not None:
             return outgoing
     async with deps.db.read() as session:  # decides only; record_relay writes
@@ -610,10 +610,10 @@ _REPLY_THREAD = fast.Statement(
     (None,) * 16 + (UTCDateTime(),) + (None,) * 3 + (Topic.names.type, Topic.group_names.type))
 
 
-async def _relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
-                          content: Content) -> Outgoing | None:
-    """A Telegram reply: everything the relay needs in one statement on the driver; None when
-    no thread was found (then the caller asks the session why)."""
+async def relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
+                         content: Content) -> Outgoing | None:
+    """A Telegram reply: everything the relay needs, the replier's identity included, in one
+    statement on the driver; None when no thread was found (prepare_relay then asks why)."""
     async with deps.db.fast_statement() as conn:
         found = await conn.first(_REPLY_THREAD, {
             "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})
