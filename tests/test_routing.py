@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -195,6 +195,6 @@ def test_cities_out_of_contention_never_change_the_ranking() -> None:
             for i in range(rnd.randint(1, 25))]
         langs, k = set(rnd.sample(["en", "fr", "it"], rnd.randint(0, 2))), rnd.randint(1, 4)
         # As gather_candidates does: contention is judged before any load is read.
-        unloaded = [replace(c, open_load=0) for c in candidates if c.covering > 0]
+        unloaded = [c._replace(open_load=0) for c in candidates if c.covering > 0]
         kept = {c.city_id for c in _in_contention(unloaded, langs, k)}
         assert rank([c for c in candidates if c.city_id in kept], langs, k) == rank(candidates, langs, k)
