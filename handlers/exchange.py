@@ -469,22 +469,31 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     await relay(update, context, outgoing)
 
 
+def replied_to_bot(update: Update, context: Ctx) -> tuple[Message, int] | None:
+    """The message and the id of the bot's message it replies to; None for anything else."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return None
+    assert message is not None
+    return message, replied.message_id
+
+
 async def on_reply_first(update: Update, context: Ctx) -> None:
     """Ahead of the identity guard: a Telegram reply to a message the bot delivered, whose one
     thread lookup also tells who is writing (registered, in which language). Relayed here;
     anything else (no thread, a closed question, a sticker, someone not registered) goes on
     to the identity guard and on_reply_message, which answer it as usual."""
-    message = update.effective_message
     user = update.effective_user
-    if message is None or user is None or user.is_bot or message.reply_to_message is None:
+    found = replied_to_bot(update, context)
+    if found is None or user is None or user.is_bot:
         return
-    replied = message.reply_to_message
+    message, replied_id = found
     content = content_of(message)
-    if content is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+    if content is None:
         return
     try:
-        outgoing = await ex.relay_by_reply(context.deps, user.id, (message.chat_id, replied.message_id),
-                                           content)
+        outgoing = await ex.relay_by_reply(context.deps, user.id, (message.chat_id, replied_id), content)
     except ServiceError:
         return
     if outgoing is None:
@@ -499,18 +508,16 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
 
     Replies to anything else (a registration prompt, say) fall through to the open step.
     """
-    message = update.effective_message
-    if message is None or message.reply_to_message is None or not context.who.registered:
+    found = replied_to_bot(update, context)
+    if found is None or not context.who.registered:
         return
-    replied = message.reply_to_message
-    if replied.from_user is None or replied.from_user.id != context.bot.id:
-        return
+    message, replied_id = found
     content = content_of(message)
     try:
         outgoing = await ex.prepare_relay(
             context.deps, context.who.tg_user_id,
             content or Content("unsupported", None, message.chat_id, message.message_id),
-            replied=(message.chat_id, replied.message_id))
+            replied=(message.chat_id, replied_id))
     except NotFound:
         return
     except ServiceError as exc:

@@ -113,9 +113,10 @@ class WalCheckpointer:
     A connection that commits past the WAL's autocheckpoint threshold copies the log into the
     database file (and syncs it) inside that commit: some 8 ms on the event loop every hundred
     relays. The fast path's connection has autocheckpoint off and, every `every` commits, has a
-    RESTART checkpoint run here instead. While it finishes, new writers wait (the fast path
-    then takes its thread, see FastConn.transaction), so the log is copied whole and the next
-    write starts it from the beginning: the WAL file stays small under a steady stream of writes.
+    checkpoint run here instead: PASSIVE (writers go on), then RESTART for what they wrote
+    meanwhile. While RESTART finishes, new writers wait (the fast path then takes its thread,
+    see FastConn.transaction), so the log is copied whole and the next write starts it from
+    the beginning: the WAL file stays small under a steady stream of writes.
     """
 
     def __init__(self, path: str, every: int = CHECKPOINT_EVERY) -> None:
