@@ -172,6 +172,8 @@ async def seed(db: Database, scale: Scale) -> None:
                     answerer = answerer or person
                 elif roll < 0.7:
                     r_status = RoutingStatus.DECLINED
+                elif not is_open:
+                    r_status = RoutingStatus.CLOSED  # resolved before this one answered
                 routings.append({
                     "id": routing_id, "question_id": qid, "recipient_id": person, "city_id": city,
                     "topic_id": topic,

@@ -23,6 +23,7 @@ from bot.db.models import (
     RoutingStatus,
     Topic,
 )
+from bot.services import exchange as ex
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.updates import DOCUMENT, LOCATION, PHOTO, STICKER, Harness, TgUser
 
@@ -209,9 +210,32 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     assert len(nice) == 2 and "shares language: fr" in nice[0].reason
     assert all(r.score > 0 for r in routings)
     statuses = sorted(r.status for r in by_recipient.values())
-    assert statuses == ["answered", "answered", "delivered", "delivered"]
+    # Resolving closed the two that were still waiting: they no longer weigh on their city's load.
+    assert statuses == ["answered", "answered", "closed", "closed"]
+    assert all(r.delivered_message_id is not None for r in routings)
     stats = await stats_kept_as_rebuilt(h)
     assert sorted((r[2], r[3], r[5]) for r in stats) == [(1, 0, 0), (1, 1, 1), (1, 1, 1)]  # 2 cities answered
+
+
+async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(harness: Harness) -> None:
+    """The asker resolves between routing and delivery: the copies that arrive are recorded,
+    as closed (nobody waits for them, so no city's load counts them), and still listed."""
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    await h.send(w.asker, QUESTION)
+    asked = await ex.submit(h.deps, w.asker.id)  # routed; the handler would now send
+    assert len(asked.deliveries) == 4
+    await ex.resolve(h.deps, w.asker.id, asked.question_id)
+    recorded = await ex.record_deliveries(
+        h.deps, [ex.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)])
+    assert sorted(recorded.cities) == ["Madrid", "Nice", "Potenza"] and recorded.more == []
+    routings = await rows(h, Routing)
+    assert [r.status for r in routings] == [RoutingStatus.CLOSED] * 4
+    assert sorted(r.delivered_message_id for r in routings) == [7000, 7001, 7002, 7003]
+    (brief,) = await ex.my_questions(h.deps, w.asker.id)
+    assert brief.status == QuestionStatus.RESOLVED and brief.cities == ["Madrid", "Nice", "Potenza"]
 
 
 async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:

@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from bot.db import routing_stats
 from bot.db.models import (
+    City,
     ExchangeKind,
     ExchangeMessage,
+    Official,
     OfficialStatus,
     Question,
     QuestionStatus,
@@ -20,7 +22,8 @@ from bot.db.models import (
     RoutingStatus,
 )
 from bot.runtime import Deps
-from bot.services.routing import Candidate, _in_contention, rank, route_round
+from bot.services import exchange as ex
+from bot.services.routing import Candidate, _in_contention, gather_candidates, rank, route_round
 from tests.factories import make_city, make_official, make_topic
 
 
@@ -107,7 +110,9 @@ async def build(deps: Deps, case: Case) -> Question:
                 delivered = now - timedelta(days=30)
                 answered = i < spec.answered
                 s.add(Routing(question_id=q.id, recipient_id=target.id, city_id=city.id,
-                              topic_id=topic.id, status=RoutingStatus.ANSWERED if answered else RoutingStatus.DELIVERED,
+                              topic_id=topic.id,
+                              # Resolved: the ones still waiting were closed then.
+                              status=RoutingStatus.ANSWERED if answered else RoutingStatus.CLOSED,
                               delivered_at=delivered,
                               answered_at=delivered + timedelta(hours=spec.hours) if answered else None,
                               created_at=delivered))
@@ -167,6 +172,41 @@ async def test_reason_reads_well_and_later_rounds_reach_new_cities(deps: Deps) -
         assert second.reason.startswith("covers topic: 2 officials; no shared language; "
                                         "no history on this topic")
         assert await route_round(s, deps, q, 3) == []
+
+
+async def test_resolving_a_question_lifts_the_load_it_put_on_its_cities(deps: Deps) -> None:
+    """Waiting routings of a resolved question are closed: their cities' load drops at once."""
+    case = Case({"Busy": CitySpec(open_load=3), "Calm": CitySpec()}, ["Calm", "Busy"], top_k=2)
+    question = await build(deps, case)
+    now = deps.clock.now()
+
+    async def loads() -> dict[str, int]:
+        async with deps.db.transaction() as s:
+            found = await gather_candidates(s, question.topic_id, [question.city_id], now)
+            return {c.name: c.open_load for c in found}
+
+    async def order() -> list[str]:
+        async with deps.db.transaction() as s:
+            found = await gather_candidates(s, question.topic_id, [question.city_id], now)
+            return [r.name for r in rank(found, {"en"}, 2)]
+
+    assert await loads() == {"Busy": 3, "Calm": 0}
+    assert await order() == ["Calm", "Busy"]
+    async with deps.db.transaction() as s:
+        busy = (await s.execute(
+            select(Question.id, Official.tg_user_id).join(Official, Official.id == Question.asker_id)
+            .where(Question.text == "busy"))).all()
+    for question_id, tg_user_id in busy[:2]:
+        await ex.resolve(deps, tg_user_id, question_id)
+    assert await loads() == {"Busy": 1, "Calm": 0}
+    await ex.resolve(deps, busy[2][1], busy[2][0])
+    assert await loads() == {"Busy": 0, "Calm": 0}
+    assert await order() == ["Busy", "Calm"]  # level again: the name decides
+    async with deps.db.transaction() as s:
+        statuses = (await s.scalars(
+            select(Routing.status).join(City, City.id == Routing.city_id)
+            .where(City.name == "Busy", Routing.question_id.in_([q for q, _t in busy])))).all()
+    assert statuses == [RoutingStatus.CLOSED] * 3
 
 
 PURE = [

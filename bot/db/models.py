@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -89,6 +92,11 @@ class RoutingStatus(StrEnum):
     DECLINED = "declined"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
+    CLOSED = "closed"  # the question was resolved before this recipient answered
+
+
+# Routing rows still waiting for their recipient (see ix_routing_waiting).
+WAITING_SQL = f"status IN ('{RoutingStatus.PENDING.value}', '{RoutingStatus.DELIVERED.value}')"
 
 
 class ExchangeKind(StrEnum):
@@ -238,8 +246,12 @@ class Routing(Base):
     __table_args__ = (
         UniqueConstraint("question_id", "recipient_id"),
         # (A city's history on a topic is read from city_topic_stats, kept as routing changes.)
-        # Open load: the recent routings still waiting for an answer, per city.
-        Index("ix_routing_waiting", "status", "created_at", "city_id", "question_id"),
+        # The routings still waiting for an answer (of open questions only: resolving a
+        # question closes them), per city: the ranking's open load probes it per candidate
+        # city, the follow-up jobs read it whole. Partial, so it holds only the few waiting
+        # rows; queries must repeat its condition word for word (`waiting()`) to use it.
+        Index("ix_routing_waiting", "city_id", "created_at",
+              sqlite_where=text(WAITING_SQL), postgresql_where=text(WAITING_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -257,6 +269,13 @@ class Routing(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
     nudged_at: Mapped[datetime | None] = mapped_column()
+
+
+def routing_waiting() -> ColumnElement[bool]:
+    """ix_routing_waiting's condition, written so that both databases see it is the index's:
+    its values are constants in the SQL (a bound parameter cannot prove a partial index)."""
+    return Routing.status.in_([literal_column(f"'{s.value}'")
+                               for s in (RoutingStatus.PENDING, RoutingStatus.DELIVERED)])
 
 
 class CityTopicStats(Base):

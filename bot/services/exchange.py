@@ -38,7 +38,7 @@ from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed, NotFound, ServiceError
 from bot.services.identity import REGISTERED, require_role
 from bot.services.registration import CityInfo, TopicInfo, city_info, topic_info
-from bot.services.routing import OPEN_QUESTION, RoutingDecision, route_round, route_to_city
+from bot.services.routing import OPEN_QUESTION, WAITING, RoutingDecision, route_round, route_to_city
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "animation", "vid
                "location", "venue")
 CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
 DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)
+# Routing rows whose officials saw the question (a closed one may have been, or not yet).
+REACHED = (RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.DECLINED, RoutingStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -384,8 +386,8 @@ async def _reached_cities(session: AsyncSession, question_id: int) -> list[str]:
     rows = await session.execute(
         select(City.name, func.max(Routing.score).label("score"))
         .join(City, City.id == Routing.city_id)
-        .where(Routing.question_id == question_id,
-               Routing.status.in_([RoutingStatus.DELIVERED, RoutingStatus.ANSWERED]))
+        .where(Routing.question_id == question_id, Routing.delivered_at.is_not(None),
+               Routing.status.in_([RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.CLOSED]))
         .group_by(City.name).order_by(func.max(Routing.score).desc(), City.name)
     )
     return [r.name for r in rows]
@@ -437,7 +439,9 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
             if routing is None:
                 continue
             if s.message_id is not None:
-                routing.status = RoutingStatus.DELIVERED
+                # Resolved while it was being sent: delivered, but nobody waits for it.
+                routing.status = (RoutingStatus.CLOSED if question.status in CLOSED
+                                  else RoutingStatus.DELIVERED)
                 routing.delivered_message_id = s.message_id
                 routing.delivered_at = now
                 await session.execute(
@@ -844,6 +848,10 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
             raise ServiceError("closed")
         question.status = QuestionStatus.RESOLVED
         question.resolved_at = now
+        # No longer waiting for anyone: this is what keeps the routing's open load honest.
+        await session.execute(
+            update(Routing).where(Routing.question_id == question.id, Routing.status.in_(WAITING))
+            .values(status=RoutingStatus.CLOSED))
         session.add(ExchangeMessage(
             question_id=question.id, from_official_id=me.id, from_city_id=me.city_id,
             kind=ExchangeKind.RESOLVED, content_type="text", created_at=now))
@@ -903,9 +911,8 @@ async def my_questions(deps: Deps, tg_user_id: int) -> list[Brief]:
         cities: dict[int, list[str]] = {}
         for qid, name in await session.execute(
             select(Routing.question_id, City.name).join(City, City.id == Routing.city_id)
-            .where(Routing.question_id.in_(ids),
-                   Routing.status.in_([RoutingStatus.DELIVERED, RoutingStatus.ANSWERED,
-                                       RoutingStatus.DECLINED]))
+            .where(Routing.question_id.in_(ids), Routing.delivered_at.is_not(None),
+                   Routing.status.in_(REACHED))
             .group_by(Routing.question_id, City.name).order_by(Routing.question_id, City.name)
         ):
             cities.setdefault(qid, []).append(name)

@@ -33,6 +33,7 @@ from bot.db.models import (
     QuestionStatus,
     Routing,
     RoutingStatus,
+    routing_waiting,
 )
 from bot.db.outbox import delivery_row, enqueue
 from bot.runtime import Deps
@@ -89,7 +90,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
             select(Routing)
             .join(Question, Question.id == Routing.question_id)
             .join(Official, Official.id == Routing.recipient_id)
-            .where(Routing.status == RoutingStatus.DELIVERED, Routing.nudged_at.is_(None),
+            .where(routing_waiting(), Routing.status == RoutingStatus.DELIVERED, Routing.nudged_at.is_(None),
                    Routing.delivered_at <= cutoff, Routing.round == Question.round,
                    Question.status == QuestionStatus.OPEN,
                    Official.status == OfficialStatus.ACTIVE)
@@ -190,7 +191,8 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
         stale = (
             select(Routing)
             .join(Question, Question.id == Routing.question_id)
-            .where(Routing.status == RoutingStatus.PENDING, Routing.created_at <= now - STALE_PENDING,
+            .where(routing_waiting(), Routing.status == RoutingStatus.PENDING,
+                   Routing.created_at <= now - STALE_PENDING,
                    Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]))
             .order_by(Routing.id).limit(BATCH)
         )

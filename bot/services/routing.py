@@ -16,17 +16,19 @@ Ties are broken by city name, then id, so the same data always gives the same or
 
 from __future__ import annotations
 
+import functools
 import heapq
+import json
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, func, insert, select
+from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import routing_stats
+from bot.db import fast, routing_stats
 from bot.db.models import (
     City,
     CityTopicStats,
@@ -40,6 +42,7 @@ from bot.db.models import (
     Routing,
     RoutingStatus,
     UTCDateTime,
+    routing_waiting,
 )
 from bot.runtime import Deps
 
@@ -145,39 +148,78 @@ def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_
     return [score_of(c, asker_languages) for *_key, c in best]
 
 
-def _candidates_statement() -> Select[Any]:
-    """Coverage and history per candidate city, built once (building it per question cost as
-    much as running it); parameters: the topic and the excluded cities."""
-    topic_id = bindparam("topic_id")
+def _candidates_statement(dialect_name: str) -> Select[Any]:
+    """Coverage and history per candidate city; parameters: the topic, the excluded cities and
+    the question (the cities it was already routed to are excluded too)."""
+    topic_id = bindparam("topic_id", type_=Integer)
+    routed = select(Routing.city_id).where(Routing.question_id == bindparam("question_id", type_=Integer))
     coverage = (
         select(Official.city_id.label("city_id"), func.count().label("covering"))
         .join(OfficialTopic, OfficialTopic.official_id == Official.id)
         .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
                Official.city_id.is_not(None),
-               Official.city_id.not_in(bindparam("excluded", expanding=True)))
+               fast.ids_in(Official.city_id, "excluded", dialect_name, negate=True),
+               Official.city_id.not_in(routed))
         .group_by(Official.city_id)
         .subquery("coverage")
     )
     # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
     history = CityTopicStats
     return (
-        select(City.id, City.name, City.languages, coverage.c.covering, history.asked,
+        # Languages as text: a few distinct values among hundreds of cities, decoded once each.
+        select(City.id, City.name, cast(City.languages, Text), coverage.c.covering, history.asked,
                history.answered, history.answer_seconds, history.answer_count)
         .join(coverage, coverage.c.city_id == City.id)
         .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
     )
 
 
-# Open load: what the cities' officials were sent recently and have not answered yet.
-# Driven by an index on the recent waiting rows, so old unanswered rows cost nothing.
-_LOAD = (
-    select(Routing.city_id, func.count())
-    .join(Question, Question.id == Routing.question_id)
-    .where(Routing.status.in_(WAITING), Routing.created_at >= bindparam("since", type_=UTCDateTime()),
-           Question.status.in_(OPEN_QUESTION), Routing.city_id.in_(bindparam("cities", expanding=True)))
-    .group_by(Routing.city_id)
-)
-_CANDIDATES = _candidates_statement()
+def _load_statement(dialect_name: str) -> Select[Any]:
+    """Open load: what the cities' officials were sent recently and have not answered yet.
+    Waiting rows belong to open questions (resolving closes them), so the partial index of
+    waiting rows by (city, created_at) answers it alone: other cities' and older rows are
+    never read."""
+    return (
+        select(Routing.city_id, func.count())
+        .where(routing_waiting(), fast.ids_in(Routing.city_id, "cities", dialect_name),
+               Routing.created_at >= bindparam("since", type_=UTCDateTime()))
+        .group_by(Routing.city_id)
+    )
+
+
+def _recipients_statement(dialect_name: str) -> Select[Any]:
+    """The active officials of the chosen cities who cover the topic, but the asker."""
+    return (
+        select(Official.id, Official.city_id, Official.chat_id, Official.locale)
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
+               Official.status == OfficialStatus.ACTIVE,
+               fast.ids_in(Official.city_id, "cities", dialect_name),
+               Official.id != bindparam("asker_id", type_=Integer))
+        .order_by(Official.city_id, Official.id)
+    )
+
+
+class _Official(NamedTuple):
+    """What routing rows need of a recipient (an Official row, or these columns of one)."""
+
+    id: int
+    city_id: int | None
+    chat_id: int
+    locale: str
+
+
+# Run on the routing session's own connection, without the ORM's result machinery: a question
+# reads some 450 candidate rows, and that machinery cost more than the queries.
+_CANDIDATES = fast.Statement(_candidates_statement)
+_LOAD = fast.Statement(_load_statement)
+_RECIPIENTS = fast.Statement(_recipients_statement)
+
+
+@functools.lru_cache(maxsize=1024)
+def _languages(stored: str | None) -> tuple[str, ...]:
+    """A city's languages as stored (JSON text)."""
+    return tuple(json.loads(stored)) if stored else ()
 
 
 def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[str],
@@ -198,6 +240,7 @@ def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[
 async def gather_candidates(
     session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime,
     asker_languages: Collection[str] | None = None, top_k: int | None = None,
+    question_id: int | None = None,
 ) -> list[Candidate]:
     """Every city with an active official covering the topic, with its history and load.
 
@@ -205,20 +248,20 @@ async def gather_candidates(
     coverage and history (read from city_topic_stats), then the open load. Given the asker's
     languages and `top_k`, only the cities that can still be chosen are returned, with their load.
     """
-    params = {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)) or [-1]}
+    conn = await fast.in_session(session)
     out = [
-        Candidate(city_id, name, tuple(languages or ()), int(covering), int(asked or 0),
+        Candidate(city_id, name, _languages(languages), int(covering), int(asked or 0),
                   int(answered or 0),
                   round(float(seconds) / count / 3600, 3) if count else None)
         for city_id, name, languages, covering, asked, answered, seconds, count
-        in await session.execute(_CANDIDATES, params)
+        in await conn.fetch(_CANDIDATES, {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)),
+                                          "question_id": question_id})
     ]
     if asker_languages is not None and top_k is not None:
         out = _in_contention(out, asker_languages, top_k)
     if not out:
         return out
-    load = {city_id: count for city_id, count in await session.execute(_LOAD, {
-        "since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]})}
+    load = dict(await conn.fetch(_LOAD, {"since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]}))
     return [c._replace(open_load=int(load.get(c.city_id, 0))) for c in out]
 
 
@@ -239,12 +282,12 @@ async def _write(
     question: Question,
     round_no: int,
     chosen: Sequence[Ranked],
-    officials: Sequence[Official],
+    officials: Sequence[Official | _Official],
     routed_cities: Collection[int],
 ) -> list[RoutingDecision]:
     """Routing rows (pending) and their exchange-log rows for the chosen cities' officials."""
     now = deps.clock.now()
-    by_city: dict[int, list[Official]] = {}
+    by_city: dict[int, list[Official | _Official]] = {}
     for official in officials:
         assert official.city_id is not None
         by_city.setdefault(official.city_id, []).append(official)
@@ -295,8 +338,7 @@ async def route_round(
     """
     asker = await session.get(Official, question.asker_id)
     assert asker is not None
-    routed_cities, _people = await _routed(session, question.id)
-    excluded = set(exclude_city_ids) | routed_cities
+    excluded = set(exclude_city_ids)  # and, in the query, the cities already routed to
     if question.city_id is not None:
         excluded.add(question.city_id)
     if asker.city_id is not None:
@@ -304,19 +346,16 @@ async def route_round(
     asker_langs = set(asker.languages or []) | {asker.locale}
     k = top_k or deps.settings.route_top_k
     candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now(),
-                                         asker_langs, k)
+                                         asker_langs, k, question.id)
     chosen = rank(candidates, asker_langs, k)
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
-    officials = (await session.scalars(
-        select(Official)
-        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(OfficialTopic.topic_id == question.topic_id, Official.status == OfficialStatus.ACTIVE,
-               Official.city_id.in_([r.city_id for r in chosen]), Official.id != asker.id)
-        .order_by(Official.city_id, Official.id)
-    )).all()
-    decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities)
+    conn = await fast.in_session(session)
+    officials = [_Official(*row) for row in await conn.fetch(_RECIPIENTS, {
+        "topic_id": question.topic_id, "cities": [r.city_id for r in chosen], "asker_id": asker.id})]
+    # Never routed to before (they were excluded): each is a new city for the question.
+    decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities=())
     log.info("routing question_id=%s round=%s cities=%s", question.id, round_no,
              ",".join(str(d.city_id) for d in decisions))
     return decisions
