@@ -9,7 +9,7 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Float, Integer, Text, bindparam, insert, select
 
 from bot.config import Settings
 from bot.db import fast
@@ -52,6 +52,28 @@ async def test_identity_sees_a_removal_at_once(db: Database) -> None:
     assert found is not None and found.status == "removed"
     assert not identity.me_from(Settings(_env_file=None, telegram_bot_token="1:x"),  # type: ignore[call-arg]
                                 found, 4242, "en").registered
+
+
+TRIPLES = fast.Rows("triples", n=Integer, x=Float, label=Text)
+
+
+def _triples_statement(dialect_name: str) -> object:
+    t = TRIPLES.table(dialect_name)
+    return select(t.c.n, t.c.x, t.c.label).order_by(t.c.n)
+
+
+READ_TRIPLES = fast.Statement(_triples_statement)
+
+
+async def test_rows_passed_as_one_parameter_come_back_as_given(db: Database) -> None:
+    """fast.Rows: any number of rows, any text (quotes, Arabic, JSON-like), in one statement,
+    read inside a session's own transaction."""
+    rows = [(i, i / 4, f"row {i} «{'x' * i}» d'été \\ \"}}] مدينة") for i in range(1, 40)]
+    async with db.transaction() as session:
+        conn = await fast.in_session(session)
+        dialect = conn.dialect.name
+        assert await conn.fetch(READ_TRIPLES, TRIPLES.params(rows, dialect)) == rows
+        assert await conn.fetch(READ_TRIPLES, TRIPLES.params([], dialect)) == []
 
 
 @pytest.mark.sqlite_only

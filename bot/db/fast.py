@@ -11,6 +11,7 @@ Used only where the ORM's cost showed in bench/bench_exchange.py (identity, rela
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sqlite3
@@ -26,9 +27,11 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Integer,
+    Text,
     all_,
     any_,
     bindparam,
+    cast,
     func,
     literal_column,
     select,
@@ -439,6 +442,29 @@ def ids_in(column: Any, name: str, dialect_name: str, *, negate: bool = False) -
         return column != all_(param) if negate else column == any_(param)
     values = select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=JSON)))
     return column.not_in(values) if negate else column.in_(values)
+
+
+class Rows:
+    """Rows of values passed as statement parameters and read as a table, so that a statement
+    compiled once inserts any number of rows (INSERT ... SELECT FROM it): arrays read by
+    unnest() on PostgreSQL, one JSON array of arrays read by json_each() on SQLite."""
+
+    def __init__(self, name: str, **columns: Any) -> None:
+        self.name = name
+        self.columns = columns  # column name -> SQLAlchemy type
+
+    def table(self, dialect_name: str) -> Any:
+        if dialect_name == "postgresql":
+            arrays = [bindparam(f"{self.name}_{c}", type_=postgresql.ARRAY(t)) for c, t in self.columns.items()]
+            return func.unnest(*arrays).table_valued(*self.columns).render_derived(name=self.name)
+        each = func.json_each(bindparam(self.name, type_=Text)).table_valued("value")
+        return select(*[cast(func.json_extract(each.c.value, f"$[{i}]"), t).label(c)
+                        for i, (c, t) in enumerate(self.columns.items())]).subquery(self.name)
+
+    def params(self, rows: Sequence[Sequence[Any]], dialect_name: str) -> dict[str, Any]:
+        if dialect_name == "postgresql":
+            return {f"{self.name}_{c}": [row[i] for row in rows] for i, c in enumerate(self.columns)}
+        return {self.name: json.dumps([list(row) for row in rows])}
 
 
 # ---- the statements ---------------------------------------------------------------------

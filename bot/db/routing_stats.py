@@ -1,17 +1,16 @@
 """The per city and topic routing history (`city_topic_stats`) that ranking reads.
 
 Kept exact by the two events that change it, in their own transactions: routing rows
-written for a question (`add_routed`) and a routing's first answer (`add_answer`).
+written for a question (`ADD_ROUTED`, in routing's write) and a routing's first answer (`add_answer`).
 `rebuild` recomputes it from `routing` (the migration's backfill, and rows written by hand).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import Integer, bindparam, case, delete, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,20 +38,23 @@ def _accumulate(stmt: Any, *columns: str) -> Any:
     )
 
 
-_ROUTED: dict[str, Any] = {}
+# The cities a question was routed to for the first time: one row each, distinct.
+CITIES = fast.Rows("cities", city_id=Integer)
 
 
-async def add_routed(session: AsyncSession, topic_id: int | None, city_ids: Collection[int]) -> None:
-    """A question was routed to these cities for the first time (one row each)."""
-    if topic_id is None or not city_ids:
-        return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    stmt = _ROUTED.get(dialect)
-    if stmt is None:  # built once per dialect, like the answer's
-        stmt = _ROUTED[dialect] = _accumulate(_insert(dialect).values(
-            topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=1, answered=0,
-            answer_seconds=0.0, answer_count=0), "asked")
-    await session.execute(stmt, [{"topic_id": topic_id, "city_id": c} for c in sorted(set(city_ids))])
+def _routed_statement(dialect: str) -> Any:
+    """A question was routed to these cities for the first time (fast path, routing's write)."""
+    cities = CITIES.table(dialect)
+    rows = select(bindparam("topic_id", type_=Integer), cities.c.city_id, literal(1), literal(0),
+                  literal(0.0), literal(0))
+    if dialect != "postgresql":
+        rows = rows.where(true())  # SQLite: INSERT ... SELECT ... ON CONFLICT needs a WHERE
+    stmt = _insert(dialect).from_select(
+        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"], rows)
+    return _accumulate(stmt, "asked")
+
+
+ADD_ROUTED = fast.Statement(_routed_statement)
 
 
 def _answer_statement(dialect: str) -> Any:

@@ -25,7 +25,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import fast, routing_stats
@@ -132,6 +147,19 @@ def _shared(c: Candidate, asker_languages: Collection[str]) -> list[str]:
     return [lang for lang in c.languages if lang in asker_languages]
 
 
+class _Shares(dict[tuple[str, ...], bool]):
+    """Whether a city's languages include one of the asker's, worked out once per distinct
+    set of languages (a few among hundreds of cities)."""
+
+    def __init__(self, asker_languages: Collection[str]) -> None:
+        super().__init__()
+        self.asker_languages = asker_languages
+
+    def __missing__(self, languages: tuple[str, ...]) -> bool:
+        shares = self[languages] = any(lang in self.asker_languages for lang in languages)
+        return shares
+
+
 def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
     shared = _shared(c, asker_languages)
     return Ranked(c.city_id, c.name, _score(c, bool(shared)), _reason(c, shared))
@@ -142,7 +170,8 @@ def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_
 
     Every candidate is scored; the reason (string work) is written for the chosen ones only.
     """
-    scored = [(-_score(c, bool(_shared(c, asker_languages))), c.name, c.city_id, c)
+    shares = _Shares(asker_languages)
+    scored = [(-_score(c, shares[c.languages]), c.name, c.city_id, c)
               for c in candidates if c.covering > 0]
     best = heapq.nsmallest(top_k, scored, key=lambda t: t[:3])
     return [score_of(c, asker_languages) for *_key, c in best]
@@ -209,6 +238,42 @@ class _Official(NamedTuple):
     locale: str
 
 
+# The officials a round reaches: (recipient, city, score, reason), one row each.
+_TARGETS = fast.Rows("targets", recipient_id=Integer, city_id=Integer, score=Float, reason=Text)
+
+
+def _insert_routing_statement(dialect_name: str) -> Any:
+    t = _TARGETS.table(dialect_name)
+    return (
+        insert(Routing.__table__)
+        .from_select(
+            ["question_id", "recipient_id", "city_id", "topic_id", "score", "reason", "round", "status",
+             "created_at"],
+            select(bindparam("question_id", type_=Integer), t.c.recipient_id, t.c.city_id,
+                   bindparam("topic_id", type_=Integer), t.c.score, t.c.reason,
+                   bindparam("round", type_=Integer), literal(RoutingStatus.PENDING.value, String(16)),
+                   bindparam("now", type_=UTCDateTime())))
+        .returning(Routing.recipient_id, Routing.id)
+    )
+
+
+def _log_routing_statement(dialect_name: str) -> Any:
+    """The exchange log's row for each official a round reaches (the question as sent)."""
+    t = _TARGETS.table(dialect_name)
+    return insert(ExchangeMessage.__table__).from_select(
+        ["question_id", "from_official_id", "to_official_id", "from_city_id", "to_city_id", "kind",
+         "text", "content_type", "original_chat_id", "original_message_id", "created_at"],
+        select(bindparam("question_id", type_=Integer), bindparam("asker_id", type_=Integer),
+               t.c.recipient_id, bindparam("asker_city_id", type_=Integer), t.c.city_id,
+               literal(ExchangeKind.ROUTING.value, String(16)), null(),
+               bindparam("content_type", type_=String(16)), bindparam("chat_id", type_=BigInteger),
+               bindparam("message_id", type_=BigInteger), bindparam("now", type_=UTCDateTime())))
+
+
+_INSERT_ROUTING = fast.Statement(_insert_routing_statement)
+_LOG_ROUTING = fast.Statement(_log_routing_statement)
+
+
 # Run on the routing session's own connection, without the ORM's result machinery: a question
 # reads some 450 candidate rows, and that machinery cost more than the queries.
 _CANDIDATES = fast.Statement(_candidates_statement)
@@ -230,7 +295,8 @@ def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[
     the k-th best score with the full load can never be chosen, so its load need not be read.
     The ranking is the same as with every city's load: nothing that could win is dropped.
     """
-    bests = [_score(c, bool(_shared(c, asker_languages))) for c in candidates]
+    shares = _Shares(asker_languages)
+    bests = [_score(c, shares[c.languages]) for c in candidates]
     if len(bests) <= top_k:
         return list(candidates)
     threshold = heapq.nlargest(top_k, bests)[-1] - W_LOAD
@@ -250,9 +316,8 @@ async def gather_candidates(
     """
     conn = await fast.in_session(session)
     out = [
-        Candidate(city_id, name, _languages(languages), int(covering), int(asked or 0),
-                  int(answered or 0),
-                  round(float(seconds) / count / 3600, 3) if count else None)
+        Candidate(city_id, name, _languages(languages), covering, asked or 0, answered or 0,
+                  round(seconds / count / 3600, 3) if count else None)
         for city_id, name, languages, covering, asked, answered, seconds, count
         in await conn.fetch(_CANDIDATES, {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)),
                                           "question_id": question_id})
@@ -292,33 +357,28 @@ async def _write(
         assert official.city_id is not None
         by_city.setdefault(official.city_id, []).append(official)
     chosen = [r for r in chosen if by_city.get(r.city_id)]
-    values = [{"question_id": question.id, "recipient_id": o.id, "city_id": r.city_id,
-               "topic_id": question.topic_id, "score": r.score, "reason": r.reason,
-               "round": round_no, "status": RoutingStatus.PENDING, "created_at": now}
-              for r in chosen for o in by_city[r.city_id]]
-    if not values:
+    targets = [(o.id, r.city_id, r.score, r.reason) for r in chosen for o in by_city[r.city_id]]
+    if not targets:
         return []
-    # One multi-row INSERT ... RETURNING for every chosen official; a question reaches each
-    # official at most once, so the recipient identifies the row.
-    result = await session.execute(insert(Routing).returning(Routing.recipient_id, Routing.id), values)
-    ids = {recipient_id: routing_id for recipient_id, routing_id in result}
+    conn = await fast.in_session(session)
+    dialect = conn.dialect.name
+    # One statement per table for any number of officials (rows passed as one parameter);
+    # a question reaches each official at most once, so the recipient identifies its row.
+    params = {"question_id": question.id, "topic_id": question.topic_id, "round": round_no,
+              "now": now, "asker_id": question.asker_id, "asker_city_id": question.city_id,
+              "content_type": question.content_type, "chat_id": question.source_chat_id,
+              "message_id": question.source_message_id, **_TARGETS.params(targets, dialect)}
+    ids = dict(await conn.fetch(_INSERT_ROUTING, params))
+    await conn.fetch(_LOG_ROUTING, params)
+    new_cities = sorted({r.city_id for r in chosen} - set(routed_cities))
+    if new_cities and question.topic_id is not None:
+        await conn.fetch(routing_stats.ADD_ROUTED, {
+            "topic_id": question.topic_id, **routing_stats.CITIES.params([(c,) for c in new_cities], dialect)})
     decisions = [
         RoutingDecision(r.city_id, r.name, r.score, r.reason, round_no,
                         tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in by_city[r.city_id]))
         for r in chosen
     ]
-    log_rows = [
-        {"question_id": question.id, "from_official_id": question.asker_id,
-         "to_official_id": rec.official_id, "from_city_id": question.city_id,
-         "to_city_id": d.city_id, "kind": ExchangeKind.ROUTING, "text": None,
-         "content_type": question.content_type, "original_chat_id": question.source_chat_id,
-         "original_message_id": question.source_message_id, "created_at": now}
-        for d in decisions for rec in d.recipients
-    ]
-    if log_rows:
-        await session.execute(insert(ExchangeMessage), log_rows)
-    await routing_stats.add_routed(session, question.topic_id,
-                                   [d.city_id for d in decisions if d.city_id not in routed_cities])
     return decisions
 
 
