@@ -8,13 +8,15 @@ is logged with (delivered_chat_id, delivered_message_id), and a reply to it is l
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Text, and_, bindparam, case, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -577,7 +579,8 @@ def _reply_thread_statement() -> Any:
     columns: tuple[Any, ...] = (
         *_person_columns(me, my_city), ExchangeMessage.kind, ExchangeMessage.from_official_id,
         Question.id, Question.asker_id, Question.status, Routing.id, Routing.recipient_id,
-        Routing.answered_at, Topic.id, Topic.slug, Topic.group, Topic.names, Topic.group_names,
+        Routing.answered_at, Topic.id, Topic.slug, Topic.group,
+        cast(Topic.names, Text), cast(Topic.group_names, Text),  # as stored: decoded by _names
         *_person_columns(other, other_city))
     return (
         select(*columns)
@@ -609,9 +612,14 @@ def _person_of(row: Sequence[Any]) -> Person | None:
                   timezone if timezone is not None else "UTC", status)
 
 
-_REPLY_THREAD = fast.Statement(
-    _reply_thread_statement(),
-    (None,) * 16 + (UTCDateTime(),) + (None,) * 3 + (Topic.names.type, Topic.group_names.type))
+_REPLY_THREAD = fast.Statement(_reply_thread_statement(), (None,) * 16 + (UTCDateTime(),))
+
+
+@functools.lru_cache(maxsize=512)
+def _names(stored: str | None) -> tuple[tuple[str, str], ...]:
+    """A topic's translated names as stored (JSON text), decoded once per distinct value: every
+    relay reads its topic's, and there are a few dozen topics."""
+    return tuple(json.loads(stored).items()) if stored else ()
 
 
 async def relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
@@ -642,7 +650,7 @@ async def relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
     people = {me.official_id: me}
     if other is not None:
         people[other.official_id] = other
-    info = TopicInfo(topic_id, slug, group, dict(names), dict(group_names))
+    info = TopicInfo(topic_id, slug, group, dict(_names(names)), dict(_names(group_names)))
     if kind == ExchangeKind.ROUTING or me.official_id != asker_id:  # as _answer_outgoing
         first = answered_at is None
         if first and question_status in CLOSED:
