@@ -9,7 +9,7 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Float, Integer, Text, bindparam, insert, select
+from sqlalchemy import Float, Integer, Text, bindparam, insert, select, text
 
 from bot.config import Settings
 from bot.db import fast
@@ -160,3 +160,25 @@ async def test_the_wal_is_checkpointed_off_the_relay_path(db: Database) -> None:
     # it reach 1000 pages (4 MB) before copying it back.
     assert max(sizes) < 1_000_000, max(sizes)
     assert len(await _steps(db)) == 400
+
+
+async def test_a_connection_the_server_closed_is_replaced_not_used(db: Database) -> None:
+    """PostgreSQL restarted (here: the fast connection's backend terminated): the next fast
+    read gets a new connection instead of failing on the old one."""
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL only (SQLite connections are files)")
+    await make_official(db, None, tg_id=5151)
+    async with db.fast_statement() as conn:
+        old = conn.raw
+        pid = await old.fetchval("SELECT pg_backend_pid()")
+    async with db.engine.connect() as admin:
+        await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(500):  # the server closes the socket; the client notices on its next read
+        if old.is_closed():
+            break
+        await asyncio.sleep(0.01)
+    assert old.is_closed()
+    async with db.fast_statement() as conn:
+        assert conn.raw is not old
+        found = await fast.official_by_tg(conn, 5151)
+    assert found is not None and found.id

@@ -394,9 +394,14 @@ class FastPool:
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:
         async with self._free:
-            if self._idle:
+            conn = None
+            while self._idle and conn is None:
                 conn = self._idle.pop()
-            else:
+                if _closed(conn):  # the server went away meanwhile (a restart): not reused
+                    self._all.remove(conn)
+                    await _close(conn)
+                    conn = None
+            if conn is None:
                 conn = await self._connect()
                 self._all.append(conn)
             ok = False
@@ -414,6 +419,13 @@ class FastPool:
         conns, self._all, self._idle = self._all, [], []
         for conn in conns:
             await _close(conn)
+
+
+def _closed(conn: Any) -> bool:
+    """An asyncpg connection whose server closed it (noticed without a round trip); a SQLite
+    connection never is."""
+    is_closed = getattr(conn, "is_closed", None)
+    return bool(is_closed()) if is_closed is not None else False
 
 
 async def _close(conn: Any) -> None:
