@@ -308,7 +308,7 @@ def summary_line(s: Summary, timezone: str) -> str:
     else:
         state = status_name(s.status)
         numbers = counts_text(s.counts)
-        if s.status == BroadcastStatus.CANCELLED and s.counts.cancelled:
+        if s.counts.cancelled:  # the rest of a cancelled broadcast, or recipients who left
             numbers += " · " + _("{count} not sent").format(count=s.counts.cancelled)
     return _("#{id} · {state} · {numbers}\n   {author}, {created}").format(
         id=s.id, state=state, numbers=numbers, author=esc(s.author or "—"),
@@ -371,12 +371,15 @@ def progress_text(p: Progress) -> str:
 
 def report_text(p: Progress) -> str:
     c = p.counts
-    return _(
+    text = _(
         "<b>Broadcast #{id}: delivery report</b>\n"
         "Delivered: {sent} of {total}\n"
         "Failed: {failed}\n"
         "Unreachable (they blocked the bot): {unreachable}"
     ).format(id=p.id, sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
+    if c.cancelled:  # removed or erased after the broadcast was confirmed
+        text += "\n" + _("Not sent (no longer registered): {count}").format(count=c.cancelled)
+    return text
 
 
 def rendered_report(p: Progress) -> str:

@@ -17,6 +17,8 @@ from bot.db.models import (
     Role,
 )
 from bot.services import broadcasts as bc
+from bot.services import network as network_service
+from bot.services import registration
 from bot.services.targeting import recipients_query
 from handlers.broadcasts import progress_job
 from tests.conftest import ADMIN_TG_ID
@@ -153,6 +155,42 @@ async def test_the_final_report_survives_a_failed_send(harness: Harness) -> None
     assert [t for t in h.texts(org) if "delivery report" in t] == [
         "<b>Broadcast #1: delivery report</b>\nDelivered: 5 of 5\nFailed: 0\n"
         "Unreachable (they blocked the bot): 0"]
+
+
+async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Harness) -> None:
+    """Removed or erased between Send now and the sender's turn: nothing reaches them, their
+    rows say why, the report counts them, and the erased one's chat id is gone from the outbox."""
+    h = harness
+    net = await network(h)
+    org = net["organiser"]
+    p = net["people"]
+    await h.command(org, "/broadcast")
+    await h.send(org, "Evacuation drill on Friday")
+    await h.press(org, "Preview")
+    await h.press(org, "Send now")
+    assert "on its way to 5 officials" in h.last_text(org)
+    await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id)
+    await registration.erase(h.deps, p["kass_heat"].tg_user_id)
+
+    stats = await drain(h)
+    assert stats.sent == 3
+    for gone in ("gabes_flood", "kass_heat"):
+        assert h.tg.of("copyMessage", p[gone].chat_id) == []
+    assert len(h.tg.of("copyMessage", p["potenza_both"].chat_id)) == 1
+    async with h.deps.db.transaction() as s:
+        rows = {d.recipient_id: d for d in await s.scalars(select(Delivery).where(Delivery.broadcast_id == 1))}
+    for gone in ("gabes_flood", "kass_heat"):
+        row = rows[p[gone].id]
+        assert (row.status, row.last_error) == (DeliveryStatus.CANCELLED, "recipient no longer registered")
+    assert rows[p["kass_heat"].id].chat_id == -p["kass_heat"].id  # erased: no chat id kept
+
+    await progress_job(h.app)
+    await drain(h)
+    assert h.last_text(org) == (
+        "<b>Broadcast #1: delivery report</b>\nDelivered: 3 of 5\nFailed: 0\n"
+        "Unreachable (they blocked the bot): 0\nNot sent (no longer registered): 2")
+    await h.command(org, "/broadcasts")
+    assert "#1 · done · 3 of 5 sent · 0 failed · 0 unreachable · 2 not sent" in h.last_text(org)
 
 
 async def test_progress_is_edited_in_place_no_more_often_than_the_interval(harness: Harness) -> None:

@@ -83,17 +83,25 @@ CLAIM_COLUMNS = (
 )
 
 
+# Recipients who left after their rows were written (removed, erased, rejected): not sent.
+GONE = (OfficialStatus.REMOVED, OfficialStatus.ERASED, OfficialStatus.REJECTED)
+GONE_ERROR = "recipient no longer registered"
+
+
 async def claim(
     session: AsyncSession, worker: str, now: datetime, until: datetime, limit: int
 ) -> list[dict[str, Any]]:
     """Lease up to `limit` due pending rows to `worker` until `until`, oldest first.
 
     On PostgreSQL `SKIP LOCKED` lets several workers claim side by side; the lease makes the
-    rows of a worker that died due again once it runs out.
+    rows of a worker that died due again once it runs out. Rows whose recipient has left since
+    they were written (a broadcast confirmed before an official was removed) are cancelled
+    here, not sent.
     """
     table = Delivery.__table__
     query = (
-        select(*CLAIM_COLUMNS)
+        select(*CLAIM_COLUMNS, Official.status.label("recipient_status"))
+        .outerjoin(Official, Official.id == Delivery.recipient_id)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at <= now,
@@ -101,9 +109,16 @@ async def claim(
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Delivery)
     )
-    rows = [dict(r._mapping) for r in await session.execute(query)]
+    rows, gone = [], []
+    for r in await session.execute(query):
+        row = dict(r._mapping)
+        (gone if row.pop("recipient_status") in GONE else rows).append(row)
+    if gone:
+        await session.execute(
+            update(table).where(table.c.id.in_([r["id"] for r in gone]))
+            .values(status=DeliveryStatus.CANCELLED, last_error=GONE_ERROR))
     ids = [r["id"] for r in rows]
     for start in range(0, len(ids), 1000):
         await session.execute(

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import repo
+from bot.db import outbox, repo
 from bot.db.models import (
     AuditLog,
     City,
+    Delivery,
+    DeliveryStatus,
     DialogState,
     ExchangeMessage,
     Invite,
@@ -564,6 +566,15 @@ async def erase(deps: Deps, tg_user_id: int) -> None:
         )
         await session.execute(
             update(AuditLog).where(AuditLog.actor_id == official.id).values(actor_tg_id=None)
+        )
+        # Nothing more is sent to them, and the outbox keeps no chat id of theirs either.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.recipient_id == official.id, Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.CANCELLED, last_error=outbox.GONE_ERROR)
+        )
+        await session.execute(
+            update(Delivery).where(Delivery.recipient_id == official.id).values(chat_id=-official.id)
         )
         await repo.clear_dialog(session, tg_user_id)
         # The Telegram ids are personal data too: replace them by a value no user can have.
