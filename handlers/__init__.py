@@ -79,6 +79,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(exchange.on_reply_button, pattern=r"^qr:"),
             CallbackQueryHandler(exchange.on_resolve, pattern=r"^qs:"),
             CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
+            CallbackQueryHandler(exchange.on_digest_offer, pattern=r"^dg:"),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
             # reminders, quiet hours (the digest module only adds its scheduler job)
             CommandHandler("remind", reminders.cmd_remind, filters=private),

@@ -9,6 +9,7 @@ from bot.i18n import _, ngettext, use_locale
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
+from handlers.keyboards import button, markup, rows
 from handlers.reminder_texts import format_when
 
 
@@ -21,8 +22,9 @@ def media_label(content_type: str) -> str:
     }.get(content_type, _("[attachment]"))
 
 
-def digest_notice(notice: DigestNotice) -> str:
-    """Open questions in the recipient's topics that nobody has answered, newest first."""
+def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
+    """Open questions in the recipient's topics that nobody has answered, newest first, numbered,
+    with an Answer button for each (exchange.on_digest_offer routes it to whoever presses)."""
     with use_locale(notice.locale) as locale:
         lines = [
             _("📰 <b>Weekly digest</b>"),
@@ -32,16 +34,18 @@ def digest_notice(notice: DigestNotice) -> str:
                 notice.total,
             ).format(count=notice.total),
         ]
-        for q in notice.questions:
+        for number, q in enumerate(notice.questions, 1):
             topic = q.topic_names.get(locale) or q.topic_names.get("en") or q.topic_slug
             body = esc(q.excerpt) if q.excerpt else media_label(q.content_type)
-            lines.append(_("• <b>{topic}</b> — {city}, {date}:\n{text}").format(
-                topic=esc(topic), city=esc(q.city_name or "—"),
+            lines.append(_("{number}. <b>{topic}</b> — {city}, {date}:\n{text}").format(
+                number=number, topic=esc(topic), city=esc(q.city_name or "—"),
                 date=format_when(q.asked_at, notice.timezone), text=body))
         more = notice.total - len(notice.questions)
         if more > 0:
             lines.append(ngettext("…and {count} more.", "…and {count} more.", more).format(count=more))
-        return "\n\n".join(lines)
+        buttons = [button(_("Answer {number}").format(number=number), "dg", q.id)
+                   for number, q in enumerate(notice.questions, 1)]
+        return "\n\n".join(lines), markup(*rows(buttons, width=3)).to_dict()
 
 
 async def digest_job(app: Any) -> None:

@@ -74,6 +74,11 @@ ERRORS = {
     "own_city": lambda **_k: _("That is the asker's own city."),
     "topic": lambda **_k: _("That topic no longer exists. Send /ask to start again."),
     "question": lambda **_k: _("That question no longer exists."),
+    "own_question": lambda **_k: _("This is your own question."),
+    "already_routed": lambda **_k: _(
+        "This question was already sent to you: answer it with the buttons under it, or find it "
+        "with /inbox."
+    ),
 }
 
 
@@ -426,6 +431,19 @@ async def on_question_action(update: Update, context: Ctx) -> None:
             await deliver_question(context, more)
     else:
         raise BadCallback(query.data)
+
+
+@guarded(ERRORS)
+async def on_digest_offer(update: Update, context: Ctx) -> None:
+    """An Answer button of the weekly digest: the question is sent to this official, with the
+    usual Answer / Not for me buttons, and goes on like any routed question."""
+    query = update.callback_query
+    assert query is not None
+    (raw,) = parse(query.data, "dg", count=1)
+    outgoing = await ex.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
+    await answer(query)
+    if not await deliver_question(context, outgoing):
+        await reply(update, _("Sorry, the question could not be sent to you. Please try again later."))
 
 
 @guarded(ERRORS)

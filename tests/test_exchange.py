@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -23,8 +24,11 @@ from bot.db.models import (
     RoutingStatus,
     Topic,
 )
+from bot.services import digest
 from bot.services import exchange as ex
+from handlers.digest import digest_notice
 from tests.factories import make_city, make_official, make_topic, next_tg_id
+from tests.harness.outbox import drain
 from tests.harness.updates import DOCUMENT, LOCATION, PHOTO, STICKER, Harness, TgUser
 
 QUESTION = "How do you keep flood sirens working during power cuts?"
@@ -584,3 +588,53 @@ async def test_two_officials_of_one_city_answer_at_once(harness: Harness) -> Non
     kept = await stats_kept_as_rebuilt(h)
     nice = [row for row in kept if row[1] == answered[0].city_id and row[0] == w.topic.id]
     assert [(asked, count_answered, answers) for _t, _c, asked, count_answered, _s, answers in nice] == [(1, 1, 2)]
+
+
+async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness: Harness) -> None:
+    """Torino covers the topic but was not among the cities chosen: the digest lists the
+    question with an Answer button; pressing it routes the question to her, and her answer
+    reaches the asker like any other. Pressing again, or forged presses, change nothing."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    assert h.last_text(w.asker) == "Sent to officials in Nice, Potenza, and Madrid."
+    assert question_calls(h, w.torino) == []
+    (question,) = await rows(h, Question)
+    async with h.deps.db.transaction() as s:
+        torino = (await s.scalars(select(Official).where(Official.tg_user_id == w.torino.id))).one()
+        torino.digest_opt_in = True
+    slot = digest.last_slot(h.deps.clock.now() + timedelta(days=7), "Europe/Rome",
+                            h.deps.settings.digest_weekday, h.deps.settings.digest_hour)
+    h.deps.clock.set(slot + timedelta(minutes=5))
+    await digest.run_digests(h.deps, h.deps.clock.now(), digest_notice)
+    await drain(h)
+    notice = h.tg.sent(w.torino.id)[-1]
+    assert "Weekly digest" in notice.text and "1. <b>Flood risk</b> — Gabès" in notice.text
+    assert notice.buttons == [[("Answer 1", f"dg:{question.id}")]]
+
+    await h.press(w.torino, "Answer 1")
+    (got,) = question_calls(h, w.torino)
+    assert "Question on Flood risk" in got.text and QUESTION in got.text
+    await h.press(w.torino, "Answer")
+    await h.send(w.torino, "We test our sirens every month.")
+    relayed = h.tg.sent(w.asker.id)[-1]
+    assert "<b>Giulia Bianchi, Torino</b> answered your question on Flood risk" in relayed.text
+    routing = (await rows(h, Routing, Routing.recipient_id == torino.id))[0]
+    assert routing.reason == "offered to answer from the weekly digest" and routing.answered_at is not None
+    assert len(await rows(h, Routing)) == 5  # the four routed, and hers
+    await stats_kept_as_rebuilt(h)
+
+    await h.callback(w.torino, f"dg:{question.id}", notice.message_id)
+    assert h.tg.alerts()[-1] == "You have already answered this question."
+    await h.callback(w.asker, f"dg:{question.id}", notice.message_id)
+    assert h.tg.alerts()[-1] == "This is your own question."
+    await h.callback(w.organiser, f"dg:{question.id}", notice.message_id)  # covers another topic
+    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    await h.callback(w.torino, "dg:999999", notice.message_id)
+    assert h.tg.alerts()[-1] == "That question no longer exists."
+    await h.callback(w.torino, "dg:x'; DROP TABLE routing;--", notice.message_id)
+    assert h.tg.alerts()[-1] == "This button is no longer active."
+    await ex.resolve(h.deps, w.asker.id, question.id)
+    await h.callback(w.madrid, f"dg:{question.id}", notice.message_id)
+    assert h.tg.alerts()[-1] == "This question is closed."
+    assert len(await rows(h, Routing)) == 5

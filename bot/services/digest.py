@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -49,7 +50,7 @@ class DigestNotice:
     total: int  # open unanswered questions in their topics, of which `questions` are the newest
 
 
-Render = Callable[[DigestNotice], str]
+Render = Callable[[DigestNotice], tuple[str, dict[str, Any] | None]]  # text, reply markup
 
 
 @dataclass
@@ -138,13 +139,14 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
             if not questions:
                 report.empty.append(official.id)
                 continue
-            text = render(DigestNotice(official.locale, timezone, questions, total))
+            text, keyboard = render(DigestNotice(official.locale, timezone, questions, total))
             await outbox.enqueue(session, [outbox.delivery_row(
                 dedupe_key=f"d:{official.id}:{slot.strftime('%Y%m%dT%H%MZ')}",
                 source="digest",
                 chat_id=official.chat_id,
                 recipient_id=official.id,
                 text=text,
+                reply_markup=keyboard,
                 now=now,
                 not_before=not_before(official, now, timezone),
             )])

@@ -28,6 +28,7 @@ from bot.db.models import (
     ExchangeMessage,
     Official,
     OfficialStatus,
+    OfficialTopic,
     Question,
     QuestionStatus,
     Role,
@@ -40,7 +41,14 @@ from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed, NotFound, ServiceError
 from bot.services.identity import REGISTERED, require_role
 from bot.services.registration import CityInfo, TopicInfo, city_info, topic_info
-from bot.services.routing import OPEN_QUESTION, WAITING, RoutingDecision, route_round, route_to_city
+from bot.services.routing import (
+    OPEN_QUESTION,
+    WAITING,
+    RoutingDecision,
+    route_round,
+    route_to_city,
+    route_to_official,
+)
 
 log = logging.getLogger(__name__)
 
@@ -993,6 +1001,41 @@ async def route_by_hand(deps: Deps, tg_user_id: int, question_id: int, city_id: 
             raise ServiceError("nobody_in_city")
         await repo.audit(session, now, "question.routed_by_hand", actor=actor, actor_tg_id=tg_user_id,
                          target_type="question", target_id=question.id, city_id=city_id)
+        return await _decisions_to_outgoings(session, question, decisions)
+
+
+# ---- the weekly digest: an official offers to answer ------------------------------------
+
+
+async def volunteer(deps: Deps, tg_user_id: int, question_id: int) -> list[Outgoing]:
+    """An official offers to answer an open question in their topics from the weekly digest:
+    it is routed to them (as by hand, the reason saying so) and delivered like any other."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        me = await _me(session, tg_user_id)
+        question = await session.get(Question, question_id)
+        if question is None:
+            raise NotFound("question")
+        if question.asker_id == me.id:
+            raise ServiceError("own_question")
+        if question.status in CLOSED:
+            raise ServiceError("closed")
+        covers = await session.scalar(select(func.count()).select_from(OfficialTopic).where(
+            OfficialTopic.official_id == me.id, OfficialTopic.topic_id == question.topic_id))
+        if not covers or me.status != OfficialStatus.ACTIVE or me.city_id is None:
+            raise NotAllowed("not_yours")
+        mine = await session.scalar(select(Routing).where(Routing.question_id == question.id,
+                                                          Routing.recipient_id == me.id))
+        if mine is not None:
+            if mine.answered_at is not None:
+                raise ServiceError("already_answered")
+            if mine.status == RoutingStatus.DECLINED:
+                raise ServiceError("already_declined")
+            raise ServiceError("already_routed")
+        decisions = await route_to_official(session, deps, question, me, "offered to answer from the weekly digest")
+        await repo.audit(session, now, "question.volunteered", actor=me, actor_tg_id=tg_user_id,
+                         target_type="question", target_id=question.id)
+        log.info("question volunteered question_id=%s official_id=%s", question.id, me.id)
         return await _decisions_to_outgoings(session, question, decisions)
 
 

@@ -440,3 +440,14 @@ async def route_to_city(
     officials = covering or (await session.scalars(base.order_by(Official.id))).all()
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
+
+
+async def route_to_official(session: AsyncSession, deps: Deps, question: Question, official: Official,
+                            reason: str) -> list[RoutingDecision]:
+    """Route to one official who offered to answer (from the weekly digest)."""
+    assert official.city_id is not None
+    city = await session.get(City, official.city_id)
+    assert city is not None
+    routed_cities, _already = await _routed(session, question.id)
+    chosen = [Ranked(city.id, city.name, 0.0, reason)]
+    return await _write(session, deps, question, question.round, chosen, [official], routed_cities)
