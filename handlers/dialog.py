@@ -69,6 +69,11 @@ async def route_message(update: Update, context: Ctx) -> None:
         if handler is not None:
             await handler(update, context, state)
             return
+    await no_step(update, context)
+
+
+async def no_step(update: Update, context: Ctx) -> None:
+    """A message outside any flow: a feature's fallback, or a hint."""
     for _priority, func in _fallbacks:
         if await func(update, context):
             return

@@ -35,7 +35,7 @@ from bot.services.exchange import Content, Outgoing, Person, Sent
 from bot.services.registration import TopicInfo
 from handlers.common import answer, error_text, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
+from handlers.dialog import no_step, on_step
 from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
 
 log = logging.getLogger(__name__)
@@ -476,15 +476,24 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
 @on_step(ex.STEP_ANSWER)
 @guarded(ERRORS)
 async def step_answer(update: Update, context: Ctx, state: Step) -> None:
-    """The message after Answer or Reply: relayed to the other side."""
+    """The message after Answer or Reply: relayed to the other side; an album's items (one
+    message each) all go."""
     message = update.effective_message
+    album = state.data.get("album")
+    if album is not None and (message is None or message.media_group_id != album):
+        # The album relayed before is whole: this message is not part of the answer.
+        await ex.end_answer(context.deps, context.who.tg_user_id)
+        await no_step(update, context)
+        return
     content = content_of(message) if message else None
     if content is None:
         await reply(update, unsupported_text())
         return
-    outgoing = await ex.prepare_relay(context.deps, context.who.tg_user_id, content,
-                                      routing_id=int(state.data["routing_id"]))
+    routing_id = int(state.data["routing_id"])
+    outgoing = await ex.prepare_relay(context.deps, context.who.tg_user_id, content, routing_id=routing_id)
     await relay(update, context, outgoing)
+    if content.group is not None:
+        await ex.continue_album(context.deps, context.who.tg_user_id, routing_id, content.group)
 
 
 def replied_to_bot(update: Update, context: Ctx) -> tuple[Message, int] | None:

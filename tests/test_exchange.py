@@ -638,3 +638,28 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     await h.callback(w.madrid, f"dg:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "This question is closed."
     assert len(await rows(h, Routing)) == 5
+
+
+async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harness) -> None:
+    """Answer, then an album (Telegram sends one message per item): every item is relayed,
+    none is met with 'I did not understand'; the next message after the album is not."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    await h.press(w.nice1, "Answer")
+    items = [await h.send(w.nice1, None, photo=PHOTO, media_group_id="plan",
+                          caption="Our evacuation plan" if i == 0 else None) for i in range(3)]
+    copies = h.tg.of("copyMessage", w.asker.id)
+    assert [c.params["message_id"] for c in copies] == [m["message_id"] for m in items]
+    assert "<b>Claire Martin, Nice</b> answered your question" in copies[0].params["caption"]
+    assert "Our evacuation plan" in copies[0].params["caption"]
+    assert not any("did not understand" in t for t in h.texts(w.nice1))
+    log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711
+    relayed = [r for r in log if r.kind in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP)]
+    assert [r.original_message_id for r in relayed] == [m["message_id"] for m in items]
+    assert [r.kind for r in relayed] == [ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP, ExchangeKind.FOLLOW_UP]
+
+    await h.send(w.nice1, "And one more thing")  # not part of the album: the answer is over
+    assert h.last_text(w.nice1) == "I did not understand that. Send /help to see what you can do."
+    assert len(h.tg.of("copyMessage", w.asker.id)) == 3
+    assert not any("one more thing" in t for t in h.texts(w.asker))

@@ -501,6 +501,20 @@ async def begin_answer(deps: Deps, tg_user_id: int, routing_id: int) -> Brief:
         return await _brief(session, question, routing.id)
 
 
+async def continue_album(deps: Deps, tg_user_id: int, routing_id: int, group: str) -> None:
+    """The answer just relayed was one item of an album, whose items arrive one message each:
+    the step stays open for the rest of that album only (step_answer ends it otherwise)."""
+    async with deps.db.transaction() as session:
+        await repo.put_dialog(session, tg_user_id, STEP_ANSWER, {"routing_id": routing_id, "album": group},
+                              deps.clock.now())
+
+
+async def end_answer(deps: Deps, tg_user_id: int) -> None:
+    async with deps.db.transaction() as session:
+        await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
+                                                        DialogState.step == STEP_ANSWER))
+
+
 async def begin_reply(deps: Deps, tg_user_id: int, routing_id: int) -> Person:
     """Reply: the next message goes to the other side of this thread (asker or helper)."""
     async with deps.db.transaction() as session:
