@@ -13,8 +13,10 @@ Seeds 500 cities, 10,000 officials, 40 topics, 100,000 questions (300,000 routin
   harness (Update.de_json) and handed to the application's update processor (our
   PerUserUpdateProcessor, CONCURRENT_UPDATES at once) as polling would, answered by the
   same in-process RecordingRequest; the clock runs from the first update to the last done.
-  Both are warmed up, then fed alternately in rounds (different replies each round); the
-  figures printed are the medians over the rounds.
+  Both are warmed up, start-up objects are frozen out of the collector (as bot/app.py does
+  after start), then both are fed alternately in rounds (different replies each round, a
+  second of quiet before each; a relay round's clock stops when the SQLite checkpoint it
+  started is done); the figures printed are the medians over the rounds.
 
 Run by hand (not in CI); it never asserts a time:
     .venv/bin/python -m bench.bench_exchange [--pg-url postgresql+asyncpg://...] [--small]
