@@ -57,6 +57,14 @@ async def matching(h: Harness, target: dict[str, Any]) -> set[int]:
         return set(found.all())
 
 
+async def broadcast_now(h: Harness, org: TgUser, text: str) -> None:
+    """The organiser broadcasts a text to everyone, at once."""
+    await h.command(org, "/broadcast")
+    await h.send(org, text)
+    await h.press(org, "Preview")
+    await h.press(org, "Send now")
+
+
 async def test_targeting_combinations_give_the_right_recipients(harness: Harness) -> None:
     h = harness
     net = await network(h)
@@ -138,10 +146,7 @@ async def test_the_final_report_survives_a_failed_send(harness: Harness) -> None
     h = harness
     net = await network(h)
     org = net["organiser"]
-    await h.command(org, "/broadcast")
-    await h.send(org, "Evacuation drill")
-    await h.press(org, "Preview")
-    await h.press(org, "Send now")
+    await broadcast_now(h, org, "Evacuation drill")
     await drain(h)
     h.tg.server_error(method="sendMessage", chat_id=org.id)  # the report's first try
     await progress_job(h.app)
@@ -164,10 +169,7 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
     net = await network(h)
     org = net["organiser"]
     p = net["people"]
-    await h.command(org, "/broadcast")
-    await h.send(org, "Evacuation drill on Friday")
-    await h.press(org, "Preview")
-    await h.press(org, "Send now")
+    await broadcast_now(h, org, "Evacuation drill on Friday")
     assert "on its way to 5 officials" in h.last_text(org)
     await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id)
     await registration.erase(h.deps, p["kass_heat"].tg_user_id)
@@ -197,10 +199,7 @@ async def test_progress_is_edited_in_place_no_more_often_than_the_interval(harne
     h = harness
     net = await network(h)
     org = net["organiser"]
-    await h.command(org, "/broadcast")
-    await h.send(org, "Meeting notes")
-    await h.press(org, "Preview")
-    await h.press(org, "Send now")
+    await broadcast_now(h, org, "Meeting notes")
     await progress_job(h.app)
     [progress] = [c for c in h.tg.of("sendMessage", org.id) if "is going out" in (c.text or "")]
     await drain(h, max_rows=2)
@@ -278,10 +277,7 @@ async def test_cancel_stops_a_running_broadcast(harness: Harness) -> None:
     for i in range(40):
         await make_official(h.deps.db, city, name=f"Official {i}")
     org = TgUser(org_tg)
-    await h.command(org, "/broadcast")
-    await h.send(org, "Long announcement")
-    await h.press(org, "Preview")
-    await h.press(org, "Send now")
+    await broadcast_now(h, org, "Long announcement")
 
     original = h.tg.do_request
     copies = 0
