@@ -12,6 +12,7 @@ import html
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
@@ -152,7 +153,8 @@ async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
                                         caption=text, reply_markup=kb)
         return copied.message_id
     # No room (or no such thing) as a caption: the words first, then the copy with the buttons.
-    await send_text(bot, chat_id, text)
+    if text:
+        await send_text(bot, chat_id, text)
     if content.content_type in CAPTIONABLE:
         copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, caption="",
                                         reply_markup=kb)
@@ -180,7 +182,7 @@ async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
     results: list[Sent] = []
     for o in outgoing:
         with use_locale(o.recipient.locale):
-            head, kb = header(o), keyboard(o)
+            head, kb = ("", None) if o.quiet else (header(o), keyboard(o))
         try:
             message_id = await send_content(context, o.recipient.chat_id, o.content, head, kb)
             results.append(Sent(o, message_id))
@@ -464,6 +466,8 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     assert update.effective_user is not None
     await ex.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient
+    if sent.message_id is not None and outgoing.quiet:
+        return  # told once, for the album's first item
     if sent.message_id is not None:
         text = _("Sent to {name}, {city}.")
     elif sent.blocked:
@@ -491,7 +495,7 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
         return
     routing_id = int(state.data["routing_id"])
     outgoing = await ex.prepare_relay(context.deps, context.who.tg_user_id, content, routing_id=routing_id)
-    await relay(update, context, outgoing)
+    await relay(update, context, replace(outgoing, quiet=album is not None))
     if content.group is not None:
         await ex.continue_album(context.deps, context.who.tg_user_id, routing_id, content.group)
 
@@ -526,7 +530,14 @@ async def on_reply_first(update: Update, context: Ctx) -> None:
     if outgoing is None:
         return
     set_locale(outgoing.sender.locale)
-    await relay(update, context, outgoing)
+    if content.group is None:
+        await relay(update, context, outgoing)
+        raise ApplicationHandlerStop
+    # An album, one message per item: the first goes with its header, the rest bare.
+    later = await ex.album_continues(context.deps, user.id, outgoing.routing_id, content.group)
+    await relay(update, context, replace(outgoing, quiet=later))
+    if outgoing.routing_id is not None:
+        await ex.continue_album(context.deps, user.id, outgoing.routing_id, content.group)
     raise ApplicationHandlerStop
 
 

@@ -653,7 +653,10 @@ async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harne
     assert [c.params["message_id"] for c in copies] == [m["message_id"] for m in items]
     assert "<b>Claire Martin, Nice</b> answered your question" in copies[0].params["caption"]
     assert "Our evacuation plan" in copies[0].params["caption"]
+    assert copies[0].buttons and not any(c.params.get("caption") for c in copies[1:])
+    assert not any(c.buttons for c in copies[1:])  # header and buttons once, on the first
     assert not any("did not understand" in t for t in h.texts(w.nice1))
+    assert sum(t == "Sent to Amina &lt;Ben&gt; &amp; Salah, Gabès." for t in h.texts(w.nice1)) == 1
     log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711
     relayed = [r for r in log if r.kind in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP)]
     assert [r.original_message_id for r in relayed] == [m["message_id"] for m in items]
@@ -663,3 +666,26 @@ async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harne
     assert h.last_text(w.nice1) == "I did not understand that. Send /help to see what you can do."
     assert len(h.tg.of("copyMessage", w.asker.id)) == 3
     assert not any("one more thing" in t for t in h.texts(w.asker))
+
+
+
+async def test_an_album_sent_as_a_telegram_reply_goes_with_one_header(harness: Harness) -> None:
+    """Replying to the question with an album: every item is relayed, the header, buttons and
+    the sender's confirmation once; a second album in reply starts over with its own header."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (got,) = question_calls(h, w.potenza)
+    for album in ("a1", "a2"):
+        for _ in range(3):
+            await h.send(w.potenza, None, photo=PHOTO, media_group_id=album, reply_to=got.message_id)
+    copies = h.tg.of("copyMessage", w.asker.id)
+    assert len(copies) == 6
+    headed = [i for i, c in enumerate(copies) if c.params.get("caption")]
+    assert headed == [0, 3]
+    assert "<b>Marco Rossi, Potenza</b> answered your question" in copies[0].params["caption"]
+    assert "<b>Marco Rossi, Potenza</b> wrote about Flood risk" in copies[3].params["caption"]
+    assert [i for i, c in enumerate(copies) if c.buttons] == [0, 3]
+    assert sum(t.startswith("Sent to Amina") for t in h.texts(w.potenza)) == 2
+    log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711
+    assert sum(r.kind in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP) for r in log) == 6

@@ -117,6 +117,9 @@ class Outgoing:
     recipient: Person
     topic: TopicInfo
     content: Content
+    # A later item of an album already relayed with its header and buttons: sent bare, and
+    # the sender is not told again.
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -507,6 +510,14 @@ async def continue_album(deps: Deps, tg_user_id: int, routing_id: int, group: st
     async with deps.db.transaction() as session:
         await repo.put_dialog(session, tg_user_id, STEP_ANSWER, {"routing_id": routing_id, "album": group},
                               deps.clock.now())
+
+
+async def album_continues(deps: Deps, tg_user_id: int, routing_id: int | None, group: str) -> bool:
+    """Whether an earlier item of this album already went to this thread (continue_album)."""
+    async with deps.db.read() as session:
+        state = await repo.get_dialog(session, tg_user_id)
+    return (state is not None and state.step == STEP_ANSWER and (state.data or {}).get("album") == group
+            and (state.data or {}).get("routing_id") == routing_id)
 
 
 async def end_answer(deps: Deps, tg_user_id: int) -> None:
