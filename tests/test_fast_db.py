@@ -171,12 +171,11 @@ async def test_a_connection_the_server_closed_is_replaced_not_used(db: Database)
     async with db.fast_statement() as conn:
         old = conn.raw
         pid = await old.fetchval("SELECT pg_backend_pid()")
+    closed = asyncio.Event()
+    old.add_termination_listener(lambda _conn: closed.set())
     async with db.engine.connect() as admin:
         await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    for _ in range(500):  # the server closes the socket; the client notices on its next read
-        if old.is_closed():
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(closed.wait(), timeout=10)  # the client has read the server's goodbye
     assert old.is_closed()
     async with db.fast_statement() as conn:
         assert conn.raw is not old

@@ -522,8 +522,7 @@ async def album_continues(deps: Deps, tg_user_id: int, routing_id: int | None, g
 
 async def end_answer(deps: Deps, tg_user_id: int) -> None:
     async with deps.db.transaction() as session:
-        await session.execute(delete(DialogState).where(DialogState.tg_user_id == tg_user_id,
-                                                        DialogState.step == STEP_ANSWER))
+        await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
 
 
 async def begin_reply(deps: Deps, tg_user_id: int, routing_id: int) -> Person:
