@@ -49,17 +49,44 @@ def free_port() -> int:
 async def seed(db: Database, officials: int) -> None:
     now = datetime.now(UTC)
     async with db.transaction() as s:
-        city = City(name="Gabès", country="TN", timezone="Africa/Tunis", languages=["ar", "fr"],
-                    created_at=now)
+        city = City(
+            name="Gabès",
+            country="TN",
+            timezone="Africa/Tunis",
+            languages=["ar", "fr"],
+            created_at=now,
+        )
         s.add(city)
         await s.flush()
-        s.add(Official(tg_user_id=ORGANISER_TG, chat_id=ORGANISER_TG, name="Organiser",
-                       city_id=city.id, role=Role.ORGANISER, status=OfficialStatus.ACTIVE,
-                       created_at=now, updated_at=now))
-        rows = [{"tg_user_id": 10_000_000 + i, "chat_id": 10_000_000 + i, "name": f"Official {i}",
-                 "city_id": city.id, "locale": "fr", "locale_chosen": False, "languages": ["fr"],
-                 "role": Role.OFFICIAL, "status": OfficialStatus.ACTIVE, "digest_opt_in": False,
-                 "created_at": now, "updated_at": now} for i in range(officials)]
+        s.add(
+            Official(
+                tg_user_id=ORGANISER_TG,
+                chat_id=ORGANISER_TG,
+                name="Organiser",
+                city_id=city.id,
+                role=Role.ORGANISER,
+                status=OfficialStatus.ACTIVE,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        rows = [
+            {
+                "tg_user_id": 10_000_000 + i,
+                "chat_id": 10_000_000 + i,
+                "name": f"Official {i}",
+                "city_id": city.id,
+                "locale": "fr",
+                "locale_chosen": False,
+                "languages": ["fr"],
+                "role": Role.OFFICIAL,
+                "status": OfficialStatus.ACTIVE,
+                "digest_opt_in": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(officials)
+        ]
         for start in range(0, len(rows), 1000):
             await s.execute(insert(Official), rows[start : start + 1000])
 
@@ -86,9 +113,15 @@ async def run(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
     if url.startswith("postgresql"):
         await reset_pg(url)
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, database_url=url,  # type: ignore[call-arg]
-                        telegram_api_base_url=base, send_rate_per_second=float(args.limit),
-                        send_rate_per_chat_per_second=1.0, send_concurrency=args.concurrency)
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        database_url=url,  # type: ignore[call-arg]
+        telegram_api_base_url=base,
+        send_rate_per_second=float(args.limit),
+        send_rate_per_chat_per_second=1.0,
+        send_concurrency=args.concurrency,
+    )
     db = Database(url)
     deps = Deps(settings=settings, db=db, clock=SystemClock())
     try:
@@ -101,8 +134,11 @@ async def run(args: argparse.Namespace) -> None:
         created = await broadcasts.confirm(deps, ORGANISER_TG, scheduled=False)
         confirm_seconds = time.perf_counter() - t0
 
-        bot = Bot(TOKEN, base_url=settings.api_base,
-                  request=AiohttpRequest(connections=max(8, args.concurrency * 2)))
+        bot = Bot(
+            TOKEN,
+            base_url=settings.api_base,
+            request=AiohttpRequest(connections=max(8, args.concurrency * 2)),
+        )
         await bot.initialize()
         sender = Sender(deps, bot)
         t1 = time.perf_counter()
@@ -113,8 +149,11 @@ async def run(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession() as http, http.get(f"{base}/stats") as resp:
             server_stats = json.loads(await resp.text())
         async with db.transaction() as s:
-            recorded = await s.scalar(select(func.count()).select_from(Delivery)
-                                      .where(Delivery.status == DeliveryStatus.SENT))
+            recorded = await s.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == DeliveryStatus.SENT)
+            )
     finally:
         await db.dispose()
         server.terminate()
@@ -125,17 +164,27 @@ async def run(args: argparse.Namespace) -> None:
     lost = len(expected - received.keys())
     duplicated = sum(n - 1 for n in received.values() if n > 1)
     rate = created.total / send_seconds
-    server_rate = (sum(received.values()) - 1) / server_stats["span"] if server_stats["span"] else 0.0
+    server_rate = (
+        (sum(received.values()) - 1) / server_stats["span"] if server_stats["span"] else 0.0
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     backend = url.split("+", 1)[0]
-    print(f"database: {backend}, officials: {args.officials}, limit: {args.limit} msg/s, "
-          f"concurrency: {args.concurrency}")
-    print(f"confirm (broadcast + {created.total} delivery rows in one transaction): "
-          f"{confirm_seconds:.2f} s")
-    print(f"sent: {stats.sent} in {send_seconds:.2f} s; recorded as sent: {recorded}; "
-          f"server-side rate first→last: {server_rate:.0f} msg/s")
-    print(f"429s received: {server_stats['rate_limited']} (sender saw {stats.rate_limited}), "
-          f"lost: {lost}, duplicated: {duplicated}, peak memory: {peak_mb:.0f} MB")
+    print(
+        f"database: {backend}, officials: {args.officials}, limit: {args.limit} msg/s, "
+        f"concurrency: {args.concurrency}"
+    )
+    print(
+        f"confirm (broadcast + {created.total} delivery rows in one transaction): "
+        f"{confirm_seconds:.2f} s"
+    )
+    print(
+        f"sent: {stats.sent} in {send_seconds:.2f} s; recorded as sent: {recorded}; "
+        f"server-side rate first→last: {server_rate:.0f} msg/s"
+    )
+    print(
+        f"429s received: {server_stats['rate_limited']} (sender saw {stats.rate_limited}), "
+        f"lost: {lost}, duplicated: {duplicated}, peak memory: {peak_mb:.0f} MB"
+    )
     print(f"bench_broadcast: {rate:.0f} msg/s, ratio {rate / args.limit:.3f}x")
 
 

@@ -101,14 +101,36 @@ async def seed(db: Database, scale: Scale) -> None:
     rnd = random.Random(42)
     t0 = time.perf_counter()
     async with db.engine.begin() as conn:
-        await _insert(conn, City.__table__, [
-            {"id": i, "name": f"City {i:04d}", "country": rnd.choice(["TN", "IT", "FR", "MR", "ES"]),
-             "timezone": "UTC", "languages": rnd.sample(LANGS, rnd.randint(1, 2)), "created_at": NOW}
-            for i in range(1, scale.cities + 1)])
-        await _insert(conn, Topic.__table__, [
-            {"id": i, "slug": f"topic-{i:02d}", "group": f"group-{i % 5}", "names": {"en": f"Topic {i}"},
-             "group_names": {"en": f"Group {i % 5}"}, "position": i}
-            for i in range(1, scale.topics + 1)])
+        await _insert(
+            conn,
+            City.__table__,
+            [
+                {
+                    "id": i,
+                    "name": f"City {i:04d}",
+                    "country": rnd.choice(["TN", "IT", "FR", "MR", "ES"]),
+                    "timezone": "UTC",
+                    "languages": rnd.sample(LANGS, rnd.randint(1, 2)),
+                    "created_at": NOW,
+                }
+                for i in range(1, scale.cities + 1)
+            ],
+        )
+        await _insert(
+            conn,
+            Topic.__table__,
+            [
+                {
+                    "id": i,
+                    "slug": f"topic-{i:02d}",
+                    "group": f"group-{i % 5}",
+                    "names": {"en": f"Topic {i}"},
+                    "group_names": {"en": f"Group {i % 5}"},
+                    "position": i,
+                }
+                for i in range(1, scale.topics + 1)
+            ],
+        )
         officials, links = [], []
         covering: dict[int, list[tuple[int, int]]] = {t: [] for t in range(1, scale.topics + 1)}
         city_of: dict[int, int] = {}
@@ -120,19 +142,34 @@ async def seed(db: Database, scale: Scale) -> None:
                 status = OfficialStatus.PENDING
             city = (i - 1) % scale.cities + 1
             city_of[i] = city
-            officials.append({
-                "id": i, "tg_user_id": TG_BASE + i, "chat_id": TG_BASE + i, "name": f"Official {i}",
-                "position": "Civil protection", "city_id": city, "locale": "en", "locale_chosen": False,
-                "languages": rnd.sample(LANGS, rnd.randint(1, 3)), "role": "official", "status": status,
-                "digest_opt_in": False, "created_at": NOW, "updated_at": NOW})
+            officials.append(
+                {
+                    "id": i,
+                    "tg_user_id": TG_BASE + i,
+                    "chat_id": TG_BASE + i,
+                    "name": f"Official {i}",
+                    "position": "Civil protection",
+                    "city_id": city,
+                    "locale": "en",
+                    "locale_chosen": False,
+                    "languages": rnd.sample(LANGS, rnd.randint(1, 3)),
+                    "role": "official",
+                    "status": status,
+                    "digest_opt_in": False,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
             for t in rnd.sample(range(1, scale.topics + 1), 3):
                 links.append({"official_id": i, "topic_id": t})
                 if status == OfficialStatus.ACTIVE:
                     covering[t].append((i, city))
         await _insert(conn, Official.__table__, officials)
         await _insert(conn, OfficialTopic.__table__, links)
-    say(f"seed: {scale.cities} cities, {scale.officials} officials, {len(links)} topic links "
-        f"({time.perf_counter() - t0:.1f} s)")
+    say(
+        f"seed: {scale.cities} cities, {scale.officials} officials, {len(links)} topic links "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
 
     message_no = 0
     routing_id = 0
@@ -146,16 +183,41 @@ async def seed(db: Database, scale: Scale) -> None:
             created = NOW - timedelta(days=rnd.uniform(0, 730))
             is_open = rnd.random() < 0.02
             status = QuestionStatus.OPEN if is_open else QuestionStatus.RESOLVED
-            questions.append({
-                "id": qid, "asker_id": asker, "topic_id": topic, "city_id": city_of[asker],
-                "text": "How do you keep sirens working during power cuts?", "content_type": "text",
-                "source_chat_id": TG_BASE + asker, "source_message_id": qid, "status": status,
-                "round": 1, "created_at": created})
+            questions.append(
+                {
+                    "id": qid,
+                    "asker_id": asker,
+                    "topic_id": topic,
+                    "city_id": city_of[asker],
+                    "text": "How do you keep sirens working during power cuts?",
+                    "content_type": "text",
+                    "source_chat_id": TG_BASE + asker,
+                    "source_message_id": qid,
+                    "status": status,
+                    "round": 1,
+                    "created_at": created,
+                }
+            )
             exchange_id += 1
-            log.append(_log(exchange_id, qid, asker, None, city_of[asker], None, ExchangeKind.QUESTION,
-                            created, None, None))
-            pool = [p for p in rnd.sample(covering[topic], min(12, len(covering[topic])))
-                    if p[1] != city_of[asker]]
+            log.append(
+                _log(
+                    exchange_id,
+                    qid,
+                    asker,
+                    None,
+                    city_of[asker],
+                    None,
+                    ExchangeKind.QUESTION,
+                    created,
+                    None,
+                    None,
+                )
+            )
+            pool = [
+                p
+                for p in rnd.sample(covering[topic], min(12, len(covering[topic])))
+                if p[1] != city_of[asker]
+            ]
             chosen: list[tuple[int, int]] = []
             for person, city in pool:
                 if all(c != city for _p, c in chosen):
@@ -177,16 +239,39 @@ async def seed(db: Database, scale: Scale) -> None:
                     r_status = RoutingStatus.DECLINED
                 elif not is_open:
                     r_status = RoutingStatus.CLOSED  # resolved before this one answered
-                routings.append({
-                    "id": routing_id, "question_id": qid, "recipient_id": person, "city_id": city,
-                    "topic_id": topic,
-                    "score": 1.0, "reason": "seeded", "round": 1, "status": r_status,
-                    "delivered_at": delivered, "answered_at": answered, "created_at": delivered,
-                    "delivered_message_id": None})
+                routings.append(
+                    {
+                        "id": routing_id,
+                        "question_id": qid,
+                        "recipient_id": person,
+                        "city_id": city,
+                        "topic_id": topic,
+                        "score": 1.0,
+                        "reason": "seeded",
+                        "round": 1,
+                        "status": r_status,
+                        "delivered_at": delivered,
+                        "answered_at": answered,
+                        "created_at": delivered,
+                        "delivered_message_id": None,
+                    }
+                )
                 message_no += 1
                 exchange_id += 1
-                log.append(_log(exchange_id, qid, asker, person, city_of[asker], city,
-                                ExchangeKind.ROUTING, delivered, TG_BASE + person, message_no))
+                log.append(
+                    _log(
+                        exchange_id,
+                        qid,
+                        asker,
+                        person,
+                        city_of[asker],
+                        city,
+                        ExchangeKind.ROUTING,
+                        delivered,
+                        TG_BASE + person,
+                        message_no,
+                    )
+                )
             if answerer is None and chosen:
                 answerer = chosen[0][0]
             pair = (answerer, asker)
@@ -196,9 +281,20 @@ async def seed(db: Database, scale: Scale) -> None:
                     break
                 message_no += 1
                 exchange_id += 1
-                log.append(_log(exchange_id, qid, frm, to, city_of[frm], city_of[to],
-                                ExchangeKind.ANSWER if k == 0 else ExchangeKind.FOLLOW_UP,
-                                created + timedelta(hours=k + 1), TG_BASE + to, message_no))
+                log.append(
+                    _log(
+                        exchange_id,
+                        qid,
+                        frm,
+                        to,
+                        city_of[frm],
+                        city_of[to],
+                        ExchangeKind.ANSWER if k == 0 else ExchangeKind.FOLLOW_UP,
+                        created + timedelta(hours=k + 1),
+                        TG_BASE + to,
+                        message_no,
+                    )
+                )
         async with db.engine.begin() as conn:
             await _insert(conn, Question.__table__, questions)
             await _insert(conn, Routing.__table__, routings)
@@ -210,8 +306,12 @@ async def seed(db: Database, scale: Scale) -> None:
     if db.is_postgres:
         async with db.engine.begin() as conn:
             for table in ("city", "topic", "official", "question", "routing", "exchange_message"):
-                await conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
         # As autovacuum would have by then: statistics, and a visibility map for index-only scans.
         async with db.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -219,16 +319,40 @@ async def seed(db: Database, scale: Scale) -> None:
     else:
         async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
-    say(f"seed: done, {exchange_id:,} exchange messages, {routing_id:,} routing rows "
-        f"({time.perf_counter() - t0:.0f} s)")
+    say(
+        f"seed: done, {exchange_id:,} exchange messages, {routing_id:,} routing rows "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
 
 
-def _log(eid: int, qid: int, frm: int | None, to: int | None, from_city: int | None,
-         to_city: int | None, kind: str, when: datetime, chat: int | None, mid: int | None) -> dict[str, Any]:
-    return {"id": eid, "question_id": qid, "from_official_id": frm, "to_official_id": to,
-            "from_city_id": from_city, "to_city_id": to_city, "kind": kind, "text": None,
-            "content_type": "text", "original_chat_id": None, "original_message_id": None,
-            "delivered_chat_id": chat, "delivered_message_id": mid, "created_at": when}
+def _log(
+    eid: int,
+    qid: int,
+    frm: int | None,
+    to: int | None,
+    from_city: int | None,
+    to_city: int | None,
+    kind: str,
+    when: datetime,
+    chat: int | None,
+    mid: int | None,
+) -> dict[str, Any]:
+    return {
+        "id": eid,
+        "question_id": qid,
+        "from_official_id": frm,
+        "to_official_id": to,
+        "from_city_id": from_city,
+        "to_city_id": to_city,
+        "kind": kind,
+        "text": None,
+        "content_type": "text",
+        "original_chat_id": None,
+        "original_message_id": None,
+        "delivered_chat_id": chat,
+        "delivered_message_id": mid,
+        "created_at": when,
+    }
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -240,23 +364,37 @@ async def bench_routing(deps: Deps, scale: Scale, samples: int) -> tuple[list[fl
     """Times of route_round (query, ranking and writes) and of its candidate query alone."""
     rnd = random.Random(7)
     async with deps.db.transaction() as s:
-        askers = (await s.scalars(select(Official.id).where(Official.status == OfficialStatus.ACTIVE))).all()
+        askers = (
+            await s.scalars(select(Official.id).where(Official.status == OfficialStatus.ACTIVE))
+        ).all()
     times, query_times = [], []
     for _ in range(samples):
         asker = rnd.choice(askers)
         async with deps.db.transaction() as s:
             official = await s.get(Official, asker)
             assert official is not None
-            q = Question(asker_id=asker, topic_id=rnd.randint(1, scale.topics), city_id=official.city_id,
-                         text="bench", content_type="text", status=QuestionStatus.OPEN, round=1,
-                         created_at=deps.clock.now())
+            q = Question(
+                asker_id=asker,
+                topic_id=rnd.randint(1, scale.topics),
+                city_id=official.city_id,
+                text="bench",
+                content_type="text",
+                status=QuestionStatus.OPEN,
+                round=1,
+                created_at=deps.clock.now(),
+            )
             s.add(q)
             await s.flush()
             t = time.perf_counter()
             # As route_round calls it: the load is read for the cities still in contention.
-            await gather_candidates(s, q.topic_id, [official.city_id or 0], deps.clock.now(),
-                                    set(official.languages or []) | {official.locale},
-                                    deps.settings.route_top_k)
+            await gather_candidates(
+                s,
+                q.topic_id,
+                [official.city_id or 0],
+                deps.clock.now(),
+                set(official.languages or []) | {official.locale},
+                deps.settings.route_top_k,
+            )
             query_times.append(time.perf_counter() - t)
             t = time.perf_counter()
             await route_round(s, deps, q, 1)
@@ -267,17 +405,23 @@ async def bench_routing(deps: Deps, scale: Scale, samples: int) -> tuple[list[fl
 async def relay_targets(db: Database, count: int) -> list[tuple[int, int]]:
     """(recipient chat, delivered message id) of questions delivered to active officials."""
     async with db.transaction() as s:
-        rows = (await s.execute(
-            select(ExchangeMessage.delivered_chat_id, ExchangeMessage.delivered_message_id)
-            .join(Question, Question.id == ExchangeMessage.question_id)
-            .join(Official, Official.id == ExchangeMessage.to_official_id)
-            .where(ExchangeMessage.kind == ExchangeKind.ROUTING, Question.status == QuestionStatus.OPEN,
-                   ExchangeMessage.delivered_message_id.is_not(None),
-                   Official.status == OfficialStatus.ACTIVE,
-                   Question.asker_id.in_(select(Official.id).where(
-                       Official.status == OfficialStatus.ACTIVE)))
-            .limit(count)
-        )).all()
+        rows = (
+            await s.execute(
+                select(ExchangeMessage.delivered_chat_id, ExchangeMessage.delivered_message_id)
+                .join(Question, Question.id == ExchangeMessage.question_id)
+                .join(Official, Official.id == ExchangeMessage.to_official_id)
+                .where(
+                    ExchangeMessage.kind == ExchangeKind.ROUTING,
+                    Question.status == QuestionStatus.OPEN,
+                    ExchangeMessage.delivered_message_id.is_not(None),
+                    Official.status == OfficialStatus.ACTIVE,
+                    Question.asker_id.in_(
+                        select(Official.id).where(Official.status == OfficialStatus.ACTIVE)
+                    ),
+                )
+                .limit(count)
+            )
+        ).all()
     return [(int(c), int(m)) for c, m in rows]
 
 
@@ -292,8 +436,12 @@ async def bench_relay_service(deps: Deps, targets: list[tuple[int, int]]) -> lis
     return times
 
 
-async def drive(app: Any, tg: RecordingRequest, targets: list[tuple[int, int]],
-                settle: Callable[[], Awaitable[None]] | None = None) -> float:
+async def drive(
+    app: Any,
+    tg: RecordingRequest,
+    targets: list[tuple[int, int]],
+    settle: Callable[[], Awaitable[None]] | None = None,
+) -> float:
     """Feed one reply per target (each from its own person) as polling would: every update goes
     through the application's update processor, so different people are handled concurrently.
     `settle`: background work the updates caused, waited for before the clock stops (SQLite's
@@ -303,9 +451,16 @@ async def drive(app: Any, tg: RecordingRequest, targets: list[tuple[int, int]],
     t = time.perf_counter()
     tasks = []
     for chat, mid in targets:
-        update = h.update({"message": h.message_dict(TgUser(chat), "We keep batteries in every siren.",
-                                                     reply_to=mid)})
-        tasks.append(asyncio.create_task(processor.process_update(update, app.process_update(update))))
+        update = h.update(
+            {
+                "message": h.message_dict(
+                    TgUser(chat), "We keep batteries in every siren.", reply_to=mid
+                )
+            }
+        )
+        tasks.append(
+            asyncio.create_task(processor.process_update(update, app.process_update(update)))
+        )
         await asyncio.sleep(0)  # let it start, as updates arriving one by one would
     await asyncio.gather(*tasks)
     if settle is not None:
@@ -313,16 +468,23 @@ async def drive(app: Any, tg: RecordingRequest, targets: list[tuple[int, int]],
     return len(targets) / (time.perf_counter() - t)
 
 
-async def bench_throughput(deps: Deps, warmup: list[tuple[int, int]],
-                           rounds: list[list[tuple[int, int]]]) -> list[tuple[float, float]]:
+async def bench_throughput(
+    deps: Deps, warmup: list[tuple[int, int]], rounds: list[list[tuple[int, int]]]
+) -> list[tuple[float, float]]:
     """(relay, echo) updates/s per round. Both applications are warmed up first (connections
     opened, statements prepared), then fed alternately, round after round, so a passing
     disturbance of the machine weighs on one round of each, not on one side."""
     tg = RecordingRequest()
     app = build_application(deps, request=tg, get_updates_request=tg, background=False)
     echo_tg = RecordingRequest()
-    echo = (ApplicationBuilder().token(TOKEN).request(echo_tg).get_updates_request(echo_tg)
-            .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates)).build())
+    echo = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .request(echo_tg)
+        .get_updates_request(echo_tg)
+        .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates))
+        .build()
+    )
 
     async def echo_back(update: Update, _context: Any) -> None:
         assert update.effective_chat is not None and update.effective_message is not None
@@ -345,10 +507,14 @@ async def bench_throughput(deps: Deps, warmup: list[tuple[int, int]],
             await asyncio.sleep(QUIET_S)
             before = len(tg.of("sendMessage"))
             relay_rate = await drive(app, tg, targets, settle)
-            relayed = (len(tg.of("sendMessage")) - before) // 2  # each: the copy and the confirmation
+            relayed = (
+                len(tg.of("sendMessage")) - before
+            ) // 2  # each: the copy and the confirmation
             if relayed < len(targets) * 0.9:
-                say(f"warning: only {relayed} of {len(targets)} replies were relayed\n"
-                    + tg.transcript()[-2000:])
+                say(
+                    f"warning: only {relayed} of {len(targets)} replies were relayed\n"
+                    + tg.transcript()[-2000:]
+                )
             await asyncio.sleep(QUIET_S)
             rates.append((relay_rate, await drive(echo, echo_tg, targets)))
         return rates
@@ -366,43 +532,69 @@ async def run(label: str, url: str, scale: Scale, samples: int, relays: int, rou
             await conn.execute(text("CREATE SCHEMA public"))
     await upgrade(db)
     await seed(db, scale)
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN, database_url=url,  # type: ignore[call-arg]
-                        ask_rate_limit_per_hour=10**6)
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        database_url=url,  # type: ignore[call-arg]
+        ask_rate_limit_per_hour=10**6,
+    )
     deps = Deps(settings=settings, db=db, clock=FakeClock(NOW))
 
     routing, query = await bench_routing(deps, scale, samples)
-    say(f"{label} routing: p50 {pct(routing, 50) * 1000:.2f} ms, p99 {pct(routing, 99) * 1000:.2f} ms "
-        f"over {len(routing)} questions (target p99 < 20 ms)")
-    say(f"{label} routing_query: p50 {pct(query, 50) * 1000:.2f} ms, p99 {pct(query, 99) * 1000:.2f} ms "
-        f"(the candidate query alone)")
+    say(
+        f"{label} routing: p50 {pct(routing, 50) * 1000:.2f} ms, "
+        f"p99 {pct(routing, 99) * 1000:.2f} ms "
+        f"over {len(routing)} questions (target p99 < 20 ms)"
+    )
+    say(
+        f"{label} routing_query: p50 {pct(query, 50) * 1000:.2f} ms, "
+        f"p99 {pct(query, 99) * 1000:.2f} ms "
+        f"(the candidate query alone)"
+    )
 
     warmup = relays // 5
     targets = await relay_targets(db, samples + warmup + relays * rounds)
     service = await bench_relay_service(deps, targets[:samples])
-    say(f"{label} relay service: p50 {pct(service, 50) * 1000:.2f} ms, "
-        f"p99 {pct(service, 99) * 1000:.2f} ms over {len(service)} answers")
+    say(
+        f"{label} relay service: p50 {pct(service, 50) * 1000:.2f} ms, "
+        f"p99 {pct(service, 99) * 1000:.2f} ms over {len(service)} answers"
+    )
 
-    rest = targets[samples + warmup:]
+    rest = targets[samples + warmup :]
     relays = min(relays, len(rest) // rounds)  # --small has fewer open questions
-    rates = await bench_throughput(deps, targets[samples:samples + warmup],
-                                   [rest[i * relays:(i + 1) * relays] for i in range(rounds)])
+    rates = await bench_throughput(
+        deps,
+        targets[samples : samples + warmup],
+        [rest[i * relays : (i + 1) * relays] for i in range(rounds)],
+    )
     for i, (relay_rate, echo_rate) in enumerate(rates, 1):
-        say(f"{label} round {i}: relay {relay_rate:.0f} updates/s, echo {echo_rate:.0f} updates/s, "
-            f"ratio {relay_rate / echo_rate:.2f}")
+        say(
+            f"{label} round {i}: relay {relay_rate:.0f} updates/s, echo {echo_rate:.0f} updates/s, "
+            f"ratio {relay_rate / echo_rate:.2f}"
+        )
     relay_rate = statistics.median(r for r, _e in rates)
     echo_rate = statistics.median(e for _r, e in rates)
     ratio = statistics.median(r / e for r, e in rates)
-    say(f"{label} relay_throughput: {relay_rate:.0f} updates/s, bare echo bot {echo_rate:.0f} updates/s "
-        f"(medians of {len(rates)} rounds of {relays}), ratio {ratio:.2f} x (median; target >= 0.33)")
+    say(
+        f"{label} relay_throughput: {relay_rate:.0f} updates/s, "
+        f"bare echo bot {echo_rate:.0f} updates/s "
+        f"(medians of {len(rates)} rounds of {relays}), "
+        f"ratio {ratio:.2f} x (median; target >= 0.33)"
+    )
     await db.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite-path", default=None, help="file to seed (default: a temp file)")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_POSTGRES_URL"),
-                        help="PostgreSQL URL to DROP and seed (default: $BENCH_POSTGRES_URL)")
-    parser.add_argument("--small", action="store_true", help="a tenth of the data, for a quick look")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_POSTGRES_URL"),
+        help="PostgreSQL URL to DROP and seed (default: $BENCH_POSTGRES_URL)",
+    )
+    parser.add_argument(
+        "--small", action="store_true", help="a tenth of the data, for a quick look"
+    )
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--relays", type=int, default=500, help="replies per round")
     parser.add_argument("--rounds", type=int, default=5)
@@ -416,7 +608,9 @@ def main() -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     async def all_runs() -> None:
-        await run("sqlite", f"sqlite+aiosqlite:///{path}", scale, args.samples, args.relays, args.rounds)
+        await run(
+            "sqlite", f"sqlite+aiosqlite:///{path}", scale, args.samples, args.relays, args.rounds
+        )
         if args.pg_url:
             if await _reachable(args.pg_url):
                 await run("postgresql", args.pg_url, scale, args.samples, args.relays, args.rounds)

@@ -45,7 +45,9 @@ from bot.db.models import (  # noqa: E402
 OUT = ROOT / "bench" / "out"
 TARGETS = {"csv": (30.0, 200.0)}
 WORDS_AR = "كيف تستعدون للفيضانات في المدينة خطة الإنذار المبكر شكرا جزيلا على المساعدة".split()
-WORDS_FR = "nous avons mis en place un système d'alerte précoce pour les inondations à Gabès".split()
+WORDS_FR = (
+    "nous avons mis en place un système d'alerte précoce pour les inondations à Gabès".split()
+)
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CHUNK = 20_000
 
@@ -65,32 +67,83 @@ async def seed(url: str, rows: int) -> None:
                 return
         if db.is_postgres:
             async with db.engine.begin() as conn:
-                await conn.execute(text(
-                    "TRUNCATE exchange_message, routing, question, official_topic, official, "
-                    "invite, topic, city RESTART IDENTITY CASCADE"))
+                await conn.execute(
+                    text(
+                        "TRUNCATE exchange_message, routing, question, official_topic, official, "
+                        "invite, topic, city RESTART IDENTITY CASCADE"
+                    )
+                )
         else:
             async with db.transaction() as s:
-                for table in ("exchange_message", "routing", "question", "official_topic",
-                              "official", "invite", "topic", "city"):
+                for table in (
+                    "exchange_message",
+                    "routing",
+                    "question",
+                    "official_topic",
+                    "official",
+                    "invite",
+                    "topic",
+                    "city",
+                ):
                     await s.execute(text(f"DELETE FROM {table}"))
         rnd = random.Random(42)
-        zones = ["Africa/Tunis", "Europe/Rome", "Europe/Paris", "Africa/Nouakchott", "Europe/Madrid"]
+        zones = [
+            "Africa/Tunis",
+            "Europe/Rome",
+            "Europe/Paris",
+            "Africa/Nouakchott",
+            "Europe/Madrid",
+        ]
         began = time.perf_counter()
         async with db.transaction() as s:
-            await s.execute(insert(City), [
-                {"id": i, "name": f"City {i} ‎مدينة", "country": ["TN", "IT", "FR", "MR", "ES"][i % 5],
-                 "timezone": zones[i % 5], "languages": ["fr"], "created_at": START}
-                for i in range(1, 501)])
-            await s.execute(insert(Topic), [
-                {"id": i, "slug": f"topic-{i}", "group": f"group-{i % 6}", "names": {"en": f"Topic {i}"},
-                 "group_names": {"en": f"Group {i % 6}"}, "position": i} for i in range(1, 31)])
-            await s.execute(insert(Official), [
-                {"id": i, "tg_user_id": 10_000 + i, "chat_id": 10_000 + i,
-                 "name": None if i % 97 == 0 else f"Official {i} سامي",
-                 "position": "Civil protection", "city_id": 1 + i % 500, "locale": "fr",
-                 "languages": ["fr"], "role": "official",
-                 "status": OfficialStatus.ERASED if i % 97 == 0 else OfficialStatus.ACTIVE,
-                 "created_at": START, "updated_at": START} for i in range(1, 3001)])
+            await s.execute(
+                insert(City),
+                [
+                    {
+                        "id": i,
+                        "name": f"City {i} ‎مدينة",
+                        "country": ["TN", "IT", "FR", "MR", "ES"][i % 5],
+                        "timezone": zones[i % 5],
+                        "languages": ["fr"],
+                        "created_at": START,
+                    }
+                    for i in range(1, 501)
+                ],
+            )
+            await s.execute(
+                insert(Topic),
+                [
+                    {
+                        "id": i,
+                        "slug": f"topic-{i}",
+                        "group": f"group-{i % 6}",
+                        "names": {"en": f"Topic {i}"},
+                        "group_names": {"en": f"Group {i % 6}"},
+                        "position": i,
+                    }
+                    for i in range(1, 31)
+                ],
+            )
+            await s.execute(
+                insert(Official),
+                [
+                    {
+                        "id": i,
+                        "tg_user_id": 10_000 + i,
+                        "chat_id": 10_000 + i,
+                        "name": None if i % 97 == 0 else f"Official {i} سامي",
+                        "position": "Civil protection",
+                        "city_id": 1 + i % 500,
+                        "locale": "fr",
+                        "languages": ["fr"],
+                        "role": "official",
+                        "status": OfficialStatus.ERASED if i % 97 == 0 else OfficialStatus.ACTIVE,
+                        "created_at": START,
+                        "updated_at": START,
+                    }
+                    for i in range(1, 3001)
+                ],
+            )
         questions: list[dict[str, object]] = []
         messages: list[dict[str, object]] = []
         qid = mid = 0
@@ -112,9 +165,17 @@ async def seed(url: str, rows: int) -> None:
             when += timedelta(seconds=rnd.randint(20, 60))
             asker = rnd.randint(1, 3000)
             asker_city = 1 + asker % 500
-            questions.append({"id": qid, "asker_id": asker, "topic_id": rnd.randint(1, 30),
-                              "city_id": asker_city, "text": sentence(rnd), "status": "answered",
-                              "created_at": when})
+            questions.append(
+                {
+                    "id": qid,
+                    "asker_id": asker,
+                    "topic_id": rnd.randint(1, 30),
+                    "city_id": asker_city,
+                    "text": sentence(rnd),
+                    "status": "answered",
+                    "created_at": when,
+                }
+            )
             thread = [(ExchangeKind.QUESTION, asker, None)]
             peers = [rnd.randint(1, 3000) for _ in range(3)]
             thread += [(ExchangeKind.ROUTING, asker, p) for p in peers]
@@ -127,11 +188,19 @@ async def seed(url: str, rows: int) -> None:
                     break
                 mid += 1
                 at += timedelta(seconds=rnd.randint(1, 3600))
-                messages.append({
-                    "id": mid, "question_id": qid, "kind": kind, "created_at": at,
-                    "from_official_id": sender, "from_city_id": 1 + sender % 500,
-                    "to_official_id": to, "to_city_id": 1 + to % 500 if to else None,
-                    "text": None if kind == ExchangeKind.ROUTING else sentence(rnd)})
+                messages.append(
+                    {
+                        "id": mid,
+                        "question_id": qid,
+                        "kind": kind,
+                        "created_at": at,
+                        "from_official_id": sender,
+                        "from_city_id": 1 + sender % 500,
+                        "to_official_id": to,
+                        "to_city_id": 1 + to % 500 if to else None,
+                        "text": None if kind == ExchangeKind.ROUTING else sentence(rnd),
+                    }
+                )
             await flush()
         await flush(final=True)
         if db.is_postgres:
@@ -155,21 +224,35 @@ async def export_once(url: str, fmt: str) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="bench-export-", dir=OUT) as tmp:
             began = time.perf_counter()
             result = await write_export(
-                reports.export_rows(deps, reports.ExportFilter()), fmt, Path(tmp), "exchanges",
-                reports.COLUMNS, part_limit=settings.export_upload_limit_bytes,
+                reports.export_rows(deps, reports.ExportFilter()),
+                fmt,
+                Path(tmp),
+                "exchanges",
+                reports.COLUMNS,
+                part_limit=settings.export_upload_limit_bytes,
                 compress_at=settings.export_compress_bytes,
-                datetime_columns=reports.DATETIME_COLUMNS, text_columns=reports.TEXT_COLUMNS)
+                datetime_columns=reports.DATETIME_COLUMNS,
+                text_columns=reports.TEXT_COLUMNS,
+            )
             seconds = time.perf_counter() - began
             size = sum(f.path.stat().st_size for f in result.files)
     finally:
         await deps.db.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": result.rows, "seconds": seconds, "peak_mb": peak, "base_mb": base_rss,
-            "files": len(result.files), "bytes": size}
+    return {
+        "rows": result.rows,
+        "seconds": seconds,
+        "peak_mb": peak,
+        "base_mb": base_rss,
+        "files": len(result.files),
+        "bytes": size,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--db", default=f"sqlite+aiosqlite:///{OUT / 'bench_export.db'}")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,jsonl,xlsx")
@@ -182,17 +265,26 @@ def main() -> None:
     asyncio.run(seed(args.db, args.rows))
     backend = "postgresql" if args.db.startswith("postgresql") else "sqlite"
     for fmt in args.formats.split(","):
-        done = subprocess.run([sys.executable, __file__, "--db", args.db, "--one", fmt],
-                              check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--db", args.db, "--one", fmt],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         r = json.loads(done.stdout.strip().splitlines()[-1])
         rate = r["rows"] / r["seconds"]
-        print(f"# {fmt} {backend}: {r['rows']} rows, {r['files']} file(s), "
-              f"{r['bytes'] / 1e6:.1f} MB on disk, {rate:,.0f} rows/s, "
-              f"process rss before export {r['base_mb']:.0f} MB")
+        print(
+            f"# {fmt} {backend}: {r['rows']} rows, {r['files']} file(s), "
+            f"{r['bytes'] / 1e6:.1f} MB on disk, {rate:,.0f} rows/s, "
+            f"process rss before export {r['base_mb']:.0f} MB"
+        )
         secs_target, mem_target = TARGETS.get(fmt, (None, 200.0))
         ratio = f", {r['seconds'] / secs_target:.2f}x" if secs_target else ""
         print(f"export_{fmt}_{backend}_seconds: {r['seconds']:.1f} s{ratio}")
-        print(f"export_{fmt}_{backend}_peak_rss: {r['peak_mb']:.0f} MB, {r['peak_mb'] / mem_target:.2f}x")
+        print(
+            f"export_{fmt}_{backend}_peak_rss: {r['peak_mb']:.0f} MB, "
+            f"{r['peak_mb'] / mem_target:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -42,17 +42,31 @@ class FakeBotApi:
         method = request.match_info["method"]
         form = await request.post()
         if method == "getMe":
-            return ok({"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot",
-                       "can_join_groups": False, "can_read_all_group_messages": False,
-                       "supports_inline_queries": False})
+            return ok(
+                {
+                    "id": 1,
+                    "is_bot": True,
+                    "first_name": "Bench",
+                    "username": "bench_bot",
+                    "can_join_groups": False,
+                    "can_read_all_group_messages": False,
+                    "supports_inline_queries": False,
+                }
+            )
         if method not in SEND_METHODS:
             return ok(True)
         chat_id = int(str(form["chat_id"]))
         if self.too_many(chat_id, now):
             self.rate_limited += 1
-            return web.json_response({"ok": False, "error_code": 429,
-                                      "description": "Too Many Requests: retry after 1",
-                                      "parameters": {"retry_after": 1}}, status=429)
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                },
+                status=429,
+            )
         self.window.append(now)
         self.chat_last[chat_id] = now
         self.received[chat_id] += 1
@@ -61,20 +75,29 @@ class FakeBotApi:
         self.message_ids += 1
         if method == "copyMessage":
             return ok({"message_id": self.message_ids})
-        return ok({"message_id": self.message_ids, "date": int(time.time()),
-                   "chat": {"id": chat_id, "type": "private", "first_name": "Official"},
-                   "text": str(form.get("text", ""))})
+        return ok(
+            {
+                "message_id": self.message_ids,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Official"},
+                "text": str(form.get("text", "")),
+            }
+        )
 
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "received": {str(k): v for k, v in self.received.items()},
-            "rate_limited": self.rate_limited,
-            "span": (self.last - self.first) if self.first is not None and self.last else 0.0,
-        })
+        return web.json_response(
+            {
+                "received": {str(k): v for k, v in self.received.items()},
+                "rate_limited": self.rate_limited,
+                "span": (self.last - self.first) if self.first is not None and self.last else 0.0,
+            }
+        )
 
 
 def ok(result: object) -> web.Response:
-    return web.Response(text=json.dumps({"ok": True, "result": result}), content_type="application/json")
+    return web.Response(
+        text=json.dumps({"ok": True, "result": result}), content_type="application/json"
+    )
 
 
 def serve(port: int, limit: int, ready: object) -> None:

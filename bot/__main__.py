@@ -29,7 +29,9 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise argparse.ArgumentTypeError("use a number and d, h or m, e.g. 14d")
     value, unit = int(match.group(1)), match.group(2)
-    return {"d": timedelta(days=value), "h": timedelta(hours=value), "m": timedelta(minutes=value)}[unit]
+    return {"d": timedelta(days=value), "h": timedelta(hours=value), "m": timedelta(minutes=value)}[
+        unit
+    ]
 
 
 class RedactingFormatter(logging.Formatter):
@@ -48,8 +50,9 @@ class RedactingFormatter(logging.Formatter):
 
 def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(
-        "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets)
+    )
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # httpx logs request URLs, which contain the bot token: keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -122,7 +125,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             allowed_updates=ALLOWED_UPDATES,
         )
     else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=args.poll_timeout)
+        app.run_polling(
+            allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=args.poll_timeout
+        )
     return 0
 
 
@@ -206,11 +211,15 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         await _migrate(settings)
         deps = make_deps(settings)
         try:
-            created = await create_invite(deps, args.city, role=Role(args.role), uses=args.uses,
-                                          expires_in=args.expires)
+            created = await create_invite(
+                deps, args.city, role=Role(args.role), uses=args.uses, expires_in=args.expires
+            )
         except NotFound:
             known = ", ".join(c.name for c in await list_cities(deps))
-            raise SystemExit(f"error: no city named {args.city!r}; known cities: {known or 'none (run seed first)'}") from None
+            raise SystemExit(
+                f"error: no city named {args.city!r}; "
+                f"known cities: {known or 'none (run seed first)'}"
+            ) from None
         except InvalidInput as exc:
             raise SystemExit(f"error: invalid {exc.code}") from None
         finally:
@@ -218,14 +227,19 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         username = await bot_username(settings)
         link = f"https://t.me/{username or '<bot_username>'}?start={created.code}"
         print(link)
-        details = [f"city={created.city.name}", f"role={created.role.value}",
-                   f"uses={created.uses_left if created.uses_left is not None else 'unlimited'}"]
+        details = [
+            f"city={created.city.name}",
+            f"role={created.role.value}",
+            f"uses={created.uses_left if created.uses_left is not None else 'unlimited'}",
+        ]
         if created.expires_at:
             details.append(f"expires={created.expires_at:%Y-%m-%d %H:%M} UTC")
         print(" ".join(details), file=sys.stderr)
         if username is None:
-            print("set BOT_USERNAME (or a valid TELEGRAM_BOT_TOKEN) to print the full link",
-                  file=sys.stderr)
+            print(
+                "set BOT_USERNAME (or a valid TELEGRAM_BOT_TOKEN) to print the full link",
+                file=sys.stderr,
+            )
 
     asyncio.run(go())
     return 0
@@ -236,16 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="migrate the database, then run the bot")
-    run.add_argument("--no-updates", action="store_true",
-                     help="run only the sender and scheduler (an extra replica)")
+    run.add_argument(
+        "--no-updates",
+        action="store_true",
+        help="run only the sender and scheduler (an extra replica)",
+    )
     run.add_argument("--poll-timeout", type=int, default=30, help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
     seed = sub.add_parser("seed", help="add or update cities and topics from a TOML/JSON file")
-    seed.add_argument("file", nargs="?", default=str(SAMPLE_SEED),
-                      help=f"seed file (default: the sample, {SAMPLE_SEED.relative_to(PROJECT_ROOT)})")
+    seed.add_argument(
+        "file",
+        nargs="?",
+        default=str(SAMPLE_SEED),
+        help=f"seed file (default: the sample, {SAMPLE_SEED.relative_to(PROJECT_ROOT)})",
+    )
     seed.set_defaults(func=cmd_seed)
 
     invite = sub.add_parser("invite", help="create an invite link for a city")

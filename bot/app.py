@@ -45,12 +45,15 @@ def build_application(
         token,
         base_url=deps.settings.api_base,
         base_file_url=deps.settings.file_base,
-        defaults=Defaults(parse_mode=ParseMode.HTML,
-                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+        ),
         request=request or HTTPXRequest(connection_pool_size=256),
         get_updates_request=get_updates_request or HTTPXRequest(connection_pool_size=1),
         # The bot's replies and the outbox share one window of Telegram's overall limit.
-        rate_limiter=delivery.SharedWindow(delivery.pacer_for(deps.settings)) if background else None,
+        rate_limiter=delivery.SharedWindow(delivery.pacer_for(deps.settings))
+        if background
+        else None,
     )
     builder = (
         ApplicationBuilder()
@@ -88,12 +91,16 @@ async def _post_init(app: AnyApp) -> None:
         data = read_seed_file(Path(deps.settings.seed_file))
         seeded = await seed_if_empty(deps, data)
         if seeded:
-            log.info("catalogue seeded cities=%s topics=%s", seeded.cities_added, seeded.topics_added)
+            log.info(
+                "catalogue seeded cities=%s topics=%s", seeded.cities_added, seeded.topics_added
+            )
     try:
         for locale in SUPPORTED_LOCALES:
             with use_locale(locale):
                 commands = command_list()
-            await app.bot.set_my_commands(commands, language_code=None if locale == "en" else locale)
+            await app.bot.set_my_commands(
+                commands, language_code=None if locale == "en" else locale
+            )
     except TelegramError as exc:
         log.warning("setMyCommands failed error=%s", exc)
     if app.bot_data.background:

@@ -32,7 +32,10 @@ def weekly_chart(
     x = list(range(len(weeks)))
     groups = sorted(set(questions) | set(answers))
     colours = matplotlib.colormaps["tab10"]
-    for axis, series, label in ((top, questions, questions_label), (bottom, answers, answers_label)):
+    for axis, series, label in (
+        (top, questions, questions_label),
+        (bottom, answers, answers_label),
+    ):
         base = [0] * len(weeks)
         for i, group in enumerate(groups):
             values = series.get(group, [0] * len(weeks))

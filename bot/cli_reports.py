@@ -24,14 +24,22 @@ def _day(text: str) -> datetime:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    export = sub.add_parser("export", help="write the exchange log to a CSV, XLSX or JSON Lines file")
+    export = sub.add_parser(
+        "export", help="write the exchange log to a CSV, XLSX or JSON Lines file"
+    )
     export.add_argument("--since", type=_day, help="first day (UTC), e.g. 2026-01-01")
     export.add_argument("--until", type=_day, help="last day included (UTC)")
     export.add_argument("--city", action="append", default=[], help="city name (repeatable)")
-    export.add_argument("--country", action="append", default=[], help="ISO country code (repeatable)")
+    export.add_argument(
+        "--country", action="append", default=[], help="ISO country code (repeatable)"
+    )
     export.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
-    export.add_argument("--format", choices=reports.FORMATS, default=None,
-                        help="default: from the file name, else csv")
+    export.add_argument(
+        "--format",
+        choices=reports.FORMATS,
+        default=None,
+        help="default: from the file name, else csv",
+    )
     export.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     export.set_defaults(func=cmd_export)
@@ -69,12 +77,21 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     try:
         city_ids, topic_ids = await reports.resolve_names(deps, args.city, args.topic)
         until = args.until + timedelta(days=1) if args.until else None
-        flt = reports.ExportFilter(since=args.since, until=until, city_ids=city_ids,
-                                   countries=tuple(c.upper() for c in args.country),
-                                   topic_ids=topic_ids)
+        flt = reports.ExportFilter(
+            since=args.since,
+            until=until,
+            city_ids=city_ids,
+            countries=tuple(c.upper() for c in args.country),
+            topic_ids=topic_ids,
+        )
         started = await reports.start_export(deps, None, flt, fmt, via="cli")
-        bar = tqdm(total=started.rows, unit="rows", file=sys.stderr, disable=args.no_progress,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=started.rows,
+            unit="rows",
+            file=sys.stderr,
+            disable=args.no_progress,
+            dynamic_ncols=True,
+        )
         done = 0
 
         def progress(rows: int) -> None:
@@ -84,9 +101,15 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="export-") as tmp:
             result = await write_export(
-                reports.export_rows(deps, flt), fmt, Path(tmp), "exchanges", reports.COLUMNS,
+                reports.export_rows(deps, flt),
+                fmt,
+                Path(tmp),
+                "exchanges",
+                reports.COLUMNS,
                 datetime_columns=reports.DATETIME_COLUMNS,
-                text_columns=reports.TEXT_COLUMNS, progress=progress)
+                text_columns=reports.TEXT_COLUMNS,
+                progress=progress,
+            )
             bar.close()
             (only,) = result.files
             if args.output == "-":
@@ -134,15 +157,16 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 def render_stats(s: reports.Stats) -> str:
     rate = f"{s.answer_rate:.0%}" if s.answer_rate is not None else "-"
     lines: list[Any] = [
-        f"period: {s.since:%Y-%m-%d} .. {s.until:%Y-%m-%d %H:%M} UTC" if s.since
+        f"period: {s.since:%Y-%m-%d} .. {s.until:%Y-%m-%d %H:%M} UTC"
+        if s.since
         else f"period: everything until {s.until:%Y-%m-%d %H:%M} UTC",
         f"questions asked: {s.questions}",
         f"answered: {s.answered} ({rate})",
         f"answers: {s.answers}",
         f"median time to first answer: {_duration(s.median_first_answer)}",
         "top topics: " + (", ".join(f"{t} ({n})" for t, n in s.top_topics) or "-"),
-        "most helpful cities: " + (", ".join(f"{c.city} {c.country} ({c.count})"
-                                             for c in s.helpful_cities) or "-"),
+        "most helpful cities: "
+        + (", ".join(f"{c.city} {c.country} ({c.count})" for c in s.helpful_cities) or "-"),
         "active officials per city:",
     ]
     lines += [f"  {c.city} ({c.country}): {c.count}" for c in s.active_officials] or ["  -"]

@@ -112,8 +112,13 @@ class Settings(BaseSettings):
             parts.port  # noqa: B018  (raises ValueError for a bad or out-of-range port)
         except ValueError:
             raise ValueError(expected) from None
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-                or parts.fragment or "@" in parts.netloc:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
             raise ValueError(expected)
         return value
 
@@ -124,7 +129,9 @@ class Settings(BaseSettings):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         elif value.startswith("sqlite:///"):
             value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
-        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
             raise ValueError("expected sqlite+aiosqlite:///path or postgresql+asyncpg://...")
         return value
 
@@ -150,7 +157,8 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value().strip()
         if not TOKEN_RE.match(token):
             raise ConfigError(
-                "TELEGRAM_BOT_TOKEN is malformed: expected <digits>:<letters>, as @BotFather gives it"
+                "TELEGRAM_BOT_TOKEN is malformed: "
+                "expected <digits>:<letters>, as @BotFather gives it"
             )
         return token
 

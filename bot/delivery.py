@@ -69,12 +69,29 @@ FLUSH_ROWS = 100
 CANCEL_CHECK_SECONDS = 0.5
 LOOKAHEAD = 64  # rows scanned for one whose chat may receive now
 # Bot API methods that deliver a message: what Telegram's message limits count.
-MESSAGE_METHODS = frozenset({
-    "sendMessage", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
-    "sendPhoto", "sendDocument", "sendVideo", "sendVoice", "sendAudio", "sendAnimation",
-    "sendLocation", "sendMediaGroup", "sendSticker", "sendContact", "sendVenue", "sendPoll",
-    "sendDice", "sendVideoNote",
-})
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "sendPhoto",
+        "sendDocument",
+        "sendVideo",
+        "sendVoice",
+        "sendAudio",
+        "sendAnimation",
+        "sendLocation",
+        "sendMediaGroup",
+        "sendSticker",
+        "sendContact",
+        "sendVenue",
+        "sendPoll",
+        "sendDice",
+        "sendVideoNote",
+    }
+)
 # Set while the sender itself sends, so its (already paced) sends are not counted twice when
 # it shares the application's Bot (SEND_TRANSPORT=default).
 _outbox_send: ContextVar[bool] = ContextVar("outbox_send", default=False)
@@ -147,8 +164,11 @@ class Pacer:
 
 
 def pacer_for(settings: Any) -> Pacer:
-    return Pacer(settings.send_rate_per_second, settings.send_rate_per_chat_per_second,
-                 settings.send_window_margin_seconds)
+    return Pacer(
+        settings.send_rate_per_second,
+        settings.send_rate_per_chat_per_second,
+        settings.send_window_margin_seconds,
+    )
 
 
 class SharedWindow(BaseRateLimiter[None]):
@@ -173,8 +193,12 @@ class SharedWindow(BaseRateLimiter[None]):
         pass
 
     async def process_request(
-        self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
-        kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
         rate_limit_args: None,
     ) -> Any:
         if endpoint in MESSAGE_METHODS and not _outbox_send.get():
@@ -232,12 +256,23 @@ class _Outcomes:
     release: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (len(self.sent) + len(self.failed) + len(self.unreachable) + len(self.retry)
-                + len(self.release))
+        return (
+            len(self.sent)
+            + len(self.failed)
+            + len(self.unreachable)
+            + len(self.retry)
+            + len(self.release)
+        )
 
     def take(self) -> _Outcomes:
-        taken = _Outcomes(self.sent, self.failed, self.unreachable, self.unreachable_officials,
-                          self.retry, self.release)
+        taken = _Outcomes(
+            self.sent,
+            self.failed,
+            self.unreachable,
+            self.unreachable_officials,
+            self.retry,
+            self.release,
+        )
         self.sent, self.failed, self.unreachable = [], [], []
         self.unreachable_officials, self.retry, self.release = [], [], []
         return taken
@@ -261,9 +296,16 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 class Sender:
     """Drains the outbox. One per process; `run_once` is called again and again by the job."""
 
-    def __init__(self, deps: Deps, bot: Bot, *, worker: str = WORKER_ID,
-                 timer: Timer | None = None, rng: random.Random | None = None,
-                 pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        bot: Bot,
+        *,
+        worker: str = WORKER_ID,
+        timer: Timer | None = None,
+        rng: random.Random | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
         s = deps.settings
         self.deps = deps
         self.bot = bot
@@ -286,8 +328,10 @@ class Sender:
         """
         s = self.deps.settings
         self.stats = RunStats()
-        batch = min(s.send_claim_batch,
-                    max(s.send_concurrency * 2, int(s.send_rate_per_second * s.send_lease_seconds / 4)))
+        batch = min(
+            s.send_claim_batch,
+            max(s.send_concurrency * 2, int(s.send_rate_per_second * s.send_lease_seconds / 4)),
+        )
         low_water = max(s.send_concurrency * 4, batch // 2)
         slots = asyncio.Semaphore(s.send_concurrency)
         in_flight: set[asyncio.Task[None]] = set()
@@ -311,8 +355,11 @@ class Sender:
                 if flush_task is not None and flush_task.done():
                     flush_task.result()
                     flush_task = None
-                if flush_task is None and self.outcomes and (
-                        len(self.outcomes) >= FLUSH_ROWS or now - last_flush >= FLUSH_SECONDS):
+                if (
+                    flush_task is None
+                    and self.outcomes
+                    and (len(self.outcomes) >= FLUSH_ROWS or now - last_flush >= FLUSH_SECONDS)
+                ):
                     flush_task = asyncio.create_task(self._flush())
                     last_flush = now
                 if now >= next_cancel_check:
@@ -329,14 +376,23 @@ class Sender:
                     if got == 0:
                         break
                     continue
-                if (claim_task is None and not exhausted and len(self.buffer) <= low_water
-                        and claim_size() > 0):
+                if (
+                    claim_task is None
+                    and not exhausted
+                    and len(self.buffer) <= low_water
+                    and claim_size() > 0
+                ):
                     claim_task = asyncio.create_task(self._claim(claim_size()))
 
                 job = self._pick(now)
                 if job is None:
-                    wait = min(self.pacer.chat_ready_at(j.chat_id)
-                               for j in list(self.buffer)[:LOOKAHEAD]) - now
+                    wait = (
+                        min(
+                            self.pacer.chat_ready_at(j.chat_id)
+                            for j in list(self.buffer)[:LOOKAHEAD]
+                        )
+                        - now
+                    )
                     await self.timer.sleep(max(wait, 0.001))
                     continue
                 await slots.acquire()
@@ -380,9 +436,18 @@ class Sender:
         self.stats.claimed = claimed
         if self.stats.busy:
             st = self.stats
-            log.info("outbox run worker=%s claimed=%s sent=%s failed=%s unreachable=%s retried=%s "
-                     "rate_limited=%s released=%s", self.worker, st.claimed, st.sent, st.failed,
-                     st.unreachable, st.retried, st.rate_limited, st.released)
+            log.info(
+                "outbox run worker=%s claimed=%s sent=%s failed=%s unreachable=%s retried=%s "
+                "rate_limited=%s released=%s",
+                self.worker,
+                st.claimed,
+                st.sent,
+                st.failed,
+                st.unreachable,
+                st.retried,
+                st.rate_limited,
+                st.released,
+            )
         return self.stats
 
     def _pick(self, now: float) -> Job | None:
@@ -399,15 +464,24 @@ class Sender:
         _outbox_send.set(True)  # this task's context only
         attempts = job.attempts + 1
         try:
-            markup = InlineKeyboardMarkup.de_json(job.reply_markup, self.bot) if job.reply_markup else None
+            markup = (
+                InlineKeyboardMarkup.de_json(job.reply_markup, self.bot)
+                if job.reply_markup
+                else None
+            )
             if job.method == "copy":
                 assert job.from_chat_id is not None and job.message_id is not None
-                result = await self.bot.copy_message(job.chat_id, job.from_chat_id, job.message_id,
-                                                     reply_markup=markup)
+                result = await self.bot.copy_message(
+                    job.chat_id, job.from_chat_id, job.message_id, reply_markup=markup
+                )
             else:
                 result = await self.bot.send_message(
-                    job.chat_id, job.text or "", parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+                    job.chat_id,
+                    job.text or "",
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
         except RetryAfter as exc:
             pause = retry_after_seconds(exc)
             self.pacer.pause(self.timer.now() + pause)
@@ -452,10 +526,17 @@ class Sender:
             log.info("outbox gave up delivery_id=%s attempts=%s error=%s", job.id, attempts, error)
             return
         delay = backoff(attempts, s.send_backoff_base_seconds, s.send_backoff_max_seconds, self.rng)
-        self.outcomes.retry.append((job.id, error, attempts, self.deps.clock.now() + timedelta(seconds=delay)))
+        self.outcomes.retry.append(
+            (job.id, error, attempts, self.deps.clock.now() + timedelta(seconds=delay))
+        )
         self.stats.retried += 1
-        log.info("outbox retry delivery_id=%s attempts=%s in_seconds=%.1f error=%s",
-                 job.id, attempts, delay, error)
+        log.info(
+            "outbox retry delivery_id=%s attempts=%s in_seconds=%.1f error=%s",
+            job.id,
+            attempts,
+            delay,
+            error,
+        )
 
     # ---- the database -------------------------------------------------------------------
     async def _claim(self, limit: int) -> int:
@@ -513,11 +594,17 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 # ---- a faster HTTP client for the outbox ------------------------------------------------
 
+
 class AiohttpRequest(BaseRequest):
     """A `BaseRequest` on aiohttp: PTB's httpx one tops out well below 1,000 requests/s here."""
 
-    def __init__(self, connections: int = 8, read_timeout: float = 10.0,
-                 connect_timeout: float = 5.0, write_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        connections: int = 8,
+        read_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        write_timeout: float = 10.0,
+    ) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
@@ -538,11 +625,16 @@ class AiohttpRequest(BaseRequest):
             await self._session.close()
         self._session = None
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         if self._session is None:
             await self.initialize()
         assert self._session is not None
@@ -553,8 +645,10 @@ class AiohttpRequest(BaseRequest):
         read = pick(read_timeout, self._read_timeout)
         write = pick(write_timeout, self._write_timeout)
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=pick(connect_timeout, self._connect_timeout),
-            sock_read=None if read is None else read + (write or 0.0))
+            total=None,
+            sock_connect=pick(connect_timeout, self._connect_timeout),
+            sock_read=None if read is None else read + (write or 0.0),
+        )
         data: Any = None
         if request_data is not None:
             if request_data.contains_files:
@@ -579,6 +673,7 @@ class AiohttpRequest(BaseRequest):
 
 # ---- wiring into the application ----------------------------------------------------------
 
+
 async def start(app: Any) -> None:
     """Give the outbox its own Bot (faster transport unless configured otherwise)."""
     deps: Deps = app.bot_data.deps
@@ -586,8 +681,12 @@ async def start(app: Any) -> None:
     own = s.send_transport == "aiohttp"
     bot: Bot = app.bot
     if own:
-        bot = Bot(s.require_token(), base_url=s.api_base, base_file_url=s.file_base,
-                  request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)))
+        bot = Bot(
+            s.require_token(),
+            base_url=s.api_base,
+            base_file_url=s.file_base,
+            request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)),
+        )
         await bot.initialize()
     limiter = getattr(app.bot, "rate_limiter", None)
     pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None

@@ -38,9 +38,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 Progress = Callable[[int], Awaitable[None] | None]
-MIME = {"csv": "text/csv", "jsonl": "application/x-ndjson",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "zip": "application/zip"}
+MIME = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "zip": "application/zip",
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,13 @@ class _Line:
 class _Encoder:
     """Turns one row into the bytes of one record of a text format."""
 
-    def __init__(self, fmt: str, columns: Sequence[str], datetime_columns: frozenset[int],
-                 text_columns: frozenset[int]) -> None:
+    def __init__(
+        self,
+        fmt: str,
+        columns: Sequence[str],
+        datetime_columns: frozenset[int],
+        text_columns: frozenset[int],
+    ) -> None:
         self.fmt = fmt
         self.columns = tuple(columns)
         self.datetime_columns = tuple(sorted(datetime_columns))
@@ -129,8 +137,15 @@ class _Encoder:
 class _TextParts:
     """CSV / JSON Lines parts, plain or zipped, each under the limit."""
 
-    def __init__(self, directory: Path, stem: str, fmt: str, encoder: _Encoder,
-                 part_limit: int | None, compress_at: int | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        stem: str,
+        fmt: str,
+        encoder: _Encoder,
+        part_limit: int | None,
+        compress_at: int | None,
+    ) -> None:
         self.directory, self.stem, self.fmt = directory, stem, fmt
         self.encoder = encoder
         self.header = self.encoder.header()
@@ -161,7 +176,9 @@ class _TextParts:
     def _start_zip(self) -> None:
         self._out.close()
         self._zip_fp = (self.directory / f"{self._name()}.zip").open("wb")
-        self._zip = zipfile.ZipFile(self._zip_fp, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+        self._zip = zipfile.ZipFile(
+            self._zip_fp, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+        )
         entry = self._zip.open(self._plain_path.name, "w", force_zip64=True)
         with self._plain_path.open("rb") as plain:
             shutil.copyfileobj(plain, entry, 1024 * 1024)
@@ -187,8 +204,11 @@ class _TextParts:
             self._start_zip()
 
     def add(self, record: bytes) -> None:
-        if self.part_limit is not None and self._rows and \
-                self._size_bound() + len(record) > self.part_limit:
+        if (
+            self.part_limit is not None
+            and self._rows
+            and self._size_bound() + len(record) > self.part_limit
+        ):
             self._close_part()
             self._open_part()
         self._write(record)
@@ -222,8 +242,14 @@ def _xlsx_cell(value: Any) -> Any:
 class _XlsxParts:
     """XLSX parts via openpyxl's write-only mode (rows go to a temporary file, not memory)."""
 
-    def __init__(self, directory: Path, stem: str, columns: Sequence[str],
-                 part_limit: int | None, datetime_columns: frozenset[int]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        stem: str,
+        columns: Sequence[str],
+        part_limit: int | None,
+        datetime_columns: frozenset[int],
+    ) -> None:
         self.directory, self.stem = directory, stem
         self.columns = list(columns)
         self.part_limit = part_limit
@@ -267,10 +293,12 @@ class _XlsxParts:
         return out
 
     def add(self, row: Sequence[Any]) -> None:
-        size = (sum(len(str(v).encode()) for v in row if v is not None)
-                + XLSX_CELL_OVERHEAD * len(row)) // XLSX_COMPRESSION_GUESS
+        size = (
+            sum(len(str(v).encode()) for v in row if v is not None) + XLSX_CELL_OVERHEAD * len(row)
+        ) // XLSX_COMPRESSION_GUESS
         full = self._rows >= XLSX_MAX_ROWS or (
-            self.part_limit is not None and self._rows and self._estimate + size > self.part_limit)
+            self.part_limit is not None and self._rows and self._estimate + size > self.part_limit
+        )
         if full:
             self._finish_part()
             self._open_part()
@@ -291,8 +319,12 @@ class _XlsxParts:
             # Saving zips the whole sheet: seconds for a large one, so off the event loop.
             await asyncio.to_thread(book.save, path)
             if self.part_limit is not None and path.stat().st_size > self.part_limit:
-                log.warning("xlsx part over the limit path=%s bytes=%s limit=%s", path.name,
-                            path.stat().st_size, self.part_limit)
+                log.warning(
+                    "xlsx part over the limit path=%s bytes=%s limit=%s",
+                    path.name,
+                    path.stat().st_size,
+                    self.part_limit,
+                )
             self.files.append(ExportFile(path, rows))
         return self.files
 
@@ -334,8 +366,9 @@ async def write_export(
         files = await xlsx.close()
     elif fmt in ("csv", "jsonl"):
         encoder = _Encoder(fmt, columns, datetime_columns, text_columns)
-        text = await asyncio.to_thread(_TextParts, directory, stem, fmt, encoder, part_limit,
-                                       compress_at)
+        text = await asyncio.to_thread(
+            _TextParts, directory, stem, fmt, encoder, part_limit, compress_at
+        )
         # Encoding and compressing run in a thread while the next batch is fetched: the two
         # overlap (zlib and file writes release the GIL) and the event loop stays free.
         writing: asyncio.Future[None] | None = None

@@ -55,8 +55,9 @@ class Scheduler(AsyncIOScheduler):
         if self.running_jobs:
             _done, pending = await asyncio.wait(set(self.running_jobs), timeout=STOP_WAIT_SECONDS)
             if pending:
-                log.warning("scheduler stopping: jobs still running are cancelled count=%s",
-                            len(pending))
+                log.warning(
+                    "scheduler stopping: jobs still running are cancelled count=%s", len(pending)
+                )
         self.shutdown(wait=False)
 
 
@@ -69,9 +70,17 @@ async def start(app: Any) -> None:
     for name, job, interval in jobs:
         seconds = interval(app.bot_data.deps.settings) if callable(interval) else interval
         # First run at start: work that fell due while the bot was down goes out at once.
-        scheduler.add_job(scheduler.tracked(job), "interval", seconds=seconds, args=[app], id=name,
-                          max_instances=1, coalesce=True, misfire_grace_time=None,
-                          next_run_time=datetime.now(UTC))
+        scheduler.add_job(
+            scheduler.tracked(job),
+            "interval",
+            seconds=seconds,
+            args=[app],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.start()
     app.bot_data.scheduler = scheduler
     log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in jobs))

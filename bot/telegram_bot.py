@@ -33,8 +33,9 @@ class ExchangeBot(ExtBot[None]):
             self._text_defaults = defaults
         return self._text_defaults
 
-    async def send_text_id(self, chat_id: int, text: str,
-                           reply_markup: InlineKeyboardMarkup | None = None) -> int:
+    async def send_text_id(
+        self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> int:
         """sendMessage with the bot's defaults (parse mode, link previews); the new message's id."""
         data: dict[str, Any] = {"chat_id": chat_id, "text": text, **self._defaults_for_text()}
         if reply_markup is not None:

@@ -47,8 +47,10 @@ MESSAGES_GROUP = 50
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
-    app.add_handler(MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_first),
-                    group=-200)
+    app.add_handler(
+        MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_first),
+        group=-200,
+    )
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
     app.add_handlers(
         [
@@ -107,7 +109,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         group=COMMANDS_GROUP,
     )
     app.add_handler(
-        MessageHandler(private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, dialog.route_message),
+        MessageHandler(
+            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, dialog.route_message
+        ),
         group=MESSAGES_GROUP,
     )
     # Must stay last in group 0: within a group the first match wins, so these only see

@@ -50,12 +50,14 @@ async def wait_exports() -> None:
 
 ERRORS = {
     "dates": lambda **_k: _(
-        "Please send two dates like 2026-01-01 2026-03-31 (first and last day)."),
+        "Please send two dates like 2026-01-01 2026-03-31 (first and last day)."
+    ),
     "dates_order": lambda **_k: _("The last day comes before the first day. Please try again."),
     "already_removed": lambda **_k: _("This official has already been removed."),
     "remove_self": lambda **_k: _("You cannot remove yourself."),
     "configured_admin": lambda **_k: _(
-        "This person is an admin by configuration; their role cannot be changed here."),
+        "This person is an admin by configuration; their role cannot be changed here."
+    ),
     "not_found": lambda **_k: _("That no longer exists."),
 }
 
@@ -77,7 +79,8 @@ def period_text(data: dict[str, Any]) -> str:
         last = datetime.fromisoformat(data["until"]) - timedelta(days=1)
         return _("{first} to {last}").format(
             first=format_datetime(datetime.fromisoformat(data["since"]), "UTC", "yyyy-MM-dd"),
-            last=format_datetime(last, "UTC", "yyyy-MM-dd"))
+            last=format_datetime(last, "UTC", "yyyy-MM-dd"),
+        )
     if period == "all":
         return _("everything")
     days = int(period or 0)
@@ -101,8 +104,11 @@ async def cmd_export(update: Update, context: Ctx) -> None:
     """Asks for the period of the export with buttons."""
     await reports.filter_choices(context.deps, context.who.tg_user_id, context.who.locale)
     await dialog.put(context.deps, context.who.tg_user_id, STEP_MENU, {})
-    await reply(update, _("<b>Export the exchange log</b>\nWhich period?"),
-                period_keyboard("ex:p", typed=True))
+    await reply(
+        update,
+        _("<b>Export the exchange log</b>\nWhich period?"),
+        period_keyboard("ex:p", typed=True),
+    )
 
 
 async def _export_state(context: Ctx) -> dict[str, Any]:
@@ -134,18 +140,24 @@ async def show_export_menu(update: Update, context: Ctx, data: dict[str, Any]) -
         topics=_names(data.get("topics", []), choices.topics),
     )
     keyboard = markup(
-        [button(_("Cities"), "ex", "c", 0), button(_("Countries"), "ex", "n", 0),
-         button(_("Topics"), "ex", "t", 0)],
+        [
+            button(_("Cities"), "ex", "c", 0),
+            button(_("Countries"), "ex", "n", 0),
+            button(_("Topics"), "ex", "t", 0),
+        ],
         [button(label, "ex", "f", fmt) for fmt, label in FORMAT_LABELS.items()],
         [button(_("Period"), "ex", "period"), button(_("Cancel"), "ex", "x")],
     )
     await show(update, text, keyboard)
 
 
-def _toggle_keyboard(choices: Sequence[reports.Choice], chosen: Sequence[str], kind: str,
-                     page: int) -> InlineKeyboardMarkup:
-    items = [(("✅ " if c.key in chosen else "▫️ ") + c.label, cb("ex", kind + "t", c.key, page))
-             for c in choices]
+def _toggle_keyboard(
+    choices: Sequence[reports.Choice], chosen: Sequence[str], kind: str, page: int
+) -> InlineKeyboardMarkup:
+    items = [
+        (("✅ " if c.key in chosen else "▫️ ") + c.label, cb("ex", kind + "t", c.key, page))
+        for c in choices
+    ]
     body, _page = paged(items, page, f"ex:{kind}", width=2)
     body.append([button(_("Done"), "ex", "m")])
     return InlineKeyboardMarkup(body)
@@ -164,9 +176,13 @@ async def on_export(update: Update, context: Ctx) -> None:
         await answer(query)
         if parts[1] == "dates":
             await dialog.put(deps, tg_id, STEP_DATES, data)
-            await show(update, _(
-                "Send the first and last day of the period, like 2026-01-01 2026-03-31 "
-                "(dates in UTC)."))
+            await show(
+                update,
+                _(
+                    "Send the first and last day of the period, like 2026-01-01 2026-03-31 "
+                    "(dates in UTC)."
+                ),
+            )
             return
         if parts[1] not in (*reports.PERIOD_DAYS, "all"):
             raise_bad()
@@ -180,8 +196,11 @@ async def on_export(update: Update, context: Ctx) -> None:
         raise ServiceError("stale")
     if parts == ["period"]:
         await answer(query)
-        await show(update, _("<b>Export the exchange log</b>\nWhich period?"),
-                   period_keyboard("ex:p", typed=True))
+        await show(
+            update,
+            _("<b>Export the exchange log</b>\nWhich period?"),
+            period_keyboard("ex:p", typed=True),
+        )
     elif parts == ["m"]:
         await answer(query)
         await show_export_menu(update, context, data)
@@ -216,13 +235,16 @@ async def _choices_of(context: Ctx, kind: str) -> list[reports.Choice]:
     return {"c": choices.cities, "n": choices.countries, "t": choices.topics}[kind]
 
 
-async def _show_toggles(update: Update, context: Ctx, data: dict[str, Any], kind: str,
-                        page: int) -> None:
+async def _show_toggles(
+    update: Update, context: Ctx, data: dict[str, Any], kind: str, page: int
+) -> None:
     choices = await _choices_of(context, kind)
     key = {"c": "cities", "n": "countries", "t": "topics"}[kind]
-    prompt = {"c": _("Which cities? Tap to select, then Done. None selected: all cities."),
-              "n": _("Which countries? Tap to select, then Done. None selected: all countries."),
-              "t": _("Which topics? Tap to select, then Done. None selected: all topics.")}[kind]
+    prompt = {
+        "c": _("Which cities? Tap to select, then Done. None selected: all cities."),
+        "n": _("Which countries? Tap to select, then Done. None selected: all countries."),
+        "t": _("Which topics? Tap to select, then Done. None selected: all topics."),
+    }[kind]
     await show(update, prompt, _toggle_keyboard(choices, data.get(key, []), kind, page))
 
 
@@ -257,7 +279,8 @@ def _filter_of(data: dict[str, Any], now: datetime) -> reports.ExportFilter:
     else:
         since, until = reports.period_filter(now, str(data.get("period")))
     return reports.ExportFilter(
-        since=since, until=until,
+        since=since,
+        until=until,
         city_ids=tuple(int(c) for c in data.get("cities", [])),
         countries=tuple(data.get("countries", [])),
         topic_ids=tuple(int(t) for t in data.get("topics", [])),
@@ -265,7 +288,9 @@ def _filter_of(data: dict[str, Any], now: datetime) -> reports.ExportFilter:
 
 
 def progress_text(done: int, total: int) -> str:
-    return _("Preparing the export… {done} of {total} rows").format(done=num(done), total=num(total))
+    return _("Preparing the export… {done} of {total} rows").format(
+        done=num(done), total=num(total)
+    )
 
 
 async def _start_export(update: Update, context: Ctx, data: dict[str, Any], fmt: str) -> None:
@@ -274,8 +299,9 @@ async def _start_export(update: Update, context: Ctx, data: dict[str, Any], fmt:
     started = await reports.start_export(deps, who.tg_user_id, flt, fmt)
     await dialog.clear(deps, who.tg_user_id)
     if started.rows == 0:
-        await show(update, _("No exchange messages match these filters. Send /export to try "
-                             "other ones."))
+        await show(
+            update, _("No exchange messages match these filters. Send /export to try other ones.")
+        )
         return
     chat = update.effective_chat
     assert chat is not None
@@ -292,15 +318,29 @@ async def _start_export(update: Update, context: Ctx, data: dict[str, Any], fmt:
     task = asyncio.create_task(job.run())
     _exports.add(task)
     task.add_done_callback(_exports.discard)
-    log.info("export started audit_id=%s user_id=%s rows=%s format=%s", started.audit_id,
-             who.tg_user_id, started.rows, fmt)
+    log.info(
+        "export started audit_id=%s user_id=%s rows=%s format=%s",
+        started.audit_id,
+        who.tg_user_id,
+        started.rows,
+        fmt,
+    )
 
 
 class ExportJob:
     """Writes the export to temporary files, edits the progress message, sends the files."""
 
-    def __init__(self, deps: Deps, bot: ExtBot[None], chat_id: int, message_id: int, locale: str,
-                 flt: reports.ExportFilter, fmt: str, started: reports.ExportStarted) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        bot: ExtBot[None],
+        chat_id: int,
+        message_id: int,
+        locale: str,
+        flt: reports.ExportFilter,
+        fmt: str,
+        started: reports.ExportStarted,
+    ) -> None:
         self.deps, self.bot, self.chat_id, self.message_id = deps, bot, chat_id, message_id
         self.locale, self.flt, self.fmt, self.started = locale, flt, fmt, started
         self._last_edit = deps.clock.now()
@@ -310,7 +350,9 @@ class ExportJob:
             await self.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
-                log.info("export progress edit failed audit_id=%s error=%s", self.started.audit_id, exc)
+                log.info(
+                    "export progress edit failed audit_id=%s error=%s", self.started.audit_id, exc
+                )
         except TelegramError as exc:
             log.info("export progress edit failed audit_id=%s error=%s", self.started.audit_id, exc)
 
@@ -329,29 +371,54 @@ class ExportJob:
         tmp = Path(tempfile.mkdtemp(prefix="export-"))
         try:
             result = await write_export(
-                reports.export_rows(self.deps, self.flt, self.locale), self.fmt, tmp,
-                f"exchanges-{stamp}", reports.COLUMNS,
+                reports.export_rows(self.deps, self.flt, self.locale),
+                self.fmt,
+                tmp,
+                f"exchanges-{stamp}",
+                reports.COLUMNS,
                 part_limit=settings.export_upload_limit_bytes,
                 compress_at=settings.export_compress_bytes,
                 datetime_columns=reports.DATETIME_COLUMNS,
-                text_columns=reports.TEXT_COLUMNS, progress=self._progress)
+                text_columns=reports.TEXT_COLUMNS,
+                progress=self._progress,
+            )
             count = len(result.files)
             for i, part in enumerate(result.files, start=1):
                 with use_locale(self.locale):
-                    caption = (ngettext("Exchange log: {rows} row", "Exchange log: {rows} rows",
-                                        part.rows).format(rows=num(part.rows)) if count == 1
-                               else _("Exchange log, part {part} of {parts}: {rows} rows").format(
-                                   part=i, parts=count, rows=num(part.rows)))
+                    caption = (
+                        ngettext(
+                            "Exchange log: {rows} row", "Exchange log: {rows} rows", part.rows
+                        ).format(rows=num(part.rows))
+                        if count == 1
+                        else _("Exchange log, part {part} of {parts}: {rows} rows").format(
+                            part=i, parts=count, rows=num(part.rows)
+                        )
+                    )
                 with part.path.open("rb") as fh:
-                    await self.bot.send_document(self.chat_id, fh, filename=part.path.name,
-                                                 caption=caption, write_timeout=300)
+                    await self.bot.send_document(
+                        self.chat_id,
+                        fh,
+                        filename=part.path.name,
+                        caption=caption,
+                        write_timeout=300,
+                    )
             with use_locale(self.locale):
-                done = ngettext("Export ready: {rows} row.", "Export ready: {rows} rows.",
-                                result.rows).format(rows=num(result.rows)) + " " + ngettext(
-                    "{files} file sent.", "{files} files sent.", count).format(files=count)
+                done = (
+                    ngettext(
+                        "Export ready: {rows} row.", "Export ready: {rows} rows.", result.rows
+                    ).format(rows=num(result.rows))
+                    + " "
+                    + ngettext("{files} file sent.", "{files} files sent.", count).format(
+                        files=count
+                    )
+                )
             await self._edit(done)
-            log.info("export sent audit_id=%s rows=%s files=%s", self.started.audit_id,
-                     result.rows, count)
+            log.info(
+                "export sent audit_id=%s rows=%s files=%s",
+                self.started.audit_id,
+                result.rows,
+                count,
+            )
         except Exception:
             log.exception("export failed audit_id=%s", self.started.audit_id)
             with use_locale(self.locale):
@@ -377,8 +444,9 @@ def _duration(delta: timedelta | None) -> str:
 
 
 def stats_text(s: reports.Stats, period: str) -> str:
-    rate = format_percent(s.answer_rate, locale=current_locale()) if s.answer_rate is not None \
-        else "—"
+    rate = (
+        format_percent(s.answer_rate, locale=current_locale()) if s.answer_rate is not None else "—"
+    )
     topics = ", ".join(f"{esc(name)} ({num(n)})" for name, n in s.top_topics) or "—"
     helpful = ", ".join(f"{esc(c.city)} ({num(c.count)})" for c in s.helpful_cities) or "—"
     lines = [
@@ -386,7 +454,9 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("Questions asked: {n}").format(n=num(s.questions)),
         _("Answered: {n} ({rate})").format(n=num(s.answered), rate=rate),
         _("Answers given: {n}").format(n=num(s.answers)),
-        _("Median time to first answer: {duration}").format(duration=_duration(s.median_first_answer)),
+        _("Median time to first answer: {duration}").format(
+            duration=_duration(s.median_first_answer)
+        ),
         _("Top topics: {topics}").format(topics=topics),
         _("Most helpful cities: {cities}").format(cities=helpful),
         "",
@@ -417,10 +487,15 @@ async def on_stats(update: Update, context: Ctx) -> None:
     label = period_text({"period": period})
     await show(update, stats_text(s, label), period_keyboard("st", typed=False))
     png = await asyncio.to_thread(
-        charts.weekly_chart, series.weeks, series.questions, series.answers,
+        charts.weekly_chart,
+        series.weeks,
+        series.questions,
+        series.answers,
         title=_("Questions and answers per week: {period}").format(period=label),
-        questions_label=_("Questions"), answers_label=_("Answers"),
-        week_label=_("Week starting"))
+        questions_label=_("Questions"),
+        answers_label=_("Answers"),
+        week_label=_("Week starting"),
+    )
     chat = update.effective_chat
     assert chat is not None
     await chat.send_photo(png, caption=_("Questions and answers per week, by topic group"))
@@ -441,11 +516,15 @@ async def show_cities(update: Update, context: Ctx, page: int) -> None:
     if not cities:
         await show(update, _("No cities have been set up yet."))
         return
-    items = [(f"{c.name} ({c.country}) · {num(c.officials)}", cb("ci", "c", c.id, 0)) for c in cities]
+    items = [
+        (f"{c.name} ({c.country}) · {num(c.officials)}", cb("ci", "c", c.id, 0)) for c in cities
+    ]
     body, _page = paged(items, page, "ci:p", width=2, size=12)
-    text = ngettext("<b>{n} city</b>. Tap one to see its officials.",
-                    "<b>{n} cities</b>. Tap one to see its officials.", len(cities)).format(
-        n=num(len(cities)))
+    text = ngettext(
+        "<b>{n} city</b>. Tap one to see its officials.",
+        "<b>{n} cities</b>. Tap one to see its officials.",
+        len(cities),
+    ).format(n=num(len(cities)))
     await show(update, text, InlineKeyboardMarkup(body))
 
 
@@ -465,12 +544,19 @@ async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> No
         lines.append(_("No officials yet."))
     size = 8
     start = min(max(page, 0), max(0, (len(found.officials) - 1) // size)) * size
-    for o in found.officials[start:start + size]:
-        lines.append(_("• {name}, {position} — {role}, {status}").format(
-            name=esc(o.name or "—"), position=esc(o.position or "—"), role=role_name(o.role),
-            status=status_label(o.status)))
-    items = [(_("Remove {name}").format(name=o.name or "—"), cb("ci", "r", o.id))
-             for o in found.officials]
+    for o in found.officials[start : start + size]:
+        lines.append(
+            _("• {name}, {position} — {role}, {status}").format(
+                name=esc(o.name or "—"),
+                position=esc(o.position or "—"),
+                role=role_name(o.role),
+                status=status_label(o.status),
+            )
+        )
+    items = [
+        (_("Remove {name}").format(name=o.name or "—"), cb("ci", "r", o.id))
+        for o in found.officials
+    ]
     body, _page = paged(items, page, f"ci:c:{city.id}", size=size)
     body.append([button(_("‹ Cities"), "ci", "p", 0)])
     await show(update, "\n".join(lines), InlineKeyboardMarkup(body))
@@ -493,21 +579,30 @@ async def on_cities(update: Update, context: Ctx) -> None:
     elif parts[0] == "r" and len(parts) == 2:
         o = await network.official(deps, tg_id, parse_int(parts[1]))
         await answer(query)
-        await show(update, _(
-            "Remove {name} ({position}) from City Exchange? They will get no more questions "
-            "and can no longer use the bot."
-        ).format(name=esc(o.name or "—"), position=esc(o.position or "—")), markup(
-            [button(_("Yes, remove"), "ci", "ry", o.id)],
-            [button(_("No, keep"), "ci", "c", o.city_id or 0, 0)],
-        ))
+        await show(
+            update,
+            _(
+                "Remove {name} ({position}) from City Exchange? They will get no more questions "
+                "and can no longer use the bot."
+            ).format(name=esc(o.name or "—"), position=esc(o.position or "—")),
+            markup(
+                [button(_("Yes, remove"), "ci", "ry", o.id)],
+                [button(_("No, keep"), "ci", "c", o.city_id or 0, 0)],
+            ),
+        )
     elif parts[0] == "ry" and len(parts) == 2:
         removed = await network.remove_official(deps, tg_id, parse_int(parts[1]))
         await answer(query)
-        await show(update, _("{name} was removed.").format(name=esc(removed.name or "—")),
-                   markup([button(_("‹ Back"), "ci", "c", removed.city_id or 0, 0)]))
+        await show(
+            update,
+            _("{name} was removed.").format(name=esc(removed.name or "—")),
+            markup([button(_("‹ Back"), "ci", "c", removed.city_id or 0, 0)]),
+        )
         with use_locale(removed.locale):
-            note = _("An organiser removed you from City Exchange. You will not receive "
-                     "questions any more. If you think this is a mistake, contact your organiser.")
+            note = _(
+                "An organiser removed you from City Exchange. You will not receive "
+                "questions any more. If you think this is a mistake, contact your organiser."
+            )
         try:
             await context.bot.send_message(removed.chat_id, note)
         except TelegramError as exc:
@@ -555,9 +650,16 @@ async def on_invite(update: Update, context: Ctx) -> None:
         city = await network.city(deps, who.tg_user_id, parse_int(parts[1]))
         await answer(query)
         if who.has_role(Role.ADMIN):
-            await show(update, _("Invite to {city} as:").format(city=esc(city.name)), markup(
-                [button(role_name(Role.OFFICIAL), "iv", "r", city.id, "o"),
-                 button(role_name(Role.ORGANISER), "iv", "r", city.id, "g")]))
+            await show(
+                update,
+                _("Invite to {city} as:").format(city=esc(city.name)),
+                markup(
+                    [
+                        button(role_name(Role.OFFICIAL), "iv", "r", city.id, "o"),
+                        button(role_name(Role.ORGANISER), "iv", "r", city.id, "g"),
+                    ]
+                ),
+            )
         else:
             await show_uses(update, city, "o")
         return
@@ -570,24 +672,34 @@ async def on_invite(update: Update, context: Ctx) -> None:
         city = await network.city(deps, who.tg_user_id, parse_int(parts[1]))
         role = Role.ORGANISER if parts[2] == "g" else Role.OFFICIAL
         uses = int(parts[3]) or None
-        created = await create_invite(deps, city.name, role=role, uses=uses,
-                                      actor_tg_id=who.tg_user_id)
+        created = await create_invite(
+            deps, city.name, role=role, uses=uses, actor_tg_id=who.tg_user_id
+        )
         await answer(query)
         link = f"https://t.me/{context.bot.username}?start={created.code}"
-        limit = (ngettext("{n} person", "{n} people", uses).format(n=uses) if uses
-                 else _("any number of people"))
-        await show(update, _(
-            "<b>Invite link for {city}</b>\nRole: {role}\nCan be used by: {uses}\n\n{link}\n\n"
-            "Send it to the officials of {city}; they open it to register."
-        ).format(city=esc(city.name), role=role_name(role), uses=limit, link=esc(link)))
+        limit = (
+            ngettext("{n} person", "{n} people", uses).format(n=uses)
+            if uses
+            else _("any number of people")
+        )
+        await show(
+            update,
+            _(
+                "<b>Invite link for {city}</b>\nRole: {role}\nCan be used by: {uses}\n\n{link}\n\n"
+                "Send it to the officials of {city}; they open it to register."
+            ).format(city=esc(city.name), role=role_name(role), uses=limit, link=esc(link)),
+        )
         return
     raise_bad()
 
 
 async def show_uses(update: Update, city: network.CityRow, role_code: str) -> None:
     labels = {"1": "1", "5": "5", "20": "20", "0": _("Unlimited")}
-    await show(update, _("How many people may use the link for {city}?").format(city=esc(city.name)),
-               markup([button(labels[u], "iv", "u", city.id, role_code, u) for u in USES]))
+    await show(
+        update,
+        _("How many people may use the link for {city}?").format(city=esc(city.name)),
+        markup([button(labels[u], "iv", "u", city.id, role_code, u) for u in USES]),
+    )
 
 
 # ---- /audit -------------------------------------------------------------------------------
@@ -612,8 +724,10 @@ def action_label(action: str) -> str:
 def audit_line(item: network.AuditItem, tz: str) -> str:
     actor = item.actor_name or (str(item.actor_tg_id) if item.actor_tg_id else _("system"))
     line = _("{time} · <b>{action}</b> · by {actor}").format(
-        time=format_datetime(item.created_at, tz, "short"), action=esc(action_label(item.action)),
-        actor=esc(actor))
+        time=format_datetime(item.created_at, tz, "short"),
+        action=esc(action_label(item.action)),
+        actor=esc(actor),
+    )
     if item.target_type == "official":
         line += " → " + esc(item.target_name or f"#{item.target_id}")
     details = {k: v for k, v in item.details.items() if v not in (None, [], "")}
@@ -636,8 +750,9 @@ async def show_audit(update: Update, context: Ctx, page: int) -> None:
     if not result.items:
         await show(update, _("The audit log is empty."))
         return
-    head = _("<b>Audit log</b> (page {page} of {pages})").format(page=result.page + 1,
-                                                                   pages=result.pages)
+    head = _("<b>Audit log</b> (page {page} of {pages})").format(
+        page=result.page + 1, pages=result.pages
+    )
     text = "\n".join([head, *(audit_line(i, tz) for i in result.items)])
     nav: list[InlineKeyboardButton] = []
     if result.page > 0:

@@ -41,13 +41,16 @@ CODES = {v: k for k, v in DIMS.items()}
 ERRORS = {
     "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
     "bad_time": lambda timezone, **_k: _(
-        "I could not read that date and time. Send it like {example}, in your time zone ({timezone})."
+        "I could not read that date and time. "
+        "Send it like {example}, in your time zone ({timezone})."
     ).format(example="2026-03-02 14:30", timezone=esc(timezone)),
     "time_past": lambda timezone, **_k: _(
         "That time has passed or is less than a minute away. Send a later date and time, "
         "in your time zone ({timezone})."
     ).format(timezone=esc(timezone)),
-    "time_far": lambda **_k: _("A broadcast can be scheduled up to a year ahead. Send an earlier date."),
+    "time_far": lambda **_k: _(
+        "A broadcast can be scheduled up to a year ahead. Send an earlier date."
+    ),
     "not_cancellable": lambda id, **_k: _(
         "Broadcast #{id} is no longer scheduled or running; there is nothing to cancel."
     ).format(id=id),
@@ -96,19 +99,23 @@ async def audience_text(context: Ctx, draft: Draft) -> str:
             value = ", ".join(esc(labels.get(v, str(v))) for v in chosen)
         else:
             value = _("any")
-        lines.append(_("{dimension}: {values}").format(dimension=dimension_label(dim), values=value))
+        lines.append(
+            _("{dimension}: {values}").format(dimension=dimension_label(dim), values=value)
+        )
     return "\n".join(lines)
 
 
 def count_text(count: int) -> str:
-    return ngettext("{count} official will receive it.", "{count} officials will receive it.",
-                    count).format(count=count)
+    return ngettext(
+        "{count} official will receive it.", "{count} officials will receive it.", count
+    ).format(count=count)
 
 
 async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool = False) -> None:
     text = _(
         "<b>Who should receive this broadcast?</b>\n"
-        "Choose values in any line; recipients match every line you set (any value within a line).\n\n"
+        "Choose values in any line; recipients match every line you set "
+        "(any value within a line).\n\n"
         "{audience}\n\n{count}"
     ).format(audience=await audience_text(context, draft), count=count_text(draft.count))
 
@@ -133,31 +140,48 @@ async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool
 async def show_options(update: Update, context: Ctx, dim: str, page: int, draft: Draft) -> None:
     chosen = set(draft.target.get(dim) or [])
     opts = await bc.options(context.deps, dim)
-    items = [(("✅ " if o.value in chosen else "▫️ ") + option_label(dim, o),
-              cb("bc", "t", CODES[dim], o.value, page)) for o in opts]
+    items = [
+        (
+            ("✅ " if o.value in chosen else "▫️ ") + option_label(dim, o),
+            cb("bc", "t", CODES[dim], o.value, page),
+        )
+        for o in opts
+    ]
     body, page = paged(items, page, f"bc:m:{CODES[dim]}", width=2)
     body.append([button(_("‹ Back"), "bc", "home")])
     text = _("<b>{dimension}</b>\nTap to add or remove; {count}").format(
-        dimension=dimension_label(dim), count=count_text(draft.count))
+        dimension=dimension_label(dim), count=count_text(draft.count)
+    )
     await show(update, text, InlineKeyboardMarkup(body))
 
 
 # ---- /broadcast ------------------------------------------------------------------------------
+
 
 @requires(Role.ORGANISER)
 @guarded(ERRORS)
 async def cmd_broadcast(update: Update, context: Ctx) -> None:
     """Asks the organiser for the message to broadcast."""
     await bc.begin(context.deps, context.who.tg_user_id)
-    await reply(update, _(
-        "Send me the message to broadcast: text, a photo, a document, a video or audio, with a "
-        "caption if you like. Recipients will see it exactly as you send it. /cancel to stop."
-    ))
+    await reply(
+        update,
+        _(
+            "Send me the message to broadcast: text, a photo, a document, a video or audio, with a "
+            "caption if you like. Recipients will see it exactly as you send it. /cancel to stop."
+        ),
+    )
 
 
 def broadcastable(message: Message) -> bool:
-    return bool(message.text or message.photo or message.document or message.video
-                or message.animation or message.audio or message.voice)
+    return bool(
+        message.text
+        or message.photo
+        or message.document
+        or message.video
+        or message.animation
+        or message.audio
+        or message.voice
+    )
 
 
 @on_step(bc.STEP_MESSAGE)
@@ -168,15 +192,23 @@ async def step_message(update: Update, context: Ctx, state: Step) -> None:
     if message is None:
         return
     if message.media_group_id:
-        await reply(update, _(
-            "An album cannot be broadcast as one message. Send one photo or document at a time."))
+        await reply(
+            update,
+            _("An album cannot be broadcast as one message. Send one photo or document at a time."),
+        )
         return
     if not broadcastable(message):
-        await reply(update, _(
-            "This kind of message cannot be broadcast. Send text, a photo, a document, a video or audio."))
+        await reply(
+            update,
+            _(
+                "This kind of message cannot be broadcast. "
+                "Send text, a photo, a document, a video or audio."
+            ),
+        )
         return
-    draft = await bc.set_message(context.deps, context.who.tg_user_id, message.chat_id,
-                                 message.message_id)
+    draft = await bc.set_message(
+        context.deps, context.who.tg_user_id, message.chat_id, message.message_id
+    )
     await show_audience(update, context, draft, new=True)
 
 
@@ -199,15 +231,25 @@ def example_time(context: Ctx, timezone: str) -> str:
 async def step_when(update: Update, context: Ctx, state: Step) -> None:
     """Takes the date and time to send at and asks to confirm it."""
     message = update.effective_message
-    draft = await bc.set_time(context.deps, context.who.tg_user_id,
-                              message.text if message and message.text else "")
+    draft = await bc.set_time(
+        context.deps, context.who.tg_user_id, message.text if message and message.text else ""
+    )
     assert draft.when is not None
     text = _("Send on <b>{when}</b> ({timezone}) to {count}?").format(
-        when=format_datetime(draft.when, draft.timezone), timezone=esc(draft.timezone),
-        count=ngettext("{count} official", "{count} officials", draft.count).format(count=draft.count))
-    await reply(update, text, markup(
-        [button(_("Confirm"), "bc", "ok")],
-        [button(_("Change time"), "bc", "sch"), button(_("Cancel"), "bc", "x")]))
+        when=format_datetime(draft.when, draft.timezone),
+        timezone=esc(draft.timezone),
+        count=ngettext("{count} official", "{count} officials", draft.count).format(
+            count=draft.count
+        ),
+    )
+    await reply(
+        update,
+        text,
+        markup(
+            [button(_("Confirm"), "bc", "ok")],
+            [button(_("Change time"), "bc", "sch"), button(_("Cancel"), "bc", "x")],
+        ),
+    )
 
 
 @requires(Role.ORGANISER)
@@ -228,8 +270,9 @@ async def on_compose(update: Update, context: Ctx) -> None:
         await show_audience(update, context, await bc.get_draft(deps, me))
     elif action == "m" and len(parts) == 3 and parts[1] in DIMS:
         await answer(query)
-        await show_options(update, context, DIMS[parts[1]], parse_int(parts[2]),
-                           await bc.get_draft(deps, me))
+        await show_options(
+            update, context, DIMS[parts[1]], parse_int(parts[2]), await bc.get_draft(deps, me)
+        )
     elif action == "t" and len(parts) == 4 and parts[1] in DIMS:
         dim = DIMS[parts[1]]
         value: str | int = parse_int(parts[2]) if dim in ("cities", "topics") else parts[2]
@@ -241,28 +284,42 @@ async def on_compose(update: Update, context: Ctx) -> None:
     elif action == "now" and len(parts) == 1:
         created = await bc.confirm(deps, me, scheduled=False)
         await answer(query)
-        await show(update, ngettext(
-            "Broadcast #{id} is on its way to {count} official. A progress message follows.",
-            "Broadcast #{id} is on its way to {count} officials. A progress message follows.",
-            created.total).format(id=created.id, count=created.total))
+        await show(
+            update,
+            ngettext(
+                "Broadcast #{id} is on its way to {count} official. A progress message follows.",
+                "Broadcast #{id} is on its way to {count} officials. A progress message follows.",
+                created.total,
+            ).format(id=created.id, count=created.total),
+        )
     elif action == "sch" and len(parts) == 1:
         draft = await bc.ask_time(deps, me)
         await answer(query)
-        await reply(update, _(
-            "When should it go out? Send the date and time in your time zone ({timezone}), "
-            "for example {example}."
-        ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)))
+        await reply(
+            update,
+            _(
+                "When should it go out? Send the date and time in your time zone ({timezone}), "
+                "for example {example}."
+            ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)),
+        )
     elif action == "ok" and len(parts) == 1:
         created = await bc.confirm(deps, me, scheduled=True)
         assert created.scheduled_at is not None
         await answer(query)
-        await show(update, ngettext(
-            "Scheduled: broadcast #{id} goes to {count} official on {when}. "
-            "/broadcasts lists it and lets you cancel it.",
-            "Scheduled: broadcast #{id} goes to {count} officials on {when}. "
-            "/broadcasts lists it and lets you cancel it.",
-            created.total).format(id=created.id, count=created.total,
-                                  when=format_datetime(created.scheduled_at, created.timezone)))
+        await show(
+            update,
+            ngettext(
+                "Scheduled: broadcast #{id} goes to {count} official on {when}. "
+                "/broadcasts lists it and lets you cancel it.",
+                "Scheduled: broadcast #{id} goes to {count} officials on {when}. "
+                "/broadcasts lists it and lets you cancel it.",
+                created.total,
+            ).format(
+                id=created.id,
+                count=created.total,
+                when=format_datetime(created.scheduled_at, created.timezone),
+            ),
+        )
     elif action == "x" and len(parts) == 1:
         await bc.cancel_draft(deps, me)
         await answer(query)
@@ -280,39 +337,55 @@ async def preview(update: Update, context: Ctx) -> None:
         return
     await answer(query)
     try:
-        await context.bot.copy_message(context.who.tg_user_id, draft.source_chat_id,
-                                       draft.source_message_id)
+        await context.bot.copy_message(
+            context.who.tg_user_id, draft.source_chat_id, draft.source_message_id
+        )
     except BadRequest as exc:
         log.info("preview copy failed user_id=%s error=%s", context.who.tg_user_id, exc)
-        await reply(update, _("I cannot find your message any more. Send /broadcast to start again."))
+        await reply(
+            update, _("I cannot find your message any more. Send /broadcast to start again.")
+        )
         return
-    text = _("Above is the message exactly as recipients will see it.\n\n{audience}\n\n{count}").format(
-        audience=await audience_text(context, draft), count=count_text(draft.count))
-    await reply(update, text, markup(
-        [button(_("Send now"), "bc", "now"), button(_("Schedule"), "bc", "sch")],
-        [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")]))
+    text = _(
+        "Above is the message exactly as recipients will see it.\n\n{audience}\n\n{count}"
+    ).format(audience=await audience_text(context, draft), count=count_text(draft.count))
+    await reply(
+        update,
+        text,
+        markup(
+            [button(_("Send now"), "bc", "now"), button(_("Schedule"), "bc", "sch")],
+            [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")],
+        ),
+    )
 
 
 # ---- /broadcasts -----------------------------------------------------------------------------
 
+
 def counts_text(c: Counts) -> str:
     return _("{sent} of {total} sent · {failed} failed · {unreachable} unreachable").format(
-        sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
+        sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable
+    )
 
 
 def summary_line(s: Summary, timezone: str) -> str:
     if s.status == BroadcastStatus.SCHEDULED and s.scheduled_at is not None:
         state = _("scheduled for {when}").format(when=format_datetime(s.scheduled_at, timezone))
         numbers = ngettext("{count} recipient", "{count} recipients", s.counts.total).format(
-            count=s.counts.total)
+            count=s.counts.total
+        )
     else:
         state = status_name(s.status)
         numbers = counts_text(s.counts)
         if s.counts.cancelled:  # the rest of a cancelled broadcast, or recipients who left
             numbers += " · " + _("{count} not sent").format(count=s.counts.cancelled)
     return _("#{id} · {state} · {numbers}\n   {author}, {created}").format(
-        id=s.id, state=state, numbers=numbers, author=esc(s.author or "—"),
-        created=format_datetime(s.created_at, timezone, "short"))
+        id=s.id,
+        state=state,
+        numbers=numbers,
+        author=esc(s.author or "—"),
+        created=format_datetime(s.created_at, timezone, "short"),
+    )
 
 
 @requires(Role.ORGANISER)
@@ -323,10 +396,16 @@ async def cmd_broadcasts(update: Update, context: Ctx) -> None:
     if not listing.broadcasts:
         await reply(update, _("No broadcasts yet. Send /broadcast to write one."))
         return
-    text = _("<b>Broadcasts</b>") + "\n" + "\n".join(
-        summary_line(s, listing.timezone) for s in listing.broadcasts)
-    cancel_buttons = [button(_("Cancel #{id}").format(id=s.id), "bcs", "c", s.id)
-                      for s in listing.broadcasts if s.status in bc.LIVE]
+    text = (
+        _("<b>Broadcasts</b>")
+        + "\n"
+        + "\n".join(summary_line(s, listing.timezone) for s in listing.broadcasts)
+    )
+    cancel_buttons = [
+        button(_("Cancel #{id}").format(id=s.id), "bcs", "c", s.id)
+        for s in listing.broadcasts
+        if s.status in bc.LIVE
+    ]
     await reply(update, text, markup(*rows(cancel_buttons, 2)) if cancel_buttons else None)
 
 
@@ -349,24 +428,37 @@ async def on_list(update: Update, context: Ctx) -> None:
         if summary.status not in bc.LIVE:
             raise ServiceError("not_cancellable", id=bid)
         await answer(query)
-        await show(update, ngettext(
-            "Cancel broadcast #{id}? The {count} message not sent yet will stay unsent.",
-            "Cancel broadcast #{id}? The {count} messages not sent yet will stay unsent.",
-            summary.counts.pending).format(id=bid, count=summary.counts.pending),
-            markup([button(_("Yes, cancel it"), "bcs", "cc", bid), button(_("No"), "bcs", "no")]))
+        await show(
+            update,
+            ngettext(
+                "Cancel broadcast #{id}? The {count} message not sent yet will stay unsent.",
+                "Cancel broadcast #{id}? The {count} messages not sent yet will stay unsent.",
+                summary.counts.pending,
+            ).format(id=bid, count=summary.counts.pending),
+            markup([button(_("Yes, cancel it"), "bcs", "cc", bid), button(_("No"), "bcs", "no")]),
+        )
         return
     summary = await bc.cancel(context.deps, context.who.tg_user_id, bid)
     await answer(query)
-    await show(update, _("Broadcast #{id} cancelled: {sent} sent, {not_sent} not sent.").format(
-        id=bid, sent=summary.counts.sent, not_sent=summary.counts.cancelled))
+    await show(
+        update,
+        _("Broadcast #{id} cancelled: {sent} sent, {not_sent} not sent.").format(
+            id=bid, sent=summary.counts.sent, not_sent=summary.counts.cancelled
+        ),
+    )
 
 
 # ---- the progress message (a scheduler job, not a handler) -------------------------------------
 
+
 def progress_text(p: Progress) -> str:
     if p.final:
-        return _("📣 Broadcast #{id} finished: {numbers}").format(id=p.id, numbers=counts_text(p.counts))
-    return _("📣 Broadcast #{id} is going out: {numbers}").format(id=p.id, numbers=counts_text(p.counts))
+        return _("📣 Broadcast #{id} finished: {numbers}").format(
+            id=p.id, numbers=counts_text(p.counts)
+        )
+    return _("📣 Broadcast #{id} is going out: {numbers}").format(
+        id=p.id, numbers=counts_text(p.counts)
+    )
 
 
 def report_text(p: Progress) -> str:
@@ -397,7 +489,9 @@ async def progress_job(app: Any) -> None:
         try:
             if p.message_id is not None:
                 try:
-                    await app.bot.edit_message_text(text, chat_id=p.chat_id, message_id=p.message_id)
+                    await app.bot.edit_message_text(
+                        text, chat_id=p.chat_id, message_id=p.message_id
+                    )
                 except BadRequest as exc:
                     if "not modified" not in str(exc).lower():
                         raise

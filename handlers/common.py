@@ -63,13 +63,16 @@ def error_text(exc: ServiceError, extra: Mapping[str, Callable[..., str]] | None
     return common_error_text(exc.code, exc.details)
 
 
-async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+async def send_text(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> int:
     """Text over as many messages as Telegram's limit needs, the buttons on the last; its id."""
     parts = split_text(text)
     message_id = 0
     for i, part in enumerate(parts):
         message_id = await exchange_bot(bot).send_text_id(
-            chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
+            chat_id, part, reply_markup=markup if i == len(parts) - 1 else None
+        )
     return message_id
 
 
@@ -78,7 +81,9 @@ def exchange_bot(bot: Bot) -> ExchangeBot:
     return bot
 
 
-async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> int | None:
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> int | None:
     """Answer in the chat the update came from (long text split); the last message's id."""
     chat = update.effective_chat
     if chat is None:
@@ -89,7 +94,11 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Edit the message a button belongs to, or send a new one when there is none."""
     query = update.callback_query
-    if query is not None and query.message is not None and len(text) <= MessageLimit.MAX_TEXT_LENGTH:
+    if (
+        query is not None
+        and query.message is not None
+        and len(text) <= MessageLimit.MAX_TEXT_LENGTH
+    ):
         try:
             await query.edit_message_text(text, reply_markup=markup)
             return
@@ -164,8 +173,13 @@ def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[
             try:
                 await func(update, context, *rest)  # step handlers also get their Step
             except BadCallback:
-                log.info("bad callback data user_id=%s", update.effective_user and update.effective_user.id)
-                await answer(update.callback_query, _("This button is no longer active."), alert=True)
+                log.info(
+                    "bad callback data user_id=%s",
+                    update.effective_user and update.effective_user.id,
+                )
+                await answer(
+                    update.callback_query, _("This button is no longer active."), alert=True
+                )
             except ServiceError as exc:
                 text = error_text(exc, extra)
                 if update.callback_query:
@@ -183,8 +197,13 @@ async def on_error(update: object, context: Ctx) -> None:
     err = context.error
     update_id = getattr(update, "update_id", None)
     user = getattr(update, "effective_user", None)
-    log.error("unhandled error update_id=%s user_id=%s error=%r", update_id,
-              user.id if user else None, err, exc_info=err)
+    log.error(
+        "unhandled error update_id=%s user_id=%s error=%r",
+        update_id,
+        user.id if user else None,
+        err,
+        exc_info=err,
+    )
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await update.effective_chat.send_message(
@@ -198,7 +217,8 @@ async def on_error(update: object, context: Ctx) -> None:
     for admin_id in sorted(deps.settings.admin_ids):
         try:
             await context.bot.send_message(
-                admin_id, f"⚠️ error update_id={update_id} {esc(type(err).__name__)}: {esc(str(err))[:300]}"
+                admin_id,
+                f"⚠️ error update_id={update_id} {esc(type(err).__name__)}: {esc(str(err))[:300]}",
             )
         except TelegramError:
             pass

@@ -23,8 +23,12 @@ class BotData:
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """The context every callback gets; `me` is set by the identity guard for each update."""
 
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
-                 chat_id: int | None = None, user_id: int | None = None) -> None:
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.me: Me | None = None
 

@@ -37,14 +37,24 @@ def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
         for number, q in enumerate(notice.questions, 1):
             topic = q.topic_names.get(locale) or q.topic_names.get("en") or q.topic_slug
             body = esc(q.excerpt) if q.excerpt else media_label(q.content_type)
-            lines.append(_("{number}. <b>{topic}</b> — {city}, {date}:\n{text}").format(
-                number=number, topic=esc(topic), city=esc(q.city_name or "—"),
-                date=format_when(q.asked_at, notice.timezone), text=body))
+            lines.append(
+                _("{number}. <b>{topic}</b> — {city}, {date}:\n{text}").format(
+                    number=number,
+                    topic=esc(topic),
+                    city=esc(q.city_name or "—"),
+                    date=format_when(q.asked_at, notice.timezone),
+                    text=body,
+                )
+            )
         more = notice.total - len(notice.questions)
         if more > 0:
-            lines.append(ngettext("…and {count} more.", "…and {count} more.", more).format(count=more))
-        buttons = [button(_("Answer {number}").format(number=number), "dg", q.id)
-                   for number, q in enumerate(notice.questions, 1)]
+            lines.append(
+                ngettext("…and {count} more.", "…and {count} more.", more).format(count=more)
+            )
+        buttons = [
+            button(_("Answer {number}").format(number=number), "dg", q.id)
+            for number, q in enumerate(notice.questions, 1)
+        ]
         return "\n\n".join(lines), markup(*rows(buttons, width=3)).to_dict()
 
 

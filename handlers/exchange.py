@@ -118,27 +118,35 @@ def header(o: Outgoing) -> str:
     topic = esc(o.topic.name(current_locale()))
     if o.kind == "question":
         return _("❓ <b>Question on {topic}</b>\nFrom {name}, {position}, {city}").format(
-            topic=topic, name=esc(s.name), position=esc(s.position), city=esc(s.city_name))
+            topic=topic, name=esc(s.name), position=esc(s.position), city=esc(s.city_name)
+        )
     if o.kind == "answer":
         return _("💬 <b>{name}, {city}</b> answered your question on {topic}:").format(
-            name=esc(s.name), city=esc(s.city_name), topic=topic)
+            name=esc(s.name), city=esc(s.city_name), topic=topic
+        )
     return _("↩️ <b>{name}, {city}</b> wrote about {topic}:").format(
-        name=esc(s.name), city=esc(s.city_name), topic=topic)
+        name=esc(s.name), city=esc(s.city_name), topic=topic
+    )
 
 
 def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
     """Buttons under a relayed message, in the recipient's language (call inside use_locale)."""
     if o.kind == "question":
-        return markup([button(_("Answer"), "qa", "a", o.routing_id),
-                       button(_("Not for me"), "qa", "n", o.routing_id)])
+        return markup(
+            [
+                button(_("Answer"), "qa", "a", o.routing_id),
+                button(_("Not for me"), "qa", "n", o.routing_id),
+            ]
+        )
     rows = [[button(_("Reply"), "qr", o.routing_id)]]
     if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
         rows.append([button(_("Mark resolved"), "qs", "r", o.question_id)])
     return markup(*rows)
 
 
-async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
-                       kb: InlineKeyboardMarkup | None) -> int:
+async def send_content(
+    context: Ctx, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
+) -> int:
     """Send header + content; buttons go on the message a reply is expected to. Its id."""
     body = esc(content.text) if content.text else ""
     text = head + ("\n\n" + body if body else "")
@@ -149,17 +157,21 @@ async def send_content(context: Ctx, chat_id: int, content: Content, head: str,
         return await send_text(bot, chat_id, text, kb)
     assert content.chat_id is not None and content.message_id is not None
     if content.content_type in CAPTIONABLE and _plain_length(text) <= MessageLimit.CAPTION_LENGTH:
-        copied = await bot.copy_message(chat_id, content.chat_id, content.message_id,
-                                        caption=text, reply_markup=kb)
+        copied = await bot.copy_message(
+            chat_id, content.chat_id, content.message_id, caption=text, reply_markup=kb
+        )
         return copied.message_id
     # No room (or no such thing) as a caption: the words first, then the copy with the buttons.
     if text:
         await send_text(bot, chat_id, text)
     if content.content_type in CAPTIONABLE:
-        copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, caption="",
-                                        reply_markup=kb)
+        copied = await bot.copy_message(
+            chat_id, content.chat_id, content.message_id, caption="", reply_markup=kb
+        )
     else:
-        copied = await bot.copy_message(chat_id, content.chat_id, content.message_id, reply_markup=kb)
+        copied = await bot.copy_message(
+            chat_id, content.chat_id, content.message_id, reply_markup=kb
+        )
     return copied.message_id
 
 
@@ -169,8 +181,9 @@ async def copy_album(context: Ctx, chat_id: int, content: Content) -> list[int]:
     return [c.message_id for c in copies]
 
 
-async def send_album(context: Ctx, chat_id: int, content: Content, text: str,
-                     kb: InlineKeyboardMarkup | None) -> tuple[int, list[int]]:
+async def send_album(
+    context: Ctx, chat_id: int, content: Content, text: str, kb: InlineKeyboardMarkup | None
+) -> tuple[int, list[int]]:
     """Header (with the caption and the buttons: copyMessages carries neither), then the album
     copied whole. The header's id is the one a reply threads on; then the copies' ids."""
     head_id = await send_text(context.bot, chat_id, text, kb)
@@ -187,12 +200,21 @@ async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
             message_id = await send_content(context, o.recipient.chat_id, o.content, head, kb)
             results.append(Sent(o, message_id))
         except Forbidden as exc:
-            log.info("relay blocked kind=%s question_id=%s official_id=%s", o.kind, o.question_id,
-                     o.recipient.official_id)
+            log.info(
+                "relay blocked kind=%s question_id=%s official_id=%s",
+                o.kind,
+                o.question_id,
+                o.recipient.official_id,
+            )
             results.append(Sent(o, None, str(exc), blocked=True))
         except TelegramError as exc:
-            log.warning("relay failed kind=%s question_id=%s official_id=%s error=%s", o.kind,
-                        o.question_id, o.recipient.official_id, exc)
+            log.warning(
+                "relay failed kind=%s question_id=%s official_id=%s error=%s",
+                o.kind,
+                o.question_id,
+                o.recipient.official_id,
+                exc,
+            )
             results.append(Sent(o, None, str(exc)))
     return results
 
@@ -206,7 +228,9 @@ async def deliver_question(context: Ctx, outgoing: list[Outgoing]) -> list[str]:
     return cities
 
 
-async def notify(context: Ctx, person: Person, text: str, kb: InlineKeyboardMarkup | None = None) -> None:
+async def notify(
+    context: Ctx, person: Person, text: str, kb: InlineKeyboardMarkup | None = None
+) -> None:
     try:
         await send_text(context.bot, person.chat_id, text, kb)
     except TelegramError as exc:
@@ -240,8 +264,11 @@ async def show_groups(update: Update, topics: list[TopicInfo], page: int) -> Non
     items = [(g[0].group_name(loc), f"ask:g:{g[0].id}:0") for g in groups]
     body, _page = paged(items, page, "ask:G")
     body.append(_cancel_row())
-    await show(update, _("What is your question about? Choose a group of topics:"),
-               InlineKeyboardMarkup(body))
+    await show(
+        update,
+        _("What is your question about? Choose a group of topics:"),
+        InlineKeyboardMarkup(body),
+    )
 
 
 async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, page: int) -> None:
@@ -255,8 +282,13 @@ async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, pa
     if len(groups) > 1:
         body.append([button(_("‹ All groups"), "ask", "G", 0)])
     body.append(_cancel_row())
-    await show(update, _("Choose the topic of your question ({group}):").format(
-        group=esc(group[0].group_name(loc))), InlineKeyboardMarkup(body))
+    await show(
+        update,
+        _("Choose the topic of your question ({group}):").format(
+            group=esc(group[0].group_name(loc))
+        ),
+        InlineKeyboardMarkup(body),
+    )
 
 
 @guarded(ERRORS)
@@ -287,10 +319,13 @@ async def on_ask(update: Update, context: Ctx) -> None:
     elif parts[0] == "t" and len(parts) == 2:
         topic = await ex.choose_topic(deps, user_id, parse_int(parts[1]))
         await answer(query)
-        await show(update, _(
-            "Topic: <b>{topic}</b>.\nNow send your question: as text, or as a photo, document, "
-            "voice note or location with a caption. /cancel to stop."
-        ).format(topic=esc(topic.name(current_locale()))))
+        await show(
+            update,
+            _(
+                "Topic: <b>{topic}</b>.\nNow send your question: as text, or as a photo, document, "
+                "voice note or location with a caption. /cancel to stop."
+            ).format(topic=esc(topic.name(current_locale()))),
+        )
     elif parts == ["send"]:
         result = await ex.submit(deps, user_id)
         await answer(query)
@@ -317,20 +352,26 @@ async def _drop_buttons(update: Update) -> None:
 
 async def after_submit(update: Update, context: Ctx, result: ex.AskResult) -> None:
     if not result.deliveries:
-        await reply(update, _(
-            "Nobody in other cities covers {topic} yet. The organisers have been told and can "
-            "send your question to a city by hand."
-        ).format(topic=esc(result.topic.name(current_locale()))))
+        await reply(
+            update,
+            _(
+                "Nobody in other cities covers {topic} yet. The organisers have been told and can "
+                "send your question to a city by hand."
+            ).format(topic=esc(result.topic.name(current_locale()))),
+        )
         await tell_organisers(context, result)
         return
     cities = await deliver_question(context, result.deliveries)
     if cities:
         await reply(update, sent_to_text(cities))
     else:
-        await reply(update, _(
-            "Your question is saved, but it could not be delivered to anyone right now. "
-            "The organisers can route it by hand."
-        ))
+        await reply(
+            update,
+            _(
+                "Your question is saved, but it could not be delivered to anyone right now. "
+                "The organisers can route it by hand."
+            ),
+        )
 
 
 async def tell_organisers(context: Ctx, result: ex.AskResult) -> None:
@@ -340,8 +381,13 @@ async def tell_organisers(context: Ctx, result: ex.AskResult) -> None:
             text = _(
                 "<b>Nobody covers {topic}</b>\nQuestion #{id} from {name}, {position}, {city} "
                 "could not be routed to any peer city."
-            ).format(topic=esc(result.topic.name(current_locale())), id=result.question_id,
-                     name=esc(a.name), position=esc(a.position), city=esc(a.city_name))
+            ).format(
+                topic=esc(result.topic.name(current_locale())),
+                id=result.question_id,
+                name=esc(a.name),
+                position=esc(a.position),
+                city=esc(a.city_name),
+            )
             kb = markup([button(_("Route to a city"), "qm", "c", result.question_id, 0)])
         await notify(context, organiser, text, kb)
 
@@ -360,9 +406,13 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     message = update.effective_message
     content = content_of(message) if message else None
     if content is None:
-        await reply(update, _(
-            "Please send your question as text, or as a photo, document, voice note or location."
-        ))
+        await reply(
+            update,
+            _(
+                "Please send your question as text, "
+                "or as a photo, document, voice note or location."
+            ),
+        )
         return
     draft = await ex.set_draft(context.deps, context.who.tg_user_id, content)
     preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
@@ -381,8 +431,9 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
         await reply(update, hint, kb)
 
 
-async def album_preview(update: Update, context: Ctx, draft: ex.Draft, head: str,
-                        kb: InlineKeyboardMarkup) -> None:
+async def album_preview(
+    update: Update, context: Ctx, draft: ex.Draft, head: str, kb: InlineKeyboardMarkup
+) -> None:
     """An album's items arrive one update each: the first shows the preview, each later one
     refreshes it (header edited, copies replaced) so one preview shows the whole album."""
     chat = update.effective_chat
@@ -420,10 +471,14 @@ async def on_question_action(update: Update, context: Ctx) -> None:
     if action == "a":
         brief = await ex.begin_answer(context.deps, context.who.tg_user_id, routing_id)
         await answer(query)
-        await reply(update, _(
-            "Send your answer to {name}, {city}: text, photo, document, voice note or location. "
-            "/cancel to stop."
-        ).format(name=esc(brief.asker.name), city=esc(brief.asker.city_name)))
+        await reply(
+            update,
+            _(
+                "Send your answer to {name}, {city}: "
+                "text, photo, document, voice note or location. "
+                "/cancel to stop."
+            ).format(name=esc(brief.asker.name), city=esc(brief.asker.city_name)),
+        )
     elif action == "n":
         more = await ex.decline(context.deps, context.who.tg_user_id, routing_id)
         await answer(query, _("Noted. Thank you."))
@@ -445,7 +500,9 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
     outgoing = await ex.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
     await answer(query)
     if not await deliver_question(context, outgoing):
-        await reply(update, _("Sorry, the question could not be sent to you. Please try again later."))
+        await reply(
+            update, _("Sorry, the question could not be sent to you. Please try again later.")
+        )
 
 
 @guarded(ERRORS)
@@ -456,8 +513,12 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
     (raw,) = parse(query.data, "qr", count=1)
     other = await ex.begin_reply(context.deps, context.who.tg_user_id, parse_int(raw))
     await answer(query)
-    await reply(update, _("Send your reply to {name}, {city}. /cancel to stop.").format(
-        name=esc(other.name), city=esc(other.city_name)))
+    await reply(
+        update,
+        _("Send your reply to {name}, {city}. /cancel to stop.").format(
+            name=esc(other.name), city=esc(other.city_name)
+        ),
+    )
 
 
 async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
@@ -473,7 +534,9 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     elif sent.blocked:
         text = _("{name}, {city} can no longer receive messages from this bot. Nothing was sent.")
     else:
-        text = _("Sorry, your message could not be delivered to {name}, {city}. Please try again later.")
+        text = _(
+            "Sorry, your message could not be delivered to {name}, {city}. Please try again later."
+        )
     await reply(update, text.format(name=esc(other.name), city=esc(other.city_name)))
 
 
@@ -494,7 +557,9 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
         await reply(update, unsupported_text())
         return
     routing_id = int(state.data["routing_id"])
-    outgoing = await ex.prepare_relay(context.deps, context.who.tg_user_id, content, routing_id=routing_id)
+    outgoing = await ex.prepare_relay(
+        context.deps, context.who.tg_user_id, content, routing_id=routing_id
+    )
     await relay(update, context, replace(outgoing, quiet=album is not None))
     if content.group is not None:
         await ex.continue_album(context.deps, context.who.tg_user_id, routing_id, content.group)
@@ -524,7 +589,9 @@ async def on_reply_first(update: Update, context: Ctx) -> None:
     if content is None:
         return
     try:
-        outgoing = await ex.relay_by_reply(context.deps, user.id, (message.chat_id, replied_id), content)
+        outgoing = await ex.relay_by_reply(
+            context.deps, user.id, (message.chat_id, replied_id), content
+        )
     except ServiceError:
         return
     if outgoing is None:
@@ -553,9 +620,11 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
     content = content_of(message)
     try:
         outgoing = await ex.prepare_relay(
-            context.deps, context.who.tg_user_id,
+            context.deps,
+            context.who.tg_user_id,
             content or Content("unsupported", None, message.chat_id, message.message_id),
-            replied=(message.chat_id, replied_id))
+            replied=(message.chat_id, replied_id),
+        )
     except NotFound:
         return
     except ServiceError as exc:
@@ -582,12 +651,14 @@ async def on_resolve(update: Update, context: Ctx) -> None:
         done = await ex.resolve(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
         text = _("Question #{id} on {topic} is marked resolved.").format(
-            id=done.question_id, topic=esc(done.topic.name(current_locale())))
+            id=done.question_id, topic=esc(done.topic.name(current_locale()))
+        )
         kb = None
         if done.helpers:
             text += "\n" + ngettext(
                 "{count} official answered it. Thank them?",
-                "{count} officials answered it. Thank them?", done.helpers,
+                "{count} officials answered it. Thank them?",
+                done.helpers,
             ).format(count=done.helpers)
             kb = markup([button(_("Thank the helpers"), "qs", "t", done.question_id)])
         await reply(update, text, kb)
@@ -601,12 +672,20 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                 text = _(
                     "🙏 {name}, {city} marked their question on {topic} resolved and thanks you "
                     "for your help."
-                ).format(name=esc(a.name), city=esc(a.city_name),
-                         topic=esc(thanks.topic.name(current_locale())))
+                ).format(
+                    name=esc(a.name),
+                    city=esc(a.city_name),
+                    topic=esc(thanks.topic.name(current_locale())),
+                )
             await notify(context, helper, text)
-        await reply(update, ngettext("Your thanks went to {count} official.",
-                                     "Your thanks went to {count} officials.",
-                                     len(thanks.helpers)).format(count=len(thanks.helpers)))
+        await reply(
+            update,
+            ngettext(
+                "Your thanks went to {count} official.",
+                "Your thanks went to {count} officials.",
+                len(thanks.helpers),
+            ).format(count=len(thanks.helpers)),
+        )
     else:
         raise BadCallback(query.data)
 
@@ -644,14 +723,21 @@ async def cmd_questions(update: Update, context: Ctx) -> None:
         when = format_datetime(b.created_at, b.asker.timezone, "short")
         answers = ngettext("{count} answer", "{count} answers", b.answers).format(count=b.answers)
         lines.append("")
-        lines.append(f"<b>#{b.question_id}</b> · {esc(b.topic.name(current_locale()))} · "
-                     f"{status_name(b.status)} · {answers} · {when}")
+        lines.append(
+            f"<b>#{b.question_id}</b> · {esc(b.topic.name(current_locale()))} · "
+            f"{status_name(b.status)} · {answers} · {when}"
+        )
         if b.cities:
             lines.append(_("Sent to: {cities}").format(cities=esc(", ".join(b.cities))))
         lines.append(_excerpt(b))
         if b.status in ("open", "answered"):
-            buttons.append([button(_("Mark #{id} resolved").format(id=b.question_id), "qs", "r",
-                                   b.question_id)])
+            buttons.append(
+                [
+                    button(
+                        _("Mark #{id} resolved").format(id=b.question_id), "qs", "r", b.question_id
+                    )
+                ]
+            )
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
@@ -667,12 +753,22 @@ async def cmd_inbox(update: Update, context: Ctx) -> None:
     for b in briefs:
         a = b.asker
         lines.append("")
-        lines.append(_("<b>#{id}</b> · {topic} · from {name}, {position}, {city}").format(
-            id=b.question_id, topic=esc(b.topic.name(current_locale())), name=esc(a.name),
-            position=esc(a.position), city=esc(a.city_name)))
+        lines.append(
+            _("<b>#{id}</b> · {topic} · from {name}, {position}, {city}").format(
+                id=b.question_id,
+                topic=esc(b.topic.name(current_locale())),
+                name=esc(a.name),
+                position=esc(a.position),
+                city=esc(a.city_name),
+            )
+        )
         lines.append(_excerpt(b))
-        buttons.append([button(_("Answer #{id}").format(id=b.question_id), "qa", "a", b.routing_id),
-                        button(_("Not for me #{id}").format(id=b.question_id), "qa", "n", b.routing_id)])
+        buttons.append(
+            [
+                button(_("Answer #{id}").format(id=b.question_id), "qa", "a", b.routing_id),
+                button(_("Not for me #{id}").format(id=b.question_id), "qa", "n", b.routing_id),
+            ]
+        )
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons))
 
 
@@ -694,7 +790,8 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
         items = [(c.name, f"qm:r:{question_id}:{c.id}") for c in cities]
         body, _page = paged(items, value, f"qm:c:{question_id}", width=2, size=12)
         text = _("Question #{id} on {topic}: choose the city to send it to.").format(
-            id=question_id, topic=esc(brief.topic.name(current_locale())))
+            id=question_id, topic=esc(brief.topic.name(current_locale()))
+        )
         if not cities:
             text = _("No other city has active officials yet.")
         await show(update, text, InlineKeyboardMarkup(body))
@@ -710,7 +807,8 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
         with use_locale(asker.locale):
             text = _("An organiser sent your question on {topic} to officials in {cities}.").format(
                 topic=esc(outgoing[0].topic.name(current_locale())),
-                cities=format_list([esc(c) for c in cities]))
+                cities=format_list([esc(c) for c in cities]),
+            )
         await notify(context, asker, text)
     else:
         raise BadCallback(query.data)

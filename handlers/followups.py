@@ -29,16 +29,22 @@ def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
     with use_locale(n.recipient.locale):
         topic = esc(n.topic.name(current_locale()))
         text = _("⏰ A colleague in {city} is waiting for your answer on {topic}.").format(
-            city=esc(n.asker.city_name), topic=topic)
+            city=esc(n.asker.city_name), topic=topic
+        )
         if n.excerpt:
             excerpt = n.excerpt if len(n.excerpt) <= EXCERPT else n.excerpt[: EXCERPT - 1] + "…"
             text += "\n\n<i>" + esc(excerpt) + "</i>"
         else:
             text += "\n\n" + media_label(n.content_type)
         text += "\n\n" + _("From {name}, {position}, {city}").format(
-            name=esc(n.asker.name), position=esc(n.asker.position), city=esc(n.asker.city_name))
-        kb = markup([button(_("Answer"), "qa", "a", n.routing_id),
-                     button(_("Not for me"), "qa", "n", n.routing_id)])
+            name=esc(n.asker.name), position=esc(n.asker.position), city=esc(n.asker.city_name)
+        )
+        kb = markup(
+            [
+                button(_("Answer"), "qa", "a", n.routing_id),
+                button(_("Not for me"), "qa", "n", n.routing_id),
+            ]
+        )
     return text, kb.to_dict()
 
 
@@ -88,9 +94,14 @@ async def _escalated(ctx: Ctx, e: Escalation) -> None:
             text = _(
                 "<b>Unanswered for {hours} hours</b>\nQuestion #{id} on {topic} from {name}, "
                 "{position}, {city} has no answer yet."
-            ).format(hours=e.hours, id=e.question_id, topic=esc(e.topic.name(current_locale())),
-                     name=esc(e.asker.name), position=esc(e.asker.position),
-                     city=esc(e.asker.city_name))
+            ).format(
+                hours=e.hours,
+                id=e.question_id,
+                topic=esc(e.topic.name(current_locale())),
+                name=esc(e.asker.name),
+                position=esc(e.asker.position),
+                city=esc(e.asker.city_name),
+            )
             kb = markup([button(_("Route to a city"), "qm", "c", e.question_id, 0)])
         await notify(ctx, organiser, text, kb)
 

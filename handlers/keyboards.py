@@ -45,7 +45,9 @@ def button(text: str, *data: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=cb(*data))
 
 
-def rows(buttons: Sequence[InlineKeyboardButton], width: int = 2) -> list[list[InlineKeyboardButton]]:
+def rows(
+    buttons: Sequence[InlineKeyboardButton], width: int = 2
+) -> list[list[InlineKeyboardButton]]:
     return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
 
 

@@ -27,8 +27,10 @@ def minutes_label(minutes: int) -> str:
 
 def quiet_text(q: QuietHours) -> str:
     if not q.enabled:
-        return _("You have no quiet hours: reminders of unanswered questions and the weekly "
-                 "digest can arrive at any time.")
+        return _(
+            "You have no quiet hours: reminders of unanswered questions and the weekly "
+            "digest can arrive at any time."
+        )
     assert q.start is not None and q.end is not None
     return _(
         "Quiet hours: {start} to {end} ({timezone}). Reminders of unanswered questions and "
@@ -43,8 +45,12 @@ async def cmd_quiet(update: Update, context: Ctx) -> None:
     user_id = context.who.tg_user_id
     if not args:
         current = await quiet_hours.get(context.deps, user_id)
-        await reply(update, quiet_text(current) + "\n\n" + _(
-            "Set them with /quiet 22:00-07:00, remove them with /quiet off."))
+        await reply(
+            update,
+            quiet_text(current)
+            + "\n\n"
+            + _("Set them with /quiet 22:00-07:00, remove them with /quiet off."),
+        )
         return
     off = args.casefold() in ("off", "none", "-", "0", _("off").casefold())
     saved = await quiet_hours.set_hours(context.deps, user_id, None if off else args)

@@ -128,8 +128,7 @@ def help_text(role: Role) -> str:
 def topics_keyboard(topics: list[TopicInfo], selected: set[int], page: int) -> InlineKeyboardMarkup:
     loc = current_locale()
     items = [
-        (("✅ " if t.id in selected else "▫️ ") + t.name(loc), f"tp:t:{t.id}:{page}")
-        for t in topics
+        (("✅ " if t.id in selected else "▫️ ") + t.name(loc), f"tp:t:{t.id}:{page}") for t in topics
     ]
     body, page = paged(items, page, "tp:p")
     body.append([button(_("Done"), "tp", "done")])
@@ -162,8 +161,16 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
         text = _(
             "You were invited to join City Exchange for <b>{city}</b>. Is that your city?"
         ).format(city=city_label(city))
-        await show(update, text, markup([button(_("Yes, that's my city"), "reg", "city", "yes"),
-                                         button(_("No"), "reg", "city", "no")]))
+        await show(
+            update,
+            text,
+            markup(
+                [
+                    button(_("Yes, that's my city"), "reg", "city", "yes"),
+                    button(_("No"), "reg", "city", "no"),
+                ]
+            ),
+        )
     elif step == reg.STEP_PICK_CITY:
         cities = await reg.list_cities(context.deps)
         await show_city_picker(update, cities, 0)
@@ -174,17 +181,27 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
     elif step in (reg.STEP_TOPICS, reg.STEP_EDIT_TOPICS):
         topics = await reg.list_topics(context.deps)
         selected = set(await reg.selected_topics(context.deps, user_id))
-        await show(update, _("Which topics do you work on? Tap to select, then Done."),
-                   topics_keyboard(topics, selected, 0))
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, 0),
+        )
     elif step in (reg.STEP_LANGUAGES, reg.STEP_EDIT_LANGUAGES):
         profile = await reg.get_profile_any(context.deps, user_id)
-        await show(update, _("Which languages can you work in? Tap to select, then Done."),
-                   languages_keyboard(profile.languages))
+        await show(
+            update,
+            _("Which languages can you work in? Tap to select, then Done."),
+            languages_keyboard(profile.languages),
+        )
     elif step == reg.STEP_PRIVACY:
-        await show(update, privacy_notice(), markup(
-            [button(_("I accept"), "reg", "privacy", "yes")],
-            [button(_("I do not accept"), "reg", "privacy", "no")],
-        ))
+        await show(
+            update,
+            privacy_notice(),
+            markup(
+                [button(_("I accept"), "reg", "privacy", "yes")],
+                [button(_("I do not accept"), "reg", "privacy", "no")],
+            ),
+        )
 
 
 async def show_city_picker(update: Update, cities: list[CityInfo], page: int) -> None:
@@ -213,25 +230,38 @@ async def cmd_start(update: Update, context: Ctx) -> None:
     result = await reg.start(context.deps, user.id, chat.id, code, user.language_code)
     name = esc(result.profile.name or user.first_name or "")
     if result.kind == "already":
-        await reply(update, _("Welcome back, {name}. You are registered for {city}.").format(
-            name=name, city=city_label(result.profile.city)) + "\n\n" + help_text(context.who.role))
+        await reply(
+            update,
+            _("Welcome back, {name}. You are registered for {city}.").format(
+                name=name, city=city_label(result.profile.city)
+            )
+            + "\n\n"
+            + help_text(context.who.role),
+        )
     elif result.kind == "welcome_back":
-        await reply(update, _("Welcome back, {name}. You will receive messages again.").format(
-            name=name))
+        await reply(
+            update, _("Welcome back, {name}. You will receive messages again.").format(name=name)
+        )
     elif result.kind == "pending":
-        await reply(update, _(
-            "Your request to join for {city} is waiting for an organiser. I will tell you when "
-            "it is decided."
-        ).format(city=city_label(result.profile.city)))
+        await reply(
+            update,
+            _(
+                "Your request to join for {city} is waiting for an organiser. I will tell you when "
+                "it is decided."
+            ).format(city=city_label(result.profile.city)),
+        )
     elif result.kind == "resume":
         await reply(update, _("Let's continue where you left off."))
         assert result.step is not None
         await prompt(update, context, result.step, result.city)
     else:
-        await reply(update, _(
-            "Hello! I am the City Exchange bot. I speak {language}; you can change it at any "
-            "time with /language."
-        ).format(language=language_name(result.profile.locale)))
+        await reply(
+            update,
+            _(
+                "Hello! I am the City Exchange bot. I speak {language}; you can change it at any "
+                "time with /language."
+            ).format(language=language_name(result.profile.locale)),
+        )
         assert result.step is not None
         await prompt(update, context, result.step, result.city)
 
@@ -239,10 +269,15 @@ async def cmd_start(update: Update, context: Ctx) -> None:
 async def cmd_help(update: Update, context: Ctx) -> None:
     """Lists what this person can do, by role."""
     if not context.who.registered and context.who.role != Role.ADMIN:
-        await reply(update, _(
-            "City Exchange connects officials of partner cities. Open the invite link from "
-            "your organiser to register, or send /start to ask to join."
-        ) + "\n/language — " + _("change the language"))
+        await reply(
+            update,
+            _(
+                "City Exchange connects officials of partner cities. Open the invite link from "
+                "your organiser to register, or send /start to ask to join."
+            )
+            + "\n/language — "
+            + _("change the language"),
+        )
         return
     await reply(update, help_text(context.who.role))
 
@@ -261,8 +296,13 @@ async def on_language(update: Update, context: Ctx) -> None:
     (code,) = parse(query.data, "lang", count=1)
     if code not in SUPPORTED_LOCALES:
         raise_bad()
-    await reg.set_locale(context.deps, update.effective_user.id, update.effective_chat.id, code,
-                         update.effective_user.language_code)
+    await reg.set_locale(
+        context.deps,
+        update.effective_user.id,
+        update.effective_chat.id,
+        code,
+        update.effective_user.language_code,
+    )
     with use_locale(code):
         await answer(query)
         await show(update, _("Language set to {language}.").format(language=language_name(code)))
@@ -283,8 +323,14 @@ def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
     return markup(
         [button(_("Edit name"), "prof", "name"), button(_("Edit position"), "prof", "position")],
         [button(_("Topics"), "prof", "topics"), button(_("Languages"), "prof", "languages")],
-        [button(_("Weekly digest: turn off") if p.digest_opt_in else _("Weekly digest: turn on"),
-                "prof", "digest", "off" if p.digest_opt_in else "on")],
+        [
+            button(
+                _("Weekly digest: turn off") if p.digest_opt_in else _("Weekly digest: turn on"),
+                "prof",
+                "digest",
+                "off" if p.digest_opt_in else "on",
+            )
+        ],
     )
 
 
@@ -326,9 +372,15 @@ async def cmd_privacy(update: Update, context: Ctx) -> None:
         await reply(update, privacy_notice())
         return
     profile = await reg.get_profile_any(context.deps, context.who.tg_user_id)
-    text = privacy_notice() + "\n\n" + _("<b>What we store about you</b>") + "\n" + _(
-        "Telegram id: {tg_id}"
-    ).format(tg_id=profile.tg_user_id) + "\n" + profile_text(profile)
+    text = (
+        privacy_notice()
+        + "\n\n"
+        + _("<b>What we store about you</b>")
+        + "\n"
+        + _("Telegram id: {tg_id}").format(tg_id=profile.tg_user_id)
+        + "\n"
+        + profile_text(profile)
+    )
     await reply(update, text, markup([button(_("Erase my data"), "del", "ask")]))
 
 
@@ -349,8 +401,9 @@ def deleteme_question() -> str:
 
 
 def deleteme_keyboard() -> InlineKeyboardMarkup:
-    return markup([button(_("Yes, erase my data"), "del", "yes")],
-                  [button(_("No, keep it"), "del", "no")])
+    return markup(
+        [button(_("Yes, erase my data"), "del", "yes")], [button(_("No, keep it"), "del", "no")]
+    )
 
 
 @guarded(ERRORS)
@@ -367,9 +420,10 @@ async def on_delete(update: Update, context: Ctx) -> None:
             await show(update, _("We store nothing about you."))
             return
         await reg.erase(context.deps, context.who.tg_user_id)
-        await show(update, _(
-            "Your data has been erased. Goodbye! You can join again with a new invite link."
-        ))
+        await show(
+            update,
+            _("Your data has been erased. Goodbye! You can join again with a new invite link."),
+        )
     elif choice == "no":
         await show(update, _("Nothing was erased."))
     else:
@@ -398,16 +452,21 @@ async def on_registration(update: Update, context: Ctx) -> None:
         await show_city_picker(update, cities, parse_int(parts[1]))
     elif parts[:1] == ["pick"] and len(parts) == 2:
         city = await reg.pick_city(context.deps, user_id, parse_int(parts[1]))
-        await show(update, _("Your request will go to the organisers for {city}.").format(
-            city=city_label(city)))
+        await show(
+            update,
+            _("Your request will go to the organisers for {city}.").format(city=city_label(city)),
+        )
         await prompt(update, context, reg.STEP_NAME)
     elif parts[:1] == ["privacy"] and len(parts) == 2 and parts[1] in ("yes", "no"):
         if parts[1] == "no":
             await reg.decline_privacy(context.deps, user_id)
-            await show(update, _(
-                "Without your consent we cannot register you, and nothing about you was kept. "
-                "Open your invite link again if you change your mind."
-            ))
+            await show(
+                update,
+                _(
+                    "Without your consent we cannot register you, and nothing about you was kept. "
+                    "Open your invite link again if you change your mind."
+                ),
+            )
             return
         done = await reg.accept_privacy(context.deps, user_id)
         await finish(update, context, done)
@@ -418,14 +477,21 @@ async def on_registration(update: Update, context: Ctx) -> None:
 async def finish(update: Update, context: Ctx, done: reg.FinishResult) -> None:
     p = done.profile
     if not done.pending:
-        await show(update, _("Welcome, {name}! You are registered for {city}.").format(
-            name=esc(p.name or ""), city=city_label(p.city)))
+        await show(
+            update,
+            _("Welcome, {name}! You are registered for {city}.").format(
+                name=esc(p.name or ""), city=city_label(p.city)
+            ),
+        )
         await reply(update, help_text(p.role))
         return
-    await show(update, _(
-        "Thank you, {name}. Your request to join for {city} has been sent to the organisers. "
-        "I will tell you when it is decided."
-    ).format(name=esc(p.name or ""), city=city_label(p.city)))
+    await show(
+        update,
+        _(
+            "Thank you, {name}. Your request to join for {city} has been sent to the organisers. "
+            "I will tell you when it is decided."
+        ).format(name=esc(p.name or ""), city=city_label(p.city)),
+    )
     for organiser in done.notify:
         with use_locale(organiser.locale):
             text = pending_text(p)
@@ -438,12 +504,17 @@ async def finish(update: Update, context: Ctx, done: reg.FinishResult) -> None:
 
 def pending_text(p: Profile) -> str:
     return _("<b>Request to join</b>\n{name}, {position}\nCity: {city}").format(
-        name=esc(p.name or "—"), position=esc(p.position or "—"), city=city_label(p.city))
+        name=esc(p.name or "—"), position=esc(p.position or "—"), city=city_label(p.city)
+    )
 
 
 def pending_keyboard(p: Profile) -> InlineKeyboardMarkup:
-    return markup([button(_("Approve"), "pend", "ok", p.official_id),
-                   button(_("Reject"), "pend", "no", p.official_id)])
+    return markup(
+        [
+            button(_("Approve"), "pend", "ok", p.official_id),
+            button(_("Reject"), "pend", "no", p.official_id),
+        ]
+    )
 
 
 @on_step(reg.STEP_NAME, reg.STEP_EDIT_NAME)
@@ -470,8 +541,15 @@ async def step_position(update: Update, context: Ctx, state: Step) -> None:
     await after_edit(update, context, nxt)
 
 
-@on_step(reg.STEP_CITY, reg.STEP_PICK_CITY, reg.STEP_TOPICS, reg.STEP_EDIT_TOPICS,
-         reg.STEP_LANGUAGES, reg.STEP_EDIT_LANGUAGES, reg.STEP_PRIVACY)
+@on_step(
+    reg.STEP_CITY,
+    reg.STEP_PICK_CITY,
+    reg.STEP_TOPICS,
+    reg.STEP_EDIT_TOPICS,
+    reg.STEP_LANGUAGES,
+    reg.STEP_EDIT_LANGUAGES,
+    reg.STEP_PRIVACY,
+)
 async def step_buttons(update: Update, context: Ctx, state: Step) -> None:
     """A message where a button is expected: say so and show the buttons again."""
     await reply(update, _("Please use the buttons below."))
@@ -502,13 +580,19 @@ async def on_topics(update: Update, context: Ctx) -> None:
     if parts[0] == "t" and len(parts) == 3:
         selected = set(await reg.toggle_topic(context.deps, user_id, parse_int(parts[1])))
         await answer(query)
-        await show(update, _("Which topics do you work on? Tap to select, then Done."),
-                   topics_keyboard(topics, selected, parse_int(parts[2])))
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, parse_int(parts[2])),
+        )
     elif parts[0] == "p" and len(parts) == 2:
         selected = set(await reg.selected_topics(context.deps, user_id))
         await answer(query)
-        await show(update, _("Which topics do you work on? Tap to select, then Done."),
-                   topics_keyboard(topics, selected, parse_int(parts[1])))
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, parse_int(parts[1])),
+        )
     elif parts == ["done"]:
         nxt = await reg.topics_done(context.deps, user_id)
         await answer(query)
@@ -527,8 +611,11 @@ async def on_languages(update: Update, context: Ctx) -> None:
     if parts[0] == "t" and len(parts) == 2:
         selected = await reg.toggle_language(context.deps, user_id, parts[1])
         await answer(query)
-        await show(update, _("Which languages can you work in? Tap to select, then Done."),
-                   languages_keyboard(selected))
+        await show(
+            update,
+            _("Which languages can you work in? Tap to select, then Done."),
+            languages_keyboard(selected),
+        )
     elif parts == ["done"]:
         nxt = await reg.languages_done(context.deps, user_id)
         await answer(query)
@@ -551,8 +638,12 @@ async def cmd_pending(update: Update, context: Ctx) -> None:
     for p in pending[:20]:
         await reply(update, pending_text(p), pending_keyboard(p))
     if len(pending) > 20:
-        await reply(update, _("{count} more requests are waiting; decide on these first.").format(
-            count=len(pending) - 20))
+        await reply(
+            update,
+            _("{count} more requests are waiting; decide on these first.").format(
+                count=len(pending) - 20
+            ),
+        )
 
 
 @requires(Role.ORGANISER)
@@ -564,18 +655,24 @@ async def on_pending(update: Update, context: Ctx) -> None:
     verdict, raw_id = parse(query.data, "pend", count=2)
     if verdict not in ("ok", "no"):
         raise_bad()
-    decision = await reg.decide(context.deps, context.who.tg_user_id, parse_int(raw_id),
-                                verdict == "ok")
+    decision = await reg.decide(
+        context.deps, context.who.tg_user_id, parse_int(raw_id), verdict == "ok"
+    )
     p = decision.official
     await answer(query)
     done = _("Approved: {name}, {city}") if decision.approved else _("Rejected: {name}, {city}")
     await show(update, done.format(name=esc(p.name or "—"), city=city_label(p.city)))
     with use_locale(p.locale):
         if decision.approved:
-            text = _("Your request was approved. Welcome to City Exchange!") + "\n\n" + help_text(p.role)
+            text = (
+                _("Your request was approved. Welcome to City Exchange!")
+                + "\n\n"
+                + help_text(p.role)
+            )
         else:
             text = _("Sorry, your request to join for {city} was not approved.").format(
-                city=city_label(p.city))
+                city=city_label(p.city)
+            )
     try:
         await context.bot.send_message(p.chat_id, text)
     except TelegramError as exc:
@@ -584,26 +681,37 @@ async def on_pending(update: Update, context: Ctx) -> None:
 
 async def _set_role(update: Update, context: Ctx, role: Role) -> None:
     if not context.args or len(context.args) != 1:
-        usage = _("Usage: /promote <Telegram user id or official number>") if role == Role.ORGANISER \
+        usage = (
+            _("Usage: /promote <Telegram user id or official number>")
+            if role == Role.ORGANISER
             else _("Usage: /demote <Telegram user id or official number>")
+        )
         await reply(update, esc(usage))
         return
     try:
         target = int(context.args[0].lstrip("#"))
     except ValueError:
-        await reply(update, _("That is not a number. Send the Telegram user id or the official's number."))
+        await reply(
+            update, _("That is not a number. Send the Telegram user id or the official's number.")
+        )
         return
     try:
         profile = await reg.set_role(context.deps, context.who.tg_user_id, target, role)
     except reg.NotFound:
         await reply(update, _("No registered official has that id."))
         return
-    text = (_("{name} is now an organiser.") if role == Role.ORGANISER
-            else _("{name} is now an official.")).format(name=esc(profile.name or "—"))
+    text = (
+        _("{name} is now an organiser.")
+        if role == Role.ORGANISER
+        else _("{name} is now an official.")
+    ).format(name=esc(profile.name or "—"))
     await reply(update, text)
     with use_locale(profile.locale):
-        note = (_("You are now an organiser. Send /help to see what you can do.")
-                if role == Role.ORGANISER else _("You are no longer an organiser."))
+        note = (
+            _("You are now an organiser. Send /help to see what you can do.")
+            if role == Role.ORGANISER
+            else _("You are no longer an organiser.")
+        )
     try:
         await context.bot.send_message(profile.chat_id, note)
     except TelegramError as exc:
@@ -632,4 +740,3 @@ async def on_my_chat_member(update: Update, context: Ctx) -> None:
     status = change.new_chat_member.status
     reachable = status not in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
     await reg.set_reachable(context.deps, change.from_user.id, reachable)
-

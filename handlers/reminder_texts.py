@@ -19,8 +19,9 @@ def format_when(when: datetime, timezone: str | None) -> str:
     locale = babel_locale()
     local = when.astimezone(zone)
     pattern = str(get_datetime_format("medium", locale=locale))
-    return (pattern.replace("{1}", format_date(local.date(), "medium", locale=locale))
-            .replace("{0}", format_time(local.time(), "short", locale=locale)))
+    return pattern.replace("{1}", format_date(local.date(), "medium", locale=locale)).replace(
+        "{0}", format_time(local.time(), "short", locale=locale)
+    )
 
 
 def day_name(weekday: int) -> str:
@@ -49,10 +50,15 @@ def reminder_notice(notice: ReminderNotice) -> str:
     with use_locale(notice.locale):
         parts = [_("🔔 <b>Reminder</b>")]
         if notice.late:
-            parts.append(_("<i>Sent late: the bot was offline when this was due ({time}).</i>").format(
-                time=format_when(notice.scheduled_for, notice.timezone)))
+            parts.append(
+                _("<i>Sent late: the bot was offline when this was due ({time}).</i>").format(
+                    time=format_when(notice.scheduled_for, notice.timezone)
+                )
+            )
         if notice.text:
             parts.append(notice.text)
         if notice.event_at is not None:
-            parts.append(_("📅 When: {time}").format(time=format_when(notice.event_at, notice.timezone)))
+            parts.append(
+                _("📅 When: {time}").format(time=format_when(notice.event_at, notice.timezone))
+            )
         return "\n\n".join(parts)

@@ -37,9 +37,9 @@ ERRORS = {
     ),
     "bad_time": lambda **_k: _("Please write the time like 10:00 (hours:minutes)."),
     "in_past": lambda **_k: _("That time has already passed. Please give a time in the future."),
-    "text_length": lambda max, **_k: _(
-        "Please send a message of at most {max} characters."
-    ).format(max=max),
+    "text_length": lambda max, **_k: _("Please send a message of at most {max} characters.").format(
+        max=max
+    ),
     "no_message": lambda **_k: _("Please send the reminder as a message: text, photo or document."),
     "empty_audience": lambda **_k: _("Choose at least one."),
     "time_passed": lambda **_k: _(
@@ -75,7 +75,9 @@ def audience_text(audience: tuple[str, list[Option]]) -> str:
 
 def schedule_text(when: dict[str, Any], timezone: str) -> str:
     if when.get("kind") == "once":
-        return _("once, on {time}").format(time=format_when(datetime.fromisoformat(when["run_at"]), timezone))
+        return _("once, on {time}").format(
+            time=format_when(datetime.fromisoformat(when["run_at"]), timezone)
+        )
     return describe_rule(when, timezone)
 
 
@@ -94,8 +96,10 @@ def example_datetime(timezone: str) -> str:
 
 def pick_keyboard(draft: Draft, page: int) -> InlineKeyboardMarkup:
     kind = draft.data["pick"]
-    items = [(("✅ " if o.selected else "▫️ ") + option_label(kind, o), f"rem:t:{o.value}:{page}")
-             for o in draft.options]
+    items = [
+        (("✅ " if o.selected else "▫️ ") + option_label(kind, o), f"rem:t:{o.value}:{page}")
+        for o in draft.options
+    ]
     body, _page = paged(items, page, "rem:pg", width=2)
     body.append([button(_("Done"), "rem", "done"), button(_("Cancel"), "rem", "cancel")])
     return InlineKeyboardMarkup(body)
@@ -106,15 +110,23 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
     step, tz = draft.step, draft.timezone
     cancel = button(_("Cancel"), "rem", "cancel")
     if step == reminders.STEP_MESSAGE:
-        await show(update, _(
-            "Send the reminder: any message (text, photo, document). Send /cancel to stop."))
+        await show(
+            update,
+            _("Send the reminder: any message (text, photo, document). Send /cancel to stop."),
+        )
     elif step == reminders.STEP_AUDIENCE:
-        await show(update, _("Who should receive it?"), markup(
-            [button(_("Everyone"), "rem", "aud", "all")],
-            [button(_("By country"), "rem", "aud", "countries"),
-             button(_("By city"), "rem", "aud", "cities")],
-            [button(_("By topic"), "rem", "aud", "topics"), cancel],
-        ))
+        await show(
+            update,
+            _("Who should receive it?"),
+            markup(
+                [button(_("Everyone"), "rem", "aud", "all")],
+                [
+                    button(_("By country"), "rem", "aud", "countries"),
+                    button(_("By city"), "rem", "aud", "cities"),
+                ],
+                [button(_("By topic"), "rem", "aud", "topics"), cancel],
+            ),
+        )
     elif step == reminders.STEP_PICK:
         title = {
             "countries": _("Choose the countries, then Done."),
@@ -123,36 +135,61 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
         }[draft.data["pick"]]
         await show(update, title, pick_keyboard(draft, page))
     elif step == reminders.STEP_WHEN:
-        await show(update, _("When should it be sent?"), markup(
-            [button(_("Once"), "rem", "when", "once")],
-            [button(_("Every week"), "rem", "when", "weekly")],
-            [button(_("First weekday of each month"), "rem", "when", "monthly")],
-            [cancel],
-        ))
+        await show(
+            update,
+            _("When should it be sent?"),
+            markup(
+                [button(_("Once"), "rem", "when", "once")],
+                [button(_("Every week"), "rem", "when", "weekly")],
+                [button(_("First weekday of each month"), "rem", "when", "monthly")],
+                [cancel],
+            ),
+        )
     elif step == reminders.STEP_ONCE:
-        await show(update, _(
-            "Type the date and time, in {timezone} time, for example {example}."
-        ).format(timezone=tz, example=example_datetime(tz)))
+        await show(
+            update,
+            _("Type the date and time, in {timezone} time, for example {example}.").format(
+                timezone=tz, example=example_datetime(tz)
+            ),
+        )
     elif step == reminders.STEP_WEEKDAY:
-        title = (_("On which day of the week?") if draft.data["when"]["kind"] == "weekly"
-                 else _("The first of which weekday of each month?"))
+        title = (
+            _("On which day of the week?")
+            if draft.data["when"]["kind"] == "weekly"
+            else _("The first of which weekday of each month?")
+        )
         days = [button(day_name(d), "rem", "wd", d) for d in range(7)]
         await show(update, title, markup(*rows(days, 2), [cancel]))
     elif step == reminders.STEP_TIME:
-        await show(update, _("At what time, in {timezone} time? For example 10:00.").format(timezone=tz))
+        await show(
+            update, _("At what time, in {timezone} time? For example 10:00.").format(timezone=tz)
+        )
     elif step == reminders.STEP_EVENT_ASK:
-        await show(update, _(
-            "Is it about an event? Add the event's date and time and each recipient will see "
-            "it in their own city's time."
-        ), markup([button(_("Add the event time"), "rem", "ev", "yes"),
-                   button(_("No event time"), "rem", "ev", "no")], [cancel]))
+        await show(
+            update,
+            _(
+                "Is it about an event? Add the event's date and time and each recipient will see "
+                "it in their own city's time."
+            ),
+            markup(
+                [
+                    button(_("Add the event time"), "rem", "ev", "yes"),
+                    button(_("No event time"), "rem", "ev", "no"),
+                ],
+                [cancel],
+            ),
+        )
     elif step == reminders.STEP_EVENT:
-        await show(update, _(
-            "Type the event's date and time, in {timezone} time, for example {example}."
-        ).format(timezone=tz, example=example_datetime(tz)))
+        await show(
+            update,
+            _("Type the event's date and time, in {timezone} time, for example {example}.").format(
+                timezone=tz, example=example_datetime(tz)
+            ),
+        )
     elif step == reminders.STEP_CONFIRM:
-        await show(update, confirm_text(draft), markup(
-            [button(_("Schedule"), "rem", "ok"), cancel]))
+        await show(
+            update, confirm_text(draft), markup([button(_("Schedule"), "rem", "ok"), cancel])
+        )
 
 
 def confirm_text(draft: Draft) -> str:
@@ -160,22 +197,32 @@ def confirm_text(draft: Draft) -> str:
     lines = [
         _("<b>Check the reminder</b>"),
         _("Message: {message}").format(
-            message=message_excerpt(data.get("text"), data.get("message_id") is not None, 300)),
-        _("To: {audience} (now {count})").format(audience=audience_text(draft.audience),
-                                                 count=draft.recipients or 0),
+            message=message_excerpt(data.get("text"), data.get("message_id") is not None, 300)
+        ),
+        _("To: {audience} (now {count})").format(
+            audience=audience_text(draft.audience), count=draft.recipients or 0
+        ),
         _("When: {schedule}").format(schedule=schedule_text(data["when"], tz)),
     ]
     if data.get("event_at"):
-        lines.append(_("Event: {time} ({timezone})").format(
-            time=format_when(datetime.fromisoformat(data["event_at"]), tz), timezone=tz))
+        lines.append(
+            _("Event: {time} ({timezone})").format(
+                time=format_when(datetime.fromisoformat(data["event_at"]), tz), timezone=tz
+            )
+        )
     if draft.next_run_at is not None:
-        lines.append(_("First run: {time} ({timezone})").format(
-            time=format_when(draft.next_run_at, tz), timezone=tz))
+        lines.append(
+            _("First run: {time} ({timezone})").format(
+                time=format_when(draft.next_run_at, tz), timezone=tz
+            )
+        )
     return "\n".join(lines)
 
 
 def reminder_block(r: ReminderInfo, timezone: str) -> str:
-    status = {ReminderStatus.PAUSED: "⏸", ReminderStatus.DONE: "⚠️"}.get(ReminderStatus(r.status), "🔔")
+    status = {ReminderStatus.PAUSED: "⏸", ReminderStatus.DONE: "⚠️"}.get(
+        ReminderStatus(r.status), "🔔"
+    )
     schedule = "—"
     if r.rule:
         schedule = describe_rule(r.rule, r.timezone)
@@ -194,11 +241,17 @@ def reminder_block(r: ReminderInfo, timezone: str) -> str:
         lines.append(_("Next run: {time}").format(time=format_when(r.next_run_at, timezone)))
     for issue in r.issues:
         if issue.action == "reminder.skipped":
-            lines.append(_("⚠️ Not sent on {time}: the bot was offline for longer than the grace "
-                           "period.").format(time=format_when(issue.run_at, timezone)))
+            lines.append(
+                _(
+                    "⚠️ Not sent on {time}: the bot was offline for longer than the grace period."
+                ).format(time=format_when(issue.run_at, timezone))
+            )
         else:
-            lines.append(_("⚠️ Sent late for {time}: the bot was offline.").format(
-                time=format_when(issue.run_at, timezone)))
+            lines.append(
+                _("⚠️ Sent late for {time}: the bot was offline.").format(
+                    time=format_when(issue.run_at, timezone)
+                )
+            )
     return "\n".join(lines)
 
 
@@ -217,9 +270,11 @@ async def show_list(update: Update, context: Ctx) -> None:
     for r in shown:
         if r.status == ReminderStatus.DONE:
             continue
-        toggle = (button(_("▶️ Resume #{id}").format(id=r.id), "rml", "r", r.id)
-                  if r.status == ReminderStatus.PAUSED
-                  else button(_("⏸ Pause #{id}").format(id=r.id), "rml", "p", r.id))
+        toggle = (
+            button(_("▶️ Resume #{id}").format(id=r.id), "rml", "r", r.id)
+            if r.status == ReminderStatus.PAUSED
+            else button(_("⏸ Pause #{id}").format(id=r.id), "rml", "p", r.id)
+        )
         keyboard.append([toggle, button(_("🗑 Delete #{id}").format(id=r.id), "rml", "d", r.id)])
     await show(update, "\n\n".join(blocks), markup(*keyboard) if keyboard else None)
 
@@ -255,8 +310,9 @@ async def on_typed(update: Update, context: Ctx, state: Step) -> None:
         if typed is not None:
             draft = await reminders.set_message(deps, user_id, text=message.text_html)
         else:
-            draft = await reminders.set_message(deps, user_id, chat_id=message.chat_id,
-                                                message_id=message.message_id)
+            draft = await reminders.set_message(
+                deps, user_id, chat_id=message.chat_id, message_id=message.message_id
+            )
     elif typed is None:
         await reply(update, _("Please type it as text."))
         return
@@ -301,11 +357,13 @@ async def on_remind(update: Update, context: Ctx) -> None:
     elif action == "ok" and not args:
         created = await reminders.confirm(deps, user_id)
         await answer(query)
-        when = (format_when(created.next_run_at, created.timezone)
-                if created.next_run_at else "—")
-        await show(update, _(
-            "Reminder #{id} is scheduled. First run: {time} ({timezone}). See /reminders."
-        ).format(id=created.id, time=when, timezone=created.timezone))
+        when = format_when(created.next_run_at, created.timezone) if created.next_run_at else "—"
+        await show(
+            update,
+            _(
+                "Reminder #{id} is scheduled. First run: {time} ({timezone}). See /reminders."
+            ).format(id=created.id, time=when, timezone=created.timezone),
+        )
         return
     elif action == "cancel" and not args:
         await dialog.clear(deps, user_id)
@@ -336,9 +394,16 @@ async def on_list(update: Update, context: Ctx) -> None:
         await answer(query, _("Resumed."))
     elif action == "d":
         await answer(query)
-        await show(update, _("Delete reminder #{id}? Messages not sent yet are cancelled.").format(
-            id=reminder_id), markup([button(_("Yes, delete"), "rml", "dy", reminder_id),
-                                     button(_("No"), "rml", "dn", reminder_id)]))
+        await show(
+            update,
+            _("Delete reminder #{id}? Messages not sent yet are cancelled.").format(id=reminder_id),
+            markup(
+                [
+                    button(_("Yes, delete"), "rml", "dy", reminder_id),
+                    button(_("No"), "rml", "dn", reminder_id),
+                ]
+            ),
+        )
         return
     elif action == "dy":
         await reminders.delete(deps, user_id, reminder_id)

@@ -97,8 +97,6 @@ def pg_url() -> str:
     return PG_URL
 
 
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A migrated, empty database: a fresh SQLite file, or PostgreSQL with every table emptied."""
@@ -170,15 +168,18 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def bots(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram,
-               e2e_db_url: str) -> AsyncIterator[BotProcesses]:
+async def bots(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, e2e_db_url: str
+) -> AsyncIterator[BotProcesses]:
     """Real bot processes against `fake` and `e2e_db_url`, all stopped at the end."""
     async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url) as procs:
         yield procs
 
 
 @pytest.fixture
-async def harness(request: pytest.FixtureRequest, deps: Deps, tg: RecordingRequest) -> AsyncIterator[Harness]:
+async def harness(
+    request: pytest.FixtureRequest, deps: Deps, tg: RecordingRequest
+) -> AsyncIterator[Harness]:
     app = build_application(deps, request=tg, get_updates_request=tg, background=False)
     await app.initialize()
     h = Harness(app, tg)

@@ -30,8 +30,13 @@ def documents(h: Harness, user: TgUser) -> list[tuple[str, bytes, str | None]]:
 
 async def audits(h: Harness, action: str) -> list[AuditLog]:
     async with h.deps.db.transaction() as s:
-        return list((await s.scalars(select(AuditLog).where(AuditLog.action == action)
-                                     .order_by(AuditLog.id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
+                )
+            ).all()
+        )
 
 
 async def test_admin_exports_a_city_as_csv_with_buttons(harness: Harness) -> None:
@@ -55,7 +60,10 @@ async def test_admin_exports_a_city_as_csv_with_buttons(harness: Harness) -> Non
     assert filename.endswith(".csv") and caption == "Exchange log: 3 rows"
     rows = read_csv(data)
     assert [(r["kind"], r["answerer_city"]) for r in rows] == [
-        ("routing", "Madrid"), ("answer", "Madrid"), ("follow_up", "Madrid")]
+        ("routing", "Madrid"),
+        ("answer", "Madrid"),
+        ("follow_up", "Madrid"),
+    ]
     assert rows[0]["asker_name"] == SAMI
     assert h.last_text(ADMIN) == "Export ready: 3 rows. 1 file sent."
     (entry,) = await audits(h, "export.created")
@@ -92,8 +100,9 @@ async def test_typed_dates_and_json_lines(harness: Harness) -> None:
     assert {x["question_id"] for x in lines} == {lines[0]["question_id"]}
 
 
-@pytest.mark.parametrize("settings_overrides", [{"export_upload_limit_bytes": 1500,
-                                                 "export_compress_bytes": 0}])
+@pytest.mark.parametrize(
+    "settings_overrides", [{"export_upload_limit_bytes": 1500, "export_compress_bytes": 0}]
+)
 async def test_large_export_is_zipped_and_split(harness: Harness) -> None:
     h = harness
     await seed_history(h.deps)
@@ -250,7 +259,9 @@ async def test_invite_links_from_telegram(harness: Harness) -> None:
     async with h.deps.db.transaction() as s:
         invites = (await s.scalars(select(Invite).order_by(Invite.id))).all()
     assert [(i.city_id, i.role, i.uses_left) for i in invites] == [
-        (history.potenza.id, Role.OFFICIAL, 5), (history.madrid.id, Role.ORGANISER, None)]
+        (history.potenza.id, Role.OFFICIAL, 5),
+        (history.madrid.id, Role.ORGANISER, None),
+    ]
     assert invites[0].code in text
     assert len(await audits(h, "invite.created")) == 2
 
@@ -275,4 +286,5 @@ async def test_audit_log_pages(harness: Harness) -> None:
     helene = TgUser(history.helene.tg_user_id)
     await h.command(helene, "/audit")  # an organiser now, who reads French
     assert h.last_text(helene).startswith(
-        tr("fr", "<b>Audit log</b> (page {page} of {pages})").format(page=1, pages=2))
+        tr("fr", "<b>Audit log</b> (page {page} of {pages})").format(page=1, pages=2)
+    )

@@ -37,7 +37,9 @@ async def test_every_guarded_command_refuses_lower_roles(harness: Harness) -> No
     city = await make_city(h.deps.db, "Kasserine")
     topic = await make_topic(h.deps.db, "flood-risk")
     official = await make_official(h.deps.db, city, topics=[topic], locale="ar")
-    organiser = await make_official(h.deps.db, city, topics=[topic], role=Role.ORGANISER, locale="it")
+    organiser = await make_official(
+        h.deps.db, city, topics=[topic], role=Role.ORGANISER, locale="it"
+    )
     commands = guarded_commands(h)
     assert {"pending", "promote", "demote"} <= {c for c, _ in commands}
     before = await row_counts(h)
@@ -51,6 +53,7 @@ async def test_every_guarded_command_refuses_lower_roles(harness: Harness) -> No
             assert h.last_text(user) == tr(locale, "You are not allowed to do that."), command
     assert await row_counts(h) == before
     async with h.deps.db.transaction() as s:
-        denied = await s.scalar(select(func.count()).select_from(AuditLog)
-                                .where(AuditLog.action == "access.denied"))
+        denied = await s.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "access.denied")
+        )
     assert denied == attempts

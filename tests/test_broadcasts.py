@@ -36,24 +36,45 @@ async def network(h: Harness) -> dict[str, Any]:
     heat = await make_topic(db, "heat", names={"en": "Heatwaves"}, position=1)
     org_tg = next_tg_id()
     people = {
-        "organiser": await make_official(db, gabes, tg_id=org_tg, role=Role.ORGANISER,
-                                         topics=[flood], languages=["ar", "fr"], locale="en"),
-        "gabes_flood": await make_official(db, gabes, topics=[flood], languages=["ar", "fr"], locale="fr"),
-        "kass_heat": await make_official(db, kasserine, topics=[heat], languages=["ar"], locale="ar"),
-        "potenza_both": await make_official(db, potenza, topics=[flood, heat], languages=["it", "en"],
-                                            locale="it"),
-        "blocked": await make_official(db, gabes, topics=[flood], status=OfficialStatus.UNREACHABLE),
+        "organiser": await make_official(
+            db,
+            gabes,
+            tg_id=org_tg,
+            role=Role.ORGANISER,
+            topics=[flood],
+            languages=["ar", "fr"],
+            locale="en",
+        ),
+        "gabes_flood": await make_official(
+            db, gabes, topics=[flood], languages=["ar", "fr"], locale="fr"
+        ),
+        "kass_heat": await make_official(
+            db, kasserine, topics=[heat], languages=["ar"], locale="ar"
+        ),
+        "potenza_both": await make_official(
+            db, potenza, topics=[flood, heat], languages=["it", "en"], locale="it"
+        ),
+        "blocked": await make_official(
+            db, gabes, topics=[flood], status=OfficialStatus.UNREACHABLE
+        ),
         "pending": await make_official(db, gabes, topics=[flood], status=OfficialStatus.PENDING),
-        "admin": await make_official(db, potenza, tg_id=ADMIN_TG_ID, topics=[heat], languages=["en"]),
+        "admin": await make_official(
+            db, potenza, tg_id=ADMIN_TG_ID, topics=[heat], languages=["en"]
+        ),
     }
-    return {"people": people, "cities": (gabes, kasserine, potenza), "topics": (flood, heat),
-            "organiser": TgUser(org_tg, "Leila")}
+    return {
+        "people": people,
+        "cities": (gabes, kasserine, potenza),
+        "topics": (flood, heat),
+        "organiser": TgUser(org_tg, "Leila"),
+    }
 
 
 async def matching(h: Harness, target: dict[str, Any]) -> set[int]:
     async with h.deps.db.transaction() as s:
-        found = await s.scalars(recipients_query(target, h.deps.settings.admin_ids)
-                                .with_only_columns(Official.id))
+        found = await s.scalars(
+            recipients_query(target, h.deps.settings.admin_ids).with_only_columns(Official.id)
+        )
         return set(found.all())
 
 
@@ -74,18 +95,33 @@ async def test_targeting_combinations_give_the_right_recipients(harness: Harness
     active = {p["organiser"], p["gabes_flood"], p["kass_heat"], p["potenza_both"], p["admin"]}
 
     assert await matching(h, {}) == active  # nobody blocked or pending
-    assert await matching(h, {"countries": ["TN"]}) == {p["organiser"], p["gabes_flood"], p["kass_heat"]}
+    assert await matching(h, {"countries": ["TN"]}) == {
+        p["organiser"],
+        p["gabes_flood"],
+        p["kass_heat"],
+    }
     assert await matching(h, {"cities": [kasserine.id, potenza.id]}) == {
-        p["kass_heat"], p["potenza_both"], p["admin"]}
-    assert await matching(h, {"topics": [flood.id]}) == {p["organiser"], p["gabes_flood"], p["potenza_both"]}
+        p["kass_heat"],
+        p["potenza_both"],
+        p["admin"],
+    }
+    assert await matching(h, {"topics": [flood.id]}) == {
+        p["organiser"],
+        p["gabes_flood"],
+        p["potenza_both"],
+    }
     assert await matching(h, {"languages": ["it"]}) == {p["potenza_both"]}
     assert await matching(h, {"languages": ["fr", "it"]}) == {
-        p["organiser"], p["gabes_flood"], p["potenza_both"]}
+        p["organiser"],
+        p["gabes_flood"],
+        p["potenza_both"],
+    }
     assert await matching(h, {"roles": ["organiser"]}) == {p["organiser"]}
     assert await matching(h, {"roles": ["admin"]}) == {p["admin"]}  # admin by configuration
     assert await matching(h, {"countries": ["TN"], "topics": [heat.id]}) == {p["kass_heat"]}
     assert await matching(h, {"countries": ["IT"], "topics": [flood.id], "languages": ["en"]}) == {
-        p["potenza_both"]}
+        p["potenza_both"]
+    }
     assert await matching(h, {"cities": [gabes.id], "roles": ["admin"]}) == set()
 
 
@@ -108,7 +144,10 @@ async def test_organiser_broadcasts_a_photo_to_a_country(harness: Harness) -> No
     assert "Countries: Tunisia" in h.last_text(org)
     await h.press(org, "Preview")
     [preview] = h.tg.of("copyMessage", org.id)
-    assert (preview.params["from_chat_id"], preview.params["message_id"]) == (org.id, photo_msg["message_id"])
+    assert (preview.params["from_chat_id"], preview.params["message_id"]) == (
+        org.id,
+        photo_msg["message_id"],
+    )
     assert "exactly as recipients will see it" in h.last_text(org)
     assert "3 officials will receive it." in h.last_text(org)
 
@@ -127,7 +166,10 @@ async def test_organiser_broadcasts_a_photo_to_a_country(harness: Harness) -> No
     assert stats.sent == 3
     for who in ("gabes_flood", "kass_heat"):
         [copy] = h.tg.of("copyMessage", p[who].chat_id)
-        assert (copy.params["from_chat_id"], copy.params["message_id"]) == (org.id, photo_msg["message_id"])
+        assert (copy.params["from_chat_id"], copy.params["message_id"]) == (
+            org.id,
+            photo_msg["message_id"],
+        )
     assert h.tg.of("copyMessage", p["potenza_both"].chat_id) == []
     assert h.tg.of("copyMessage", p["blocked"].chat_id) == []
 
@@ -159,7 +201,8 @@ async def test_the_final_report_survives_a_failed_send(harness: Harness) -> None
     await drain(h)
     assert [t for t in h.texts(org) if "delivery report" in t] == [
         "<b>Broadcast #1: delivery report</b>\nDelivered: 5 of 5\nFailed: 0\n"
-        "Unreachable (they blocked the bot): 0"]
+        "Unreachable (they blocked the bot): 0"
+    ]
 
 
 async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Harness) -> None:
@@ -180,22 +223,31 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
         assert h.tg.of("copyMessage", p[gone].chat_id) == []
     assert len(h.tg.of("copyMessage", p["potenza_both"].chat_id)) == 1
     async with h.deps.db.transaction() as s:
-        rows = {d.recipient_id: d for d in await s.scalars(select(Delivery).where(Delivery.broadcast_id == 1))}
+        rows = {
+            d.recipient_id: d
+            for d in await s.scalars(select(Delivery).where(Delivery.broadcast_id == 1))
+        }
     for gone in ("gabes_flood", "kass_heat"):
         row = rows[p[gone].id]
-        assert (row.status, row.last_error) == (DeliveryStatus.CANCELLED, "recipient no longer registered")
+        assert (row.status, row.last_error) == (
+            DeliveryStatus.CANCELLED,
+            "recipient no longer registered",
+        )
     assert rows[p["kass_heat"].id].chat_id == -p["kass_heat"].id  # erased: no chat id kept
 
     await progress_job(h.app)
     await drain(h)
     assert h.last_text(org) == (
         "<b>Broadcast #1: delivery report</b>\nDelivered: 3 of 5\nFailed: 0\n"
-        "Unreachable (they blocked the bot): 0\nNot sent (no longer registered): 2")
+        "Unreachable (they blocked the bot): 0\nNot sent (no longer registered): 2"
+    )
     await h.command(org, "/broadcasts")
     assert "#1 · done · 3 of 5 sent · 0 failed · 0 unreachable · 2 not sent" in h.last_text(org)
 
 
-async def test_progress_is_edited_in_place_no_more_often_than_the_interval(harness: Harness) -> None:
+async def test_progress_is_edited_in_place_no_more_often_than_the_interval(
+    harness: Harness,
+) -> None:
     h = harness
     net = await network(h)
     org = net["organiser"]
@@ -227,7 +279,9 @@ async def test_schedule_goes_at_its_time_in_the_organisers_timezone(harness: Har
     await h.send(org, "2026-03-01 10:00")
     assert "has passed" in h.last_text(org)
     await h.send(org, "2026-03-02 14:30")  # Tunis is UTC+1
-    assert "Mar 2, 2026, 2:30:00\u202fPM" in h.last_text(org) or "Mar 2, 2026, 2:30:00 PM" in h.last_text(org)
+    assert "Mar 2, 2026, 2:30:00\u202fPM" in h.last_text(
+        org
+    ) or "Mar 2, 2026, 2:30:00 PM" in h.last_text(org)
     await h.press(org, "Confirm")
     assert "Scheduled: broadcast #1 goes to 5 officials" in h.last_text(org)
 
@@ -264,7 +318,9 @@ async def test_cancel_a_scheduled_broadcast_sends_nothing(harness: Harness) -> N
     h.deps.clock.advance(days=5)
     assert (await drain(h)).sent == 0
     await progress_job(h.app)
-    assert not [c for c in h.tg.of("copyMessage") if c.params.get("message_id") != 1 and c.chat_id != org.id]
+    assert not [
+        c for c in h.tg.of("copyMessage") if c.params.get("message_id") != 1 and c.chat_id != org.id
+    ]
     await h.press(org, "Yes, cancel it")  # again: nothing to cancel
     assert "no longer scheduled or running" in h.tg.alerts()[-1]
 
@@ -298,14 +354,17 @@ async def test_cancel_stops_a_running_broadcast(harness: Harness) -> None:
 
     assert 5 <= stats.sent <= 5 + 16
     async with h.deps.db.transaction() as s:
-        by_status = dict((await s.execute(select(Delivery.status, func.count())
-                                          .group_by(Delivery.status))).all())
+        by_status = dict(
+            (await s.execute(select(Delivery.status, func.count()).group_by(Delivery.status))).all()
+        )
     assert by_status[DeliveryStatus.SENT] == stats.sent == copies
     assert by_status[DeliveryStatus.CANCELLED] == 41 - stats.sent
     assert (await drain(h)).sent == 0
 
 
-async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(harness: Harness) -> None:
+async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
+    harness: Harness,
+) -> None:
     h = harness
     net = await network(h)
     org = net["organiser"]

@@ -26,9 +26,26 @@ def load(locale: str):  # type: ignore[no-untyped-def]
 def extracted_ids(tmp_path: Path) -> set[str]:
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "pyproject.toml",
-         "-k", "N_", "-k", "ngettext:1,2", "--no-location", "-o", str(pot), "bot", "handlers"],
-        cwd=PROJECT_ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "pyproject.toml",
+            "-k",
+            "N_",
+            "-k",
+            "ngettext:1,2",
+            "--no-location",
+            "-o",
+            str(pot),
+            "bot",
+            "handlers",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as fh:
         catalog = read_po(fh)
@@ -41,7 +58,9 @@ def test_catalog_complete(locale: str, tmp_path: Path) -> None:
     wanted = extracted_ids(tmp_path)
     have = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
     missing = sorted(wanted - have.keys())
-    assert not missing, f"{locale}: not in the catalogue (run the update command in README): {missing[:10]}"
+    assert not missing, (
+        f"{locale}: not in the catalogue (run the update command in README): {missing[:10]}"
+    )
     problems = []
     for msgid in sorted(wanted):
         message = have[msgid]

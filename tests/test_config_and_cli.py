@@ -18,27 +18,39 @@ from bot.services.seed import read_seed_file, seed
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "DEFAULT_LOCALE",
-                 "TELEGRAM_API_BASE_URL", "BOT_USERNAME"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "DATABASE_URL",
+        "ADMIN_IDS",
+        "DEFAULT_LOCALE",
+        "TELEGRAM_API_BASE_URL",
+        "BOT_USERNAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 
 def test_settings_parse_and_normalise() -> None:
-    s = load_settings(admin_ids="11, 22 33", database_url="postgres://u@h/db",
-                      telegram_api_base_url="http://127.0.0.1:8081/")
+    s = load_settings(
+        admin_ids="11, 22 33",
+        database_url="postgres://u@h/db",
+        telegram_api_base_url="http://127.0.0.1:8081/",
+    )
     assert s.admin_ids == frozenset({11, 22, 33})
     assert s.database_url == "postgresql+asyncpg://u@h/db"
     assert s.api_base == "http://127.0.0.1:8081/bot"
     assert s.file_base == "http://127.0.0.1:8081/file/bot"
 
 
-@pytest.mark.parametrize(("overrides", "fragment"), [
-    ({"admin_ids": "12,abc"}, "ADMIN_IDS"),
-    ({"database_url": "mysql://x"}, "DATABASE_URL"),
-    ({"telegram_api_base_url": "api.telegram.org"}, "TELEGRAM_API_BASE_URL"),
-    ({"default_locale": "de"}, "DEFAULT_LOCALE"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"admin_ids": "12,abc"}, "ADMIN_IDS"),
+        ({"database_url": "mysql://x"}, "DATABASE_URL"),
+        ({"telegram_api_base_url": "api.telegram.org"}, "TELEGRAM_API_BASE_URL"),
+        ({"default_locale": "de"}, "DEFAULT_LOCALE"),
+    ],
+)
 def test_bad_settings_give_one_line(overrides: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(**overrides)
@@ -58,10 +70,19 @@ def test_run_without_token_exits_with_one_line(capsys: pytest.CaptureFixture[str
     assert err.startswith("configuration error: TELEGRAM_BOT_TOKEN") and "\n" not in err
 
 
-@pytest.mark.parametrize(("code", "expected"), [
-    ("fr-FR", "fr"), ("ar", "ar"), ("es-419", "es"), ("it-IT", "it"), ("en-GB", "en"),
-    ("pt-BR", "en"), (None, "en"), ("", "en"),
-])
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("fr-FR", "fr"),
+        ("ar", "ar"),
+        ("es-419", "es"),
+        ("it-IT", "it"),
+        ("en-GB", "en"),
+        ("pt-BR", "en"),
+        (None, "en"),
+        ("", "en"),
+    ],
+)
 def test_negotiate_locale(code: str | None, expected: str) -> None:
     assert negotiate(code) == expected
 
@@ -69,9 +90,24 @@ def test_negotiate_locale(code: str | None, expected: str) -> None:
 def test_sample_seed_has_every_city_and_translated_topics() -> None:
     data = read_seed_file(SAMPLE_SEED)
     names = {c["name"] for c in data["city"]}
-    assert {"Potenza", "Rosso", "Kaédi", "Tevragh Zeina", "Boghé", "Tintane", "Gabès", "Mateur",
-            "Bou Salem", "Kasserine", "Siliana", "Tataouine", "Aïn Draham", "Nice", "Madrid",
-            "Torino"} == names
+    assert {
+        "Potenza",
+        "Rosso",
+        "Kaédi",
+        "Tevragh Zeina",
+        "Boghé",
+        "Tintane",
+        "Gabès",
+        "Mateur",
+        "Bou Salem",
+        "Kasserine",
+        "Siliana",
+        "Tataouine",
+        "Aïn Draham",
+        "Nice",
+        "Madrid",
+        "Torino",
+    } == names
     assert 20 <= len(data["topic"]) <= 40
     for topic in data["topic"]:
         assert set(topic["names"]) == set(SUPPORTED_LOCALES)
@@ -101,15 +137,20 @@ def test_bad_seed_file_is_explained(tmp_path: Path) -> None:
 
 
 @pytest.mark.sqlite_only
-def test_cli_seed_and_invite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+def test_cli_seed_and_invite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("BOT_USERNAME", "CityExchangeBot")
     assert main(["seed"]) == 0
     assert "cities: 16 added" in capsys.readouterr().out
-    assert main(["invite", "--city", "gabès", "--role", "organiser", "--uses", "2",
-                 "--expires", "14d"]) == 0
+    assert (
+        main(
+            ["invite", "--city", "gabès", "--role", "organiser", "--uses", "2", "--expires", "14d"]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     link = out.out.strip()
     assert link.startswith("https://t.me/CityExchangeBot?start=")
@@ -121,7 +162,11 @@ def test_cli_seed_and_invite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         db = Database(url)
         async with db.transaction() as s:
             invite = await s.scalar(select(Invite))
-            assert invite is not None and invite.code == link.rsplit("=", 1)[1] and invite.uses_left == 2
+            assert (
+                invite is not None
+                and invite.code == link.rsplit("=", 1)[1]
+                and invite.uses_left == 2
+            )
         await db.dispose()
 
     import asyncio

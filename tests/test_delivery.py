@@ -20,6 +20,7 @@ from tests.harness.updates import Harness, TgUser
 
 # ---- pacing, on a fake clock ---------------------------------------------------------------
 
+
 def simulate(pacer: Pacer, chats: list[int], seconds: float) -> list[tuple[float, int]]:
     """Send greedily, as soon as the pacer allows, for `seconds`; returns (time, chat) sends."""
     t, sent, queue = 0.0, [], list(chats)
@@ -82,6 +83,7 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 
 # ---- through the harness ---------------------------------------------------------------------
 
+
 async def recipients(h: Harness, n: int) -> list[Official]:
     city = await make_city(h.deps.db, "Gabès")
     return [await make_official(h.deps.db, city, name=f"Official {i}") for i in range(n)]
@@ -90,10 +92,21 @@ async def recipients(h: Harness, n: int) -> list[Official]:
 async def enqueue_copies(h: Harness, officials: list[Official], key: str = "t") -> None:
     now = h.deps.clock.now()
     async with h.deps.db.transaction() as s:
-        await outbox.enqueue(s, [
-            outbox.delivery_row(dedupe_key=f"{key}:{o.id}", source="broadcast", chat_id=o.chat_id,
-                                now=now, recipient_id=o.id, from_chat_id=42, message_id=7)
-            for o in officials])
+        await outbox.enqueue(
+            s,
+            [
+                outbox.delivery_row(
+                    dedupe_key=f"{key}:{o.id}",
+                    source="broadcast",
+                    chat_id=o.chat_id,
+                    now=now,
+                    recipient_id=o.id,
+                    from_chat_id=42,
+                    message_id=7,
+                )
+                for o in officials
+            ],
+        )
 
 
 async def rows(h: Harness) -> dict[int, Delivery]:
@@ -107,11 +120,23 @@ async def test_copies_and_texts_reach_every_recipient_once(harness: Harness) -> 
     await enqueue_copies(h, people[:3])
     now = h.deps.clock.now()
     async with h.deps.db.transaction() as s:
-        await outbox.enqueue(s, [outbox.delivery_row(
-            dedupe_key=f"r:{o.id}", source="reminder", chat_id=o.chat_id, now=now,
-            recipient_id=o.id, text="Workshop <b>tomorrow</b>",
-            reply_markup={"inline_keyboard": [[{"text": "Open", "url": "https://example.org"}]]})
-            for o in people[3:]])
+        await outbox.enqueue(
+            s,
+            [
+                outbox.delivery_row(
+                    dedupe_key=f"r:{o.id}",
+                    source="reminder",
+                    chat_id=o.chat_id,
+                    now=now,
+                    recipient_id=o.id,
+                    text="Workshop <b>tomorrow</b>",
+                    reply_markup={
+                        "inline_keyboard": [[{"text": "Open", "url": "https://example.org"}]]
+                    },
+                )
+                for o in people[3:]
+            ],
+        )
 
     stats = await drain(h)
 
@@ -124,8 +149,13 @@ async def test_copies_and_texts_reach_every_recipient_once(harness: Harness) -> 
         assert msg.text == "Workshop <b>tomorrow</b>" and msg.params["parse_mode"] == "HTML"
         assert msg.buttons == [[("Open", "https://example.org")]]
     got = await rows(h)
-    assert all(r.status == DeliveryStatus.SENT and r.sent_message_id and r.attempts == 1
-               and r.claimed_by is None for r in got.values())
+    assert all(
+        r.status == DeliveryStatus.SENT
+        and r.sent_message_id
+        and r.attempts == 1
+        and r.claimed_by is None
+        for r in got.values()
+    )
     assert (await drain(h)).sent == 0  # nothing is sent twice
 
 
@@ -196,11 +226,15 @@ async def test_400_fails_that_row_only(harness: Harness) -> None:
 
     assert stats.sent == 2 and stats.failed == 1
     row = (await rows(h))[people[2].chat_id]
-    assert row.status == DeliveryStatus.FAILED and "chat not found" in (row.last_error or "").lower()
+    assert (
+        row.status == DeliveryStatus.FAILED and "chat not found" in (row.last_error or "").lower()
+    )
     assert len(h.tg.of("copyMessage", people[2].chat_id)) == 1
 
 
-async def test_403_marks_row_and_official_unreachable_until_they_come_back(harness: Harness) -> None:
+async def test_403_marks_row_and_official_unreachable_until_they_come_back(
+    harness: Harness,
+) -> None:
     h = harness
     people = await recipients(h, 2)
     await enqueue_copies(h, people)
@@ -214,8 +248,14 @@ async def test_403_marks_row_and_official_unreachable_until_they_come_back(harne
     async with h.deps.db.transaction() as s:
         official = await s.get(Official, blocked.id)
         assert official is not None and official.status == OfficialStatus.UNREACHABLE
-        assert await s.scalar(select(func.count()).select_from(AuditLog).where(
-            AuditLog.action == "official.unreachable", AuditLog.target_id == blocked.id)) == 1
+        assert (
+            await s.scalar(
+                select(func.count())
+                .select_from(AuditLog)
+                .where(AuditLog.action == "official.unreachable", AuditLog.target_id == blocked.id)
+            )
+            == 1
+        )
 
     h.tg.unblock(blocked.chat_id)
     await h.command(TgUser(blocked.tg_user_id), "/start")
@@ -258,6 +298,7 @@ async def test_two_senders_send_each_row_once(harness: Harness) -> None:
 
 # ---- the bot's replies share the outbox's window ------------------------------------------------
 
+
 async def test_a_reply_during_a_broadcast_takes_a_free_slot_instead_of_a_429() -> None:
     timer = FakeTimer()
     pacer = Pacer(rate=30, per_chat_rate=1)
@@ -295,8 +336,9 @@ async def test_the_senders_own_sends_through_the_shared_bot_count_once(harness: 
     await enqueue_copies(h, await recipients(h, 60))
     timer = FakeTimer(h.deps.clock)
     pacer = pacer_for(h.deps.settings)  # 30 a second
-    bot = ExtBot(TEST_TOKEN, request=h.tg, get_updates_request=h.tg,
-                 rate_limiter=SharedWindow(pacer, timer))
+    bot = ExtBot(
+        TEST_TOKEN, request=h.tg, get_updates_request=h.tg, rate_limiter=SharedWindow(pacer, timer)
+    )
     await bot.initialize()
 
     stats = await Sender(h.deps, bot, timer=timer, pacer=pacer).run_once()

@@ -25,13 +25,28 @@ def plain(text: str | None) -> str:
     return (text or "").replace("\u202f", " ").replace("\xa0", " ")
 
 
-async def ask(db: Database, asker: Official, topic_id: int, text: str | None, *,
-              created_at: datetime, status: str = QuestionStatus.OPEN,
-              answered: bool = False, content_type: str = "text") -> int:
+async def ask(
+    db: Database,
+    asker: Official,
+    topic_id: int,
+    text: str | None,
+    *,
+    created_at: datetime,
+    status: str = QuestionStatus.OPEN,
+    answered: bool = False,
+    content_type: str = "text",
+) -> int:
     async with db.transaction() as s:
-        q = Question(asker_id=asker.id, topic_id=topic_id, city_id=asker.city_id, text=text,
-                     content_type=content_type, status=status, created_at=created_at,
-                     first_answer_at=created_at + timedelta(hours=2) if answered else None)
+        q = Question(
+            asker_id=asker.id,
+            topic_id=topic_id,
+            city_id=asker.city_id,
+            text=text,
+            content_type=content_type,
+            status=status,
+            created_at=created_at,
+            first_answer_at=created_at + timedelta(hours=2) if answered else None,
+        )
         s.add(q)
         await s.flush()
         return q.id
@@ -48,16 +63,26 @@ async def opt_in(db: Database, official: Official, **fields: Any) -> None:
 
 async def rows(db: Database) -> dict[int, Delivery]:
     async with db.transaction() as s:
-        return {d.recipient_id: d for d in await s.scalars(select(Delivery).order_by(Delivery.id))
-                if d.recipient_id is not None}
+        return {
+            d.recipient_id: d
+            for d in await s.scalars(select(Delivery).order_by(Delivery.id))
+            if d.recipient_id is not None
+        }
 
 
 async def exchange(db: Database) -> dict[str, Any]:
     nouakchott = await make_city(db, "Tevragh Zeina", "MR", "Africa/Nouakchott", ["ar", "fr"])
     madrid = await make_city(db, "Madrid", "ES", "Europe/Madrid", ["es", "en"])
     kasserine = await make_city(db, "Kasserine", "TN", "Africa/Tunis")
-    flood = await make_topic(db, "flood-early-warning", names={
-        "en": "Flood early warning", "fr": "Alerte précoce aux crues", "es": "Alerta temprana"})
+    flood = await make_topic(
+        db,
+        "flood-early-warning",
+        names={
+            "en": "Flood early warning",
+            "fr": "Alerte précoce aux crues",
+            "es": "Alerta temprana",
+        },
+    )
     heat = await make_topic(db, "heatwaves", names={"en": "Heatwaves"})
     fr = await make_official(db, nouakchott, name="Mohamed", locale="fr", topics=[flood])
     en = await make_official(db, madrid, name="Lucía", locale="en", topics=[flood, heat])
@@ -67,17 +92,29 @@ async def exchange(db: Database) -> dict[str, Any]:
     for official in (fr, en, es):
         await opt_in(db, official)
     asked = datetime(2026, 2, 27, 10, 0, tzinfo=UTC)
-    q_open = await ask(db, asker, flood.id, "How do you warn <villages> by SMS & radio?", created_at=asked)
-    await ask(db, asker, flood.id, "Already answered", created_at=asked, answered=True,
-              status=QuestionStatus.ANSWERED)
-    await ask(db, asker, flood.id, "Resolved long ago", created_at=asked, status=QuestionStatus.RESOLVED)
+    q_open = await ask(
+        db, asker, flood.id, "How do you warn <villages> by SMS & radio?", created_at=asked
+    )
+    await ask(
+        db,
+        asker,
+        flood.id,
+        "Already answered",
+        created_at=asked,
+        answered=True,
+        status=QuestionStatus.ANSWERED,
+    )
+    await ask(
+        db, asker, flood.id, "Resolved long ago", created_at=asked, status=QuestionStatus.RESOLVED
+    )
     await ask(db, asker, heat.id, "Cooling centres?", created_at=asked + timedelta(hours=1))
     await ask(db, fr, flood.id, None, content_type="photo", created_at=asked + timedelta(days=1))
     return {"fr": fr, "en": en, "es": es, "asker": asker, "lazy": lazy, "q_open": q_open}
 
 
-async def test_digest_lists_unanswered_questions_in_each_locale(db: Database, deps: Deps,
-                                                                clock: FakeClock) -> None:
+async def test_digest_lists_unanswered_questions_in_each_locale(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     x = await exchange(db)
     clock.set(MONDAY_0900_UTC)
     report = await digest.run_digests(deps, clock.now(), digest_notice)
@@ -108,8 +145,9 @@ async def test_digest_lists_unanswered_questions_in_each_locale(db: Database, de
     assert row.next_attempt_at == clock.now()
 
 
-async def test_digest_waits_for_the_local_morning_and_comes_once_a_week(db: Database, deps: Deps,
-                                                                        clock: FakeClock) -> None:
+async def test_digest_waits_for_the_local_morning_and_comes_once_a_week(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     x = await exchange(db)
     clock.set(datetime(2026, 3, 2, 7, 30, tzinfo=UTC))  # 08:30 in Madrid, 07:30 in Nouakchott
     await digest.run_digests(deps, clock.now(), digest_notice)
@@ -131,8 +169,9 @@ async def test_digest_waits_for_the_local_morning_and_comes_once_a_week(db: Data
     assert len(keys) == 6 and f"d:{x['fr'].id}:20260309T0800Z" in keys
 
 
-async def test_digest_missed_by_more_than_the_catch_up_waits_a_week(db: Database, deps: Deps,
-                                                                    clock: FakeClock) -> None:
+async def test_digest_missed_by_more_than_the_catch_up_waits_a_week(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     x = await exchange(db)
     clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))  # Wednesday: Monday's digest is stale
     report = await digest.run_digests(deps, clock.now(), digest_notice)
@@ -153,7 +192,9 @@ async def test_nothing_open_means_no_message(db: Database, deps: Deps, clock: Fa
     assert report.empty == [official.id] and await rows(db) == {}
 
 
-async def test_digest_waits_for_the_end_of_quiet_hours(db: Database, deps: Deps, clock: FakeClock) -> None:
+async def test_digest_waits_for_the_end_of_quiet_hours(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     x = await exchange(db)
     await opt_in(db, x["fr"], quiet_start=6 * 60, quiet_end=9 * 60 + 30)
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
@@ -170,7 +211,9 @@ async def test_digest_job_uses_the_application_clock(harness: Harness, clock: Fa
     assert set(await rows(harness.deps.db)) == {x["fr"].id, x["en"].id, x["es"].id}
 
 
-async def test_two_processes_send_each_digest_once(db_url: str, settings: Any, clock: FakeClock) -> None:
+async def test_two_processes_send_each_digest_once(
+    db_url: str, settings: Any, clock: FakeClock
+) -> None:
     first, second = Database(db_url), Database(db_url)
     try:
         city = await make_city(first, "Gabès")
@@ -204,7 +247,9 @@ def test_last_slot_is_the_latest_local_morning_across_dst() -> None:
     tz = "Europe/Rome"
     # Monday 30 March, after the change to summer time: 08:00 CEST is 06:00 UTC.
     assert digest.last_slot(datetime(2026, 3, 30, 6, 0, tzinfo=UTC), tz, 0, 8) == datetime(
-        2026, 3, 30, 6, 0, tzinfo=UTC)
+        2026, 3, 30, 6, 0, tzinfo=UTC
+    )
     # A minute earlier the latest slot is the Monday before, at 08:00 CET (07:00 UTC).
     assert digest.last_slot(datetime(2026, 3, 30, 5, 59, tzinfo=UTC), tz, 0, 8) == datetime(
-        2026, 3, 23, 7, 0, tzinfo=UTC)
+        2026, 3, 23, 7, 0, tzinfo=UTC
+    )

@@ -31,7 +31,9 @@ async def two_cities(url: str) -> None:
     try:
         gabes = await make_city(db, "Gabès")
         nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr", "en"])
-        flood = await make_topic(db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
+        flood = await make_topic(
+            db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"}
+        )
         await make_official(db, gabes, tg_id=ASKER.id, name="Amina Ben Salah", topics=[flood])
         await make_official(db, nice, tg_id=ANSWERER.id, name="Claire Martin", topics=[flood])
     finally:
@@ -42,15 +44,18 @@ async def log_kinds(url: str) -> tuple[list[str], str]:
     db = Database(url)
     try:
         async with db.transaction() as s:
-            kinds = list((await s.scalars(select(ExchangeMessage.kind).order_by(ExchangeMessage.id))).all())
+            kinds = list(
+                (await s.scalars(select(ExchangeMessage.kind).order_by(ExchangeMessage.id))).all()
+            )
             question = (await s.scalars(select(Question))).one()
             return kinds, question.status
     finally:
         await db.dispose()
 
 
-async def test_full_exchange_between_two_cities(fake: FakeTelegram, bots: BotProcesses,
-                                                e2e_db_url: str) -> None:
+async def test_full_exchange_between_two_cities(
+    fake: FakeTelegram, bots: BotProcesses, e2e_db_url: str
+) -> None:
     code, _out, err = await bots.cli("migrate")
     assert code == 0, err
     await two_cities(e2e_db_url)

@@ -113,25 +113,29 @@ async def broadcast_to_everyone(fake: FakeTelegram, text: str, total: int) -> tu
     mark = await fake.send(org, text)
     source = fake.chats[org.id][-1]
     assert not source.from_bot and source.text == text
-    await fake.wait_for(org, contains=f"{total} officials will receive it", since=mark,
-                        within=WAIT)
+    await fake.wait_for(org, contains=f"{total} officials will receive it", since=mark, within=WAIT)
     mark = await fake.press(org, "Everyone")
     await fake.wait_call("answerCallbackQuery", since=mark, within=WAIT)
     mark = await fake.press(org, "Preview")
-    await fake.wait_for(org, contains="exactly as recipients will see it", since=mark,
-                        within=WAIT)
+    await fake.wait_for(org, contains="exactly as recipients will see it", since=mark, within=WAIT)
     mark = await fake.press(org, "Send now")
-    await fake.wait_for(org, contains=f"is on its way to {total} officials", since=mark,
-                        within=WAIT)
+    await fake.wait_for(
+        org, contains=f"is on its way to {total} officials", since=mark, within=WAIT
+    )
     return source.message_id, mark
 
 
 def copies(fake: FakeTelegram, source_id: int, since: int) -> Counter[int]:
     """Copies of the organiser's message each chat received after `since` (the preview is
     before it)."""
-    return Counter(ev.msg.chat_id for ev in fake.events
-                   if ev.kind == "send" and ev.seq > since and ev.msg.method == "copyMessage"
-                   and ev.msg.copy_of == (ORGANISER.id, source_id))
+    return Counter(
+        ev.msg.chat_id
+        for ev in fake.events
+        if ev.kind == "send"
+        and ev.seq > since
+        and ev.msg.method == "copyMessage"
+        and ev.msg.copy_of == (ORGANISER.id, source_id)
+    )
 
 
 async def delivery_counts(url: str) -> tuple[Counter[str], list[str]]:
@@ -148,14 +152,24 @@ async def delivery_counts(url: str) -> tuple[Counter[str], list[str]]:
 
 def sent_by_process(procs: BotProcesses) -> dict[str, int]:
     """Messages each process's sender reports sent ("outbox run ... sent=N" log lines)."""
-    return {log.name: sum(int(n) for n in re.findall(r"outbox run worker=\S+ .*?sent=(\d+)",
-                                                       log.read_text(errors="replace")))
-            for log in procs.logs if log.exists()}
+    return {
+        log.name: sum(
+            int(n)
+            for n in re.findall(
+                r"outbox run worker=\S+ .*?sent=(\d+)", log.read_text(errors="replace")
+            )
+        )
+        for log in procs.logs
+        if log.exists()
+    }
 
 
 def refused_sends(fake: FakeTelegram) -> list[str]:
-    return [f"{c.method} chat={c.chat_id} {c.status} {c.description}" for c in fake.calls
-            if not c.ok and c.method in SEND_METHODS]
+    return [
+        f"{c.method} chat={c.chat_id} {c.status} {c.description}"
+        for c in fake.calls
+        if not c.ok and c.method in SEND_METHODS
+    ]
 
 
 def clean_logs(procs: BotProcesses) -> None:
@@ -179,8 +193,9 @@ FLUSH_ALLOWANCE = 0.1
 MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (delivery.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
 
 
-async def test_broadcast_resumes_after_sigkill(request: pytest.FixtureRequest, tmp_path: Path,
-                                               fake: FakeTelegram, e2e_db_url: str) -> None:
+async def test_broadcast_resumes_after_sigkill(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, e2e_db_url: str
+) -> None:
     chats = await seed_network(e2e_db_url, officials=200)
     total = len(chats)
     text = "Flood drill on Friday at 10:00: bring the evacuation lists."
@@ -188,8 +203,11 @@ async def test_broadcast_resumes_after_sigkill(request: pytest.FixtureRequest, t
         first = await bots.start()
         source_id, sent_mark = await broadcast_to_everyone(fake, text, total)
 
-        await fake.until(lambda: len(copies(fake, source_id, sent_mark)) >= total // 3,
-                         DONE_WAIT, "a third of the broadcast to go out")
+        await fake.until(
+            lambda: len(copies(fake, source_id, sent_mark)) >= total // 3,
+            DONE_WAIT,
+            "a third of the broadcast to go out",
+        )
         assert await bots.stop(first, signal.SIGKILL) == -signal.SIGKILL
         mark = fake.mark()
         second = await bots.start()
@@ -199,8 +217,9 @@ async def test_broadcast_resumes_after_sigkill(request: pytest.FixtureRequest, t
         at_kill = copies(fake, source_id, sent_mark)
         assert len(at_kill) < total, "the broadcast must still be under way at the kill"
 
-        report = await fake.wait_for(ORGANISER, contains="delivery report", since=sent_mark,
-                                     within=DONE_WAIT)
+        report = await fake.wait_for(
+            ORGANISER, contains="delivery report", since=sent_mark, within=DONE_WAIT
+        )
         assert await bots.stop(second) == 0
 
         received = copies(fake, source_id, sent_mark)
@@ -220,9 +239,9 @@ async def test_broadcast_resumes_after_sigkill(request: pytest.FixtureRequest, t
         clean_logs(bots)
 
 
-async def test_two_processes_send_each_message_once(request: pytest.FixtureRequest,
-                                                    tmp_path: Path, fake: FakeTelegram,
-                                                    pg_e2e_url: str) -> None:
+async def test_two_processes_send_each_message_once(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, pg_e2e_url: str
+) -> None:
     chats = await seed_network(pg_e2e_url, officials=200)
     total = len(chats)
     # Replicas share the bot's Telegram limit: each paces at half of it.
@@ -231,8 +250,9 @@ async def test_two_processes_send_each_message_once(request: pytest.FixtureReque
         polling = await bots.start()
         worker = await bots.start("--no-updates")
         source_id, sent_mark = await broadcast_to_everyone(fake, "Heatwave plan review.", total)
-        report = await fake.wait_for(ORGANISER, contains="delivery report", since=sent_mark,
-                                     within=DONE_WAIT)
+        report = await fake.wait_for(
+            ORGANISER, contains="delivery report", since=sent_mark, within=DONE_WAIT
+        )
         assert await bots.stop(worker) == 0
         assert await bots.stop(polling) == 0
 
@@ -255,6 +275,7 @@ async def test_two_processes_send_each_message_once(request: pytest.FixtureReque
 
 # ---- issue 5: reminders go out on time, and once, across a restart ---------------------------
 
+
 async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
     """A one-off reminder to everyone at `run_at` (to the second), through the service layer.
 
@@ -262,19 +283,27 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
     away. The test makes the service calls the flow makes, only writing the draft's run time
     with its seconds (as `reminders.set_once` writes it), then confirms as the flow does.
     """
-    settings = Settings(_env_file=None, telegram_bot_token=TOKEN,  # type: ignore[call-arg]
-                        database_url=url, admin_ids=frozenset({ADMIN_ID}))
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,  # type: ignore[call-arg]
+        database_url=url,
+        admin_ids=frozenset({ADMIN_ID}),
+    )
     deps = Deps(settings=settings, db=Database(url))
     try:
         await reminders.start(deps, ORGANISER.id)
         await reminders.set_message(deps, ORGANISER.id, text=text)
         await reminders.choose_audience(deps, ORGANISER.id, "all")
         draft = await reminders.choose_when(deps, ORGANISER.id, "once")
-        data = {**draft.data, "when": {"kind": "once", "run_at": run_at.isoformat()},
-                "event_at": None}
+        data = {
+            **draft.data,
+            "when": {"kind": "once", "run_at": run_at.isoformat()},
+            "event_at": None,
+        }
         async with deps.db.transaction() as session:
-            await repo.put_dialog(session, ORGANISER.id, reminders.STEP_CONFIRM, data,
-                                  deps.clock.now())
+            await repo.put_dialog(
+                session, ORGANISER.id, reminders.STEP_CONFIRM, data, deps.clock.now()
+            )
         return (await reminders.confirm(deps, ORGANISER.id)).id
     finally:
         await deps.db.dispose()
@@ -287,15 +316,19 @@ async def reminder_state(url: str, reminder_id: int) -> tuple[str, datetime | No
         async with db.transaction() as s:
             r = await s.get(Reminder, reminder_id)
             assert r is not None
-            rows = await s.scalar(select(func.count()).select_from(Delivery)
-                                  .where(Delivery.reminder_id == reminder_id))
+            rows = await s.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.reminder_id == reminder_id)
+            )
             return str(r.status), r.next_run_at, int(rows or 0)
     finally:
         await db.dispose()
 
 
-async def eventually(read: Callable[[], Awaitable[T]], within: float,
-                     done: Callable[[T], bool]) -> T:
+async def eventually(
+    read: Callable[[], Awaitable[T]], within: float, done: Callable[[T], bool]
+) -> T:
     """Read the database until `done` holds (nothing in Telegram says when a row is written)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -311,21 +344,29 @@ def received_text(fake: FakeTelegram, chat: int, text: str) -> int:
     return sum(1 for m in fake.sent(chat) if m.method == "sendMessage" and text in m.body)
 
 
-async def test_reminders_go_out_once_across_a_restart(request: pytest.FixtureRequest,
-                                                      tmp_path: Path, fake: FakeTelegram,
-                                                      e2e_db_url: str) -> None:
+async def test_reminders_go_out_once_across_a_restart(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, e2e_db_url: str
+) -> None:
     chats = await seed_network(e2e_db_url, officials=3)
     first_text, second_text = "Send the flood figures.", "Check the sirens."
     async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url, **SETTINGS) as bots:
         first = await bots.start()
         await fake.wait_polling(within=WAIT)
 
-        one = await schedule_reminder(e2e_db_url, first_text, datetime.now(UTC) + timedelta(seconds=1))
-        await fake.until(lambda: all(received_text(fake, c, first_text) for c in chats), WAIT,
-                         "the first reminder in every chat")
+        one = await schedule_reminder(
+            e2e_db_url, first_text, datetime.now(UTC) + timedelta(seconds=1)
+        )
+        await fake.until(
+            lambda: all(received_text(fake, c, first_text) for c in chats),
+            WAIT,
+            "the first reminder in every chat",
+        )
         # Recorded as sent before the kill, or the restarted process would rightly send again.
-        await eventually(lambda: delivery_counts(e2e_db_url), WAIT,
-                         lambda counts: counts[0] == {DeliveryStatus.SENT: len(chats)})
+        await eventually(
+            lambda: delivery_counts(e2e_db_url),
+            WAIT,
+            lambda counts: counts[0] == {DeliveryStatus.SENT: len(chats)},
+        )
 
         due = datetime.now(UTC) + timedelta(seconds=4)
         two = await schedule_reminder(e2e_db_url, second_text, due)
@@ -336,8 +377,11 @@ async def test_reminders_go_out_once_across_a_restart(request: pytest.FixtureReq
         await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 0.2)
 
         second = await bots.start()
-        await fake.until(lambda: all(received_text(fake, c, second_text) for c in chats), WAIT,
-                         "the second reminder in every chat after the restart")
+        await fake.until(
+            lambda: all(received_text(fake, c, second_text) for c in chats),
+            WAIT,
+            "the second reminder in every chat after the restart",
+        )
         assert await bots.stop(second) == 0
 
         for chat in chats:

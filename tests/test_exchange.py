@@ -62,13 +62,21 @@ async def world(h: Harness) -> World:
     madrid = await make_city(db, "Madrid", "ES", "Europe/Madrid", ["es"])
     torino = await make_city(db, "Torino", "IT", "Europe/Rome", ["it"])
     rosso = await make_city(db, "Rosso", "MR", "Africa/Nouakchott", ["ar", "fr"])
-    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
+    flood = await make_topic(
+        db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"}
+    )
     heat = await make_topic(db, "heatwaves", names={"en": "Heatwaves"}, position=1)
     w = World(
         topic=flood,
         other_topic=heat,
-        asker=await person(h, gabes, "Amina <Ben> & Salah", [flood], position="Head of civil protection",
-                           languages=("fr", "en")),
+        asker=await person(
+            h,
+            gabes,
+            "Amina <Ben> & Salah",
+            [flood],
+            position="Head of civil protection",
+            languages=("fr", "en"),
+        ),
         nice1=await person(h, nice, "Claire Martin", [flood]),
         nice2=await person(h, nice, "Luc Bernard", [flood]),
         potenza=await person(h, potenza, "Marco Rossi", [flood]),
@@ -84,8 +92,9 @@ async def world(h: Harness) -> World:
     return w
 
 
-async def ask(h: Harness, user: TgUser, topic_label: str = "Flood risk", text: str | None = QUESTION,
-              **media) -> None:
+async def ask(
+    h: Harness, user: TgUser, topic_label: str = "Flood risk", text: str | None = QUESTION, **media
+) -> None:
     await h.command(user, "/ask")
     await h.press(user, topic_label)
     await h.send(user, text, **media)
@@ -99,10 +108,21 @@ async def rows(h: Harness, model, *where):
 
 async def stats_kept_as_rebuilt(h: Harness) -> list[tuple]:
     """city_topic_stats as the services kept it; it must equal a rebuild from `routing`."""
+
     async def read() -> list[tuple]:
         async with h.deps.db.transaction() as s:
-            return sorted((r.topic_id, r.city_id, r.asked, r.answered, round(r.answer_seconds, 3),
-                           r.answer_count) for r in await s.scalars(select(CityTopicStats)))
+            return sorted(
+                (
+                    r.topic_id,
+                    r.city_id,
+                    r.asked,
+                    r.answered,
+                    round(r.answer_seconds, 3),
+                    r.answer_count,
+                )
+                for r in await s.scalars(select(CityTopicStats))
+            )
+
     kept = await read()
     async with h.deps.db.transaction() as s:
         await routing_stats.rebuild(s)
@@ -112,7 +132,9 @@ async def stats_kept_as_rebuilt(h: Harness) -> list[tuple]:
 
 def question_calls(h: Harness, user: TgUser):
     """What a recipient got that carries the Answer button."""
-    return [c for c in h.tg.sent(user.id) if any("Answer" == t for row in c.buttons for t, _ in row)]
+    return [
+        c for c in h.tg.sent(user.id) if any("Answer" == t for row in c.buttons for t, _ in row)
+    ]
 
 
 async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
@@ -178,7 +200,9 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
 
     # Resolve and thank.
     await h.press(w.asker, "Mark resolved")
-    assert "is marked resolved" in h.last_text(w.asker) and "2 officials answered it" in h.last_text(w.asker)
+    assert "is marked resolved" in h.last_text(
+        w.asker
+    ) and "2 officials answered it" in h.last_text(w.asker)
     await h.press(w.asker, "Thank the helpers")
     assert h.last_text(w.asker) == "Your thanks went to 2 officials."
     for helper in (w.nice1, w.potenza):
@@ -205,7 +229,9 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     assert kinds.count(ExchangeKind.FOLLOW_UP) == 3
     assert kinds.count(ExchangeKind.RESOLVED) == 3  # resolved + two thanks
     answer = next(r for r in log if r.kind == ExchangeKind.ANSWER)
-    assert answer.delivered_chat_id == w.asker.id and answer.delivered_message_id == relayed.message_id
+    assert (
+        answer.delivered_chat_id == w.asker.id and answer.delivered_message_id == relayed.message_id
+    )
     assert answer.original_chat_id == w.nice1.id and answer.text.startswith("We keep batteries")
     routings = await rows(h, Routing)
     by_recipient = {r.recipient_id: r for r in routings}
@@ -218,10 +244,16 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     assert statuses == ["answered", "answered", "closed", "closed"]
     assert all(r.delivered_message_id is not None for r in routings)
     stats = await stats_kept_as_rebuilt(h)
-    assert sorted((r[2], r[3], r[5]) for r in stats) == [(1, 0, 0), (1, 1, 1), (1, 1, 1)]  # 2 cities answered
+    assert sorted((r[2], r[3], r[5]) for r in stats) == [
+        (1, 0, 0),
+        (1, 1, 1),
+        (1, 1, 1),
+    ]  # 2 cities answered
 
 
-async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(harness: Harness) -> None:
+async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(
+    harness: Harness,
+) -> None:
     """The asker resolves between routing and delivery: the copies that arrive are recorded,
     as closed (nobody waits for them, so no city's load counts them), and still listed."""
     h = harness
@@ -233,7 +265,8 @@ async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(harn
     assert len(asked.deliveries) == 4
     await ex.resolve(h.deps, w.asker.id, asked.question_id)
     recorded = await ex.record_deliveries(
-        h.deps, [ex.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)])
+        h.deps, [ex.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)]
+    )
     assert sorted(recorded.cities) == ["Madrid", "Nice", "Potenza"] and recorded.more == []
     routings = await rows(h, Routing)
     assert [r.status for r in routings] == [RoutingStatus.CLOSED] * 4
@@ -247,7 +280,9 @@ async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
     w = await world(h)
     await h.command(w.asker, "/ask")
     await h.press(w.asker, "Flood risk")
-    photo_msg = await h.send(w.asker, None, photo=PHOTO, caption="Our <river> gauge after the storm")
+    photo_msg = await h.send(
+        w.asker, None, photo=PHOTO, caption="Our <river> gauge after the storm"
+    )
     await h.press(w.asker, "Send")
     copies = h.tg.of("copyMessage", w.potenza.id)
     assert len(copies) == 1
@@ -259,16 +294,24 @@ async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
     assert h.tg.of("forwardMessage") == []
 
     # A document answer, sent as a reply to the copied question: copied to the asker.
-    doc_msg = await h.send(w.potenza, None, document=DOCUMENT, caption="Our plan",
-                           reply_to=copies[0].message_id)
+    doc_msg = await h.send(
+        w.potenza, None, document=DOCUMENT, caption="Our plan", reply_to=copies[0].message_id
+    )
     (to_asker,) = h.tg.of("copyMessage", w.asker.id)[-1:]
     assert int(to_asker.params["from_chat_id"]) == w.potenza.id
     assert int(to_asker.params["message_id"]) == doc_msg["message_id"]
-    assert "Marco Rossi, Potenza" in to_asker.params["caption"] and "Our plan" in to_asker.params["caption"]
+    assert (
+        "Marco Rossi, Potenza" in to_asker.params["caption"]
+        and "Our plan" in to_asker.params["caption"]
+    )
 
     # A voice note answering the answer goes back as a copy too.
-    voice = await h.send(w.asker, None, voice={"file_id": "v1", "file_unique_id": "v1u", "duration": 3},
-                         reply_to=to_asker.message_id)
+    voice = await h.send(
+        w.asker,
+        None,
+        voice={"file_id": "v1", "file_unique_id": "v1u", "duration": 3},
+        reply_to=to_asker.message_id,
+    )
     last = h.tg.of("copyMessage", w.potenza.id)[-1]
     assert int(last.params["message_id"]) == voice["message_id"]
     log = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.ANSWER)
@@ -285,19 +328,29 @@ async def test_album_question_reaches_recipients_whole(harness: Harness) -> None
     w = await world(h)
     await h.command(w.asker, "/ask")
     await h.press(w.asker, "Flood risk")
-    album = [await h.send(w.asker, None, photo=PHOTO, media_group_id="g1"),
-             await h.send(w.asker, None, photo=PHOTO, media_group_id="g1",
-                          caption="Our <river> gauge, three views"),
-             await h.send(w.asker, None, photo=PHOTO, media_group_id="g1")]
+    album = [
+        await h.send(w.asker, None, photo=PHOTO, media_group_id="g1"),
+        await h.send(
+            w.asker,
+            None,
+            photo=PHOTO,
+            media_group_id="g1",
+            caption="Our <river> gauge, three views",
+        ),
+        await h.send(w.asker, None, photo=PHOTO, media_group_id="g1"),
+    ]
     ids = [m["message_id"] for m in album]
 
     # One preview, refreshed as each photo arrives: the header (now with the caption) keeps
     # Send / Cancel, the previous copies are replaced by a copy of the whole album.
     mine = h.texts(w.asker)
     assert sum("Preview" in t for t in mine) == 1
-    heads = [c for c in h.tg.sent(w.asker.id) if any(t == "Send" for row in c.buttons for t, _ in row)]
-    assert {c.params["message_id"] if c.method == "editMessageText" else c.message_id for c in heads} \
-        == {heads[0].message_id}
+    heads = [
+        c for c in h.tg.sent(w.asker.id) if any(t == "Send" for row in c.buttons for t, _ in row)
+    ]
+    assert {
+        c.params["message_id"] if c.method == "editMessageText" else c.message_id for c in heads
+    } == {heads[0].message_id}
     assert "Our &lt;river&gt; gauge, three views" in heads[-1].params["text"]
     previews = h.tg.of("copyMessages", w.asker.id)
     assert [_ids(c) for c in previews] == [ids[:1], ids[:2], ids]
@@ -338,15 +391,21 @@ async def test_text_after_a_captionless_album_becomes_its_text(harness: Harness)
     w = await world(h)
     await h.command(w.asker, "/ask")
     await h.press(w.asker, "Flood risk")
-    ids = [(await h.send(w.asker, None, document=DOCUMENT, media_group_id="d7"))["message_id"]
-           for _ in range(2)]
+    ids = [
+        (await h.send(w.asker, None, document=DOCUMENT, media_group_id="d7"))["message_id"]
+        for _ in range(2)
+    ]
     await h.send(w.asker, QUESTION)
     assert sum("Preview" in t for t in h.texts(w.asker)) == 1
     assert QUESTION in h.tg.of("editMessageText", w.asker.id)[-1].params["text"]
     assert _ids(h.tg.of("copyMessages", w.asker.id)[-1]) == ids
     await h.press(w.asker, "Send")
     (question,) = await rows(h, Question)
-    assert (question.text, question.content_type, question.album_message_ids) == (QUESTION, "document", ids)
+    assert (question.text, question.content_type, question.album_message_ids) == (
+        QUESTION,
+        "document",
+        ids,
+    )
     assert _ids(h.tg.of("copyMessages", w.potenza.id)[0]) == ids
 
 
@@ -380,11 +439,18 @@ async def test_decline_reroutes_when_a_whole_city_declines(harness: Harness) -> 
     (got,) = question_calls(h, w.torino)
     assert "Question on Flood risk" in got.text
     await h.press(w.madrid, "Not for me")
-    assert h.tg.alerts()[-1] in ("This button is no longer active.",
-                                 "You have already said this question is not for you.")
+    assert h.tg.alerts()[-1] in (
+        "This button is no longer active.",
+        "You have already said this question is not for you.",
+    )
     routings = await rows(h, Routing)
     assert sorted((r.status, r.round) for r in routings) == [
-        ("declined", 1), ("declined", 1), ("delivered", 1), ("delivered", 1), ("delivered", 1)]
+        ("declined", 1),
+        ("declined", 1),
+        ("delivered", 1),
+        ("delivered", 1),
+        ("delivered", 1),
+    ]
     declines = await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.DECLINE)
     assert len(declines) == 2
 
@@ -395,6 +461,7 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     lone = await make_topic(h.deps.db, "landslides", names={"en": "Landslides"}, position=2)
     async with h.deps.db.transaction() as s:  # only the asker's own colleague covers it
         from bot.db.models import OfficialTopic
+
         colleague = await s.scalar(select(Official).where(Official.tg_user_id == w.colleague.id))
         s.add(OfficialTopic(official_id=colleague.id, topic_id=lone.id))
     await ask(h, w.asker, "Landslides", "Who has mapped landslide risk on coastal cliffs?")
@@ -412,7 +479,9 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     assert h.last_text(w.organiser) == "Sent to officials in Potenza."
     (got,) = question_calls(h, w.potenza)
     assert "Landslides" in got.text
-    assert "An organiser sent your question on Landslides to officials in Potenza." in h.last_text(w.asker)
+    assert "An organiser sent your question on Landslides to officials in Potenza." in h.last_text(
+        w.asker
+    )
     (routing,) = await rows(h, Routing)
     assert routing.reason.startswith("routed by hand by official #")
     assert len(await stats_kept_as_rebuilt(h)) == 1
@@ -451,10 +520,14 @@ async def test_forged_and_stale_callbacks_change_nothing(harness: Harness) -> No
     (q2,) = await rows(h, Question)
     assert q2.status == QuestionStatus.OPEN
     async with h.deps.db.transaction() as s:
-        assert await s.scalar(select(func.count()).select_from(ExchangeMessage)) == 1 + len(routings)
+        assert await s.scalar(select(func.count()).select_from(ExchangeMessage)) == 1 + len(
+            routings
+        )
 
 
-async def test_blocked_recipient_is_marked_unreachable_others_still_get_it(harness: Harness) -> None:
+async def test_blocked_recipient_is_marked_unreachable_others_still_get_it(
+    harness: Harness,
+) -> None:
     h = harness
     w = await world(h)
     h.tg.block(w.madrid.id)
@@ -575,19 +648,27 @@ async def test_two_officials_of_one_city_answer_at_once(harness: Harness) -> Non
     await ask(h, w.asker)
     (to_claire,) = question_calls(h, w.nice1)
     (to_luc,) = question_calls(h, w.nice2)
-    await asyncio.gather(h.send(w.nice1, "Batteries in every siren.", reply_to=to_claire.message_id),
-                         h.send(w.nice2, "Solar panels on the masts.", reply_to=to_luc.message_id))
+    await asyncio.gather(
+        h.send(w.nice1, "Batteries in every siren.", reply_to=to_claire.message_id),
+        h.send(w.nice2, "Solar panels on the masts.", reply_to=to_luc.message_id),
+    )
     got = h.tg.texts(w.asker.id)
     assert any("Claire Martin, Nice" in t and "Batteries in every siren." in t for t in got)
     assert any("Luc Bernard, Nice" in t and "Solar panels on the masts." in t for t in got)
-    assert h.last_text(w.nice1) == h.last_text(w.nice2) == "Sent to Amina &lt;Ben&gt; &amp; Salah, Gabès."
+    assert (
+        h.last_text(w.nice1)
+        == h.last_text(w.nice2)
+        == "Sent to Amina &lt;Ben&gt; &amp; Salah, Gabès."
+    )
     (question,) = await rows(h, Question)
     assert question.status == QuestionStatus.ANSWERED and question.first_answer_at is not None
     answered = await rows(h, Routing, Routing.status == RoutingStatus.ANSWERED)
     assert len(answered) == 2 and {r.city_id for r in answered} == {answered[0].city_id}
     kept = await stats_kept_as_rebuilt(h)
     nice = [row for row in kept if row[1] == answered[0].city_id and row[0] == w.topic.id]
-    assert [(asked, count_answered, answers) for _t, _c, asked, count_answered, _s, answers in nice] == [(1, 1, 2)]
+    assert [
+        (asked, count_answered, answers) for _t, _c, asked, count_answered, _s, answers in nice
+    ] == [(1, 1, 2)]
 
 
 async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness: Harness) -> None:
@@ -603,8 +684,12 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     async with h.deps.db.transaction() as s:
         torino = (await s.scalars(select(Official).where(Official.tg_user_id == w.torino.id))).one()
         torino.digest_opt_in = True
-    slot = digest.last_slot(h.deps.clock.now() + timedelta(days=7), "Europe/Rome",
-                            h.deps.settings.digest_weekday, h.deps.settings.digest_hour)
+    slot = digest.last_slot(
+        h.deps.clock.now() + timedelta(days=7),
+        "Europe/Rome",
+        h.deps.settings.digest_weekday,
+        h.deps.settings.digest_hour,
+    )
     h.deps.clock.set(slot + timedelta(minutes=5))
     await digest.run_digests(h.deps, h.deps.clock.now(), digest_notice)
     await drain(h)
@@ -620,7 +705,10 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     relayed = h.tg.sent(w.asker.id)[-1]
     assert "<b>Giulia Bianchi, Torino</b> answered your question on Flood risk" in relayed.text
     routing = (await rows(h, Routing, Routing.recipient_id == torino.id))[0]
-    assert routing.reason == "offered to answer from the weekly digest" and routing.answered_at is not None
+    assert (
+        routing.reason == "offered to answer from the weekly digest"
+        and routing.answered_at is not None
+    )
     assert len(await rows(h, Routing)) == 5  # the four routed, and hers
     await stats_kept_as_rebuilt(h)
 
@@ -647,8 +735,16 @@ async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harne
     w = await world(h)
     await ask(h, w.asker)
     await h.press(w.nice1, "Answer")
-    items = [await h.send(w.nice1, None, photo=PHOTO, media_group_id="plan",
-                          caption="Our evacuation plan" if i == 0 else None) for i in range(3)]
+    items = [
+        await h.send(
+            w.nice1,
+            None,
+            photo=PHOTO,
+            media_group_id="plan",
+            caption="Our evacuation plan" if i == 0 else None,
+        )
+        for i in range(3)
+    ]
     copies = h.tg.of("copyMessage", w.asker.id)
     assert [c.params["message_id"] for c in copies] == [m["message_id"] for m in items]
     assert "<b>Claire Martin, Nice</b> answered your question" in copies[0].params["caption"]
@@ -660,13 +756,16 @@ async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harne
     log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711
     relayed = [r for r in log if r.kind in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP)]
     assert [r.original_message_id for r in relayed] == [m["message_id"] for m in items]
-    assert [r.kind for r in relayed] == [ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP, ExchangeKind.FOLLOW_UP]
+    assert [r.kind for r in relayed] == [
+        ExchangeKind.ANSWER,
+        ExchangeKind.FOLLOW_UP,
+        ExchangeKind.FOLLOW_UP,
+    ]
 
     await h.send(w.nice1, "And one more thing")  # not part of the album: the answer is over
     assert h.last_text(w.nice1) == "I did not understand that. Send /help to see what you can do."
     assert len(h.tg.of("copyMessage", w.asker.id)) == 3
     assert not any("one more thing" in t for t in h.texts(w.asker))
-
 
 
 async def test_an_album_sent_as_a_telegram_reply_goes_with_one_header(harness: Harness) -> None:
@@ -678,7 +777,9 @@ async def test_an_album_sent_as_a_telegram_reply_goes_with_one_header(harness: H
     (got,) = question_calls(h, w.potenza)
     for album in ("a1", "a2"):
         for _ in range(3):
-            await h.send(w.potenza, None, photo=PHOTO, media_group_id=album, reply_to=got.message_id)
+            await h.send(
+                w.potenza, None, photo=PHOTO, media_group_id=album, reply_to=got.message_id
+            )
     copies = h.tg.of("copyMessage", w.asker.id)
     assert len(copies) == 6
     headed = [i for i, c in enumerate(copies) if c.params.get("caption")]

@@ -52,14 +52,19 @@ async def fake(clock: ManualClock) -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     request = HTTPXRequest(read_timeout=2.0, connect_timeout=2.0)
-    async with Bot(TOKEN, base_url=fake.api_url, base_file_url=f"{fake.base_url}/file/bot",
-                   request=request) as b:
+    async with Bot(
+        TOKEN, base_url=fake.api_url, base_file_url=f"{fake.base_url}/file/bot", request=request
+    ) as b:
         yield b
 
 
-async def raw(fake: FakeTelegram, method: str, token: str = TOKEN, **params: object) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as s, s.post(f"{fake.base_url}/bot{token}/{method}",
-                                                    json=params) as resp:
+async def raw(
+    fake: FakeTelegram, method: str, token: str = TOKEN, **params: object
+) -> tuple[int, dict]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{fake.base_url}/bot{token}/{method}", json=params) as resp,
+    ):
         return resp.status, await resp.json()
 
 
@@ -76,7 +81,9 @@ async def test_ptb_bot_sends_edits_uploads_and_downloads(fake: FakeTelegram, bot
     with pytest.raises(BadRequest, match="not modified"):
         await bot.edit_message_text("Edited", chat_id=USER.id, message_id=sent.message_id)
 
-    doc = await bot.send_document(USER.id, b"col1,col2\n1,2\n", filename="log.csv", caption="Export")
+    doc = await bot.send_document(
+        USER.id, b"col1,col2\n1,2\n", filename="log.csv", caption="Export"
+    )
     assert doc.document is not None and doc.document.file_name == "log.csv"
     file = await bot.get_file(doc.document.file_id)
     assert bytes(await file.download_as_bytearray()) == b"col1,col2\n1,2\n"
@@ -91,7 +98,10 @@ async def test_ptb_bot_sends_edits_uploads_and_downloads(fake: FakeTelegram, bot
     assert chat.id == USER.id
     assert fake.count(USER) == 2 and fake.count(OTHER) == 1
     assert [c.method for c in fake.calls if c.method.startswith("send")] == [
-        "sendMessage", "sendDocument", "sendChatAction"]
+        "sendMessage",
+        "sendDocument",
+        "sendChatAction",
+    ]
 
 
 async def test_long_polling_answers_when_an_update_arrives(fake: FakeTelegram, bot: Bot) -> None:
@@ -109,9 +119,17 @@ async def test_long_polling_answers_when_an_update_arrives(fake: FakeTelegram, b
     assert await bot.get_updates(timeout=0) == ()
 
 
-async def test_press_builds_a_callback_query_on_the_bots_message(fake: FakeTelegram, bot: Bot) -> None:
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Flood risk", callback_data="tp:t:1:0"),
-                                      InlineKeyboardButton("Done", callback_data="tp:done")]])
+async def test_press_builds_a_callback_query_on_the_bots_message(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Flood risk", callback_data="tp:t:1:0"),
+                InlineKeyboardButton("Done", callback_data="tp:done"),
+            ]
+        ]
+    )
     sent = await bot.send_message(USER.id, "Which topics?", reply_markup=keyboard)
     mark = await fake.press(USER, "Done")
     (update,) = await bot.get_updates(timeout=0)
@@ -128,7 +146,9 @@ async def test_press_builds_a_callback_query_on_the_bots_message(fake: FakeTeleg
         await fake.press(USER, "Nope")
 
 
-async def test_rate_limit_over_one_second_window(fake: FakeTelegram, bot: Bot, clock: ManualClock) -> None:
+async def test_rate_limit_over_one_second_window(
+    fake: FakeTelegram, bot: Bot, clock: ManualClock
+) -> None:
     for i in range(3):
         await bot.send_message(USER.id, f"m{i}")
     with pytest.raises(RetryAfter):
@@ -160,7 +180,9 @@ async def test_rate_limit_per_chat(clock: ManualClock) -> None:
         assert fake.texts(USER) == ["a", "c"] and fake.limited == {USER.id: 1}
 
 
-async def test_blocked_unknown_chat_wrong_token_unknown_method(fake: FakeTelegram, bot: Bot) -> None:
+async def test_blocked_unknown_chat_wrong_token_unknown_method(
+    fake: FakeTelegram, bot: Bot
+) -> None:
     fake.block(USER)
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
         await bot.send_message(USER.id, "hi")
@@ -180,8 +202,9 @@ async def test_blocked_unknown_chat_wrong_token_unknown_method(fake: FakeTelegra
 
 async def test_strict_chats_know_only_users_who_wrote(clock: ManualClock) -> None:
     async with FakeTelegram(TOKEN, strict_chats=True, clock=clock) as fake:
-        assert (await raw(fake, "sendMessage", chat_id=USER.id, text="a"))[1]["description"] == \
-            "Bad Request: chat not found"
+        assert (await raw(fake, "sendMessage", chat_id=USER.id, text="a"))[1][
+            "description"
+        ] == "Bad Request: chat not found"
         await fake.send(USER, "hello")
         assert (await raw(fake, "sendMessage", chat_id=USER.id, text="a"))[0] == 200
 
@@ -203,8 +226,10 @@ async def test_scripted_server_error_and_delay(fake: FakeTelegram, bot: Bot) -> 
 async def test_form_and_multipart_bodies_and_json(fake: FakeTelegram) -> None:
     markup = json.dumps({"inline_keyboard": [[{"text": "OK", "callback_data": "x:1"}]]})
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{fake.api_url}{TOKEN}/sendMessage",
-                          data={"chat_id": str(USER.id), "text": "[1] not json", "reply_markup": markup}) as r:
+        async with s.post(
+            f"{fake.api_url}{TOKEN}/sendMessage",
+            data={"chat_id": str(USER.id), "text": "[1] not json", "reply_markup": markup},
+        ) as r:
             assert r.status == 200
         form = aiohttp.FormData()
         form.add_field("chat_id", str(USER.id))
@@ -231,9 +256,12 @@ async def test_second_poller_ends_the_first_with_conflict(fake: FakeTelegram, bo
 
 def test_threaded_server_serves_synchronous_code() -> None:
     with ThreadedFakeTelegram(token=TOKEN) as fake:
-        req = urllib.request.Request(f"{fake.api_url}{TOKEN}/sendMessage", method="POST",
-                                     data=json.dumps({"chat_id": USER.id, "text": "sync"}).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{fake.api_url}{TOKEN}/sendMessage",
+            method="POST",
+            data=json.dumps({"chat_id": USER.id, "text": "sync"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert json.load(resp)["result"]["text"] == "sync"
         assert fake.texts(USER) == ["sync"]
@@ -244,7 +272,9 @@ async def test_webhook_receives_updates_with_secret(fake: FakeTelegram, bot: Bot
     arrived = asyncio.Event()
 
     async def hook(request: web.Request) -> web.Response:
-        received.append((await request.json(), request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        received.append(
+            (await request.json(), request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
+        )
         arrived.set()
         return web.Response()
 
@@ -261,7 +291,7 @@ async def test_webhook_receives_updates_with_secret(fake: FakeTelegram, bot: Bot
             await bot.get_updates(timeout=0)
         await fake.send(USER, "via webhook")
         await asyncio.wait_for(arrived.wait(), 10)
-        (update, secret), = received
+        ((update, secret),) = received
         assert update["message"]["text"] == "via webhook" and secret == "s3cret"
         await fake.until(lambda: fake.confirmed_offset > update["update_id"], within=10)
         assert await bot.delete_webhook()

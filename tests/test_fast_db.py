@@ -19,8 +19,11 @@ from bot.services import identity
 from tests.factories import make_official
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-ADD_STEP = fast.Statement(insert(DialogState).values(tg_user_id=7, step="ex.answer", data={},
-                                                     updated_at=bindparam("now", type_=UTCDateTime())))
+ADD_STEP = fast.Statement(
+    insert(DialogState).values(
+        tg_user_id=7, step="ex.answer", data={}, updated_at=bindparam("now", type_=UTCDateTime())
+    )
+)
 
 
 def _add_then_fail() -> Generator[tuple[fast.Statement, dict[str, object]], object, None]:
@@ -50,8 +53,12 @@ async def test_identity_sees_a_removal_at_once(db: Database) -> None:
     async with db.fast_statement() as conn:
         found = await fast.official_by_tg(conn, 4242)
     assert found is not None and found.status == "removed"
-    assert not identity.me_from(Settings(_env_file=None, telegram_bot_token="1:x"),  # type: ignore[call-arg]
-                                found, 4242, "en").registered
+    assert not identity.me_from(
+        Settings(_env_file=None, telegram_bot_token="1:x"),  # type: ignore[call-arg]
+        found,
+        4242,
+        "en",
+    ).registered
 
 
 TRIPLES = fast.Rows("triples", n=Integer, x=Float, label=Text)
@@ -128,9 +135,14 @@ async def test_a_plpgsql_function_is_one_atomic_statement(db: Database, settings
     assert await _steps(db) == [7]
 
 
-ADD_ANY_STEP = fast.Statement(insert(DialogState).values(
-    tg_user_id=bindparam("tg_user_id"), step="ex.answer", data=bindparam("data"),
-    updated_at=bindparam("now", type_=UTCDateTime())))
+ADD_ANY_STEP = fast.Statement(
+    insert(DialogState).values(
+        tg_user_id=bindparam("tg_user_id"),
+        step="ex.answer",
+        data=bindparam("data"),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+    )
+)
 
 
 def _file_size(path: str) -> int:
@@ -148,8 +160,14 @@ async def test_the_wal_is_checkpointed_off_the_relay_path(db: Database) -> None:
     sizes = []
     try:
         for tg_user_id in range(1, 401):
-            def add(tg_user_id: int = tg_user_id) -> Generator[tuple[fast.Statement, dict[str, object]], object, None]:
-                yield ADD_ANY_STEP, {"tg_user_id": tg_user_id, "data": {"text": "x" * 3000}, "now": NOW}
+
+            def add(
+                tg_user_id: int = tg_user_id,
+            ) -> Generator[tuple[fast.Statement, dict[str, object]], object, None]:
+                yield (
+                    ADD_ANY_STEP,
+                    {"tg_user_id": tg_user_id, "data": {"text": "x" * 3000}, "now": NOW},
+                )
 
             await fast_db.fast_transaction(add())
             await fast_db.checkpointer.idle()

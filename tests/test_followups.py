@@ -42,7 +42,9 @@ async def test_one_nudge_after_the_delay_then_answer_from_it(harness: Harness) -
     assert await nudges(h) == []
     await tick(h, hours=2)
     queued = await nudges(h)
-    assert sorted(d.chat_id for d in queued) == sorted(u.id for u in (w.nice1, w.nice2, w.potenza, w.madrid))
+    assert sorted(d.chat_id for d in queued) == sorted(
+        u.id for u in (w.nice1, w.nice2, w.potenza, w.madrid)
+    )
     await tick(h, hours=1)
     assert len(await nudges(h)) == 4  # once only
 
@@ -87,7 +89,9 @@ async def test_nudge_waits_for_the_end_of_quiet_hours(harness: Harness) -> None:
     h = harness
     w = await world(h)
     async with h.deps.db.transaction() as s:
-        potenza = (await s.scalars(select(Official).where(Official.tg_user_id == w.potenza.id))).one()
+        potenza = (
+            await s.scalars(select(Official).where(Official.tg_user_id == w.potenza.id))
+        ).one()
         potenza.quiet_start, potenza.quiet_end = 0, 23 * 60 + 59  # nearly all day, Rome time
     await ask(h, w.asker)
     await tick(h, hours=25)
@@ -110,7 +114,8 @@ async def test_escalation_to_next_cities_then_organisers(harness: Harness) -> No
     await tick(h, hours=2)
     assert len(torino_questions(h, w)) == 1
     assert h.last_text(w.asker) == (
-        "No answer yet to your question on Flood risk, so it was also sent to officials in Torino.")
+        "No answer yet to your question on Flood risk, so it was also sent to officials in Torino."
+    )
     (q,) = await rows(h, Question)
     assert q.round == 2 and q.escalated_at is not None
     assert {r.round for r in await rows(h, Routing, Routing.city_id.isnot(None))} == {1, 2}
@@ -135,8 +140,13 @@ async def test_undelivered_routing_rows_are_delivered_later(harness: Harness) ->
     w = await world(h)
     await ask(h, w.asker)
     async with h.deps.db.transaction() as s:
-        routing = (await s.scalars(select(Routing).join(Official, Official.id == Routing.recipient_id)
-                                   .where(Official.tg_user_id == w.madrid.id))).one()
+        routing = (
+            await s.scalars(
+                select(Routing)
+                .join(Official, Official.id == Routing.recipient_id)
+                .where(Official.tg_user_id == w.madrid.id)
+            )
+        ).one()
         routing.status = RoutingStatus.PENDING  # as if the bot died before sending it
         routing.delivered_at = None
     h.tg.clear()
@@ -164,7 +174,10 @@ async def test_two_processes_nudge_and_escalate_once(harness: Harness) -> None:
         h.deps.clock.advance(hours=48)
         await asyncio.gather(follow_up(h.app.bot, h.deps), follow_up(h.app.bot, other))
         assert len(torino_questions(h, w)) == 1
-        assert len(await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.ESCALATION)) == 1
+        assert (
+            len(await rows(h, ExchangeMessage, ExchangeMessage.kind == ExchangeKind.ESCALATION))
+            == 1
+        )
     finally:
         await other_db.dispose()
 
@@ -181,6 +194,7 @@ async def test_nudge_in_the_recipients_language(harness: Harness) -> None:
     await tick(h, hours=25)
     await drain(h)
     expected = tr("es", "⏰ A colleague in {city} is waiting for your answer on {topic}.").format(
-        city="Gabès", topic="Flood risk")
+        city="Gabès", topic="Flood risk"
+    )
     assert h.last_text(TgUser(w.madrid.id)).startswith(expected)
     assert expected != "⏰ A colleague in Gabès is waiting for your answer on Flood risk."

@@ -55,15 +55,29 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
     statuses = {}
     async with db.transaction() as s:
         for question_status in (QuestionStatus.RESOLVED, QuestionStatus.OPEN):
-            q = Question(asker_id=asker.id, topic_id=topic.id, city_id=city.id, text="q",
-                         status=question_status, created_at=CREATED)
+            q = Question(
+                asker_id=asker.id,
+                topic_id=topic.id,
+                city_id=city.id,
+                text="q",
+                status=question_status,
+                created_at=CREATED,
+            )
             s.add(q)
             await s.flush()
-            for o, status in zip(others, (RoutingStatus.PENDING, RoutingStatus.DELIVERED,
-                                          RoutingStatus.ANSWERED), strict=True):
-                r = Routing(question_id=q.id, recipient_id=o.id, city_id=city.id, status=status,
-                            created_at=CREATED,
-                            delivered_at=None if status == RoutingStatus.PENDING else CREATED)
+            for o, status in zip(
+                others,
+                (RoutingStatus.PENDING, RoutingStatus.DELIVERED, RoutingStatus.ANSWERED),
+                strict=True,
+            ):
+                r = Routing(
+                    question_id=q.id,
+                    recipient_id=o.id,
+                    city_id=city.id,
+                    status=status,
+                    created_at=CREATED,
+                    delivered_at=None if status == RoutingStatus.PENDING else CREATED,
+                )
                 s.add(r)
                 await s.flush()
                 statuses[r.id] = (question_status, status)
@@ -74,8 +88,11 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
 
     await _migrate_to(db, "head")
     assert await now() == {
-        rid: RoutingStatus.CLOSED if q == QuestionStatus.RESOLVED and r != RoutingStatus.ANSWERED else r
-        for rid, (q, r) in statuses.items()}
+        rid: RoutingStatus.CLOSED
+        if q == QuestionStatus.RESOLVED and r != RoutingStatus.ANSWERED
+        else r
+        for rid, (q, r) in statuses.items()
+    }
     await _migrate_to(db, "0109", down=True)
     assert await now() == {rid: r for rid, (_q, r) in statuses.items()}
     await _migrate_to(db, "head")

@@ -30,13 +30,16 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("now", "expected"), [
-    (utc(2026, 3, 2, 20, 59), None),  # 21:59 local: not yet quiet
-    (utc(2026, 3, 2, 21, 0), utc(2026, 3, 3, 6, 0)),  # 22:00: until 07:00 tomorrow
-    (utc(2026, 3, 2, 23, 30), utc(2026, 3, 3, 6, 0)),  # 00:30 local, after midnight
-    (utc(2026, 3, 3, 5, 59), utc(2026, 3, 3, 6, 0)),
-    (utc(2026, 3, 3, 6, 0), None),  # 07:00: over
-])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (utc(2026, 3, 2, 20, 59), None),  # 21:59 local: not yet quiet
+        (utc(2026, 3, 2, 21, 0), utc(2026, 3, 3, 6, 0)),  # 22:00: until 07:00 tomorrow
+        (utc(2026, 3, 2, 23, 30), utc(2026, 3, 3, 6, 0)),  # 00:30 local, after midnight
+        (utc(2026, 3, 3, 5, 59), utc(2026, 3, 3, 6, 0)),
+        (utc(2026, 3, 3, 6, 0), None),  # 07:00: over
+    ],
+)
 def test_not_before_across_midnight(now: datetime, expected: datetime | None) -> None:
     assert not_before(NIGHT, now, TUNIS) == expected
 

@@ -24,9 +24,15 @@ from tests.harness.updates import STICKER, Harness, TgUser, tr
 async def seed_basic(h: Harness) -> None:
     await make_city(h.deps.db, "Gabès")
     await make_city(h.deps.db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
-    await make_topic(h.deps.db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
-    await make_topic(h.deps.db, "early-warning", names={"en": "Early warning", "fr": "Alerte précoce"},
-                     position=1)
+    await make_topic(
+        h.deps.db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"}
+    )
+    await make_topic(
+        h.deps.db,
+        "early-warning",
+        names={"en": "Early warning", "fr": "Alerte précoce"},
+        position=1,
+    )
 
 
 async def official_row(h: Harness, tg_id: int) -> Official | None:
@@ -86,15 +92,21 @@ async def test_used_up_expired_and_invalid_invites_are_refused(harness: Harness)
     invite = await create_invite(h.deps, "Gabès", uses=1)
     await h.command(first, f"/start {invite.code}")
     await h.command(second, f"/start {invite.code}")
-    assert h.last_text(second) == tr("it", "This invite link has already been used. Please ask your organiser for a new one.")
+    assert h.last_text(second) == tr(
+        "it", "This invite link has already been used. Please ask your organiser for a new one."
+    )
 
     expiring = await create_invite(h.deps, "Gabès", expires_in=timedelta(days=14))
     h.deps.clock.advance(days=15)
     await h.command(second, f"/start {expiring.code}")
-    assert h.last_text(second) == tr("it", "This invite link has expired. Please ask your organiser for a new one.")
+    assert h.last_text(second) == tr(
+        "it", "This invite link has expired. Please ask your organiser for a new one."
+    )
 
     await h.command(second, "/start not-a-real-code")
-    assert h.last_text(second) == tr("it", "This invite link is not valid. Please check it with your organiser.")
+    assert h.last_text(second) == tr(
+        "it", "This invite link is not valid. Please check it with your organiser."
+    )
 
 
 async def test_restart_mid_registration_continues(harness: Harness, deps, tg) -> None:
@@ -201,7 +213,9 @@ async def test_admin_promotes_and_demotes_with_audit(harness: Harness) -> None:
     admin = TgUser(ADMIN_TG_ID, "Admin")
     await h.command(admin, f"/promote {target.tg_user_id}")
     assert "Lucía is now an organiser" in h.last_text(admin)
-    assert h.last_text(target.chat_id) == tr("es", "You are now an organiser. Send /help to see what you can do.")
+    assert h.last_text(target.chat_id) == tr(
+        "es", "You are now an organiser. Send /help to see what you can do."
+    )
     await h.command(admin, f"/demote {target.id}")
     assert (await official_row(h, target.tg_user_id)).role == Role.OFFICIAL  # type: ignore[union-attr]
     await h.command(admin, "/promote 424242")

@@ -45,29 +45,55 @@ async def network(h: Harness) -> dict[str, Any]:
     potenza = await make_city(db, "Potenza", "IT", ROME, ["it", "en"])
     nouakchott = await make_city(db, "Tevragh Zeina", "MR", "Africa/Nouakchott", ["ar", "fr"])
     gabes = await make_city(db, "Gabès", "TN", "Africa/Tunis", ["ar", "fr", "en"])
-    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"})
+    flood = await make_topic(
+        db, "flood-risk", names={"en": "Flood risk", "fr": "Risque d'inondation"}
+    )
     org_user = TgUser(next_tg_id(), "Chiara", "it")
-    organiser = await make_official(db, potenza, tg_id=org_user.id, name="Chiara",
-                                    role=Role.ORGANISER, locale="en")
+    organiser = await make_official(
+        db, potenza, tg_id=org_user.id, name="Chiara", role=Role.ORGANISER, locale="en"
+    )
     mr = await make_official(db, nouakchott, name="Mohamed", locale="fr", topics=[flood])
     tn = await make_official(db, gabes, name="Amina", locale="en")
-    return {"org_user": org_user, "organiser": organiser, "mr": mr, "tn": tn, "potenza": potenza,
-            "nouakchott": nouakchott, "gabes": gabes, "flood": flood}
+    return {
+        "org_user": org_user,
+        "organiser": organiser,
+        "mr": mr,
+        "tn": tn,
+        "potenza": potenza,
+        "nouakchott": nouakchott,
+        "gabes": gabes,
+        "flood": flood,
+    }
 
 
-async def add_reminder(db: Database, *, text: str | None = "Send the quarterly figures",
-                       run_at: datetime | None = None, rule: dict[str, Any] | None = None,
-                       timezone: str = ROME, target: dict[str, Any] | None = None,
-                       event_at: datetime | None = None, now: datetime | None = None,
-                       source: tuple[int, int] | None = None) -> int:
+async def add_reminder(
+    db: Database,
+    *,
+    text: str | None = "Send the quarterly figures",
+    run_at: datetime | None = None,
+    rule: dict[str, Any] | None = None,
+    timezone: str = ROME,
+    target: dict[str, Any] | None = None,
+    event_at: datetime | None = None,
+    now: datetime | None = None,
+    source: tuple[int, int] | None = None,
+) -> int:
     now = now or FakeClock().now()
     next_run = run_at if rule is None else recurrence.next_after(rule, timezone, now)
     async with db.transaction() as s:
-        r = Reminder(text=None if source else text, target=target or {}, run_at=run_at, rule=rule,
-                     timezone=timezone, next_run_at=next_run, event_at=event_at,
-                     source_chat_id=source[0] if source else None,
-                     source_message_id=source[1] if source else None,
-                     status=ReminderStatus.ACTIVE, created_at=now)
+        r = Reminder(
+            text=None if source else text,
+            target=target or {},
+            run_at=run_at,
+            rule=rule,
+            timezone=timezone,
+            next_run_at=next_run,
+            event_at=event_at,
+            source_chat_id=source[0] if source else None,
+            source_message_id=source[1] if source else None,
+            status=ReminderStatus.ACTIVE,
+            created_at=now,
+        )
         s.add(r)
         await s.flush()
         return r.id
@@ -90,15 +116,21 @@ async def reminder_row(db: Database, reminder_id: int) -> Reminder:
 
 async def audits(db: Database, action: str) -> list[AuditLog]:
     async with db.transaction() as s:
-        return list((await s.scalars(select(AuditLog).where(AuditLog.action == action)
-                                     .order_by(AuditLog.id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
+                )
+            ).all()
+        )
 
 
 # ---- the /remind flow ------------------------------------------------------------------
 
 
-async def test_remind_once_with_event_time_in_each_recipients_timezone(harness: Harness,
-                                                                       clock: FakeClock) -> None:
+async def test_remind_once_with_event_time_in_each_recipients_timezone(
+    harness: Harness, clock: FakeClock
+) -> None:
     h = harness
     n = await network(h)
     org = n["org_user"]
@@ -140,8 +172,9 @@ async def test_remind_once_with_event_time_in_each_recipients_timezone(harness: 
     assert "Mar 10, 2026, 3:00 PM" in plain(rows[n["tn"].id].text)
     assert "Call with &lt;b&gt;Potenza&lt;/b&gt; &amp; partners" in plain(rows[n["tn"].id].text)
     assert "late" not in plain(rows[n["tn"].id].text)
-    assert all(d.source == "reminder" and d.reminder_id == 1 and d.method == "text"
-               for d in rows.values())
+    assert all(
+        d.source == "reminder" and d.reminder_id == 1 and d.method == "text" for d in rows.values()
+    )
     assert rows[n["mr"].id].dedupe_key == f"r:1:20260305T090000Z:{n['mr'].id}"
     assert (await reminder_row(h.deps.db, 1)).status == ReminderStatus.DONE
 
@@ -149,7 +182,9 @@ async def test_remind_once_with_event_time_in_each_recipients_timezone(harness: 
     assert len(await outbox(h.deps.db)) == 3
 
 
-async def test_remind_weekly_by_topic_and_a_copied_photo(harness: Harness, clock: FakeClock) -> None:
+async def test_remind_weekly_by_topic_and_a_copied_photo(
+    harness: Harness, clock: FakeClock
+) -> None:
     h = harness
     n = await network(h)
     org = n["org_user"]
@@ -180,7 +215,8 @@ async def test_remind_weekly_by_topic_and_a_copied_photo(harness: Harness, clock
     await reminders_job(h.app)
     rows = await outbox(h.deps.db)
     assert [(d.recipient_id, d.method, d.message_id) for d in rows] == [
-        (n["mr"].id, "copy", photo["message_id"])]
+        (n["mr"].id, "copy", photo["message_id"])
+    ]
     assert (await reminder_row(h.deps.db, 1)).next_run_at == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
@@ -255,7 +291,9 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     org = n["org_user"]
     weekly = recurrence.make_rule("weekly", 1, 10, 0, clock.now(), ROME)
     rid = await add_reminder(h.deps.db, rule=weekly)
-    once = await add_reminder(h.deps.db, text="Report due", run_at=datetime(2026, 3, 20, 9, tzinfo=UTC))
+    once = await add_reminder(
+        h.deps.db, text="Report due", run_at=datetime(2026, 3, 20, 9, tzinfo=UTC)
+    )
 
     await h.command(org, "/reminders")
     listing = plain(h.last_text(org))
@@ -275,7 +313,9 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     await h.press(org, f"Resume #{rid}")
     row = await reminder_row(h.deps.db, rid)
     assert row.status == ReminderStatus.ACTIVE
-    assert row.next_run_at == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # the next Tuesday, not a catch-up
+    assert row.next_run_at == datetime(
+        2026, 3, 10, 9, 0, tzinfo=UTC
+    )  # the next Tuesday, not a catch-up
     await reminders_job(h.app)
     assert await outbox(h.deps.db) == []
 
@@ -290,19 +330,26 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     assert "Delete reminder #1?" in plain(h.last_text(org))
     await h.press(org, "Yes, delete")
     assert (await reminder_row(h.deps.db, rid)).status == ReminderStatus.DELETED
-    assert {d.status for d in await outbox(h.deps.db, reminder_id=rid)} == {DeliveryStatus.CANCELLED}
+    assert {d.status for d in await outbox(h.deps.db, reminder_id=rid)} == {
+        DeliveryStatus.CANCELLED
+    }
     assert {d.status for d in await outbox(h.deps.db, reminder_id=once)} == {DeliveryStatus.PENDING}
     assert "No reminders are scheduled" in plain(h.last_text(org))
 
     await h.callback(org, f"rml:r:{rid}")
     await h.callback(org, "rml:p:abc")
     await h.callback(org, "rml:zz:1")
-    assert h.tg.alerts()[-3:] == ["That no longer exists.", "This button is no longer active.",
-                                  "This button is no longer active."]
+    assert h.tg.alerts()[-3:] == [
+        "That no longer exists.",
+        "This button is no longer active.",
+        "This button is no longer active.",
+    ]
     assert [a.action for a in await audits(h.deps.db, "reminder.deleted")] == ["reminder.deleted"]
 
 
-async def test_resume_a_one_off_whose_time_passed_is_refused(harness: Harness, clock: FakeClock) -> None:
+async def test_resume_a_one_off_whose_time_passed_is_refused(
+    harness: Harness, clock: FakeClock
+) -> None:
     h = harness
     n = await network(h)
     rid = await add_reminder(h.deps.db, run_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
@@ -316,8 +363,9 @@ async def test_resume_a_one_off_whose_time_passed_is_refused(harness: Harness, c
 # ---- recurrence and DST ----------------------------------------------------------------
 
 
-async def test_weekly_reminder_stays_at_10_local_across_dst(db: Database, deps: Deps,
-                                                            clock: FakeClock) -> None:
+async def test_weekly_reminder_stays_at_10_local_across_dst(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     city = await make_city(db, "Potenza", "IT", ROME)
     reader = await make_official(db, city, locale="it")
     clock.set(datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
@@ -332,34 +380,47 @@ async def test_weekly_reminder_stays_at_10_local_across_dst(db: Database, deps: 
         report = await reminders.run_due(deps, clock.now(), reminder_notice)
         assert report.sent == [(rid, row.next_run_at)]
     # CET (UTC+1) before the change on 29 March, CEST (UTC+2) after: 10:00 in Rome each time.
-    assert seen == [datetime(2026, 3, 24, 9, tzinfo=UTC), datetime(2026, 3, 31, 8, tzinfo=UTC),
-                    datetime(2026, 4, 7, 8, tzinfo=UTC)]
+    assert seen == [
+        datetime(2026, 3, 24, 9, tzinfo=UTC),
+        datetime(2026, 3, 31, 8, tzinfo=UTC),
+        datetime(2026, 4, 7, 8, tzinfo=UTC),
+    ]
     keys = [d.dedupe_key for d in await outbox(db)]
-    assert keys == [f"r:{rid}:20260324T090000Z:{reader.id}", f"r:{rid}:20260331T080000Z:{reader.id}",
-                    f"r:{rid}:20260407T080000Z:{reader.id}"]
+    assert keys == [
+        f"r:{rid}:20260324T090000Z:{reader.id}",
+        f"r:{rid}:20260331T080000Z:{reader.id}",
+        f"r:{rid}:20260407T080000Z:{reader.id}",
+    ]
 
 
 def test_recurrence_in_the_repeated_and_the_missing_hour() -> None:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     sunday_0230 = recurrence.make_rule("weekly", 6, 2, 30, start, ROME)
     # 02:30 does not exist on 29 March: one run, an hour later by the clock on the wall.
-    spring = recurrence.between(sunday_0230, ROME, datetime(2026, 3, 28, tzinfo=UTC),
-                                datetime(2026, 3, 30, tzinfo=UTC))
+    spring = recurrence.between(
+        sunday_0230, ROME, datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC)
+    )
     assert spring == [datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]
     # 02:30 happens twice on 25 October: still one run.
-    autumn = recurrence.between(sunday_0230, ROME, datetime(2026, 10, 24, tzinfo=UTC),
-                                datetime(2026, 10, 26, tzinfo=UTC))
+    autumn = recurrence.between(
+        sunday_0230, ROME, datetime(2026, 10, 24, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC)
+    )
     assert autumn == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
-    assert recurrence.next_after(sunday_0230, ROME, autumn[0]) == datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
+    assert recurrence.next_after(sunday_0230, ROME, autumn[0]) == datetime(
+        2026, 11, 1, 1, 30, tzinfo=UTC
+    )
     last_friday = recurrence.make_rule("monthly", 4, 18, 0, start, "America/New_York", nth=-1)
     assert recurrence.next_after(last_friday, "America/New_York", start) == datetime(
-        2026, 3, 27, 22, 0, tzinfo=UTC)
+        2026, 3, 27, 22, 0, tzinfo=UTC
+    )
 
 
 # ---- missed runs after downtime --------------------------------------------------------
 
 
-async def test_missed_one_off_within_grace_is_sent_marked_late(harness: Harness, clock: FakeClock) -> None:
+async def test_missed_one_off_within_grace_is_sent_marked_late(
+    harness: Harness, clock: FakeClock
+) -> None:
     h = harness
     n = await network(h)
     due = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -368,15 +429,19 @@ async def test_missed_one_off_within_grace_is_sent_marked_late(harness: Harness,
     await reminders_job(h.app)
     rows = {d.recipient_id: plain(d.text) for d in await outbox(h.deps.db)}
     assert len(rows) == 3
-    assert "Sent late: the bot was offline when this was due (Mar 3, 2026, 10:00 AM)" in rows[n["tn"].id]
+    assert (
+        "Sent late: the bot was offline when this was due (Mar 3, 2026, 10:00 AM)"
+        in rows[n["tn"].id]
+    )
     assert "3 mars 2026, 09:00" in rows[n["mr"].id]  # Nouakchott time, French format
     [late] = await audits(h.deps.db, "reminder.late")
     assert late.target_id == rid and late.details == {"run_at": due.isoformat(), "late_minutes": 45}
     assert (await reminder_row(h.deps.db, rid)).status == ReminderStatus.DONE
 
 
-async def test_missed_one_off_beyond_grace_is_skipped_and_shown(harness: Harness, clock: FakeClock,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_missed_one_off_beyond_grace_is_skipped_and_shown(
+    harness: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     h = harness
     org = (await network(h))["org_user"]
     due = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
@@ -400,7 +465,8 @@ async def test_missed_one_off_beyond_grace_is_skipped_and_shown(harness: Harness
 
 
 async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(
-        harness: Harness, clock: FakeClock) -> None:
+    harness: Harness, clock: FakeClock
+) -> None:
     h = harness
     n = await network(h)
     org = n["org_user"]
@@ -413,7 +479,8 @@ async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(
     assert {d.dedupe_key.split(":")[2] for d in rows} == {"20260310T090000Z"}
     assert all("Sent late" in (d.text or "") for d in rows if d.recipient_id != n["mr"].id)
     assert [a.details["run_at"] for a in await audits(h.deps.db, "reminder.skipped")] == [
-        "2026-03-03T09:00:00+00:00"]
+        "2026-03-03T09:00:00+00:00"
+    ]
     assert (await reminder_row(h.deps.db, rid)).next_run_at == datetime(2026, 3, 17, 9, tzinfo=UTC)
 
     await h.command(org, "/reminders")
@@ -429,23 +496,33 @@ async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(
     assert (await reminder_row(h.deps.db, rid)).next_run_at == datetime(2026, 3, 24, 9, tzinfo=UTC)
 
 
-async def test_copied_message_gets_a_header_with_event_time_and_late_mark(db: Database, deps: Deps,
-                                                                          clock: FakeClock) -> None:
+async def test_copied_message_gets_a_header_with_event_time_and_late_mark(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     city = await make_city(db, "Tevragh Zeina", "MR", "Africa/Nouakchott")
     reader = await make_official(db, city, locale="fr")
     due = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-    rid = await add_reminder(db, run_at=due, source=(ADMIN_TG_ID, 77),
-                             event_at=datetime(2026, 3, 4, 15, tzinfo=UTC))
+    rid = await add_reminder(
+        db, run_at=due, source=(ADMIN_TG_ID, 77), event_at=datetime(2026, 3, 4, 15, tzinfo=UTC)
+    )
     clock.set(due + timedelta(minutes=10))
     await reminders.run_due(deps, clock.now(), reminder_notice)
     header, copy = await outbox(db)
     assert header.dedupe_key == f"r:{rid}:20260303T090000Z:{reader.id}:h"
-    assert "4 mars 2026, 15:00" in (header.text or "") and "3 mars 2026, 09:00" in (header.text or "")
-    assert (copy.method, copy.from_chat_id, copy.message_id, copy.text) == ("copy", ADMIN_TG_ID, 77, None)
+    assert "4 mars 2026, 15:00" in (header.text or "") and "3 mars 2026, 09:00" in (
+        header.text or ""
+    )
+    assert (copy.method, copy.from_chat_id, copy.message_id, copy.text) == (
+        "copy",
+        ADMIN_TG_ID,
+        77,
+        None,
+    )
 
 
-async def test_a_failure_while_enqueuing_neither_skips_nor_repeats(db: Database, deps: Deps,
-                                                                   clock: FakeClock) -> None:
+async def test_a_failure_while_enqueuing_neither_skips_nor_repeats(
+    db: Database, deps: Deps, clock: FakeClock
+) -> None:
     city = await make_city(db, "Gabès")
     for _ in range(3):
         await make_official(db, city)
@@ -473,7 +550,9 @@ async def test_a_failure_while_enqueuing_neither_skips_nor_repeats(db: Database,
 # ---- two processes ---------------------------------------------------------------------
 
 
-async def test_two_processes_handle_each_due_run_once(db_url: str, settings: Any, clock: FakeClock) -> None:
+async def test_two_processes_handle_each_due_run_once(
+    db_url: str, settings: Any, clock: FakeClock
+) -> None:
     first, second = Database(db_url), Database(db_url)
     try:
         city = await make_city(first, "Gabès")
@@ -498,8 +577,14 @@ async def test_two_processes_handle_each_due_run_once(db_url: str, settings: Any
         assert not set(a) & set(b)
         async with first.transaction() as s:
             assert await s.scalar(select(func.count()).select_from(Delivery)) == 40 * len(officials)
-            assert await s.scalar(select(func.count()).select_from(Reminder)
-                                  .where(Reminder.status == ReminderStatus.DONE)) == 40
+            assert (
+                await s.scalar(
+                    select(func.count())
+                    .select_from(Reminder)
+                    .where(Reminder.status == ReminderStatus.DONE)
+                )
+                == 40
+            )
     finally:
         await first.dispose()
         await second.dispose()

@@ -64,27 +64,63 @@ def t(day: str, hm: str = "10:00") -> datetime:
 
 async def add_question(deps: Deps, asker: Official, topic: Topic, text: str, at: datetime) -> int:
     async with deps.db.transaction() as s:
-        q = Question(asker_id=asker.id, topic_id=topic.id, city_id=asker.city_id, text=text,
-                     status=QuestionStatus.OPEN, created_at=at)
+        q = Question(
+            asker_id=asker.id,
+            topic_id=topic.id,
+            city_id=asker.city_id,
+            text=text,
+            status=QuestionStatus.OPEN,
+            created_at=at,
+        )
         s.add(q)
         await s.flush()
-        s.add(ExchangeMessage(question_id=q.id, from_official_id=asker.id, from_city_id=asker.city_id,
-                              kind=ExchangeKind.QUESTION, text=text, created_at=at))
+        s.add(
+            ExchangeMessage(
+                question_id=q.id,
+                from_official_id=asker.id,
+                from_city_id=asker.city_id,
+                kind=ExchangeKind.QUESTION,
+                text=text,
+                created_at=at,
+            )
+        )
         return q.id
 
 
-async def add_message(deps: Deps, qid: int, kind: ExchangeKind, sender: Official | None,
-                      to: Official | None, text: str | None, at: datetime) -> None:
+async def add_message(
+    deps: Deps,
+    qid: int,
+    kind: ExchangeKind,
+    sender: Official | None,
+    to: Official | None,
+    text: str | None,
+    at: datetime,
+) -> None:
     async with deps.db.transaction() as s:
-        s.add(ExchangeMessage(question_id=qid, kind=kind, text=text, created_at=at,
-                              from_official_id=sender.id if sender else None,
-                              from_city_id=sender.city_id if sender else None,
-                              to_official_id=to.id if to else None,
-                              to_city_id=to.city_id if to else None))
+        s.add(
+            ExchangeMessage(
+                question_id=qid,
+                kind=kind,
+                text=text,
+                created_at=at,
+                from_official_id=sender.id if sender else None,
+                from_city_id=sender.city_id if sender else None,
+                to_official_id=to.id if to else None,
+                to_city_id=to.city_id if to else None,
+            )
+        )
         if kind == ExchangeKind.ROUTING and to is not None:
             assert to.city_id is not None
-            s.add(Routing(question_id=qid, recipient_id=to.id, city_id=to.city_id,
-                          status=RoutingStatus.DELIVERED, created_at=at, delivered_at=at))
+            s.add(
+                Routing(
+                    question_id=qid,
+                    recipient_id=to.id,
+                    city_id=to.city_id,
+                    status=RoutingStatus.DELIVERED,
+                    created_at=at,
+                    delivered_at=at,
+                )
+            )
 
 
 async def seed_history(deps: Deps) -> History:
@@ -95,7 +131,9 @@ async def seed_history(deps: Deps) -> History:
     madrid = await make_city(db, "Madrid", "ES", "Europe/Madrid", ["es"])
     nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr"])
     potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it"])
-    flood = await make_topic(db, "flood-risk", "drr", {"en": "Flood risk", "fr": "Risque d'inondation"})
+    flood = await make_topic(
+        db, "flood-risk", "drr", {"en": "Flood risk", "fr": "Risque d'inondation"}
+    )
     warning = await make_topic(db, "early-warning", "alerts", {"en": "Early warning"}, position=1)
     sami = await make_official(db, gabes, name=SAMI, topics=[flood], locale="ar")
     lucia = await make_official(db, madrid, name="Lucía Fernández", topics=[flood], locale="es")
@@ -104,34 +142,86 @@ async def seed_history(deps: Deps) -> History:
 
     q1 = await add_question(deps, sami, flood, QUESTION_AR, t("2026-02-20"))
     await add_message(deps, q1, ExchangeKind.ROUTING, sami, lucia, None, t("2026-02-20", "10:01"))
-    await add_message(deps, q1, ExchangeKind.ANSWER, lucia, sami,
-                      "Usamos alertas tempranas por SMS, ¿y ustedes?", t("2026-02-20", "12:30"))
-    await add_message(deps, q1, ExchangeKind.FOLLOW_UP, sami, lucia, FOLLOW_UP_AR,
-                      t("2026-02-20", "13:00"))
+    await add_message(
+        deps,
+        q1,
+        ExchangeKind.ANSWER,
+        lucia,
+        sami,
+        "Usamos alertas tempranas por SMS, ¿y ustedes?",
+        t("2026-02-20", "12:30"),
+    )
+    await add_message(
+        deps, q1, ExchangeKind.FOLLOW_UP, sami, lucia, FOLLOW_UP_AR, t("2026-02-20", "13:00")
+    )
     await add_message(deps, q1, ExchangeKind.RESOLVED, sami, None, None, t("2026-02-20", "14:00"))
     await add_message(deps, q1, ExchangeKind.NUDGE, None, lucia, None, t("2026-02-21"))
 
-    q2 = await add_question(deps, helene, warning, "=HYPERLINK(\"x\") sirènes, alerte", t("2026-01-10", "08:00"))
+    q2 = await add_question(
+        deps, helene, warning, '=HYPERLINK("x") sirènes, alerte', t("2026-01-10", "08:00")
+    )
     await add_message(deps, q2, ExchangeKind.ROUTING, helene, marco, None, t("2026-01-10", "08:01"))
-    await add_message(deps, q2, ExchangeKind.DECLINE, sami, helene, "Not my field, sorry",
-                      t("2026-01-10", "09:00"))
-    await add_message(deps, q2, ExchangeKind.ANSWER, marco, helene, "Abbiamo sirene in ogni quartiere",
-                      t("2026-01-11", "08:00"))
+    await add_message(
+        deps,
+        q2,
+        ExchangeKind.DECLINE,
+        sami,
+        helene,
+        "Not my field, sorry",
+        t("2026-01-10", "09:00"),
+    )
+    await add_message(
+        deps,
+        q2,
+        ExchangeKind.ANSWER,
+        marco,
+        helene,
+        "Abbiamo sirene in ogni quartiere",
+        t("2026-01-11", "08:00"),
+    )
     await erase(deps, marco.tg_user_id)
     return History(gabes, madrid, nice, potenza, flood, warning, sami, lucia, helene, marco, q1, q2)
 
 
 EXPECTED = [
     # (question, kind, asker, asker city, answerer, answerer city, sent_by, response, text)
-    ("q2", "question", "Hélène Müller", "Nice", None, None, "asker", None,
-     "=HYPERLINK(\"x\") sirènes, alerte"),
+    (
+        "q2",
+        "question",
+        "Hélène Müller",
+        "Nice",
+        None,
+        None,
+        "asker",
+        None,
+        '=HYPERLINK("x") sirènes, alerte',
+    ),
     ("q2", "routing", "Hélène Müller", "Nice", "(erased)", "Potenza", "asker", None, None),
-    ("q2", "decline", "Hélène Müller", "Nice", SAMI, "Gabès", "answerer", 3600, "Not my field, sorry"),
+    (
+        "q2",
+        "decline",
+        "Hélène Müller",
+        "Nice",
+        SAMI,
+        "Gabès",
+        "answerer",
+        3600,
+        "Not my field, sorry",
+    ),
     ("q2", "answer", "Hélène Müller", "Nice", "(erased)", "Potenza", "answerer", 86400, None),
     ("q1", "question", SAMI, "Gabès", None, None, "asker", None, QUESTION_AR),
     ("q1", "routing", SAMI, "Gabès", "Lucía Fernández", "Madrid", "asker", None, None),
-    ("q1", "answer", SAMI, "Gabès", "Lucía Fernández", "Madrid", "answerer", 9000,
-     "Usamos alertas tempranas por SMS, ¿y ustedes?"),
+    (
+        "q1",
+        "answer",
+        SAMI,
+        "Gabès",
+        "Lucía Fernández",
+        "Madrid",
+        "answerer",
+        9000,
+        "Usamos alertas tempranas por SMS, ¿y ustedes?",
+    ),
     ("q1", "follow_up", SAMI, "Gabès", "Lucía Fernández", "Madrid", "asker", None, FOLLOW_UP_AR),
     ("q1", "resolved", SAMI, "Gabès", None, None, "asker", None, None),
 ]
@@ -147,17 +237,32 @@ def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
         return None if v in ("", None) else v
 
     response = blank(row["response_seconds"])
-    return (int(row["question_id"]), row["kind"], row["asker_name"], row["asker_city"],
-            blank(row["answerer_name"]), blank(row["answerer_city"]), row["sent_by"],
-            int(response) if response is not None else None, blank(row["text"]))
+    return (
+        int(row["question_id"]),
+        row["kind"],
+        row["asker_name"],
+        row["asker_city"],
+        blank(row["answerer_name"]),
+        blank(row["answerer_city"]),
+        row["sent_by"],
+        int(response) if response is not None else None,
+        blank(row["text"]),
+    )
 
 
-async def export(deps: Deps, fmt: str, directory: Path, flt: reports.ExportFilter | None = None,
-                 **kwargs: Any) -> list[Path]:
-    result = await write_export(reports.export_rows(deps, flt or reports.ExportFilter(), batch=3),
-                                fmt, directory, "exchanges", reports.COLUMNS,
-                                datetime_columns=reports.DATETIME_COLUMNS,
-                                text_columns=reports.TEXT_COLUMNS, **kwargs)
+async def export(
+    deps: Deps, fmt: str, directory: Path, flt: reports.ExportFilter | None = None, **kwargs: Any
+) -> list[Path]:
+    result = await write_export(
+        reports.export_rows(deps, flt or reports.ExportFilter(), batch=3),
+        fmt,
+        directory,
+        "exchanges",
+        reports.COLUMNS,
+        datetime_columns=reports.DATETIME_COLUMNS,
+        text_columns=reports.TEXT_COLUMNS,
+        **kwargs,
+    )
     return [f.path for f in result.files]
 
 
@@ -230,15 +335,22 @@ async def test_filters(deps: Deps, tmp_path: Path) -> None:
     assert {q for q, _k in await kinds(reports.ExportFilter(since, until))} == {h.q1}
     assert await reports.count_rows(deps, reports.ExportFilter(since, until)) == 5
     assert await kinds(reports.ExportFilter(city_ids=(h.potenza.id,))) == [
-        (h.q2, "routing"), (h.q2, "answer")]
+        (h.q2, "routing"),
+        (h.q2, "answer"),
+    ]
     assert len(await kinds(reports.ExportFilter(countries=("TN",)))) == 6
     assert {q for q, _k in await kinds(reports.ExportFilter(topic_ids=(h.warning.id,)))} == {h.q2}
     both = reports.ExportFilter(city_ids=(h.madrid.id,), countries=("tn",))
     assert await kinds(both) == [(h.q1, "routing"), (h.q1, "answer"), (h.q1, "follow_up")]
     start, end = reports.parse_dates("2026-01-11 2026-02-20", now)
     assert await kinds(reports.ExportFilter(start, end)) == [
-        (h.q2, "answer"), (h.q1, "question"), (h.q1, "routing"), (h.q1, "answer"),
-        (h.q1, "follow_up"), (h.q1, "resolved")]
+        (h.q2, "answer"),
+        (h.q1, "question"),
+        (h.q1, "routing"),
+        (h.q1, "answer"),
+        (h.q1, "follow_up"),
+        (h.q1, "resolved"),
+    ]
 
 
 async def test_only_admins_start_an_export(deps: Deps) -> None:
@@ -255,7 +367,9 @@ def test_parse_dates_refuses_garbage() -> None:
         with pytest.raises(reports.InvalidInput):
             reports.parse_dates(text, now)
     assert reports.parse_dates("2026-02-01", now) == (
-        datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
+        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+    )
 
 
 async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
@@ -265,8 +379,26 @@ async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
     for i in range(n):
         text = "".join(rnd.choice(alphabet) for _ in range(text_size))
         when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
-        batch.append((i, when, when, "UTC", i // 3, "Flood risk", "answer", SAMI, "Gabès", "TN",
-                      "Lucía", "Madrid", "ES", "answerer", 60, text))
+        batch.append(
+            (
+                i,
+                when,
+                when,
+                "UTC",
+                i // 3,
+                "Flood risk",
+                "answer",
+                SAMI,
+                "Gabès",
+                "TN",
+                "Lucía",
+                "Madrid",
+                "ES",
+                "answerer",
+                60,
+                text,
+            )
+        )
         if len(batch) == 100:
             yield batch
             batch = []
@@ -278,8 +410,15 @@ async def test_parts_stay_under_the_limit_and_open_alone(tmp_path: Path) -> None
     for fmt in ("csv", "jsonl", "xlsx"):
         out = tmp_path / fmt
         out.mkdir()
-        result = await write_export(rows_of(600), fmt, out, "log", reports.COLUMNS,
-                                    part_limit=30_000, datetime_columns=reports.DATETIME_COLUMNS)
+        result = await write_export(
+            rows_of(600),
+            fmt,
+            out,
+            "log",
+            reports.COLUMNS,
+            part_limit=30_000,
+            datetime_columns=reports.DATETIME_COLUMNS,
+        )
         assert len(result.files) > 1, fmt
         total = 0
         for part in result.files:
@@ -289,8 +428,11 @@ async def test_parts_stay_under_the_limit_and_open_alone(tmp_path: Path) -> None
             elif fmt == "jsonl":
                 got = [json.loads(x) for x in part.path.read_text(encoding="utf-8").splitlines()]
             else:
-                got = list(openpyxl.load_workbook(part.path, read_only=True).active.iter_rows(  # type: ignore[union-attr]
-                    min_row=2, values_only=True))
+                got = list(
+                    openpyxl.load_workbook(part.path, read_only=True).active.iter_rows(  # type: ignore[union-attr]
+                        min_row=2, values_only=True
+                    )
+                )
             assert len(got) == part.rows
             total += part.rows
         assert total == 600 == result.rows
@@ -298,8 +440,15 @@ async def test_parts_stay_under_the_limit_and_open_alone(tmp_path: Path) -> None
 
 
 async def test_large_parts_are_zipped_and_stay_under_the_limit(tmp_path: Path) -> None:
-    result = await write_export(rows_of(3000, text_size=200), "csv", tmp_path, "log",
-                                reports.COLUMNS, part_limit=200_000, compress_at=50_000)
+    result = await write_export(
+        rows_of(3000, text_size=200),
+        "csv",
+        tmp_path,
+        "log",
+        reports.COLUMNS,
+        part_limit=200_000,
+        compress_at=50_000,
+    )
     assert len(result.files) > 1
     seen = 0
     for part in result.files:
@@ -313,8 +462,15 @@ async def test_large_parts_are_zipped_and_stay_under_the_limit(tmp_path: Path) -
         assert int(got[0]["message_id"]) == seen
         seen += part.rows
     assert seen == 3000
-    small = await write_export(rows_of(10), "jsonl", tmp_path, "small", reports.COLUMNS,
-                               part_limit=200_000, compress_at=50_000)
+    small = await write_export(
+        rows_of(10),
+        "jsonl",
+        tmp_path,
+        "small",
+        reports.COLUMNS,
+        part_limit=200_000,
+        compress_at=50_000,
+    )
     assert [f.path.name for f in small.files] == ["small.jsonl"]
 
 
@@ -327,7 +483,10 @@ async def test_stats(deps: Deps) -> None:
     assert everything.top_topics == [("Flood risk", 1), ("Early warning", 1)]
     assert [(c.city, c.count) for c in everything.helpful_cities] == [("Madrid", 1), ("Potenza", 1)]
     assert [(c.city, c.count) for c in everything.active_officials] == [
-        ("Madrid", 1), ("Nice", 1), ("Gabès", 1)]
+        ("Madrid", 1),
+        ("Nice", 1),
+        ("Gabès", 1),
+    ]
     recent = await reports.stats(deps, ADMIN_TG_ID, *reports.period_filter(deps.clock.now(), "30"))
     assert (recent.questions, recent.answered) == (1, 1)
     assert recent.median_first_answer == timedelta(hours=2, minutes=30)
@@ -349,34 +508,59 @@ def png_size(data: bytes) -> tuple[int, int]:
 async def test_chart_is_a_png_of_the_expected_size(deps: Deps) -> None:
     await seed_history(deps)
     series = await reports.weekly_series(deps, ADMIN_TG_ID, None)
-    png = charts.weekly_chart(series.weeks, series.questions, series.answers, title="أسئلة",
-                              questions_label="Questions", answers_label="Answers",
-                              week_label="Week")
+    png = charts.weekly_chart(
+        series.weeks,
+        series.questions,
+        series.answers,
+        title="أسئلة",
+        questions_label="Questions",
+        answers_label="Answers",
+        week_label="Week",
+    )
     assert png_size(png) == (charts.WIDTH_PX, charts.HEIGHT_PX)
-    empty = charts.weekly_chart([], {}, {}, title="t", questions_label="q", answers_label="a",
-                                week_label="w")
+    empty = charts.weekly_chart(
+        [], {}, {}, title="t", questions_label="q", answers_label="a", week_label="w"
+    )
     assert png_size(empty) == (charts.WIDTH_PX, charts.HEIGHT_PX)
 
 
-async def test_cli_export_and_stats(deps: Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_export_and_stats(
+    deps: Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.__main__ import main
 
     h = await seed_history(deps)
     monkeypatch.setenv("DATABASE_URL", deps.settings.database_url)
     monkeypatch.chdir(tmp_path)  # no stray .env
     target = tmp_path / "out" / "exchanges.xlsx"
-    code = await asyncio.to_thread(main, ["export", "--since", "2026-01-01", "--format", "xlsx",
-                                          "-o", str(target)])
+    code = await asyncio.to_thread(
+        main, ["export", "--since", "2026-01-01", "--format", "xlsx", "-o", str(target)]
+    )
     assert code == 0
-    body = list(openpyxl.load_workbook(target, read_only=True).active.iter_rows(  # type: ignore[union-attr]
-        min_row=2, values_only=True))
+    body = list(
+        openpyxl.load_workbook(target, read_only=True).active.iter_rows(  # type: ignore[union-attr]
+            min_row=2, values_only=True
+        )
+    )
     assert len(body) == len(EXPECTED)
     assert "exported 9 rows" in capsys.readouterr().err
 
     jsonl = tmp_path / "tn.jsonl"
-    code = await asyncio.to_thread(main, ["export", "--country", "TN", "--topic", "flood-risk",
-                                          "--until", "2026-02-20", "-o", str(jsonl), "--no-progress"])
+    code = await asyncio.to_thread(
+        main,
+        [
+            "export",
+            "--country",
+            "TN",
+            "--topic",
+            "flood-risk",
+            "--until",
+            "2026-02-20",
+            "-o",
+            str(jsonl),
+            "--no-progress",
+        ],
+    )
     assert code == 0
     assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 5
     code = await asyncio.to_thread(main, ["export", "--city", "Atlantis", "-o", str(jsonl)])

@@ -11,8 +11,9 @@ from bot import scheduling
 from tests.harness.updates import Harness
 
 
-async def test_stop_lets_a_running_job_finish(harness: Harness, monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_stop_lets_a_running_job_finish(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[str] = []
 

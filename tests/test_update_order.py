@@ -19,8 +19,14 @@ AMINA, BRUNO = TgUser(101), TgUser(202, first_name="Bruno")
 async def test_one_person_in_order_others_not_blocked() -> None:
     tg = RecordingRequest()
     processor = PerUserUpdateProcessor(concurrency=4)
-    app = ApplicationBuilder().token(TOKEN).request(tg).get_updates_request(tg) \
-        .concurrent_updates(processor).build()
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .request(tg)
+        .get_updates_request(tg)
+        .concurrent_updates(processor)
+        .build()
+    )
     release_first = asyncio.Event()
     bruno_done = asyncio.Event()
     started: list[str] = []
@@ -40,9 +46,13 @@ async def test_one_person_in_order_others_not_blocked() -> None:
     h = Harness(app, tg)
     await app.initialize()
     try:
-        updates = [h.update({"message": h.message_dict(u, t)})
-                   for u, t in ((AMINA, "amina 1"), (AMINA, "amina 2"), (BRUNO, "bruno 1"))]
-        tasks = [asyncio.create_task(processor.process_update(u, app.process_update(u))) for u in updates]
+        updates = [
+            h.update({"message": h.message_dict(u, t)})
+            for u, t in ((AMINA, "amina 1"), (AMINA, "amina 2"), (BRUNO, "bruno 1"))
+        ]
+        tasks = [
+            asyncio.create_task(processor.process_update(u, app.process_update(u))) for u in updates
+        ]
         # Never set if Bruno waited behind Amina (the timeout only turns a hang into a failure).
         await asyncio.wait_for(bruno_done.wait(), timeout=10)
         assert started == ["amina 1", "bruno 1"]  # Amina's second message waits for her first

@@ -34,8 +34,12 @@ READ_ONLY = "city_exchange_read_only"
 # the 1,000,000-message bench database.
 FAST_SQLITE_CACHE = "PRAGMA cache_size=-16000"
 FAST_POOL_SIZE = 8
-SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000",
-                  "PRAGMA synchronous=NORMAL")
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA synchronous=NORMAL",
+)
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -72,7 +76,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 class Database:
     """Owns the engine; services open sessions from it and own their transaction."""
 
-    def __init__(self, url: str, *, checkpoint_every: int = CHECKPOINT_EVERY, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, checkpoint_every: int = CHECKPOINT_EVERY, **engine_kwargs: Any
+    ) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -82,8 +88,11 @@ class Database:
         self._write_lock: asyncio.Lock | None = None if self.is_postgres else asyncio.Lock()
         self._fast = FastPool(self._fast_connect, FAST_POOL_SIZE)
         path = self.engine.url.database
-        self.checkpointer = (WalCheckpointer(path, checkpoint_every)
-                             if not self.is_postgres and path and path != ":memory:" else None)
+        self.checkpointer = (
+            WalCheckpointer(path, checkpoint_every)
+            if not self.is_postgres and path and path != ":memory:"
+            else None
+        )
 
     @property
     def dialect(self) -> Dialect:
@@ -120,11 +129,15 @@ class Database:
             url = self.engine.url.set(drivername="postgresql")
             conn = await asyncpg.connect(url.render_as_string(hide_password=False))
             for json_type in ("json", "jsonb"):  # decoded as the session's connections do
-                await conn.set_type_codec(json_type, encoder=json.dumps, decoder=json.loads,
-                                          schema="pg_catalog")
+                await conn.set_type_codec(
+                    json_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+                )
             return conn
-        return await SqliteDriver(self.engine.url.database or ":memory:", (*SQLITE_PRAGMAS, FAST_SQLITE_CACHE),
-                                  self.checkpointer).open()
+        return await SqliteDriver(
+            self.engine.url.database or ":memory:",
+            (*SQLITE_PRAGMAS, FAST_SQLITE_CACHE),
+            self.checkpointer,
+        ).open()
 
     @asynccontextmanager
     async def fast_statement(self) -> AsyncIterator[FastConn]:

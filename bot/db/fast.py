@@ -54,8 +54,7 @@ T = TypeVar("T")
 class Compiled:
     """One statement compiled for one dialect, with its bind order and type processing."""
 
-    def __init__(self, statement: Any, dialect: Dialect,
-                 result_types: Sequence[Any] = ()) -> None:
+    def __init__(self, statement: Any, dialect: Dialect, result_types: Sequence[Any] = ()) -> None:
         compiled = statement.compile(dialect=dialect)
         if compiled.insert_prefetch or compiled.update_prefetch:  # type: ignore[attr-defined]
             # Python-side defaults are computed by the session when it runs a statement; here
@@ -66,12 +65,16 @@ class Compiled:
         binds = [(name, compiled.binds[name]) for name in order]  # names as rendered
         self._binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
             (name, b.effective_value, b.type.dialect_impl(dialect).bind_processor(dialect))
-            for name, b in binds]
-        results = [t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
-                   for t in result_types]
+            for name, b in binds
+        ]
+        results = [
+            t.dialect_impl(dialect).result_processor(dialect, None) if t is not None else None
+            for t in result_types
+        ]
         # Only the columns that need converting (JSON, datetimes) are touched per row.
         self._results: list[tuple[int, Callable[[Any], Any]]] = [
-            (i, p) for i, p in enumerate(results) if p is not None]
+            (i, p) for i, p in enumerate(results) if p is not None
+        ]
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The driver values of every bind parameter, in order (`value`, inlined: a relay
@@ -165,8 +168,12 @@ class WalCheckpointer:
             if self._conn is None:
                 # A short wait: RESTART holds writers off while it waits for readers, and a
                 # long reader (an export) must not stall them; it is tried again later.
-                self._conn = sqlite3.connect(self.path, timeout=CHECKPOINT_WAIT_S,
-                                             isolation_level=None, check_same_thread=False)
+                self._conn = sqlite3.connect(
+                    self.path,
+                    timeout=CHECKPOINT_WAIT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
             # PASSIVE copies what it can while writers go on; RESTART then holds them off only
             # for the frames written meanwhile, and the next write starts the log over.
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
@@ -191,7 +198,9 @@ class SqliteDriver:
     """A sqlite3 connection with a thread of its own for what may wait (another process's write
     lock); the hot path's microsecond statements run on the caller's thread (see FastConn)."""
 
-    def __init__(self, path: str, pragmas: Sequence[str], checkpointer: WalCheckpointer | None = None) -> None:
+    def __init__(
+        self, path: str, pragmas: Sequence[str], checkpointer: WalCheckpointer | None = None
+    ) -> None:
         self._path = path
         self._pragmas = pragmas
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="fast-sqlite")
@@ -203,8 +212,12 @@ class SqliteDriver:
         return self
 
     def _open(self) -> None:
-        conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self._path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         for pragma in self._pragmas:
             conn.execute(pragma).close()
         if self.checkpointer is not None:
@@ -262,12 +275,15 @@ class FastConn:
         finally:
             cursor.close()
 
-    async def first(self, statement: Statement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    async def first(
+        self, statement: Statement, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
         rows = await self.fetch(statement, params)
         return rows[0] if rows else None
 
     async def transaction(self, program: Program[T]) -> T:
-        """Run the program in one transaction: committed when it returns, rolled back if it raises."""
+        """Run the program in one transaction: committed when it returns, rolled back if it
+        raises."""
         if not self.postgres:
             # The relay's write takes well under a millisecond once the write lock is held, so it
             # runs here; only when another process holds the lock is it waited for in the thread.
@@ -316,9 +332,12 @@ class PlpgsqlFunction:
     """
 
     _PLACEHOLDER = re.compile(
-        r"\$(\d+)::(TIMESTAMP WITH(?:OUT)? TIME ZONE|DOUBLE PRECISION|[A-Z]+(?:\(\d+\))?)")
+        r"\$(\d+)::(TIMESTAMP WITH(?:OUT)? TIME ZONE|DOUBLE PRECISION|[A-Z]+(?:\(\d+\))?)"
+    )
 
-    def __init__(self, name: str, returns: str, build: Callable[[PlpgsqlFunction, Dialect], str]) -> None:
+    def __init__(
+        self, name: str, returns: str, build: Callable[[PlpgsqlFunction, Dialect], str]
+    ) -> None:
         self.name = f"pg_temp.{name}"
         self._returns = returns
         self._build = build
@@ -334,8 +353,13 @@ class PlpgsqlFunction:
         self._args.append((name, sql_type, None))
         return name
 
-    def sql(self, statement: Statement, dialect: Dialect, prefix: str,
-            inputs: Mapping[str, str] | None = None) -> str:
+    def sql(
+        self,
+        statement: Statement,
+        dialect: Dialect,
+        prefix: str,
+        inputs: Mapping[str, str] | None = None,
+    ) -> str:
         """The statement for the body: parameter `x` is `inputs[x]` when given, else argument
         `<prefix>_x`, filled from `call`'s parameters for `prefix`."""
         compiled = statement.on(dialect)
@@ -362,8 +386,10 @@ class PlpgsqlFunction:
         if self._ddl is None:
             body = self._build(self, dialect)
             signature = ", ".join(f"{name} {sql_type}" for name, sql_type, _source in self._args)
-            self._ddl = (f"CREATE OR REPLACE FUNCTION {self.name}({signature}) RETURNS {self._returns} "
-                         f"LANGUAGE plpgsql AS $body$\n{body}\n$body$")
+            self._ddl = (
+                f"CREATE OR REPLACE FUNCTION {self.name}({signature}) RETURNS {self._returns} "
+                f"LANGUAGE plpgsql AS $body$\n{body}\n$body$"
+            )
             placeholders = ", ".join(f"${i + 1}" for i in range(len(self._args)))
             self._call = f"SELECT {self.name}({placeholders})"
         return self._ddl
@@ -376,8 +402,10 @@ class PlpgsqlFunction:
         if conn.raw not in self._created:
             await conn.raw.execute(ddl)
             self._created.add(conn.raw)
-        values = [params[name] if source is None else source[1].value(source[2], params[source[0]])
-                  for name, _type, source in self._args]
+        values = [
+            params[name] if source is None else source[1].value(source[2], params[source[0]])
+            for name, _type, source in self._args
+        ]
         return await conn.raw.fetchval(self._call, *values)
 
 
@@ -457,13 +485,17 @@ async def in_session(session: AsyncSession) -> FastConn:
     return FastConn(_Borrowed(driver._conn), conn.dialect)  # aiosqlite's sqlite3 connection
 
 
-def ids_in(column: Any, name: str, dialect_name: str, *, negate: bool = False) -> ColumnElement[bool]:
+def ids_in(
+    column: Any, name: str, dialect_name: str, *, negate: bool = False
+) -> ColumnElement[bool]:
     """`column IN :name` (or NOT IN) for a list of integers passed as one parameter, as a
     statement compiled once needs: an array on PostgreSQL, a JSON array on SQLite."""
     if dialect_name == "postgresql":
         param = bindparam(name, type_=postgresql.ARRAY(Integer))
         return column != all_(param) if negate else column == any_(param)
-    values = select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=JSON)))
+    values = select(literal_column("value")).select_from(
+        func.json_each(bindparam(name, type_=JSON))
+    )
     return column.not_in(values) if negate else column.in_(values)
 
 
@@ -478,15 +510,24 @@ class Rows:
 
     def table(self, dialect_name: str) -> Any:
         if dialect_name == "postgresql":
-            arrays = [bindparam(f"{self.name}_{c}", type_=postgresql.ARRAY(t)) for c, t in self.columns.items()]
+            arrays = [
+                bindparam(f"{self.name}_{c}", type_=postgresql.ARRAY(t))
+                for c, t in self.columns.items()
+            ]
             return func.unnest(*arrays).table_valued(*self.columns).render_derived(name=self.name)
         each = func.json_each(bindparam(self.name, type_=Text)).table_valued("value")
-        return select(*[cast(func.json_extract(each.c.value, f"$[{i}]"), t).label(c)
-                        for i, (c, t) in enumerate(self.columns.items())]).subquery(self.name)
+        return select(
+            *[
+                cast(func.json_extract(each.c.value, f"$[{i}]"), t).label(c)
+                for i, (c, t) in enumerate(self.columns.items())
+            ]
+        ).subquery(self.name)
 
     def params(self, rows: Sequence[Sequence[Any]], dialect_name: str) -> dict[str, Any]:
         if dialect_name == "postgresql":
-            return {f"{self.name}_{c}": [row[i] for row in rows] for i, c in enumerate(self.columns)}
+            return {
+                f"{self.name}_{c}": [row[i] for row in rows] for i, c in enumerate(self.columns)
+            }
         return {self.name: json.dumps([list(row) for row in rows])}
 
 
@@ -505,9 +546,16 @@ class OfficialRow:
     name: str | None
 
 
-IDENTITY = Statement(select(Official.id, Official.role, Official.status, Official.locale,
-                            Official.city_id, Official.name)
-                     .where(Official.tg_user_id == bindparam("tg_user_id")))
+IDENTITY = Statement(
+    select(
+        Official.id,
+        Official.role,
+        Official.status,
+        Official.locale,
+        Official.city_id,
+        Official.name,
+    ).where(Official.tg_user_id == bindparam("tg_user_id"))
+)
 
 
 async def official_by_tg(conn: FastConn, tg_user_id: int) -> OfficialRow | None:

@@ -173,7 +173,9 @@ class OfficialTopic(Base):
     official_id: Mapped[int] = mapped_column(
         ForeignKey("official.id", ondelete="CASCADE"), primary_key=True
     )
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Official(Base):
@@ -213,7 +215,9 @@ class Invite(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.OFFICIAL)
     uses_left: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
     expires_at: Mapped[datetime | None] = mapped_column()
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("official.id", ondelete="SET NULL")
+    )
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -250,12 +254,19 @@ class Routing(Base):
         # question closes them), per city: the ranking's open load probes it per candidate
         # city, the follow-up jobs read it whole. Partial, so it holds only the few waiting
         # rows; queries must repeat its condition word for word (`waiting()`) to use it.
-        Index("ix_routing_waiting", "city_id", "created_at",
-              sqlite_where=text(WAITING_SQL), postgresql_where=text(WAITING_SQL)),
+        Index(
+            "ix_routing_waiting",
+            "city_id",
+            "created_at",
+            sqlite_where=text(WAITING_SQL),
+            postgresql_where=text(WAITING_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE"), index=True
+    )
     recipient_id: Mapped[int] = mapped_column(ForeignKey("official.id"), index=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
     topic_id: Mapped[int | None] = mapped_column(Integer)  # copy of question.topic_id, for ranking
@@ -263,7 +274,9 @@ class Routing(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     round: Mapped[int] = mapped_column(Integer, default=1)
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=RoutingStatus.PENDING)  # ix_routing_waiting
+    status: Mapped[str] = mapped_column(
+        String(16), default=RoutingStatus.PENDING
+    )  # ix_routing_waiting
     last_error: Mapped[str | None] = mapped_column(Text)  # why delivery failed, for organisers
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
@@ -274,8 +287,9 @@ class Routing(Base):
 def routing_waiting() -> ColumnElement[bool]:
     """ix_routing_waiting's condition, written so that both databases see it is the index's:
     its values are constants in the SQL (a bound parameter cannot prove a partial index)."""
-    return Routing.status.in_([literal_column(f"'{s.value}'")
-                               for s in (RoutingStatus.PENDING, RoutingStatus.DELIVERED)])
+    return Routing.status.in_(
+        [literal_column(f"'{s.value}'") for s in (RoutingStatus.PENDING, RoutingStatus.DELIVERED)]
+    )
 
 
 class CityTopicStats(Base):
@@ -304,7 +318,9 @@ class ExchangeMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE"), index=True
+    )
     from_official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"))
     to_official_id: Mapped[int | None] = mapped_column(ForeignKey("official.id"))
     from_city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
@@ -336,7 +352,9 @@ class Broadcast(Base):
     unreachable: Mapped[int] = mapped_column(Integer, default=0)
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    progress_at: Mapped[datetime | None] = mapped_column()  # last progress edit (claimed by one worker)
+    progress_at: Mapped[datetime | None] = (
+        mapped_column()
+    )  # last progress edit (claimed by one worker)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -350,7 +368,9 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    source: Mapped[str] = mapped_column(String(16))  # broadcast | reminder | nudge | digest | notice
+    source: Mapped[str] = mapped_column(
+        String(16)
+    )  # broadcast | reminder | nudge | digest | notice
     broadcast_id: Mapped[int | None] = mapped_column(
         ForeignKey("broadcast.id", ondelete="CASCADE"), index=True
     )

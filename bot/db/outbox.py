@@ -77,9 +77,17 @@ async def enqueue(session: AsyncSession, rows: Iterable[dict[str, Any]], chunk: 
 # ---- the sender's side: claim due rows, record what happened ---------------------------
 
 CLAIM_COLUMNS = (
-    Delivery.id, Delivery.chat_id, Delivery.method, Delivery.from_chat_id, Delivery.message_id,
-    Delivery.text, Delivery.reply_markup, Delivery.attempts, Delivery.broadcast_id,
-    Delivery.recipient_id, Delivery.source,
+    Delivery.id,
+    Delivery.chat_id,
+    Delivery.method,
+    Delivery.from_chat_id,
+    Delivery.message_id,
+    Delivery.text,
+    Delivery.reply_markup,
+    Delivery.attempts,
+    Delivery.broadcast_id,
+    Delivery.recipient_id,
+    Delivery.source,
 )
 
 
@@ -117,8 +125,10 @@ async def claim(
         (gone if row.pop("recipient_status") in GONE else rows).append(row)
     if gone:
         await session.execute(
-            update(table).where(table.c.id.in_([r["id"] for r in gone]))
-            .values(status=DeliveryStatus.CANCELLED, last_error=GONE_ERROR))
+            update(table)
+            .where(table.c.id.in_([r["id"] for r in gone]))
+            .values(status=DeliveryStatus.CANCELLED, last_error=GONE_ERROR)
+        )
     ids = [r["id"] for r in rows]
     for start in range(0, len(ids), 1000):
         await session.execute(
@@ -129,8 +139,9 @@ async def claim(
     return rows
 
 
-async def record_sent(session: AsyncSession, results: list[tuple[int, int | None, int]],
-                      now: datetime) -> None:
+async def record_sent(
+    session: AsyncSession, results: list[tuple[int, int | None, int]], now: datetime
+) -> None:
     """(row id, Telegram message id, attempts) for rows Telegram accepted."""
     if not results:
         return
@@ -138,15 +149,22 @@ async def record_sent(session: AsyncSession, results: list[tuple[int, int | None
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(status=DeliveryStatus.SENT, sent_message_id=bindparam("b_mid"),
-                attempts=bindparam("b_attempts"), sent_at=now, claimed_until=None,
-                claimed_by=None, last_error=None)
+        .values(
+            status=DeliveryStatus.SENT,
+            sent_message_id=bindparam("b_mid"),
+            attempts=bindparam("b_attempts"),
+            sent_at=now,
+            claimed_until=None,
+            claimed_by=None,
+            last_error=None,
+        )
     )
     await session.execute(stmt, [{"b_id": i, "b_mid": m, "b_attempts": a} for i, m, a in results])
 
 
-async def record_final(session: AsyncSession, status: DeliveryStatus,
-                       results: list[tuple[int, str, int]]) -> None:
+async def record_final(
+    session: AsyncSession, status: DeliveryStatus, results: list[tuple[int, str, int]]
+) -> None:
     """(row id, error, attempts) for rows that end here: failed or unreachable."""
     if not results:
         return
@@ -154,13 +172,22 @@ async def record_final(session: AsyncSession, status: DeliveryStatus,
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(status=status, last_error=bindparam("b_err"), attempts=bindparam("b_attempts"),
-                claimed_until=None, claimed_by=None)
+        .values(
+            status=status,
+            last_error=bindparam("b_err"),
+            attempts=bindparam("b_attempts"),
+            claimed_until=None,
+            claimed_by=None,
+        )
     )
-    await session.execute(stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a} for i, e, a in results])
+    await session.execute(
+        stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a} for i, e, a in results]
+    )
 
 
-async def record_retry(session: AsyncSession, results: list[tuple[int, str, int, datetime]]) -> None:
+async def record_retry(
+    session: AsyncSession, results: list[tuple[int, str, int, datetime]]
+) -> None:
     """(row id, error, attempts, next attempt) for rows to try again; a cancelled row stays so."""
     if not results:
         return
@@ -168,11 +195,17 @@ async def record_retry(session: AsyncSession, results: list[tuple[int, str, int,
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.PENDING)
-        .values(last_error=bindparam("b_err"), attempts=bindparam("b_attempts"),
-                next_attempt_at=bindparam("b_next"), claimed_until=None, claimed_by=None)
+        .values(
+            last_error=bindparam("b_err"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            claimed_until=None,
+            claimed_by=None,
+        )
     )
     await session.execute(
-        stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a, "b_next": n} for i, e, a, n in results]
+        stmt,
+        [{"b_id": i, "b_err": e[:500], "b_attempts": a, "b_next": n} for i, e, a, n in results],
     )
 
 
@@ -187,23 +220,37 @@ async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
         )
 
 
-async def mark_unreachable(session: AsyncSession, official_ids: list[int], now: datetime) -> list[int]:
+async def mark_unreachable(
+    session: AsyncSession, official_ids: list[int], now: datetime
+) -> list[int]:
     """Active officials whose chat answered 403 become unreachable; returns those changed."""
     if not official_ids:
         return []
     changed = list(
-        (await session.scalars(
-            update(Official)
-            .where(Official.id.in_(sorted(set(official_ids))),
-                   Official.status == OfficialStatus.ACTIVE)
-            .values(status=OfficialStatus.UNREACHABLE, updated_at=now)
-            .returning(Official.id)
-            .execution_options(synchronize_session=False)
-        )).all()
+        (
+            await session.scalars(
+                update(Official)
+                .where(
+                    Official.id.in_(sorted(set(official_ids))),
+                    Official.status == OfficialStatus.ACTIVE,
+                )
+                .values(status=OfficialStatus.UNREACHABLE, updated_at=now)
+                .returning(Official.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
     )
     for official_id in changed:
-        session.add(AuditLog(actor_id=None, action="official.unreachable", target_type="official",
-                             target_id=official_id, details={"by": "delivery"}, created_at=now))
+        session.add(
+            AuditLog(
+                actor_id=None,
+                action="official.unreachable",
+                target_type="official",
+                target_id=official_id,
+                details={"by": "delivery"},
+                created_at=now,
+            )
+        )
     await session.flush()
     return changed
 
@@ -212,7 +259,8 @@ async def cancelled_broadcasts(session: AsyncSession, broadcast_ids: set[int]) -
     if not broadcast_ids:
         return set()
     rows = await session.scalars(
-        select(Broadcast.id).where(Broadcast.id.in_(sorted(broadcast_ids)),
-                                   Broadcast.status == BroadcastStatus.CANCELLED)
+        select(Broadcast.id).where(
+            Broadcast.id.in_(sorted(broadcast_ids)), Broadcast.status == BroadcastStatus.CANCELLED
+        )
     )
     return set(rows.all())

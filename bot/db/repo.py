@@ -57,7 +57,9 @@ async def topic_ids_of(session: AsyncSession, official_id: int) -> list[int]:
 
 async def set_topics(session: AsyncSession, official_id: int, topic_ids: Sequence[int]) -> None:
     await session.execute(delete(OfficialTopic).where(OfficialTopic.official_id == official_id))
-    session.add_all(OfficialTopic(official_id=official_id, topic_id=t) for t in sorted(set(topic_ids)))
+    session.add_all(
+        OfficialTopic(official_id=official_id, topic_id=t) for t in sorted(set(topic_ids))
+    )
     await session.flush()
 
 

@@ -1,7 +1,8 @@
 """The per city and topic routing history (`city_topic_stats`) that ranking reads.
 
 Kept exact by the two events that change it, in their own transactions: routing rows
-written for a question (`ADD_ROUTED`, in routing's write) and a routing's first answer (`add_answer`).
+written for a question (`ADD_ROUTED`, in routing's write) and a routing's first answer
+(`add_answer`).
 `rebuild` recomputes it from `routing` (the migration's backfill, and rows written by hand).
 """
 
@@ -21,7 +22,9 @@ from bot.db.models import CityTopicStats, Routing, UTCDateTime
 T = CityTopicStats.__table__
 
 
-def seconds_between(dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElement[Any]:
+def seconds_between(
+    dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any]
+) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
@@ -45,12 +48,19 @@ CITIES = fast.Rows("cities", city_id=Integer)
 def _routed_statement(dialect: str) -> Any:
     """A question was routed to these cities for the first time (fast path, routing's write)."""
     cities = CITIES.table(dialect)
-    rows = select(bindparam("topic_id", type_=Integer), cities.c.city_id, literal(1), literal(0),
-                  literal(0.0), literal(0))
+    rows = select(
+        bindparam("topic_id", type_=Integer),
+        cities.c.city_id,
+        literal(1),
+        literal(0),
+        literal(0.0),
+        literal(0),
+    )
     if dialect != "postgresql":
         rows = rows.where(true())  # SQLite: INSERT ... SELECT ... ON CONFLICT needs a WHERE
     stmt = _insert(dialect).from_select(
-        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"], rows)
+        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"], rows
+    )
     return _accumulate(stmt, "asked")
 
 
@@ -61,24 +71,40 @@ def _answer_statement(dialect: str) -> Any:
     """Built once per dialect (constructing an upsert costs more than running it)."""
     first_in_city = (
         select(case((func.count() == 1, 1), else_=0))
-        .where(Routing.question_id == bindparam("question_id"), Routing.city_id == bindparam("city_id"),
-               Routing.answered_at.is_not(None))
+        .where(
+            Routing.question_id == bindparam("question_id"),
+            Routing.city_id == bindparam("city_id"),
+            Routing.answered_at.is_not(None),
+        )
         .scalar_subquery()
     )
     delivered = bindparam("delivered_at", type_=UTCDateTime())
-    seconds = case((delivered.is_(None), 0.0),
-                   else_=seconds_between(dialect, bindparam("answered_at", type_=UTCDateTime()), delivered))
+    seconds = case(
+        (delivered.is_(None), 0.0),
+        else_=seconds_between(dialect, bindparam("answered_at", type_=UTCDateTime()), delivered),
+    )
     stmt = _insert(dialect).values(
-        topic_id=bindparam("topic_id"), city_id=bindparam("city_id"), asked=0, answered=first_in_city,
-        answer_seconds=seconds, answer_count=bindparam("counted"))
+        topic_id=bindparam("topic_id"),
+        city_id=bindparam("city_id"),
+        asked=0,
+        answered=first_in_city,
+        answer_seconds=seconds,
+        answer_count=bindparam("counted"),
+    )
     return _accumulate(stmt, "answered", "answer_seconds", "answer_count")
 
 
 _ANSWER: dict[str, Any] = {}
 
 
-async def add_answer(session: AsyncSession, question_id: int, city_id: int, topic_id: int | None,
-                     delivered_at: datetime | None, answered_at: datetime) -> None:
+async def add_answer(
+    session: AsyncSession,
+    question_id: int,
+    city_id: int,
+    topic_id: int | None,
+    delivered_at: datetime | None,
+    answered_at: datetime,
+) -> None:
     """A routing got its first answer. Call after setting its answered_at in this transaction.
 
     The question counts as answered in the city when this is the city's only answered routing
@@ -91,36 +117,67 @@ async def add_answer(session: AsyncSession, question_id: int, city_id: int, topi
     stmt = _ANSWER.get(dialect)
     if stmt is None:
         stmt = _ANSWER[dialect] = _answer_statement(dialect)
-    await session.execute(stmt, {
-        "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
-        "delivered_at": delivered_at, "answered_at": answered_at,
-        "counted": 1 if delivered_at is not None else 0})
+    await session.execute(
+        stmt,
+        {
+            "question_id": question_id,
+            "city_id": city_id,
+            "topic_id": topic_id,
+            "delivered_at": delivered_at,
+            "answered_at": answered_at,
+            "counted": 1 if delivered_at is not None else 0,
+        },
+    )
 
 
 FAST_ANSWER = fast.Statement(_answer_statement)
 
 
-def fast_add_answer(question_id: int, city_id: int, topic_id: int | None,
-                    delivered_at: datetime | None, answered_at: datetime) -> fast.Program[None]:
+def fast_add_answer(
+    question_id: int,
+    city_id: int,
+    topic_id: int | None,
+    delivered_at: datetime | None,
+    answered_at: datetime,
+) -> fast.Program[None]:
     """add_answer as a step of a fast-path program (same statement, same rules):
     `yield from fast_add_answer(...)`."""
     if topic_id is None:
         return
-    yield FAST_ANSWER, {
-        "question_id": question_id, "city_id": city_id, "topic_id": topic_id,
-        "delivered_at": delivered_at, "answered_at": answered_at,
-        "counted": 1 if delivered_at is not None else 0}
+    yield (
+        FAST_ANSWER,
+        {
+            "question_id": question_id,
+            "city_id": city_id,
+            "topic_id": topic_id,
+            "delivered_at": delivered_at,
+            "answered_at": answered_at,
+            "counted": 1 if delivered_at is not None else 0,
+        },
+    )
 
 
 def rebuild_select(dialect: str) -> Any:
     answered = Routing.answered_at.is_not(None) & Routing.delivered_at.is_not(None)
     return (
         select(
-            Routing.topic_id, Routing.city_id,
+            Routing.topic_id,
+            Routing.city_id,
             func.count(func.distinct(Routing.question_id)),
-            func.count(func.distinct(case((Routing.answered_at.is_not(None), Routing.question_id)))),
-            func.coalesce(func.sum(case(
-                (answered, seconds_between(dialect, Routing.answered_at, Routing.delivered_at)))), 0.0),
+            func.count(
+                func.distinct(case((Routing.answered_at.is_not(None), Routing.question_id)))
+            ),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            answered,
+                            seconds_between(dialect, Routing.answered_at, Routing.delivered_at),
+                        )
+                    )
+                ),
+                0.0,
+            ),
             func.count(case((answered, 1))),
         )
         .where(Routing.topic_id.is_not(None))
@@ -132,6 +189,9 @@ async def rebuild(session: AsyncSession) -> None:
     """Recompute every row from the routing table."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     await session.execute(delete(CityTopicStats))
-    await session.execute(T.insert().from_select(
-        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"],
-        rebuild_select(dialect)))
+    await session.execute(
+        T.insert().from_select(
+            ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"],
+            rebuild_select(dialect),
+        )
+    )

@@ -29,8 +29,14 @@ async def denied(deps: Deps, tg_user_id: int, what: str) -> None:
     """Someone tried a command their role does not allow."""
     async with deps.db.transaction() as session:
         official = await repo.official_by_tg(session, tg_user_id)
-        await repo.audit(session, deps.clock.now(), "access.denied", actor=official,
-                         actor_tg_id=tg_user_id, command=what)
+        await repo.audit(
+            session,
+            deps.clock.now(),
+            "access.denied",
+            actor=official,
+            actor_tg_id=tg_user_id,
+            command=what,
+        )
 
 
 async def recent(deps: Deps, limit: int = 50, action_prefix: str | None = None) -> list[AuditEntry]:
@@ -39,7 +45,15 @@ async def recent(deps: Deps, limit: int = 50, action_prefix: str | None = None) 
         if action_prefix:
             query = query.where(AuditLog.action.startswith(action_prefix))
         return [
-            AuditEntry(a.id, a.created_at, a.actor_id, a.actor_tg_id, a.action, a.target_type,
-                       a.target_id, dict(a.details or {}))
+            AuditEntry(
+                a.id,
+                a.created_at,
+                a.actor_id,
+                a.actor_tg_id,
+                a.action,
+                a.target_type,
+                a.target_id,
+                dict(a.details or {}),
+            )
             for a in await session.scalars(query)
         ]

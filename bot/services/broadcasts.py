@@ -115,6 +115,7 @@ class Progress:
 
 # ---- composing ------------------------------------------------------------------------------
 
+
 async def _timezone(session: AsyncSession, official: Official | None) -> str:
     city = await repo.city_by_id(session, official.city_id if official else None)
     return city.timezone if city else "UTC"
@@ -130,8 +131,9 @@ async def _draft_state(session: AsyncSession, tg_user_id: int, *steps: str) -> D
     return state
 
 
-async def _draft(session: AsyncSession, deps: Deps, official: Official | None,
-                 data: dict[str, Any]) -> Draft:
+async def _draft(
+    session: AsyncSession, deps: Deps, official: Official | None, data: dict[str, Any]
+) -> Draft:
     target = targeting.normalize(data.get("target"))
     when = datetime.fromisoformat(data["when"]) if data.get("when") else None
     return Draft(
@@ -212,8 +214,10 @@ async def options(deps: Deps, dimension: str) -> list[Option]:
         if dimension == "cities":
             return [Option(c.id, c.name, detail=c.country) for c in await repo.all_cities(session)]
         if dimension == "topics":
-            return [Option(t.id, t.slug, {k: str(v) for k, v in (t.names or {}).items()})
-                    for t in await repo.all_topics(session)]
+            return [
+                Option(t.id, t.slug, {k: str(v) for k, v in (t.names or {}).items()})
+                for t in await repo.all_topics(session)
+            ]
         if dimension == "languages":
             return [Option(code, code) for code in SUPPORTED_LOCALES]
         if dimension == "roles":
@@ -282,8 +286,9 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
-        state = await _draft_state(session, tg_user_id,
-                                   STEP_CONFIRM_WHEN if scheduled else STEP_TARGET)
+        state = await _draft_state(
+            session, tg_user_id, STEP_CONFIRM_WHEN if scheduled else STEP_TARGET
+        )
         data = dict(state.data)
         target = targeting.normalize(data.get("target"))
         when = datetime.fromisoformat(data["when"]) if scheduled else None
@@ -291,8 +296,9 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             raise ServiceError("time_past", timezone=await _timezone(session, official))
         recipients = (
             await session.execute(
-                targeting.recipients_query(target, deps.settings.admin_ids)
-                .with_only_columns(Official.id, Official.chat_id)
+                targeting.recipients_query(target, deps.settings.admin_ids).with_only_columns(
+                    Official.id, Official.chat_id
+                )
             )
         ).all()
         if not recipients:
@@ -313,22 +319,39 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
         await session.flush()
         await outbox.enqueue(
             session,
-            (outbox.delivery_row(dedupe_key=f"b:{broadcast.id}:{official_id}", source="broadcast",
-                                 chat_id=chat_id, now=now, recipient_id=official_id,
-                                 from_chat_id=broadcast.source_chat_id,
-                                 message_id=broadcast.source_message_id, not_before=when,
-                                 broadcast_id=broadcast.id)
-             for official_id, chat_id in recipients),
+            (
+                outbox.delivery_row(
+                    dedupe_key=f"b:{broadcast.id}:{official_id}",
+                    source="broadcast",
+                    chat_id=chat_id,
+                    now=now,
+                    recipient_id=official_id,
+                    from_chat_id=broadcast.source_chat_id,
+                    message_id=broadcast.source_message_id,
+                    not_before=when,
+                    broadcast_id=broadcast.id,
+                )
+                for official_id, chat_id in recipients
+            ),
         )
         await repo.clear_dialog(session, tg_user_id)
-        await repo.audit(session, now, "broadcast.scheduled" if when else "broadcast.sent",
-                         actor=official, actor_tg_id=tg_user_id, target_type="broadcast",
-                         target_id=broadcast.id, total=len(recipients), target=target,
-                         scheduled_at=when.isoformat() if when else None)
+        await repo.audit(
+            session,
+            now,
+            "broadcast.scheduled" if when else "broadcast.sent",
+            actor=official,
+            actor_tg_id=tg_user_id,
+            target_type="broadcast",
+            target_id=broadcast.id,
+            total=len(recipients),
+            target=target,
+            scheduled_at=when.isoformat() if when else None,
+        )
         return Created(broadcast.id, len(recipients), when, await _timezone(session, official))
 
 
 # ---- following and cancelling ------------------------------------------------------------------
+
 
 async def _counts(session: AsyncSession, ids: list[int]) -> dict[int, Counts]:
     if not ids:
@@ -363,20 +386,49 @@ async def recent(deps: Deps, tg_user_id: int, limit: int = 10) -> Listing:
     """Scheduled and running broadcasts first, then the most recent ones, with live counts."""
     async with deps.db.transaction() as session:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
-        live = (await session.scalars(
-            select(Broadcast).where(Broadcast.status.in_(LIVE)).order_by(Broadcast.id.desc())
-            .limit(limit))).all()
-        done = (await session.scalars(
-            select(Broadcast).where(Broadcast.status.not_in(LIVE)).order_by(Broadcast.id.desc())
-            .limit(max(0, limit - len(live))))).all()
+        live = (
+            await session.scalars(
+                select(Broadcast)
+                .where(Broadcast.status.in_(LIVE))
+                .order_by(Broadcast.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        done = (
+            await session.scalars(
+                select(Broadcast)
+                .where(Broadcast.status.not_in(LIVE))
+                .order_by(Broadcast.id.desc())
+                .limit(max(0, limit - len(live)))
+            )
+        ).all()
         chosen = [*live, *done]
         counts = await _counts(session, [b.id for b in chosen])
         author_ids = {b.author_id for b in chosen if b.author_id}
-        names = dict((await session.execute(
-            select(Official.id, Official.name).where(Official.id.in_(author_ids)))).all()) if author_ids else {}
+        names = (
+            dict(
+                (
+                    await session.execute(
+                        select(Official.id, Official.name).where(Official.id.in_(author_ids))
+                    )
+                ).all()
+            )
+            if author_ids
+            else {}
+        )
         return Listing(
-            [Summary(b.id, b.status, names.get(b.author_id), b.created_at, b.scheduled_at,
-                     b.finished_at, counts[b.id]) for b in chosen],
+            [
+                Summary(
+                    b.id,
+                    b.status,
+                    names.get(b.author_id),
+                    b.created_at,
+                    b.scheduled_at,
+                    b.finished_at,
+                    counts[b.id],
+                )
+                for b in chosen
+            ],
             await _timezone(session, official),
         )
 
@@ -387,7 +439,8 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
     async with deps.db.transaction() as session:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         broadcast = await session.scalar(
-            select(Broadcast).where(Broadcast.id == broadcast_id).with_for_update())
+            select(Broadcast).where(Broadcast.id == broadcast_id).with_for_update()
+        )
         if broadcast is None:
             raise NotFound()
         if broadcast.status not in LIVE:
@@ -402,11 +455,26 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
         broadcast.finished_at = now
         counts = (await _counts(session, [broadcast.id]))[broadcast.id]
         _store_counts(broadcast, counts)
-        await repo.audit(session, now, "broadcast.cancelled", actor=official, actor_tg_id=tg_user_id,
-                         target_type="broadcast", target_id=broadcast.id, sent=counts.sent,
-                         not_sent=counts.cancelled)
-        return Summary(broadcast.id, broadcast.status, official.name if official else None,
-                       broadcast.created_at, broadcast.scheduled_at, now, counts)
+        await repo.audit(
+            session,
+            now,
+            "broadcast.cancelled",
+            actor=official,
+            actor_tg_id=tg_user_id,
+            target_type="broadcast",
+            target_id=broadcast.id,
+            sent=counts.sent,
+            not_sent=counts.cancelled,
+        )
+        return Summary(
+            broadcast.id,
+            broadcast.status,
+            official.name if official else None,
+            broadcast.created_at,
+            broadcast.scheduled_at,
+            now,
+            counts,
+        )
 
 
 async def get_summary(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
@@ -419,7 +487,9 @@ async def get_summary(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary
         return Summary(b.id, b.status, None, b.created_at, b.scheduled_at, b.finished_at, counts)
 
 
-async def progress_due(deps: Deps, report: Callable[[Progress], str] | None = None) -> list[Progress]:
+async def progress_due(
+    deps: Deps, report: Callable[[Progress], str] | None = None
+) -> list[Progress]:
     """Broadcasts whose progress message is due, and those that just finished (once each).
 
     Starts scheduled broadcasts whose time has come. Each item is claimed with a
@@ -437,39 +507,66 @@ async def progress_due(deps: Deps, report: Callable[[Progress], str] | None = No
             .values(status=BroadcastStatus.SENDING, started_at=now)
             .execution_options(synchronize_session=False)
         )
-        sending = (await session.execute(
-            select(Broadcast.id, Broadcast.progress_at, Broadcast.progress_chat_id,
-                   Broadcast.progress_message_id, Official.locale, Official.status)
-            .outerjoin(Official, Official.id == Broadcast.author_id)
-            .where(Broadcast.status == BroadcastStatus.SENDING)
-            .order_by(Broadcast.id)
-        )).all()
+        sending = (
+            await session.execute(
+                select(
+                    Broadcast.id,
+                    Broadcast.progress_at,
+                    Broadcast.progress_chat_id,
+                    Broadcast.progress_message_id,
+                    Official.locale,
+                    Official.status,
+                )
+                .outerjoin(Official, Official.id == Broadcast.author_id)
+                .where(Broadcast.status == BroadcastStatus.SENDING)
+                .order_by(Broadcast.id)
+            )
+        ).all()
         counts = await _counts(session, [row.id for row in sending])
         for bid, progress_at, chat_id, message_id, locale, author_status in sending:
             c = counts[bid]
             final = c.pending == 0
             if not final and progress_at is not None and progress_at > now - interval:
                 continue
-            claim = update(Broadcast).where(Broadcast.id == bid,
-                                            Broadcast.status == BroadcastStatus.SENDING)
+            claim = update(Broadcast).where(
+                Broadcast.id == bid, Broadcast.status == BroadcastStatus.SENDING
+            )
             if final:
                 claim = claim.values(status=BroadcastStatus.DONE, finished_at=now, progress_at=now)
             else:
-                claim = claim.where(Broadcast.progress_at.is_(None) if progress_at is None
-                                    else Broadcast.progress_at == progress_at).values(progress_at=now)
+                claim = claim.where(
+                    Broadcast.progress_at.is_(None)
+                    if progress_at is None
+                    else Broadcast.progress_at == progress_at
+                ).values(progress_at=now)
             claim = claim.values(sent=c.sent, failed=c.failed, unreachable=c.unreachable)
             result = await session.execute(claim.execution_options(synchronize_session=False))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 continue
             if chat_id is None or author_status in (OfficialStatus.ERASED, OfficialStatus.REMOVED):
                 continue
-            progress = Progress(bid, int(chat_id), message_id,
-                                locale or deps.settings.default_locale,
-                                BroadcastStatus.DONE if final else BroadcastStatus.SENDING, c, final)
+            progress = Progress(
+                bid,
+                int(chat_id),
+                message_id,
+                locale or deps.settings.default_locale,
+                BroadcastStatus.DONE if final else BroadcastStatus.SENDING,
+                c,
+                final,
+            )
             if final and report is not None:
-                await outbox.enqueue(session, [outbox.delivery_row(
-                    dedupe_key=f"br:{bid}", source="notice", chat_id=int(chat_id), now=now,
-                    text=report(progress))])
+                await outbox.enqueue(
+                    session,
+                    [
+                        outbox.delivery_row(
+                            dedupe_key=f"br:{bid}",
+                            source="notice",
+                            chat_id=int(chat_id),
+                            now=now,
+                            text=report(progress),
+                        )
+                    ],
+                )
             due.append(progress)
     return due
 
@@ -477,7 +574,8 @@ async def progress_due(deps: Deps, report: Callable[[Progress], str] | None = No
 async def set_progress_message(deps: Deps, broadcast_id: int, message_id: int) -> None:
     async with deps.db.transaction() as session:
         await session.execute(
-            update(Broadcast).where(Broadcast.id == broadcast_id)
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id)
             .values(progress_message_id=message_id)
             .execution_options(synchronize_session=False)
         )

@@ -71,7 +71,9 @@ def last_slot(now: datetime, timezone: str, weekday: int, hour: int) -> datetime
     return slot
 
 
-async def _open_questions(session: AsyncSession, official: Official) -> tuple[list[DigestQuestion], int]:
+async def _open_questions(
+    session: AsyncSession, official: Official
+) -> tuple[list[DigestQuestion], int]:
     topic_ids = await repo.topic_ids_of(session, official.id)
     if not topic_ids:
         return [], 0
@@ -82,14 +84,16 @@ async def _open_questions(session: AsyncSession, official: Official) -> tuple[li
         Question.asker_id != official.id,
     )
     total = await session.scalar(select(func.count()).select_from(Question).where(*where)) or 0
-    rows = (await session.execute(
-        select(Question, Topic, City)
-        .join(Topic, Topic.id == Question.topic_id)
-        .outerjoin(City, City.id == Question.city_id)
-        .where(*where)
-        .order_by(Question.created_at.desc(), Question.id.desc())
-        .limit(PER_DIGEST)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Question, Topic, City)
+            .join(Topic, Topic.id == Question.topic_id)
+            .outerjoin(City, City.id == Question.city_id)
+            .where(*where)
+            .order_by(Question.created_at.desc(), Question.id.desc())
+            .limit(PER_DIGEST)
+        )
+    ).all()
     questions = [
         DigestQuestion(
             id=q.id,
@@ -113,18 +117,23 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
     async with deps.db.transaction() as session:
         # A handled slot is at least a week before the next one: a cheap filter before the
         # exact per-timezone check below.
-        rows = (await session.execute(
-            select(Official, City.timezone)
-            .outerjoin(City, City.id == Official.city_id)
-            .where(
-                Official.digest_opt_in.is_(True),
-                Official.status == OfficialStatus.ACTIVE,
-                or_(Official.last_digest_at.is_(None), Official.last_digest_at <= now - timedelta(days=6)),
+        rows = (
+            await session.execute(
+                select(Official, City.timezone)
+                .outerjoin(City, City.id == Official.city_id)
+                .where(
+                    Official.digest_opt_in.is_(True),
+                    Official.status == OfficialStatus.ACTIVE,
+                    or_(
+                        Official.last_digest_at.is_(None),
+                        Official.last_digest_at <= now - timedelta(days=6),
+                    ),
+                )
+                .order_by(Official.id)
+                .limit(limit)
+                .with_for_update(of=Official, skip_locked=True)
             )
-            .order_by(Official.id)
-            .limit(limit)
-            .with_for_update(of=Official, skip_locked=True)
-        )).all()
+        ).all()
         for official, tz in rows:
             timezone = tz or "UTC"
             slot = last_slot(now, timezone, settings.digest_weekday, settings.digest_hour)
@@ -140,18 +149,27 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
                 report.empty.append(official.id)
                 continue
             text, keyboard = render(DigestNotice(official.locale, timezone, questions, total))
-            await outbox.enqueue(session, [outbox.delivery_row(
-                dedupe_key=f"d:{official.id}:{slot.strftime('%Y%m%dT%H%MZ')}",
-                source="digest",
-                chat_id=official.chat_id,
-                recipient_id=official.id,
-                text=text,
-                reply_markup=keyboard,
-                now=now,
-                not_before=not_before(official, now, timezone),
-            )])
+            await outbox.enqueue(
+                session,
+                [
+                    outbox.delivery_row(
+                        dedupe_key=f"d:{official.id}:{slot.strftime('%Y%m%dT%H%MZ')}",
+                        source="digest",
+                        chat_id=official.chat_id,
+                        recipient_id=official.id,
+                        text=text,
+                        reply_markup=keyboard,
+                        now=now,
+                        not_before=not_before(official, now, timezone),
+                    )
+                ],
+            )
             report.sent.append(official.id)
     if report.sent or report.missed:
-        log.info("digests run sent=%s empty=%s missed=%s", len(report.sent), len(report.empty),
-                 len(report.missed))
+        log.info(
+            "digests run sent=%s empty=%s missed=%s",
+            len(report.sent),
+            len(report.empty),
+            len(report.missed),
+        )
     return report

@@ -63,12 +63,26 @@ QUESTION_MAX = 3500
 RECENT_QUESTIONS = 10
 INBOX_MAX = 20
 TEXT_KINDS = ("text",)
-MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "animation", "video_note",
-               "location", "venue")
+MEDIA_KINDS = (
+    "photo",
+    "document",
+    "voice",
+    "video",
+    "audio",
+    "animation",
+    "video_note",
+    "location",
+    "venue",
+)
 CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
 DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)
 # Routing rows whose officials saw the question (a closed one may have been, or not yet).
-REACHED = (RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.DECLINED, RoutingStatus.CLOSED)
+REACHED = (
+    RoutingStatus.DELIVERED,
+    RoutingStatus.ANSWERED,
+    RoutingStatus.DECLINED,
+    RoutingStatus.CLOSED,
+)
 
 
 @dataclass(frozen=True)
@@ -97,13 +111,25 @@ class Content:
     group: str | None = None  # the media_group_id this message arrived with
 
     def as_dict(self) -> dict[str, Any]:
-        return {"content_type": self.content_type, "text": self.text, "chat_id": self.chat_id,
-                "message_id": self.message_id, "album": list(self.album), "group": self.group}
+        return {
+            "content_type": self.content_type,
+            "text": self.text,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "album": list(self.album),
+            "group": self.group,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Content:
-        return cls(d["content_type"], d.get("text"), d.get("chat_id"), d.get("message_id"),
-                   tuple(int(i) for i in d.get("album") or ()), d.get("group"))
+        return cls(
+            d["content_type"],
+            d.get("text"),
+            d.get("chat_id"),
+            d.get("message_id"),
+            tuple(int(i) for i in d.get("album") or ()),
+            d.get("group"),
+        )
 
 
 @dataclass(frozen=True)
@@ -195,21 +221,33 @@ async def _people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person
     if not wanted:
         return {}
     rows = await session.execute(
-        select(Official, City).outerjoin(City, City.id == Official.city_id).where(Official.id.in_(wanted))
+        select(Official, City)
+        .outerjoin(City, City.id == Official.city_id)
+        .where(Official.id.in_(wanted))
     )
     return {o.id: _person(o, c) for o, c in rows}
 
 
-async def _people_known(session: AsyncSession, ids: Sequence[int],
-                        known: dict[int, Person] | None) -> dict[int, Person]:
+async def _people_known(
+    session: AsyncSession, ids: Sequence[int], known: dict[int, Person] | None
+) -> dict[int, Person]:
     """_people, without reading again the people already loaded in this transaction."""
     known = known or {}
     return {**known, **await _people(session, [i for i in ids if i not in known])}
 
 
 def _person(o: Official, c: City | None) -> Person:
-    return Person(o.id, o.chat_id, o.locale, o.name or "—", o.position or "—", o.city_id,
-                  c.name if c else "—", c.timezone if c else "UTC", o.status)
+    return Person(
+        o.id,
+        o.chat_id,
+        o.locale,
+        o.name or "—",
+        o.position or "—",
+        o.city_id,
+        c.name if c else "—",
+        c.timezone if c else "UTC",
+        o.status,
+    )
 
 
 async def _me(session: AsyncSession, tg_user_id: int) -> Official:
@@ -237,29 +275,50 @@ async def _check_rate(session: AsyncSession, deps: Deps, official: Official) -> 
     now = deps.clock.now()
     limit = deps.settings.ask_rate_limit_per_hour
     since = now - timedelta(hours=1)
-    times = (await session.scalars(
-        select(Question.created_at).where(Question.asker_id == official.id, Question.created_at > since)
-        .order_by(Question.created_at)
-    )).all()
+    times = (
+        await session.scalars(
+            select(Question.created_at)
+            .where(Question.asker_id == official.id, Question.created_at > since)
+            .order_by(Question.created_at)
+        )
+    ).all()
     if len(times) >= limit:
         wait = times[len(times) - limit] + timedelta(hours=1) - now
-        raise ServiceError("rate_limited", limit=limit, minutes=max(1, int(wait.total_seconds() // 60) + 1))
+        raise ServiceError(
+            "rate_limited", limit=limit, minutes=max(1, int(wait.total_seconds() // 60) + 1)
+        )
 
 
 def question_content(q: Question) -> Content:
-    return Content(q.content_type, q.text, q.source_chat_id, q.source_message_id,
-                   tuple(q.album_message_ids or ()))
+    return Content(
+        q.content_type,
+        q.text,
+        q.source_chat_id,
+        q.source_message_id,
+        tuple(q.album_message_ids or ()),
+    )
 
 
-def _outgoings(decisions: Sequence[RoutingDecision], question: Question, asker: Person,
-               topic: TopicInfo, people: dict[int, Person]) -> list[Outgoing]:
+def _outgoings(
+    decisions: Sequence[RoutingDecision],
+    question: Question,
+    asker: Person,
+    topic: TopicInfo,
+    people: dict[int, Person],
+) -> list[Outgoing]:
     content = question_content(question)
-    return [Outgoing("question", question.id, rec.routing_id, asker, people[rec.official_id], topic, content)
-            for d in decisions for rec in d.recipients]
+    return [
+        Outgoing(
+            "question", question.id, rec.routing_id, asker, people[rec.official_id], topic, content
+        )
+        for d in decisions
+        for rec in d.recipients
+    ]
 
 
-async def _decisions_to_outgoings(session: AsyncSession, question: Question,
-                                  decisions: Sequence[RoutingDecision]) -> list[Outgoing]:
+async def _decisions_to_outgoings(
+    session: AsyncSession, question: Question, decisions: Sequence[RoutingDecision]
+) -> list[Outgoing]:
     if not decisions:
         return []
     ids = [question.asker_id] + [r.official_id for d in decisions for r in d.recipients]
@@ -270,11 +329,14 @@ async def _decisions_to_outgoings(session: AsyncSession, question: Question,
 
 async def _organisers(session: AsyncSession, deps: Deps) -> list[Person]:
     rows = await session.execute(
-        select(Official, City).outerjoin(City, City.id == Official.city_id).where(
+        select(Official, City)
+        .outerjoin(City, City.id == Official.city_id)
+        .where(
             Official.status == OfficialStatus.ACTIVE,
             Official.role.in_([Role.ORGANISER, Role.ADMIN])
             | Official.tg_user_id.in_(sorted(deps.settings.admin_ids) or [0]),
-        ).order_by(Official.id)
+        )
+        .order_by(Official.id)
     )
     return [_person(o, c) for o, c in rows]
 
@@ -302,7 +364,9 @@ async def choose_topic(deps: Deps, tg_user_id: int, topic_id: int) -> TopicInfo:
     async with deps.db.transaction() as session:
         await _expect(session, tg_user_id, STEP_TOPIC, STEP_COMPOSE)
         topic = await _topic(session, topic_id)
-        await repo.put_dialog(session, tg_user_id, STEP_COMPOSE, {"topic_id": topic.id}, deps.clock.now())
+        await repo.put_dialog(
+            session, tg_user_id, STEP_COMPOSE, {"topic_id": topic.id}, deps.clock.now()
+        )
         return topic
 
 
@@ -313,17 +377,27 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
         data = await _expect(session, tg_user_id, STEP_COMPOSE, STEP_PREVIEW)
         official = await _me(session, tg_user_id)
         old = Content.from_dict(data["draft"]) if data.get("draft") else None
-        same_album = (old is not None and content.group is not None and old.group == content.group
-                      and old.chat_id == content.chat_id and content.message_id is not None)
+        same_album = (
+            old is not None
+            and content.group is not None
+            and old.group == content.group
+            and old.chat_id == content.chat_id
+            and content.message_id is not None
+        )
         if same_album and old is not None and content.message_id is not None:
             ids = tuple(sorted({*old.album, content.message_id}))
             # The caption travels on one item of the album, whichever that is.
-            content = Content(old.content_type, old.text or content.text, old.chat_id, ids[0], ids,
-                              old.group)
+            content = Content(
+                old.content_type, old.text or content.text, old.chat_id, ids[0], ids, old.group
+            )
         elif content.group is not None and content.message_id is not None:
             content = replace(content, album=(content.message_id,))
-        elif (old is not None and content.content_type == "text" and old.content_type != "text"
-                and not old.text):
+        elif (
+            old is not None
+            and content.content_type == "text"
+            and old.content_type != "text"
+            and not old.text
+        ):
             same_album = bool(old.album)
             content = replace(old, text=content.text)
         text = (content.text or "").strip()
@@ -339,10 +413,15 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
             new_data["preview"] = preview
         await repo.put_dialog(session, tg_user_id, STEP_PREVIEW, new_data, deps.clock.now())
         people = await _people(session, [official.id])
-        return Draft(topic, people[official.id], content,
-                     needs_text=content.content_type != "text" and not content.text,
-                     preview=(int(preview["head"]), [int(i) for i in preview["copies"]])
-                     if preview else None)
+        return Draft(
+            topic,
+            people[official.id],
+            content,
+            needs_text=content.content_type != "text" and not content.text,
+            preview=(int(preview["head"]), [int(i) for i in preview["copies"]])
+            if preview
+            else None,
+        )
 
 
 async def remember_preview(deps: Deps, tg_user_id: int, head_id: int, copy_ids: list[int]) -> None:
@@ -363,29 +442,54 @@ async def submit(deps: Deps, tg_user_id: int) -> AskResult:
         official = await _me(session, tg_user_id)
         await _check_rate(session, deps, official)
         draft = Content.from_dict(data["draft"])
-        question = Question(asker_id=official.id, topic_id=int(data["topic_id"]), city_id=official.city_id,
-                            text=draft.text, content_type=draft.content_type,
-                            source_chat_id=draft.chat_id, source_message_id=draft.message_id,
-                            album_message_ids=list(draft.album) or None,
-                            status=QuestionStatus.OPEN, round=1, created_at=now)
+        question = Question(
+            asker_id=official.id,
+            topic_id=int(data["topic_id"]),
+            city_id=official.city_id,
+            text=draft.text,
+            content_type=draft.content_type,
+            source_chat_id=draft.chat_id,
+            source_message_id=draft.message_id,
+            album_message_ids=list(draft.album) or None,
+            status=QuestionStatus.OPEN,
+            round=1,
+            created_at=now,
+        )
         session.add(question)
         await session.flush()
-        session.add(ExchangeMessage(
-            question_id=question.id, from_official_id=official.id, from_city_id=official.city_id,
-            kind=ExchangeKind.QUESTION, text=draft.text, content_type=draft.content_type,
-            original_chat_id=draft.chat_id, original_message_id=draft.message_id, created_at=now))
+        session.add(
+            ExchangeMessage(
+                question_id=question.id,
+                from_official_id=official.id,
+                from_city_id=official.city_id,
+                kind=ExchangeKind.QUESTION,
+                text=draft.text,
+                content_type=draft.content_type,
+                original_chat_id=draft.chat_id,
+                original_message_id=draft.message_id,
+                created_at=now,
+            )
+        )
         decisions = await route_round(session, deps, question, 1)
         await repo.clear_dialog(session, tg_user_id)
         topic = await _topic(session, question.topic_id)
         if not decisions:
             question.organisers_notified_at = now
             asker = (await _people(session, [official.id]))[official.id]
-            organisers = [p for p in await _organisers(session, deps) if p.official_id != official.id]
-            log.info("question nobody_covers question_id=%s topic_id=%s", question.id, question.topic_id)
+            organisers = [
+                p for p in await _organisers(session, deps) if p.official_id != official.id
+            ]
+            log.info(
+                "question nobody_covers question_id=%s topic_id=%s", question.id, question.topic_id
+            )
             return AskResult(question.id, topic, asker, [], organisers)
         outs = await _decisions_to_outgoings(session, question, decisions)
-        log.info("question asked question_id=%s topic_id=%s recipients=%s", question.id,
-                 question.topic_id, len(outs))
+        log.info(
+            "question asked question_id=%s topic_id=%s recipients=%s",
+            question.id,
+            question.topic_id,
+            len(outs),
+        )
         return AskResult(question.id, topic, outs[0].sender, outs)
 
 
@@ -399,9 +503,15 @@ async def _reached_cities(session: AsyncSession, question_id: int) -> list[str]:
     rows = await session.execute(
         select(City.name, func.max(Routing.score).label("score"))
         .join(City, City.id == Routing.city_id)
-        .where(Routing.question_id == question_id, Routing.delivered_at.is_not(None),
-               Routing.status.in_([RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.CLOSED]))
-        .group_by(City.name).order_by(func.max(Routing.score).desc(), City.name)
+        .where(
+            Routing.question_id == question_id,
+            Routing.delivered_at.is_not(None),
+            Routing.status.in_(
+                [RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.CLOSED]
+            ),
+        )
+        .group_by(City.name)
+        .order_by(func.max(Routing.score).desc(), City.name)
     )
     return [r.name for r in rows]
 
@@ -410,19 +520,28 @@ async def _mark_unreachable(session: AsyncSession, now: datetime, official_id: i
     official = await session.get(Official, official_id)
     if official is not None and official.status == OfficialStatus.ACTIVE:
         official.status = OfficialStatus.UNREACHABLE
-        await repo.audit(session, now, "official.unreachable", actor=official,
-                         target_type="official", target_id=official.id, via="exchange")
+        await repo.audit(
+            session,
+            now,
+            "official.unreachable",
+            actor=official,
+            target_type="official",
+            target_id=official.id,
+            via="exchange",
+        )
         log.info("official unreachable official_id=%s", official.id)
 
 
-async def _reroute_exhausted(session: AsyncSession, deps: Deps, question: Question,
-                             city_ids: set[int]) -> list[Outgoing]:
+async def _reroute_exhausted(
+    session: AsyncSession, deps: Deps, question: Question, city_ids: set[int]
+) -> list[Outgoing]:
     """Cities where every routed official declined or could not be reached: try the next."""
     if not city_ids or question.status in CLOSED:
         return []
     rows = await session.execute(
-        select(Routing.city_id, Routing.status).where(Routing.question_id == question.id,
-                                                      Routing.city_id.in_(sorted(city_ids)))
+        select(Routing.city_id, Routing.status).where(
+            Routing.question_id == question.id, Routing.city_id.in_(sorted(city_ids))
+        )
     )
     alive: dict[int, bool] = {c: False for c in city_ids}
     for city_id, status in rows:
@@ -432,8 +551,12 @@ async def _reroute_exhausted(session: AsyncSession, deps: Deps, question: Questi
     if not exhausted:
         return []
     decisions = await route_round(session, deps, question, question.round, top_k=len(exhausted))
-    log.info("question rerouted question_id=%s exhausted=%s new=%s", question.id,
-             ",".join(map(str, exhausted)), ",".join(str(d.city_id) for d in decisions))
+    log.info(
+        "question rerouted question_id=%s exhausted=%s new=%s",
+        question.id,
+        ",".join(map(str, exhausted)),
+        ",".join(str(d.city_id) for d in decisions),
+    )
     return await _decisions_to_outgoings(session, question, decisions)
 
 
@@ -453,17 +576,23 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
                 continue
             if s.message_id is not None:
                 # Resolved while it was being sent: delivered, but nobody waits for it.
-                routing.status = (RoutingStatus.CLOSED if question.status in CLOSED
-                                  else RoutingStatus.DELIVERED)
+                routing.status = (
+                    RoutingStatus.CLOSED if question.status in CLOSED else RoutingStatus.DELIVERED
+                )
                 routing.delivered_message_id = s.message_id
                 routing.delivered_at = now
                 await session.execute(
                     update(ExchangeMessage)
-                    .where(ExchangeMessage.question_id == question_id,
-                           ExchangeMessage.to_official_id == routing.recipient_id,
-                           ExchangeMessage.kind == ExchangeKind.ROUTING)
-                    .values(delivered_chat_id=s.outgoing.recipient.chat_id,
-                            delivered_message_id=s.message_id, created_at=now)
+                    .where(
+                        ExchangeMessage.question_id == question_id,
+                        ExchangeMessage.to_official_id == routing.recipient_id,
+                        ExchangeMessage.kind == ExchangeKind.ROUTING,
+                    )
+                    .values(
+                        delivered_chat_id=s.outgoing.recipient.chat_id,
+                        delivered_message_id=s.message_id,
+                        created_at=now,
+                    )
                 )
                 continue
             routing.status = RoutingStatus.UNREACHABLE if s.blocked else RoutingStatus.FAILED
@@ -473,8 +602,12 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
                 # question itself (its original deleted, Telegram down) would fail there too.
                 failed_cities.add(routing.city_id)
                 await _mark_unreachable(session, now, routing.recipient_id)
-            log.info("question delivery failed question_id=%s routing_id=%s blocked=%s",
-                     question_id, routing.id, s.blocked)
+            log.info(
+                "question delivery failed question_id=%s routing_id=%s blocked=%s",
+                question_id,
+                routing.id,
+                s.blocked,
+            )
         await session.flush()
         more = await _reroute_exhausted(session, deps, question, failed_cities)
         return Recorded(await _reached_cities(session, question_id), more)
@@ -483,7 +616,9 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
 # ---- answering -------------------------------------------------------------------------
 
 
-async def _my_routing(session: AsyncSession, me: Official, routing_id: int) -> tuple[Routing, Question]:
+async def _my_routing(
+    session: AsyncSession, me: Official, routing_id: int
+) -> tuple[Routing, Question]:
     routing = await session.get(Routing, routing_id)
     if routing is None or routing.recipient_id != me.id:
         raise NotAllowed("not_yours")
@@ -499,8 +634,9 @@ async def begin_answer(deps: Deps, tg_user_id: int, routing_id: int) -> Brief:
         routing, question = await _my_routing(session, me, routing_id)
         if question.status in CLOSED:
             raise ServiceError("closed")
-        await repo.put_dialog(session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id},
-                              deps.clock.now())
+        await repo.put_dialog(
+            session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id}, deps.clock.now()
+        )
         return await _brief(session, question, routing.id)
 
 
@@ -508,16 +644,25 @@ async def continue_album(deps: Deps, tg_user_id: int, routing_id: int, group: st
     """The answer just relayed was one item of an album, whose items arrive one message each:
     the step stays open for the rest of that album only (step_answer ends it otherwise)."""
     async with deps.db.transaction() as session:
-        await repo.put_dialog(session, tg_user_id, STEP_ANSWER, {"routing_id": routing_id, "album": group},
-                              deps.clock.now())
+        await repo.put_dialog(
+            session,
+            tg_user_id,
+            STEP_ANSWER,
+            {"routing_id": routing_id, "album": group},
+            deps.clock.now(),
+        )
 
 
 async def album_continues(deps: Deps, tg_user_id: int, routing_id: int | None, group: str) -> bool:
     """Whether an earlier item of this album already went to this thread (continue_album)."""
     async with deps.db.read() as session:
         state = await repo.get_dialog(session, tg_user_id)
-    return (state is not None and state.step == STEP_ANSWER and (state.data or {}).get("album") == group
-            and (state.data or {}).get("routing_id") == routing_id)
+    return (
+        state is not None
+        and state.step == STEP_ANSWER
+        and (state.data or {}).get("album") == group
+        and (state.data or {}).get("routing_id") == routing_id
+    )
 
 
 async def end_answer(deps: Deps, tg_user_id: int) -> None:
@@ -531,8 +676,9 @@ async def begin_reply(deps: Deps, tg_user_id: int, routing_id: int) -> Person:
         me = await _me(session, tg_user_id)
         routing, question = await _thread(session, me, routing_id)
         other = question.asker_id if me.id == routing.recipient_id else routing.recipient_id
-        await repo.put_dialog(session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id},
-                              deps.clock.now())
+        await repo.put_dialog(
+            session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id}, deps.clock.now()
+        )
         return (await _people(session, [other]))[other]
 
 
@@ -550,8 +696,16 @@ async def _thread(session: AsyncSession, me: Official, routing_id: int) -> tuple
 
 async def _brief(session: AsyncSession, q: Question, routing_id: int | None = None) -> Brief:
     people = await _people(session, [q.asker_id])
-    return Brief(q.id, await _topic(session, q.topic_id), people[q.asker_id], q.text, q.content_type,
-                 q.status, q.created_at, routing_id)
+    return Brief(
+        q.id,
+        await _topic(session, q.topic_id),
+        people[q.asker_id],
+        q.text,
+        q.content_type,
+        q.status,
+        q.created_at,
+        routing_id,
+    )
 
 
 async def prepare_relay(
@@ -588,10 +742,13 @@ async def prepare_relay(
 
 async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, Person]:
     """The registered official writing, with their city, in one statement."""
-    found = (await session.execute(
-        select(Official, City).outerjoin(City, City.id == Official.city_id)
-        .where(Official.tg_user_id == tg_user_id)
-    )).first()
+    found = (
+        await session.execute(
+            select(Official, City)
+            .outerjoin(City, City.id == Official.city_id)
+            .where(Official.tg_user_id == tg_user_id)
+        )
+    ).first()
     if found is None or found[0].status not in REGISTERED:
         raise NotAllowed("not_registered")
     return found[0], _person(found[0], found[1])
@@ -602,31 +759,50 @@ def _reply_thread_statement() -> Any:
     message replied to (delivered to them), its question, the thread's routing row, the topic,
     and the other side with their city. The routing row is the replier's own when they
     received the question or wrote the answer, the helper's when the asker replies to one."""
-    me, my_city, other, other_city = (aliased(Official), aliased(City), aliased(Official),
-                                      aliased(City))
+    me, my_city, other, other_city = (
+        aliased(Official),
+        aliased(City),
+        aliased(Official),
+        aliased(City),
+    )
     asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
     helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
     other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
     # Plain columns (the fast path reads them on the driver), in the order _relay_by_reply unpacks.
     columns: tuple[Any, ...] = (
-        *_person_columns(me, my_city), ExchangeMessage.kind, ExchangeMessage.from_official_id,
-        Question.id, Question.asker_id, Question.status, Routing.id, Routing.recipient_id,
-        Routing.answered_at, Topic.id, Topic.slug, Topic.group,
-        cast(Topic.names, Text), cast(Topic.group_names, Text),  # as stored: decoded by _names
-        *_person_columns(other, other_city))
+        *_person_columns(me, my_city),
+        ExchangeMessage.kind,
+        ExchangeMessage.from_official_id,
+        Question.id,
+        Question.asker_id,
+        Question.status,
+        Routing.id,
+        Routing.recipient_id,
+        Routing.answered_at,
+        Topic.id,
+        Topic.slug,
+        Topic.group,
+        cast(Topic.names, Text),
+        cast(Topic.group_names, Text),  # as stored: decoded by _names
+        *_person_columns(other, other_city),
+    )
     return (
         select(*columns)
         .select_from(ExchangeMessage)
         .join(me, me.id == ExchangeMessage.to_official_id)
         .join(Question, Question.id == ExchangeMessage.question_id)
         .outerjoin(my_city, my_city.id == me.city_id)
-        .outerjoin(Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper))
+        .outerjoin(
+            Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper)
+        )
         .outerjoin(Topic, Topic.id == Question.topic_id)
         .outerjoin(other, other.id == other_id)
         .outerjoin(other_city, other_city.id == other.city_id)
-        .where(ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
-               ExchangeMessage.delivered_message_id == bindparam("message_id"),
-               me.tg_user_id == bindparam("tg_user_id"))
+        .where(
+            ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
+            ExchangeMessage.delivered_message_id == bindparam("message_id"),
+            me.tg_user_id == bindparam("tg_user_id"),
+        )
         .limit(1)
     )
 
@@ -639,9 +815,17 @@ def _person_of(row: Sequence[Any]) -> Person | None:
     oid, chat_id, locale, name, position, city_id, status, city_name, timezone = row
     if oid is None:
         return None
-    return Person(oid, chat_id, locale, name or "—", position or "—", city_id,
-                  city_name if city_name is not None else "—",
-                  timezone if timezone is not None else "UTC", status)
+    return Person(
+        oid,
+        chat_id,
+        locale,
+        name or "—",
+        position or "—",
+        city_id,
+        city_name if city_name is not None else "—",
+        timezone if timezone is not None else "UTC",
+        status,
+    )
 
 
 _REPLY_THREAD = fast.Statement(_reply_thread_statement(), (None,) * 16 + (UTCDateTime(),))
@@ -654,13 +838,16 @@ def _names(stored: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(json.loads(stored).items()) if stored else ()
 
 
-async def relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
-                         content: Content) -> Outgoing | None:
+async def relay_by_reply(
+    deps: Deps, tg_user_id: int, replied: tuple[int, int], content: Content
+) -> Outgoing | None:
     """A Telegram reply: everything the relay needs, the replier's identity included, in one
     statement on the driver; None when no thread was found (prepare_relay then asks why)."""
     async with deps.db.fast_statement() as conn:
-        found = await conn.first(_REPLY_THREAD, {
-            "chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id})
+        found = await conn.first(
+            _REPLY_THREAD,
+            {"chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id},
+        )
     if found is None:
         return None
     me = _person_of(found[0:9])
@@ -688,8 +875,15 @@ async def relay_by_reply(deps: Deps, tg_user_id: int, replied: tuple[int, int],
         if first and question_status in CLOSED:
             raise ServiceError("closed")
         _check_reachable(people, asker_id)
-        return Outgoing("answer" if first else "follow_up", question_id, routing_id, me,
-                        people[asker_id], info, content)
+        return Outgoing(
+            "answer" if first else "follow_up",
+            question_id,
+            routing_id,
+            me,
+            people[asker_id],
+            info,
+            content,
+        )
     if answered_at is None and question_status in CLOSED:  # as _follow_up
         raise ServiceError("closed")
     _check_reachable(people, recipient_id)
@@ -702,67 +896,132 @@ def _check_reachable(people: dict[int, Person], official_id: int) -> None:
         raise ServiceError("gone")
 
 
-async def _follow_up(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                     content: Content, topic: TopicInfo | None = None,
-                     known: dict[int, Person] | None = None) -> Outgoing:
+async def _follow_up(
+    session: AsyncSession,
+    me: Official,
+    routing: Routing,
+    question: Question,
+    content: Content,
+    topic: TopicInfo | None = None,
+    known: dict[int, Person] | None = None,
+) -> Outgoing:
     """The asker writes to a helper (an answerer, or a recipient who has not answered yet)."""
     other = routing.recipient_id
     if routing.answered_at is None and question.status in CLOSED:
         raise ServiceError("closed")
     people = await _people_known(session, [me.id, other], known)
     _check_reachable(people, other)
-    return Outgoing("follow_up", question.id, routing.id, people[me.id], people[other],
-                    topic or await _topic(session, question.topic_id), content)
+    return Outgoing(
+        "follow_up",
+        question.id,
+        routing.id,
+        people[me.id],
+        people[other],
+        topic or await _topic(session, question.topic_id),
+        content,
+    )
 
 
-async def _answer_outgoing(session: AsyncSession, me: Official, routing: Routing, question: Question,
-                           content: Content, topic: TopicInfo | None = None,
-                     known: dict[int, Person] | None = None) -> Outgoing:
+async def _answer_outgoing(
+    session: AsyncSession,
+    me: Official,
+    routing: Routing,
+    question: Question,
+    content: Content,
+    topic: TopicInfo | None = None,
+    known: dict[int, Person] | None = None,
+) -> Outgoing:
     first = routing.answered_at is None
     if first and question.status in CLOSED:
         raise ServiceError("closed")
     people = await _people_known(session, [me.id, question.asker_id], known)
     _check_reachable(people, question.asker_id)
-    return Outgoing("answer" if first else "follow_up", question.id, routing.id, people[me.id],
-                    people[question.asker_id], topic or await _topic(session, question.topic_id), content)
+    return Outgoing(
+        "answer" if first else "follow_up",
+        question.id,
+        routing.id,
+        people[me.id],
+        people[question.asker_id],
+        topic or await _topic(session, question.topic_id),
+        content,
+    )
 
 
 def _relay_statements() -> tuple[Any, Any, Any, Any]:
     """record_relay's statements, built once (building them cost more than running them)."""
     now = bindparam("now", type_=UTCDateTime())
-    log_row = insert(ExchangeMessage).returning(ExchangeMessage.id).values(
-        {c: bindparam(c) for c in ("question_id", "from_official_id", "to_official_id", "from_city_id",
-                                   "to_city_id", "kind", "text", "content_type", "original_chat_id",
-                                   "original_message_id", "delivered_chat_id", "delivered_message_id")}
-        | {"created_at": now})
-    first_answer = update(Question).where(Question.id == bindparam("question_id")).values(
-        first_answer_at=func.coalesce(Question.first_answer_at, now),
-        status=case((Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
-                    else_=Question.status))
+    log_row = (
+        insert(ExchangeMessage)
+        .returning(ExchangeMessage.id)
+        .values(
+            {
+                c: bindparam(c)
+                for c in (
+                    "question_id",
+                    "from_official_id",
+                    "to_official_id",
+                    "from_city_id",
+                    "to_city_id",
+                    "kind",
+                    "text",
+                    "content_type",
+                    "original_chat_id",
+                    "original_message_id",
+                    "delivered_chat_id",
+                    "delivered_message_id",
+                )
+            }
+            | {"created_at": now}
+        )
+    )
+    first_answer = (
+        update(Question)
+        .where(Question.id == bindparam("question_id"))
+        .values(
+            first_answer_at=func.coalesce(Question.first_answer_at, now),
+            status=case(
+                (Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
+                else_=Question.status,
+            ),
+        )
+    )
     answered = (
-        update(Routing).where(Routing.id == bindparam("routing_id"), Routing.answered_at.is_(None))
+        update(Routing)
+        .where(Routing.id == bindparam("routing_id"), Routing.answered_at.is_(None))
         .values(status=RoutingStatus.ANSWERED, answered_at=now)
-        .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at))
-    clear_step = delete(DialogState).where(DialogState.tg_user_id == bindparam("tg_user_id"),
-                                           DialogState.step == STEP_ANSWER)
+        .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at)
+    )
+    clear_step = delete(DialogState).where(
+        DialogState.tg_user_id == bindparam("tg_user_id"), DialogState.step == STEP_ANSWER
+    )
     return log_row, first_answer, answered, clear_step
 
 
 _LOG_ROW, _FIRST_ANSWER, _ANSWERED, _CLEAR_ANSWER_STEP = _relay_statements()
 _FAST_LOG_ROW, _FAST_FIRST_ANSWER, _FAST_CLEAR_ANSWER_STEP = (
-    fast.Statement(_LOG_ROW), fast.Statement(_FIRST_ANSWER), fast.Statement(_CLEAR_ANSWER_STEP))
+    fast.Statement(_LOG_ROW),
+    fast.Statement(_FIRST_ANSWER),
+    fast.Statement(_CLEAR_ANSWER_STEP),
+)
 _FAST_ANSWERED = fast.Statement(_ANSWERED, (None, None, UTCDateTime()))
 
 
 def _log_params(o: Outgoing, sent: Sent, kind: str, now: datetime) -> dict[str, Any]:
     return {
-        "question_id": o.question_id, "from_official_id": o.sender.official_id,
-        "to_official_id": o.recipient.official_id, "from_city_id": o.sender.city_id,
-        "to_city_id": o.recipient.city_id, "kind": str(kind), "text": o.content.text,
-        "content_type": o.content.content_type, "original_chat_id": o.content.chat_id,
+        "question_id": o.question_id,
+        "from_official_id": o.sender.official_id,
+        "to_official_id": o.recipient.official_id,
+        "from_city_id": o.sender.city_id,
+        "to_city_id": o.recipient.city_id,
+        "kind": str(kind),
+        "text": o.content.text,
+        "content_type": o.content.content_type,
+        "original_chat_id": o.content.chat_id,
         "original_message_id": o.content.message_id,
         "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
-        "delivered_message_id": sent.message_id, "now": now}
+        "delivered_message_id": sent.message_id,
+        "now": now,
+    }
 
 
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
@@ -770,26 +1029,43 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     now = deps.clock.now()
     o = sent.outgoing
     kind = ExchangeKind.ANSWER if o.kind == "answer" else ExchangeKind.FOLLOW_UP
-    counts_answer = sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None
+    counts_answer = (
+        sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None
+    )
     if sent.blocked:  # rare: the recipient is marked unreachable too, through the ORM
         return await _record_blocked_relay(deps, tg_user_id, sent, kind, now)
     # The hot path: the same statements in one transaction, straight on the driver; on
     # PostgreSQL as one function call (one round trip instead of seven).
     if deps.db.is_postgres:
         async with deps.db.fast_statement() as conn:
-            row_id = await _PG_RELAY.call(conn, {
-                "counts": counts_answer, "l": _log_params(o, sent, kind, now),
-                "q": {"question_id": o.question_id, "now": now},
-                "r": {"routing_id": o.routing_id, "now": now}, "s": {}, "d": {"tg_user_id": tg_user_id}})
+            row_id = await _PG_RELAY.call(
+                conn,
+                {
+                    "counts": counts_answer,
+                    "l": _log_params(o, sent, kind, now),
+                    "q": {"question_id": o.question_id, "now": now},
+                    "r": {"routing_id": o.routing_id, "now": now},
+                    "s": {},
+                    "d": {"tg_user_id": tg_user_id},
+                },
+            )
     else:
-        row_id = await deps.db.fast_transaction(_relay_program(tg_user_id, sent, kind, now, counts_answer))
-    log.info("relay kind=%s question_id=%s exchange_id=%s delivered=%s", kind, o.question_id,
-              row_id, sent.message_id is not None)
+        row_id = await deps.db.fast_transaction(
+            _relay_program(tg_user_id, sent, kind, now, counts_answer)
+        )
+    log.info(
+        "relay kind=%s question_id=%s exchange_id=%s delivered=%s",
+        kind,
+        o.question_id,
+        row_id,
+        sent.message_id is not None,
+    )
     return int(row_id)
 
 
-def _relay_program(tg_user_id: int, sent: Sent, kind: str, now: datetime,
-                   counts_answer: bool) -> fast.Program[int]:
+def _relay_program(
+    tg_user_id: int, sent: Sent, kind: str, now: datetime, counts_answer: bool
+) -> fast.Program[int]:
     o = sent.outgoing
     ((row_id,),) = yield _FAST_LOG_ROW, _log_params(o, sent, kind, now)
     if counts_answer:
@@ -799,7 +1075,9 @@ def _relay_program(tg_user_id: int, sent: Sent, kind: str, now: datetime,
         answered = yield _FAST_ANSWERED, {"routing_id": o.routing_id, "now": now}
         if answered:
             city_id, topic_id, delivered_at = answered[0]
-            yield from routing_stats.fast_add_answer(o.question_id, city_id, topic_id, delivered_at, now)
+            yield from routing_stats.fast_add_answer(
+                o.question_id, city_id, topic_id, delivered_at, now
+            )
     yield _FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id}
     return int(row_id)
 
@@ -820,10 +1098,21 @@ BEGIN
         {f.sql(_FAST_FIRST_ANSWER, dialect, "q")};
         {f.sql(_FAST_ANSWERED, dialect, "r")} INTO answered_city, answered_topic, delivered;
         IF FOUND AND answered_topic IS NOT NULL THEN
-            {f.sql(stats, dialect, "s", {
-                "question_id": "q_question_id", "city_id": "answered_city", "topic_id": "answered_topic",
-                "delivered_at": "delivered", "answered_at": "r_now",
-                "counted": "CASE WHEN delivered IS NULL THEN 0 ELSE 1 END"})};
+            {
+        f.sql(
+            stats,
+            dialect,
+            "s",
+            {
+                "question_id": "q_question_id",
+                "city_id": "answered_city",
+                "topic_id": "answered_topic",
+                "delivered_at": "delivered",
+                "answered_at": "r_now",
+                "counted": "CASE WHEN delivered IS NULL THEN 0 ELSE 1 END",
+            },
+        )
+    };
         END IF;
     END IF;
     {f.sql(_FAST_CLEAR_ANSWER_STEP, dialect, "d")};
@@ -834,13 +1123,20 @@ END"""
 _PG_RELAY = fast.PlpgsqlFunction("cx_record_relay", "BIGINT", _pg_relay_body)
 
 
-async def _record_blocked_relay(deps: Deps, tg_user_id: int, sent: Sent, kind: str, now: datetime) -> int:
+async def _record_blocked_relay(
+    deps: Deps, tg_user_id: int, sent: Sent, kind: str, now: datetime
+) -> int:
     o = sent.outgoing
     async with deps.db.transaction() as session:
         row_id = await session.scalar(_LOG_ROW, _log_params(o, sent, kind, now))
         await _mark_unreachable(session, now, o.recipient.official_id)
         await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
-        log.info("relay kind=%s question_id=%s exchange_id=%s delivered=False", kind, o.question_id, row_id)
+        log.info(
+            "relay kind=%s question_id=%s exchange_id=%s delivered=False",
+            kind,
+            o.question_id,
+            row_id,
+        )
         return int(row_id)
 
 
@@ -857,10 +1153,18 @@ async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing
         if routing.answered_at is not None:
             raise ServiceError("already_answered")
         routing.status = RoutingStatus.DECLINED
-        session.add(ExchangeMessage(
-            question_id=question.id, from_official_id=me.id, to_official_id=question.asker_id,
-            from_city_id=me.city_id, to_city_id=question.city_id, kind=ExchangeKind.DECLINE,
-            content_type="text", created_at=now))
+        session.add(
+            ExchangeMessage(
+                question_id=question.id,
+                from_official_id=me.id,
+                to_official_id=question.asker_id,
+                from_city_id=me.city_id,
+                to_city_id=question.city_id,
+                kind=ExchangeKind.DECLINE,
+                content_type="text",
+                created_at=now,
+            )
+        )
         state = await repo.get_dialog(session, tg_user_id)
         if state is not None and state.step == STEP_ANSWER:
             await repo.clear_dialog(session, tg_user_id)
@@ -890,13 +1194,25 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
         question.resolved_at = now
         # No longer waiting for anyone: this is what keeps the routing's open load honest.
         await session.execute(
-            update(Routing).where(Routing.question_id == question.id, Routing.status.in_(WAITING))
-            .values(status=RoutingStatus.CLOSED))
-        session.add(ExchangeMessage(
-            question_id=question.id, from_official_id=me.id, from_city_id=me.city_id,
-            kind=ExchangeKind.RESOLVED, content_type="text", created_at=now))
-        helpers = await session.scalar(select(func.count()).select_from(Routing).where(
-            Routing.question_id == question.id, Routing.answered_at.is_not(None)))
+            update(Routing)
+            .where(Routing.question_id == question.id, Routing.status.in_(WAITING))
+            .values(status=RoutingStatus.CLOSED)
+        )
+        session.add(
+            ExchangeMessage(
+                question_id=question.id,
+                from_official_id=me.id,
+                from_city_id=me.city_id,
+                kind=ExchangeKind.RESOLVED,
+                content_type="text",
+                created_at=now,
+            )
+        )
+        helpers = await session.scalar(
+            select(func.count())
+            .select_from(Routing)
+            .where(Routing.question_id == question.id, Routing.answered_at.is_not(None))
+        )
         log.info("question resolved question_id=%s", question.id)
         return Resolved(question.id, await _topic(session, question.topic_id), int(helpers or 0))
 
@@ -909,23 +1225,40 @@ async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
         question = await _my_question(session, me, question_id)
         if question.status != QuestionStatus.RESOLVED:
             raise ServiceError("not_resolved")
-        thanked = await session.scalar(select(func.count()).select_from(ExchangeMessage).where(
-            ExchangeMessage.question_id == question.id, ExchangeMessage.kind == ExchangeKind.RESOLVED,
-            ExchangeMessage.to_official_id.is_not(None)))
+        thanked = await session.scalar(
+            select(func.count())
+            .select_from(ExchangeMessage)
+            .where(
+                ExchangeMessage.question_id == question.id,
+                ExchangeMessage.kind == ExchangeKind.RESOLVED,
+                ExchangeMessage.to_official_id.is_not(None),
+            )
+        )
         if thanked:
             raise ServiceError("already_thanked")
-        helper_ids = (await session.scalars(
-            select(Routing.recipient_id).where(Routing.question_id == question.id,
-                                               Routing.answered_at.is_not(None))
-            .order_by(Routing.recipient_id)
-        )).all()
+        helper_ids = (
+            await session.scalars(
+                select(Routing.recipient_id)
+                .where(Routing.question_id == question.id, Routing.answered_at.is_not(None))
+                .order_by(Routing.recipient_id)
+            )
+        ).all()
         people = await _people(session, [me.id, *helper_ids])
         helpers = [people[h] for h in helper_ids]
         for h in helpers:
-            session.add(ExchangeMessage(
-                question_id=question.id, from_official_id=me.id, to_official_id=h.official_id,
-                from_city_id=me.city_id, to_city_id=h.city_id, kind=ExchangeKind.RESOLVED,
-                text="thanks", content_type="text", created_at=now))
+            session.add(
+                ExchangeMessage(
+                    question_id=question.id,
+                    from_official_id=me.id,
+                    to_official_id=h.official_id,
+                    from_city_id=me.city_id,
+                    to_city_id=h.city_id,
+                    kind=ExchangeKind.RESOLVED,
+                    text="thanks",
+                    content_type="text",
+                    created_at=now,
+                )
+            )
         return Thanks(people[me.id], await _topic(session, question.topic_id), helpers)
 
 
@@ -936,59 +1269,108 @@ async def my_questions(deps: Deps, tg_user_id: int) -> list[Brief]:
     """Open questions, then the most recent closed ones."""
     async with deps.db.transaction() as session:
         me = await _me(session, tg_user_id)
-        open_qs = (await session.scalars(
-            select(Question).where(Question.asker_id == me.id, Question.status.in_(OPEN_QUESTION))
-            .order_by(Question.created_at.desc(), Question.id.desc())
-        )).all()
-        recent = (await session.scalars(
-            select(Question).where(Question.asker_id == me.id, Question.status.in_(CLOSED))
-            .order_by(Question.created_at.desc(), Question.id.desc()).limit(RECENT_QUESTIONS)
-        )).all()
+        open_qs = (
+            await session.scalars(
+                select(Question)
+                .where(Question.asker_id == me.id, Question.status.in_(OPEN_QUESTION))
+                .order_by(Question.created_at.desc(), Question.id.desc())
+            )
+        ).all()
+        recent = (
+            await session.scalars(
+                select(Question)
+                .where(Question.asker_id == me.id, Question.status.in_(CLOSED))
+                .order_by(Question.created_at.desc(), Question.id.desc())
+                .limit(RECENT_QUESTIONS)
+            )
+        ).all()
         questions = [*open_qs, *recent]
         if not questions:
             return []
         ids = [q.id for q in questions]
         cities: dict[int, list[str]] = {}
         for qid, name in await session.execute(
-            select(Routing.question_id, City.name).join(City, City.id == Routing.city_id)
-            .where(Routing.question_id.in_(ids), Routing.delivered_at.is_not(None),
-                   Routing.status.in_(REACHED))
-            .group_by(Routing.question_id, City.name).order_by(Routing.question_id, City.name)
+            select(Routing.question_id, City.name)
+            .join(City, City.id == Routing.city_id)
+            .where(
+                Routing.question_id.in_(ids),
+                Routing.delivered_at.is_not(None),
+                Routing.status.in_(REACHED),
+            )
+            .group_by(Routing.question_id, City.name)
+            .order_by(Routing.question_id, City.name)
         ):
             cities.setdefault(qid, []).append(name)
-        answers = {qid: int(n) for qid, n in await session.execute(
-            select(ExchangeMessage.question_id, func.count())
-            .where(ExchangeMessage.question_id.in_(ids), ExchangeMessage.kind == ExchangeKind.ANSWER)
-            .group_by(ExchangeMessage.question_id)
-        )}
+        answers = {
+            qid: int(n)
+            for qid, n in await session.execute(
+                select(ExchangeMessage.question_id, func.count())
+                .where(
+                    ExchangeMessage.question_id.in_(ids),
+                    ExchangeMessage.kind == ExchangeKind.ANSWER,
+                )
+                .group_by(ExchangeMessage.question_id)
+            )
+        }
         people = await _people(session, [me.id])
         topics = {t.id: topic_info(t) for t in await repo.all_topics(session)}
-        return [Brief(q.id, topics[q.topic_id], people[me.id], q.text, q.content_type, q.status,
-                      q.created_at, None, cities.get(q.id, []), int(answers.get(q.id, 0)))
-                for q in questions]
+        return [
+            Brief(
+                q.id,
+                topics[q.topic_id],
+                people[me.id],
+                q.text,
+                q.content_type,
+                q.status,
+                q.created_at,
+                None,
+                cities.get(q.id, []),
+                int(answers.get(q.id, 0)),
+            )
+            for q in questions
+        ]
 
 
 async def inbox(deps: Deps, tg_user_id: int) -> list[Brief]:
     """Questions routed to this official that still wait for their answer."""
     async with deps.db.transaction() as session:
         me = await _me(session, tg_user_id)
-        rows = (await session.execute(
-            select(Routing, Question).join(Question, Question.id == Routing.question_id)
-            .where(Routing.recipient_id == me.id,
-                   Routing.status.in_([RoutingStatus.PENDING, RoutingStatus.DELIVERED]),
-                   Question.status.in_(OPEN_QUESTION))
-            .order_by(Question.created_at, Question.id).limit(INBOX_MAX)
-        )).all()
+        rows = (
+            await session.execute(
+                select(Routing, Question)
+                .join(Question, Question.id == Routing.question_id)
+                .where(
+                    Routing.recipient_id == me.id,
+                    Routing.status.in_([RoutingStatus.PENDING, RoutingStatus.DELIVERED]),
+                    Question.status.in_(OPEN_QUESTION),
+                )
+                .order_by(Question.created_at, Question.id)
+                .limit(INBOX_MAX)
+            )
+        ).all()
         people = await _people(session, [q.asker_id for _r, q in rows])
         topics = {t.id: topic_info(t) for t in await repo.all_topics(session)}
-        return [Brief(q.id, topics[q.topic_id], people[q.asker_id], q.text, q.content_type, q.status,
-                      q.created_at, r.id) for r, q in rows]
+        return [
+            Brief(
+                q.id,
+                topics[q.topic_id],
+                people[q.asker_id],
+                q.text,
+                q.content_type,
+                q.status,
+                q.created_at,
+                r.id,
+            )
+            for r, q in rows
+        ]
 
 
 # ---- organisers: routing by hand -------------------------------------------------------
 
 
-async def manual_route_options(deps: Deps, tg_user_id: int, question_id: int) -> tuple[Brief, list[CityInfo]]:
+async def manual_route_options(
+    deps: Deps, tg_user_id: int, question_id: int
+) -> tuple[Brief, list[CityInfo]]:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         question = await session.get(Question, question_id)
@@ -996,19 +1378,28 @@ async def manual_route_options(deps: Deps, tg_user_id: int, question_id: int) ->
             raise NotFound("question")
         if question.status in CLOSED:
             raise ServiceError("closed")
-        city_ids = (await session.scalars(
-            select(Official.city_id).where(Official.status == OfficialStatus.ACTIVE,
-                                           Official.city_id.is_not(None),
-                                           Official.city_id != (question.city_id or -1))
-            .distinct()
-        )).all()
-        cities = (await session.scalars(
-            select(City).where(City.id.in_(list(city_ids) or [-1])).order_by(City.name, City.id)
-        )).all()
+        city_ids = (
+            await session.scalars(
+                select(Official.city_id)
+                .where(
+                    Official.status == OfficialStatus.ACTIVE,
+                    Official.city_id.is_not(None),
+                    Official.city_id != (question.city_id or -1),
+                )
+                .distinct()
+            )
+        ).all()
+        cities = (
+            await session.scalars(
+                select(City).where(City.id.in_(list(city_ids) or [-1])).order_by(City.name, City.id)
+            )
+        ).all()
         return await _brief(session, question), [city_info(c) for c in cities]
 
 
-async def route_by_hand(deps: Deps, tg_user_id: int, question_id: int, city_id: int) -> list[Outgoing]:
+async def route_by_hand(
+    deps: Deps, tg_user_id: int, question_id: int, city_id: int
+) -> list[Outgoing]:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         actor = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
@@ -1020,11 +1411,21 @@ async def route_by_hand(deps: Deps, tg_user_id: int, question_id: int, city_id: 
         if city_id == question.city_id:
             raise InvalidInput("own_city")
         who = f"official #{actor.id}" if actor else f"admin {tg_user_id}"
-        decisions = await route_to_city(session, deps, question, city_id, f"routed by hand by {who}")
+        decisions = await route_to_city(
+            session, deps, question, city_id, f"routed by hand by {who}"
+        )
         if not decisions:
             raise ServiceError("nobody_in_city")
-        await repo.audit(session, now, "question.routed_by_hand", actor=actor, actor_tg_id=tg_user_id,
-                         target_type="question", target_id=question.id, city_id=city_id)
+        await repo.audit(
+            session,
+            now,
+            "question.routed_by_hand",
+            actor=actor,
+            actor_tg_id=tg_user_id,
+            target_type="question",
+            target_id=question.id,
+            city_id=city_id,
+        )
         return await _decisions_to_outgoings(session, question, decisions)
 
 
@@ -1044,21 +1445,34 @@ async def volunteer(deps: Deps, tg_user_id: int, question_id: int) -> list[Outgo
             raise ServiceError("own_question")
         if question.status in CLOSED:
             raise ServiceError("closed")
-        covers = await session.scalar(select(func.count()).select_from(OfficialTopic).where(
-            OfficialTopic.official_id == me.id, OfficialTopic.topic_id == question.topic_id))
+        covers = await session.scalar(
+            select(func.count())
+            .select_from(OfficialTopic)
+            .where(OfficialTopic.official_id == me.id, OfficialTopic.topic_id == question.topic_id)
+        )
         if not covers or me.status != OfficialStatus.ACTIVE or me.city_id is None:
             raise NotAllowed("not_yours")
-        mine = await session.scalar(select(Routing).where(Routing.question_id == question.id,
-                                                          Routing.recipient_id == me.id))
+        mine = await session.scalar(
+            select(Routing).where(Routing.question_id == question.id, Routing.recipient_id == me.id)
+        )
         if mine is not None:
             if mine.answered_at is not None:
                 raise ServiceError("already_answered")
             if mine.status == RoutingStatus.DECLINED:
                 raise ServiceError("already_declined")
             raise ServiceError("already_routed")
-        decisions = await route_to_official(session, deps, question, me, "offered to answer from the weekly digest")
-        await repo.audit(session, now, "question.volunteered", actor=me, actor_tg_id=tg_user_id,
-                         target_type="question", target_id=question.id)
+        decisions = await route_to_official(
+            session, deps, question, me, "offered to answer from the weekly digest"
+        )
+        await repo.audit(
+            session,
+            now,
+            "question.volunteered",
+            actor=me,
+            actor_tg_id=tg_user_id,
+            target_type="question",
+            target_id=question.id,
+        )
         log.info("question volunteered question_id=%s official_id=%s", question.id, me.id)
         return await _decisions_to_outgoings(session, question, decisions)
 
@@ -1074,8 +1488,9 @@ async def topic_of(session: AsyncSession, topic_id: int) -> TopicInfo:
     return await _topic(session, topic_id)
 
 
-async def outgoings_for(session: AsyncSession, question: Question,
-                        decisions: Sequence[RoutingDecision]) -> list[Outgoing]:
+async def outgoings_for(
+    session: AsyncSession, question: Question, decisions: Sequence[RoutingDecision]
+) -> list[Outgoing]:
     return await _decisions_to_outgoings(session, question, decisions)
 
 

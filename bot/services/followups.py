@@ -90,10 +90,15 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
             select(Routing)
             .join(Question, Question.id == Routing.question_id)
             .join(Official, Official.id == Routing.recipient_id)
-            .where(routing_waiting(), Routing.status == RoutingStatus.DELIVERED, Routing.nudged_at.is_(None),
-                   Routing.delivered_at <= cutoff, Routing.round == Question.round,
-                   Question.status == QuestionStatus.OPEN,
-                   Official.status == OfficialStatus.ACTIVE)
+            .where(
+                routing_waiting(),
+                Routing.status == RoutingStatus.DELIVERED,
+                Routing.nudged_at.is_(None),
+                Routing.delivered_at <= cutoff,
+                Routing.round == Question.round,
+                Question.status == QuestionStatus.OPEN,
+                Official.status == OfficialStatus.ACTIVE,
+            )
             .order_by(Routing.id)
             .limit(BATCH)
         )
@@ -102,12 +107,21 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
         routings = (await session.scalars(query)).all()
         if not routings:
             return 0
-        questions = {q.id: q for q in await session.scalars(
-            select(Question).where(Question.id.in_({r.question_id for r in routings})))}
+        questions = {
+            q.id: q
+            for q in await session.scalars(
+                select(Question).where(Question.id.in_({r.question_id for r in routings}))
+            )
+        }
         everyone = await exchange.people(
-            session, [r.recipient_id for r in routings] + [q.asker_id for q in questions.values()])
-        recipients = {o.id: o for o in await session.scalars(
-            select(Official).where(Official.id.in_({r.recipient_id for r in routings})))}
+            session, [r.recipient_id for r in routings] + [q.asker_id for q in questions.values()]
+        )
+        recipients = {
+            o.id: o
+            for o in await session.scalars(
+                select(Official).where(Official.id.in_({r.recipient_id for r in routings}))
+            )
+        }
         zones = dict((await session.execute(select(City.id, City.timezone))).all())
         topics: dict[int, TopicInfo] = {}
         rows = []
@@ -116,19 +130,43 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
             if q.topic_id not in topics:
                 topics[q.topic_id] = await exchange.topic_of(session, q.topic_id)
             recipient = everyone[r.recipient_id]
-            notice = NudgeNotice(r.id, q.id, recipient, everyone[q.asker_id], topics[q.topic_id],
-                                 q.text, q.content_type, q.created_at)
+            notice = NudgeNotice(
+                r.id,
+                q.id,
+                recipient,
+                everyone[q.asker_id],
+                topics[q.topic_id],
+                q.text,
+                q.content_type,
+                q.created_at,
+            )
             text, markup = render(notice)
             official = recipients[r.recipient_id]
-            rows.append(delivery_row(
-                dedupe_key=f"n:{r.id}", source="nudge", chat_id=recipient.chat_id, now=now,
-                recipient_id=recipient.official_id, text=text, reply_markup=markup,
-                not_before=not_before(official, now, zones.get(official.city_id))))
+            rows.append(
+                delivery_row(
+                    dedupe_key=f"n:{r.id}",
+                    source="nudge",
+                    chat_id=recipient.chat_id,
+                    now=now,
+                    recipient_id=recipient.official_id,
+                    text=text,
+                    reply_markup=markup,
+                    not_before=not_before(official, now, zones.get(official.city_id)),
+                )
+            )
             r.nudged_at = now
-            session.add(ExchangeMessage(
-                question_id=q.id, from_official_id=None, to_official_id=r.recipient_id,
-                from_city_id=q.city_id, to_city_id=r.city_id, kind=ExchangeKind.NUDGE,
-                delivered_chat_id=None, created_at=now))
+            session.add(
+                ExchangeMessage(
+                    question_id=q.id,
+                    from_official_id=None,
+                    to_official_id=r.recipient_id,
+                    from_city_id=q.city_id,
+                    to_city_id=r.city_id,
+                    kind=ExchangeKind.NUDGE,
+                    delivered_chat_id=None,
+                    created_at=now,
+                )
+            )
         await enqueue(session, rows)
         log.info("nudges queued count=%s", len(rows))
         return len(rows)
@@ -141,9 +179,14 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
     async with deps.db.transaction() as session:
         reroute = (
             select(Question)
-            .where(Question.status == QuestionStatus.OPEN, Question.escalated_at.is_(None),
-                   Question.organisers_notified_at.is_(None), Question.created_at <= now - delay)
-            .order_by(Question.id).limit(BATCH)
+            .where(
+                Question.status == QuestionStatus.OPEN,
+                Question.escalated_at.is_(None),
+                Question.organisers_notified_at.is_(None),
+                Question.created_at <= now - delay,
+            )
+            .order_by(Question.id)
+            .limit(BATCH)
         )
         if deps.db.is_postgres:
             reroute = reroute.with_for_update(skip_locked=True)
@@ -153,48 +196,88 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             decisions = await route_round(session, deps, q, q.round)
             asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
             topic = await exchange.topic_of(session, q.topic_id)
-            session.add(ExchangeMessage(
-                question_id=q.id, from_official_id=None, to_official_id=q.asker_id,
-                from_city_id=None, to_city_id=q.city_id, kind=ExchangeKind.ESCALATION,
-                text=None, created_at=now))
+            session.add(
+                ExchangeMessage(
+                    question_id=q.id,
+                    from_official_id=None,
+                    to_official_id=q.asker_id,
+                    from_city_id=None,
+                    to_city_id=q.city_id,
+                    kind=ExchangeKind.ESCALATION,
+                    text=None,
+                    created_at=now,
+                )
+            )
             hours = int(deps.settings.escalation_delay_hours)
             if decisions:
-                out.append(Escalation(q.id, "rerouted", asker, topic,
-                                      deliveries=await exchange.outgoings_for(session, q, decisions),
-                                      hours=hours))
+                out.append(
+                    Escalation(
+                        q.id,
+                        "rerouted",
+                        asker,
+                        topic,
+                        deliveries=await exchange.outgoings_for(session, q, decisions),
+                        hours=hours,
+                    )
+                )
             else:
                 q.organisers_notified_at = now
-                out.append(Escalation(q.id, "organisers", asker, topic,
-                                      organisers=await _organisers_except(session, deps, q.asker_id),
-                                      hours=hours))
-            log.info("question escalated question_id=%s round=%s cities=%s", q.id, q.round,
-                     len(decisions))
+                out.append(
+                    Escalation(
+                        q.id,
+                        "organisers",
+                        asker,
+                        topic,
+                        organisers=await _organisers_except(session, deps, q.asker_id),
+                        hours=hours,
+                    )
+                )
+            log.info(
+                "question escalated question_id=%s round=%s cities=%s",
+                q.id,
+                q.round,
+                len(decisions),
+            )
 
         to_organisers = (
             select(Question)
-            .where(Question.status == QuestionStatus.OPEN, Question.escalated_at <= now - delay,
-                   Question.organisers_notified_at.is_(None))
-            .order_by(Question.id).limit(BATCH)
+            .where(
+                Question.status == QuestionStatus.OPEN,
+                Question.escalated_at <= now - delay,
+                Question.organisers_notified_at.is_(None),
+            )
+            .order_by(Question.id)
+            .limit(BATCH)
         )
         if deps.db.is_postgres:
             to_organisers = to_organisers.with_for_update(skip_locked=True)
         for q in (await session.scalars(to_organisers)).all():
             q.organisers_notified_at = now
             asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
-            out.append(Escalation(
-                q.id, "organisers", asker, await exchange.topic_of(session, q.topic_id),
-                organisers=await _organisers_except(session, deps, q.asker_id),
-                hours=int(2 * deps.settings.escalation_delay_hours)))
+            out.append(
+                Escalation(
+                    q.id,
+                    "organisers",
+                    asker,
+                    await exchange.topic_of(session, q.topic_id),
+                    organisers=await _organisers_except(session, deps, q.asker_id),
+                    hours=int(2 * deps.settings.escalation_delay_hours),
+                )
+            )
             log.info("question sent to organisers question_id=%s", q.id)
 
         # Routing rows written but never delivered (a crash between routing and sending).
         stale = (
             select(Routing)
             .join(Question, Question.id == Routing.question_id)
-            .where(routing_waiting(), Routing.status == RoutingStatus.PENDING,
-                   Routing.created_at <= now - STALE_PENDING,
-                   Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]))
-            .order_by(Routing.id).limit(BATCH)
+            .where(
+                routing_waiting(),
+                Routing.status == RoutingStatus.PENDING,
+                Routing.created_at <= now - STALE_PENDING,
+                Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]),
+            )
+            .order_by(Routing.id)
+            .limit(BATCH)
         )
         if deps.db.is_postgres:
             stale = stale.with_for_update(skip_locked=True, of=Routing)
@@ -208,9 +291,21 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             people = await exchange.people(session, [q.asker_id] + [r.recipient_id for r in rows])
             topic = await exchange.topic_of(session, q.topic_id)
             content = exchange.question_content(q)
-            deliveries = [Outgoing("question", q.id, r.id, people[q.asker_id], people[r.recipient_id],
-                                   topic, content) for r in rows]
-            out.append(Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries))
+            deliveries = [
+                Outgoing(
+                    "question",
+                    q.id,
+                    r.id,
+                    people[q.asker_id],
+                    people[r.recipient_id],
+                    topic,
+                    content,
+                )
+                for r in rows
+            ]
+            out.append(
+                Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries)
+            )
             log.info("undelivered routing resumed question_id=%s rows=%s", q.id, len(rows))
     return out
 

@@ -35,7 +35,9 @@ class Me:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
-def effective_role(settings: Settings, official: Official | fast.OfficialRow | None, tg_user_id: int) -> Role:
+def effective_role(
+    settings: Settings, official: Official | fast.OfficialRow | None, tg_user_id: int
+) -> Role:
     if tg_user_id in settings.admin_ids:
         return Role.ADMIN
     if official is None or official.status not in REGISTERED:
@@ -43,8 +45,12 @@ def effective_role(settings: Settings, official: Official | fast.OfficialRow | N
     return Role(official.role)
 
 
-def me_from(settings: Settings, official: Official | fast.OfficialRow | None, tg_user_id: int,
-            language_code: str | None) -> Me:
+def me_from(
+    settings: Settings,
+    official: Official | fast.OfficialRow | None,
+    tg_user_id: int,
+    language_code: str | None,
+) -> Me:
     return Me(
         tg_user_id=tg_user_id,
         official_id=official.id if official else None,

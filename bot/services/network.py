@@ -78,11 +78,19 @@ async def cities(deps: Deps, actor_tg_id: int) -> list[CityRow]:
     """Every city with how many officials are registered there (active or unreachable)."""
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        counts = dict((await session.execute(
-            select(Official.city_id, func.count())
-            .where(Official.status.in_(REGISTERED)).group_by(Official.city_id))).all())
-        return [CityRow(c.id, c.name, c.country, c.timezone, int(counts.get(c.id, 0)))
-                for c in await repo.all_cities(session)]
+        counts = dict(
+            (
+                await session.execute(
+                    select(Official.city_id, func.count())
+                    .where(Official.status.in_(REGISTERED))
+                    .group_by(Official.city_id)
+                )
+            ).all()
+        )
+        return [
+            CityRow(c.id, c.name, c.country, c.timezone, int(counts.get(c.id, 0)))
+            for c in await repo.all_cities(session)
+        ]
 
 
 async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOfficials:
@@ -92,15 +100,31 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
         if city is None:
             raise NotFound(what="city")
         rows = await session.scalars(
-            select(Official).where(Official.city_id == city_id, Official.status.in_(LISTED))
-            .order_by(Official.name, Official.id))
-        officials = [OfficialRow(o.id, o.name, o.position,
-                                 effective_role(deps.settings, o, o.tg_user_id), o.status,
-                                 o.city_id)
-                     for o in rows]
-        return CityOfficials(CityRow(city.id, city.name, city.country, city.timezone,
-                                     sum(1 for o in officials if o.status in REGISTERED)),
-                             officials)
+            select(Official)
+            .where(Official.city_id == city_id, Official.status.in_(LISTED))
+            .order_by(Official.name, Official.id)
+        )
+        officials = [
+            OfficialRow(
+                o.id,
+                o.name,
+                o.position,
+                effective_role(deps.settings, o, o.tg_user_id),
+                o.status,
+                o.city_id,
+            )
+            for o in rows
+        ]
+        return CityOfficials(
+            CityRow(
+                city.id,
+                city.name,
+                city.country,
+                city.timezone,
+                sum(1 for o in officials if o.status in REGISTERED),
+            ),
+            officials,
+        )
 
 
 async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRow:
@@ -109,9 +133,14 @@ async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRo
         found = await session.get(Official, official_id)
         if found is None or found.status not in LISTED:
             raise NotFound(what="official")
-        return OfficialRow(found.id, found.name, found.position,
-                           effective_role(deps.settings, found, found.tg_user_id), found.status,
-                           found.city_id)
+        return OfficialRow(
+            found.id,
+            found.name,
+            found.position,
+            effective_role(deps.settings, found, found.tg_user_id),
+            found.status,
+            found.city_id,
+        )
 
 
 async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
@@ -144,14 +173,23 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
         target.status = OfficialStatus.REMOVED
         target.role = Role.OFFICIAL
         await repo.clear_dialog(session, target.tg_user_id)
-        await repo.audit(session, now, "official.removed", actor=actor, actor_tg_id=actor_tg_id,
-                         target_type="official", target_id=target.id, city_id=target.city_id,
-                         previous=previous)
+        await repo.audit(
+            session,
+            now,
+            "official.removed",
+            actor=actor,
+            actor_tg_id=actor_tg_id,
+            target_type="official",
+            target_id=target.id,
+            city_id=target.city_id,
+            previous=previous,
+        )
         return Removed(target.id, target.name, target.chat_id, target.locale, target.city_id)
 
 
-async def audit_page(deps: Deps, actor_tg_id: int, page: int,
-                     size: int = AUDIT_PAGE_SIZE) -> AuditPage:
+async def audit_page(
+    deps: Deps, actor_tg_id: int, page: int, size: int = AUDIT_PAGE_SIZE
+) -> AuditPage:
     """The audit log, newest first, one page at a time."""
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
@@ -163,11 +201,27 @@ async def audit_page(deps: Deps, actor_tg_id: int, page: int,
         rows = await session.execute(
             select(AuditLog, actor.name, target.name)
             .outerjoin(actor, actor.id == AuditLog.actor_id)
-            .outerjoin(target, (AuditLog.target_type == "official") & (target.id == AuditLog.target_id))
-            .order_by(AuditLog.id.desc()).offset(page * size).limit(size))
-        items = [AuditItem(a.id, a.created_at, a.action, actor_name, a.actor_tg_id, a.target_type,
-                           a.target_id, target_name, dict(a.details or {}))
-                 for a, actor_name, target_name in rows]
+            .outerjoin(
+                target, (AuditLog.target_type == "official") & (target.id == AuditLog.target_id)
+            )
+            .order_by(AuditLog.id.desc())
+            .offset(page * size)
+            .limit(size)
+        )
+        items = [
+            AuditItem(
+                a.id,
+                a.created_at,
+                a.action,
+                actor_name,
+                a.actor_tg_id,
+                a.target_type,
+                a.target_id,
+                target_name,
+                dict(a.details or {}),
+            )
+            for a, actor_name, target_name in rows
+        ]
         return AuditPage(items, page, pages, total)
 
 
@@ -177,4 +231,3 @@ async def actor_timezone(deps: Deps, tg_user_id: int) -> str:
         me = await repo.official_by_tg(session, tg_user_id)
         city = await repo.city_by_id(session, me.city_id if me else None)
         return city.timezone if city else "UTC"
-

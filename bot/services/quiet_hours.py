@@ -19,7 +19,9 @@ from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed
 from bot.services.identity import REGISTERED
 
-_RANGE = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*(?:-|–|—|to|\s)\s*(\d{1,2})[:.h](\d{2})\s*$", re.I)
+_RANGE = re.compile(
+    r"^\s*(\d{1,2})[:.h](\d{2})\s*(?:-|–|—|to|\s)\s*(\d{1,2})[:.h](\d{2})\s*$", re.I
+)
 
 
 class HasQuietHours(Protocol):

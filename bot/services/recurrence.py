@@ -23,8 +23,9 @@ _AMBIGUITY = timedelta(hours=3)
 MAX_OCCURRENCES = 1000
 
 
-def make_rule(kind: str, weekday: int, hour: int, minute: int, start: datetime, timezone: str,
-              nth: int = 1) -> dict[str, Any]:
+def make_rule(
+    kind: str, weekday: int, hour: int, minute: int, start: datetime, timezone: str, nth: int = 1
+) -> dict[str, Any]:
     """A weekly or nth-weekday-of-the-month rule, counted from `start` (UTC) in `timezone`."""
     if kind not in (WEEKLY, MONTHLY) or not 0 <= weekday <= 6:
         raise ValueError(f"bad rule kind={kind} weekday={weekday}")

@@ -213,8 +213,14 @@ async def start(
         official = await _get_or_create(session, deps, tg_user_id, chat_id, language_code)
         if official.status == OfficialStatus.UNREACHABLE:
             official.status = OfficialStatus.ACTIVE
-            await repo.audit(session, now, "official.reachable", actor=official,
-                             target_type="official", target_id=official.id)
+            await repo.audit(
+                session,
+                now,
+                "official.reachable",
+                actor=official,
+                target_type="official",
+                target_id=official.id,
+            )
             return StartResult("welcome_back", None, await _profile(session, deps, official))
         if official.status == OfficialStatus.ACTIVE:
             return StartResult("already", None, await _profile(session, deps, official))
@@ -225,9 +231,13 @@ async def start(
         state = await repo.get_dialog(session, tg_user_id)
         if not code and state is not None and state.step.startswith("reg."):
             city = await repo.city_by_id(session, official.city_id)
-            return StartResult("resume", state.step, await _profile(session, deps, official),
-                               city_info(city) if city else None,
-                               Role(state.data.get("role", Role.OFFICIAL)))
+            return StartResult(
+                "resume",
+                state.step,
+                await _profile(session, deps, official),
+                city_info(city) if city else None,
+                Role(state.data.get("role", Role.OFFICIAL)),
+            )
 
         if code:
             invite = await session.scalar(select(Invite).where(Invite.code == code.strip()))
@@ -249,7 +259,10 @@ async def start(
                 session, tg_user_id, STEP_CITY, {"mode": "invite", "role": invite.role}, now
             )
             return StartResult(
-                "invite", STEP_CITY, await _profile(session, deps, official), city_info(city),
+                "invite",
+                STEP_CITY,
+                await _profile(session, deps, official),
+                city_info(city),
                 Role(invite.role),
             )
 
@@ -402,11 +415,13 @@ async def languages_done(deps: Deps, tg_user_id: int) -> str | None:
 
 async def _organisers(session: AsyncSession, deps: Deps, city_id: int | None) -> list[Recipient]:
     rows = await session.scalars(
-        select(Official).where(
+        select(Official)
+        .where(
             Official.status == OfficialStatus.ACTIVE,
             (Official.role.in_([Role.ORGANISER, Role.ADMIN]))
             | (Official.tg_user_id.in_(sorted(deps.settings.admin_ids) or [0])),
-        ).order_by(Official.id)
+        )
+        .order_by(Official.id)
     )
     return [Recipient(o.id, o.chat_id, o.locale) for o in rows]
 
@@ -423,21 +438,45 @@ async def accept_privacy(deps: Deps, tg_user_id: int) -> FinishResult:
         if mode == "invite":
             official.status = OfficialStatus.ACTIVE
             role = Role(state.data.get("role", Role.OFFICIAL))
-            await repo.audit(session, now, "official.registered", actor=official,
-                             target_type="official", target_id=official.id,
-                             city_id=official.city_id, invite_id=official.invite_id)
+            await repo.audit(
+                session,
+                now,
+                "official.registered",
+                actor=official,
+                target_type="official",
+                target_id=official.id,
+                city_id=official.city_id,
+                invite_id=official.invite_id,
+            )
             if role != Role.OFFICIAL and official.role != role:
                 official.role = role
-                await repo.audit(session, now, "role.granted", actor=official,
-                                 target_type="official", target_id=official.id,
-                                 role=role.value, via="invite", invite_id=official.invite_id)
+                await repo.audit(
+                    session,
+                    now,
+                    "role.granted",
+                    actor=official,
+                    target_type="official",
+                    target_id=official.id,
+                    role=role.value,
+                    via="invite",
+                    invite_id=official.invite_id,
+                )
         else:
             official.status = OfficialStatus.PENDING
-            await repo.audit(session, now, "official.requested", actor=official,
-                             target_type="official", target_id=official.id,
-                             city_id=official.city_id)
-            notify = [r for r in await _organisers(session, deps, official.city_id)
-                      if r.official_id != official.id]
+            await repo.audit(
+                session,
+                now,
+                "official.requested",
+                actor=official,
+                target_type="official",
+                target_id=official.id,
+                city_id=official.city_id,
+            )
+            notify = [
+                r
+                for r in await _organisers(session, deps, official.city_id)
+                if r.official_id != official.id
+            ]
         await repo.clear_dialog(session, tg_user_id)
         return FinishResult(await _profile(session, deps, official), mode != "invite", notify)
 
@@ -533,9 +572,16 @@ async def decide(deps: Deps, actor_tg_id: int, official_id: int, approve: bool) 
         if official.status != OfficialStatus.PENDING:
             raise ServiceError("already_decided", status=official.status)
         official.status = OfficialStatus.ACTIVE if approve else OfficialStatus.REJECTED
-        await repo.audit(session, now, "official.approved" if approve else "official.rejected",
-                         actor=actor, actor_tg_id=actor_tg_id, target_type="official",
-                         target_id=official.id, city_id=official.city_id)
+        await repo.audit(
+            session,
+            now,
+            "official.approved" if approve else "official.rejected",
+            actor=actor,
+            actor_tg_id=actor_tg_id,
+            target_type="official",
+            target_id=official.id,
+            city_id=official.city_id,
+        )
         return Decision(await _profile(session, deps, official), approve)
 
 
@@ -574,7 +620,9 @@ async def erase(deps: Deps, tg_user_id: int) -> None:
             .values(status=DeliveryStatus.CANCELLED, last_error=outbox.GONE_ERROR)
         )
         await session.execute(
-            update(Delivery).where(Delivery.recipient_id == official.id).values(chat_id=-official.id)
+            update(Delivery)
+            .where(Delivery.recipient_id == official.id)
+            .values(chat_id=-official.id)
         )
         await repo.clear_dialog(session, tg_user_id)
         # The Telegram ids are personal data too: replace them by a value no user can have.
@@ -583,8 +631,14 @@ async def erase(deps: Deps, tg_user_id: int) -> None:
         official.status = OfficialStatus.ERASED
         official.role = Role.OFFICIAL
         official.erased_at = now
-        await repo.audit(session, now, "official.erased", actor=official,
-                         target_type="official", target_id=official.id)
+        await repo.audit(
+            session,
+            now,
+            "official.erased",
+            actor=official,
+            target_type="official",
+            target_id=official.id,
+        )
 
 
 async def set_role(deps: Deps, actor_tg_id: int, target: int, role: Role) -> Profile:
@@ -604,9 +658,17 @@ async def set_role(deps: Deps, actor_tg_id: int, target: int, role: Role) -> Pro
         previous = official.role
         if previous != role:
             official.role = role
-            await repo.audit(session, now, "role.granted" if role == Role.ORGANISER else "role.revoked",
-                             actor=actor, actor_tg_id=actor_tg_id, target_type="official",
-                             target_id=official.id, role=role.value, previous=previous)
+            await repo.audit(
+                session,
+                now,
+                "role.granted" if role == Role.ORGANISER else "role.revoked",
+                actor=actor,
+                actor_tg_id=actor_tg_id,
+                target_type="official",
+                target_id=official.id,
+                role=role.value,
+                previous=previous,
+            )
         return await _profile(session, deps, official)
 
 
@@ -624,8 +686,14 @@ async def set_reachable(deps: Deps, tg_user_id: int, reachable: bool) -> bool:
             official.status = OfficialStatus.ACTIVE
         if official.status == before:
             return False
-        await repo.audit(session, now, "official.reachable" if reachable else "official.unreachable",
-                         actor=official, target_type="official", target_id=official.id)
+        await repo.audit(
+            session,
+            now,
+            "official.reachable" if reachable else "official.unreachable",
+            actor=official,
+            target_type="official",
+            target_id=official.id,
+        )
         return True
 
 
@@ -664,7 +732,16 @@ async def create_invite(
         )
         session.add(invite)
         await session.flush()
-        await repo.audit(session, now, "invite.created", actor=actor, actor_tg_id=actor_tg_id,
-                         target_type="invite", target_id=invite.id, city_id=city.id,
-                         role=role.value, uses=uses)
+        await repo.audit(
+            session,
+            now,
+            "invite.created",
+            actor=actor,
+            actor_tg_id=actor_tg_id,
+            target_type="invite",
+            target_id=invite.id,
+            city_id=city.id,
+            role=role.value,
+            uses=uses,
+        )
         return InviteCreated(invite.code, city_info(city), role, uses, invite.expires_at)

@@ -172,8 +172,9 @@ async def _organiser_tz(session: AsyncSession, official: Official | None) -> str
     return city.timezone if city else "UTC"
 
 
-async def _open_draft(session: AsyncSession, deps: Deps, tg_user_id: int,
-                      *steps: str) -> tuple[dict[str, Any], str, str]:
+async def _open_draft(
+    session: AsyncSession, deps: Deps, tg_user_id: int, *steps: str
+) -> tuple[dict[str, Any], str, str]:
     """The organiser's draft if it is at one of `steps`, with their timezone; else 'stale'."""
     official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
     state = await repo.get_dialog(session, tg_user_id)
@@ -188,10 +189,14 @@ async def _options(session: AsyncSession, kind: str, selected: list[Any]) -> lis
         codes = sorted(set((await session.scalars(select(City.country))).all()))
         return [Option(c, c, selected=c in chosen) for c in codes]
     if kind == "cities":
-        return [Option(str(c.id), c.name, selected=str(c.id) in chosen)
-                for c in await repo.all_cities(session)]
-    return [Option(str(t.id), t.slug, dict(t.names or {}), str(t.id) in chosen)
-            for t in await repo.all_topics(session)]
+        return [
+            Option(str(c.id), c.name, selected=str(c.id) in chosen)
+            for c in await repo.all_cities(session)
+        ]
+    return [
+        Option(str(t.id), t.slug, dict(t.names or {}), str(t.id) in chosen)
+        for t in await repo.all_topics(session)
+    ]
 
 
 async def _audience(session: AsyncSession, target: dict[str, Any]) -> tuple[str, list[Option]]:
@@ -213,12 +218,19 @@ def _next_run(data: dict[str, Any], timezone: str, now: datetime) -> datetime | 
 
 def _rule_of(when: dict[str, Any], timezone: str, now: datetime) -> dict[str, Any]:
     hour, minute = (int(x) for x in when["time"].split(":"))
-    return rec.make_rule(when["kind"], int(when["weekday"]), hour, minute, now, timezone,
-                         nth=int(when.get("nth", 1)))
+    return rec.make_rule(
+        when["kind"], int(when["weekday"]), hour, minute, now, timezone, nth=int(when.get("nth", 1))
+    )
 
 
-async def _save(session: AsyncSession, deps: Deps, tg_user_id: int, step: str,
-                data: dict[str, Any], timezone: str) -> Draft:
+async def _save(
+    session: AsyncSession,
+    deps: Deps,
+    tg_user_id: int,
+    step: str,
+    data: dict[str, Any],
+    timezone: str,
+) -> Draft:
     await repo.put_dialog(session, tg_user_id, step, data, deps.clock.now())
     options: list[Option] = []
     if step == STEP_PICK:
@@ -227,8 +239,15 @@ async def _save(session: AsyncSession, deps: Deps, tg_user_id: int, step: str,
     if step != STEP_CONFIRM:
         return Draft(step, data, timezone, options)
     target = data.get("target") or {}
-    return Draft(step, data, timezone, options, _next_run(data, timezone, deps.clock.now()),
-                 len(await resolve_recipients(session, target)), await _audience(session, target))
+    return Draft(
+        step,
+        data,
+        timezone,
+        options,
+        _next_run(data, timezone, deps.clock.now()),
+        len(await resolve_recipients(session, target)),
+        await _audience(session, target),
+    )
 
 
 async def start(deps: Deps, tg_user_id: int) -> Draft:
@@ -238,8 +257,14 @@ async def start(deps: Deps, tg_user_id: int) -> Draft:
         return await _save(session, deps, tg_user_id, STEP_MESSAGE, {}, tz)
 
 
-async def set_message(deps: Deps, tg_user_id: int, *, text: str | None = None,
-                      chat_id: int | None = None, message_id: int | None = None) -> Draft:
+async def set_message(
+    deps: Deps,
+    tg_user_id: int,
+    *,
+    text: str | None = None,
+    chat_id: int | None = None,
+    message_id: int | None = None,
+) -> Draft:
     """The reminder's message: its text (HTML), or a message to copy to each recipient."""
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_MESSAGE)
@@ -302,8 +327,9 @@ async def choose_when(deps: Deps, tg_user_id: int, kind: str, nth: int = 1) -> D
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_WHEN)
         data["when"] = {"kind": kind} if kind == "once" else {"kind": kind, "nth": nth}
-        return await _save(session, deps, tg_user_id,
-                           STEP_ONCE if kind == "once" else STEP_WEEKDAY, data, tz)
+        return await _save(
+            session, deps, tg_user_id, STEP_ONCE if kind == "once" else STEP_WEEKDAY, data, tz
+        )
 
 
 async def set_once(deps: Deps, tg_user_id: int, typed: str) -> Draft:
@@ -381,22 +407,46 @@ async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
         session.add(reminder)
         await session.flush()
         await repo.clear_dialog(session, tg_user_id)
-        await repo.audit(session, now, "reminder.created", actor=author, actor_tg_id=tg_user_id,
-                         target_type="reminder", target_id=reminder.id,
-                         next_run_at=reminder.next_run_at.isoformat() if reminder.next_run_at else None)
-        log.info("reminder created reminder_id=%s author_tg_id=%s next_run_at=%s", reminder.id,
-                 tg_user_id, reminder.next_run_at)
+        await repo.audit(
+            session,
+            now,
+            "reminder.created",
+            actor=author,
+            actor_tg_id=tg_user_id,
+            target_type="reminder",
+            target_id=reminder.id,
+            next_run_at=reminder.next_run_at.isoformat() if reminder.next_run_at else None,
+        )
+        log.info(
+            "reminder created reminder_id=%s author_tg_id=%s next_run_at=%s",
+            reminder.id,
+            tg_user_id,
+            reminder.next_run_at,
+        )
         return _info(reminder, [])
 
 
 # ---- the list and its buttons ------------------------------------------------------------
 
 
-def _info(r: Reminder, issues: list[ReminderIssue],
-          audience: tuple[str, list[Option]] = ("all", [])) -> ReminderInfo:
-    return ReminderInfo(r.id, r.status, r.text, r.source_message_id is not None, dict(r.target or {}),
-                        r.run_at, dict(r.rule) if r.rule else None, r.timezone, r.event_at,
-                        r.next_run_at, r.last_run_at, issues, audience)
+def _info(
+    r: Reminder, issues: list[ReminderIssue], audience: tuple[str, list[Option]] = ("all", [])
+) -> ReminderInfo:
+    return ReminderInfo(
+        r.id,
+        r.status,
+        r.text,
+        r.source_message_id is not None,
+        dict(r.target or {}),
+        r.run_at,
+        dict(r.rule) if r.rule else None,
+        r.timezone,
+        r.event_at,
+        r.next_run_at,
+        r.last_run_at,
+        issues,
+        audience,
+    )
 
 
 async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int = 3) -> ReminderList:
@@ -405,38 +455,57 @@ async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int =
         viewer = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         # A finished one-off whose run was skipped stays listed for a while, so organisers see it.
         recently_missed = select(AuditLog.target_id).where(
-            AuditLog.action == "reminder.skipped", AuditLog.target_type == "reminder",
-            AuditLog.created_at >= deps.clock.now() - ISSUES_SHOWN_FOR)
-        reminders = (await session.scalars(
-            select(Reminder)
-            .where(or_(Reminder.status.in_([ReminderStatus.ACTIVE, ReminderStatus.PAUSED]),
-                       (Reminder.status == ReminderStatus.DONE) & Reminder.id.in_(recently_missed)))
-            .order_by(Reminder.next_run_at.is_(None), Reminder.next_run_at, Reminder.id)
-        )).all()
+            AuditLog.action == "reminder.skipped",
+            AuditLog.target_type == "reminder",
+            AuditLog.created_at >= deps.clock.now() - ISSUES_SHOWN_FOR,
+        )
+        reminders = (
+            await session.scalars(
+                select(Reminder)
+                .where(
+                    or_(
+                        Reminder.status.in_([ReminderStatus.ACTIVE, ReminderStatus.PAUSED]),
+                        (Reminder.status == ReminderStatus.DONE) & Reminder.id.in_(recently_missed),
+                    )
+                )
+                .order_by(Reminder.next_run_at.is_(None), Reminder.next_run_at, Reminder.id)
+            )
+        ).all()
         ids = [r.id for r in reminders]
         issues: dict[int, list[ReminderIssue]] = {i: [] for i in ids}
         if ids:
             rows = await session.scalars(
                 select(AuditLog)
-                .where(AuditLog.action.in_(ISSUE_ACTIONS), AuditLog.target_type == "reminder",
-                       AuditLog.target_id.in_(ids))
+                .where(
+                    AuditLog.action.in_(ISSUE_ACTIONS),
+                    AuditLog.target_type == "reminder",
+                    AuditLog.target_id.in_(ids),
+                )
                 .order_by(AuditLog.id.desc())
             )
             for row in rows:
                 found = issues[int(row.target_id or 0)]
                 if len(found) < issues_per_reminder:
-                    found.append(ReminderIssue(row.action,
-                                               datetime.fromisoformat(row.details["run_at"]),
-                                               row.created_at))
+                    found.append(
+                        ReminderIssue(
+                            row.action,
+                            datetime.fromisoformat(row.details["run_at"]),
+                            row.created_at,
+                        )
+                    )
         return ReminderList(
             await _organiser_tz(session, viewer),
-            [_info(r, issues[r.id], await _audience(session, dict(r.target or {}))) for r in reminders],
+            [
+                _info(r, issues[r.id], await _audience(session, dict(r.target or {})))
+                for r in reminders
+            ],
         )
 
 
 async def _reminder_for_update(session: AsyncSession, reminder_id: int) -> Reminder:
     reminder = await session.scalar(
-        select(Reminder).where(Reminder.id == reminder_id).with_for_update())
+        select(Reminder).where(Reminder.id == reminder_id).with_for_update()
+    )
     if reminder is None or reminder.status in (ReminderStatus.DELETED, ReminderStatus.DONE):
         raise NotFound()
     return reminder
@@ -448,8 +517,15 @@ async def pause(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder = await _reminder_for_update(session, reminder_id)
         if reminder.status == ReminderStatus.ACTIVE:
             reminder.status = ReminderStatus.PAUSED
-            await repo.audit(session, deps.clock.now(), "reminder.paused", actor=actor,
-                             actor_tg_id=tg_user_id, target_type="reminder", target_id=reminder.id)
+            await repo.audit(
+                session,
+                deps.clock.now(),
+                "reminder.paused",
+                actor=actor,
+                actor_tg_id=tg_user_id,
+                target_type="reminder",
+                target_id=reminder.id,
+            )
         return _info(reminder, [])
 
 
@@ -466,8 +542,15 @@ async def resume(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
             elif reminder.next_run_at is None or reminder.next_run_at <= now:
                 raise InvalidInput("time_passed")
             reminder.status = ReminderStatus.ACTIVE
-            await repo.audit(session, now, "reminder.resumed", actor=actor, actor_tg_id=tg_user_id,
-                             target_type="reminder", target_id=reminder.id)
+            await repo.audit(
+                session,
+                now,
+                "reminder.resumed",
+                actor=actor,
+                actor_tg_id=tg_user_id,
+                target_type="reminder",
+                target_id=reminder.id,
+            )
         return _info(reminder, [])
 
 
@@ -484,8 +567,15 @@ async def delete(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
             .where(Delivery.reminder_id == reminder.id, Delivery.status == DeliveryStatus.PENDING)
             .values(status=DeliveryStatus.CANCELLED)
         )
-        await repo.audit(session, now, "reminder.deleted", actor=actor, actor_tg_id=tg_user_id,
-                         target_type="reminder", target_id=reminder.id)
+        await repo.audit(
+            session,
+            now,
+            "reminder.deleted",
+            actor=actor,
+            actor_tg_id=tg_user_id,
+            target_type="reminder",
+            target_id=reminder.id,
+        )
         return _info(reminder, [])
 
 
@@ -509,13 +599,22 @@ def _run_key(run_at: datetime) -> str:
     return run_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-async def _enqueue_run(session: AsyncSession, reminder: Reminder, run_at: datetime, late: bool,
-                       now: datetime, render: Render) -> int:
+async def _enqueue_run(
+    session: AsyncSession,
+    reminder: Reminder,
+    run_at: datetime,
+    late: bool,
+    now: datetime,
+    render: Render,
+) -> int:
     recipients = await resolve_recipients(session, reminder.target or {})
     city_ids = {o.city_id for o in recipients if o.city_id is not None}
     zones: dict[int, str] = {}
     if city_ids:
-        zones = {c.id: c.timezone for c in await session.scalars(select(City).where(City.id.in_(city_ids)))}
+        zones = {
+            c.id: c.timezone
+            for c in await session.scalars(select(City).where(City.id.in_(city_ids)))
+        }
     is_copy = reminder.source_message_id is not None
     rows: list[dict[str, Any]] = []
     for official in recipients:
@@ -528,32 +627,46 @@ async def _enqueue_run(session: AsyncSession, reminder: Reminder, run_at: dateti
             timezone=zones.get(official.city_id or 0, "UTC"),
             locale=official.locale,
         )
-        common = {"source": "reminder", "chat_id": official.chat_id, "now": now,
-                  "recipient_id": official.id, "reminder_id": reminder.id}
+        common = {
+            "source": "reminder",
+            "chat_id": official.chat_id,
+            "now": now,
+            "recipient_id": official.id,
+            "reminder_id": reminder.id,
+        }
         if not is_copy:
             rows.append(outbox.delivery_row(dedupe_key=key, text=render(notice), **common))
             continue
         if late or reminder.event_at is not None:
             # A copied message cannot carry the event time or the late mark: a short header does.
             rows.append(outbox.delivery_row(dedupe_key=key + ":h", text=render(notice), **common))
-        rows.append(outbox.delivery_row(dedupe_key=key, from_chat_id=reminder.source_chat_id,
-                                        message_id=reminder.source_message_id, **common))
+        rows.append(
+            outbox.delivery_row(
+                dedupe_key=key,
+                from_chat_id=reminder.source_chat_id,
+                message_id=reminder.source_message_id,
+                **common,
+            )
+        )
     await outbox.enqueue(session, rows)
     return len(rows)
 
 
 async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) -> RunReport:
-    """Claim due reminders, write their runs into the outbox and advance them, in one transaction."""
+    """Claim due reminders, write their runs into the outbox and advance them, in one
+    transaction."""
     grace = timedelta(minutes=deps.settings.reminder_grace_minutes)
     report = RunReport()
     async with deps.db.transaction() as session:
-        due = (await session.scalars(
-            select(Reminder)
-            .where(Reminder.status == ReminderStatus.ACTIVE, Reminder.next_run_at <= now)
-            .order_by(Reminder.next_run_at, Reminder.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )).all()
+        due = (
+            await session.scalars(
+                select(Reminder)
+                .where(Reminder.status == ReminderStatus.ACTIVE, Reminder.next_run_at <= now)
+                .order_by(Reminder.next_run_at, Reminder.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
         report.claimed = len(due)
         for reminder in due:
             runs = _runs_due(reminder, now)
@@ -564,10 +677,22 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
                 send = None
             for run_at in skipped:
                 late_by = int((now - run_at).total_seconds() // 60)
-                log.warning("reminder skipped reminder_id=%s run_at=%s late_minutes=%s grace_minutes=%s",
-                            reminder.id, run_at.isoformat(), late_by, deps.settings.reminder_grace_minutes)
-                await repo.audit(session, now, "reminder.skipped", target_type="reminder",
-                                 target_id=reminder.id, run_at=run_at.isoformat(), late_minutes=late_by)
+                log.warning(
+                    "reminder skipped reminder_id=%s run_at=%s late_minutes=%s grace_minutes=%s",
+                    reminder.id,
+                    run_at.isoformat(),
+                    late_by,
+                    deps.settings.reminder_grace_minutes,
+                )
+                await repo.audit(
+                    session,
+                    now,
+                    "reminder.skipped",
+                    target_type="reminder",
+                    target_id=reminder.id,
+                    run_at=run_at.isoformat(),
+                    late_minutes=late_by,
+                )
                 report.skipped.append((reminder.id, run_at))
             if send is not None:
                 late = now - send > late_after(deps)
@@ -576,11 +701,21 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
                 report.sent.append((reminder.id, send))
                 if late:
                     late_by = int((now - send).total_seconds() // 60)
-                    log.info("reminder sent late reminder_id=%s run_at=%s late_minutes=%s",
-                             reminder.id, send.isoformat(), late_by)
-                    await repo.audit(session, now, "reminder.late", target_type="reminder",
-                                     target_id=reminder.id, run_at=send.isoformat(),
-                                     late_minutes=late_by)
+                    log.info(
+                        "reminder sent late reminder_id=%s run_at=%s late_minutes=%s",
+                        reminder.id,
+                        send.isoformat(),
+                        late_by,
+                    )
+                    await repo.audit(
+                        session,
+                        now,
+                        "reminder.late",
+                        target_type="reminder",
+                        target_id=reminder.id,
+                        run_at=send.isoformat(),
+                        late_minutes=late_by,
+                    )
                     report.late.append((reminder.id, send))
             if reminder.rule:
                 reminder.next_run_at = rec.next_after(reminder.rule, reminder.timezone, now)
@@ -589,8 +724,11 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
             if reminder.next_run_at is None:
                 reminder.status = ReminderStatus.DONE
     if report.claimed:
-        log.info("reminders run claimed=%s sent=%s skipped=%s deliveries=%s", report.claimed,
-                 len(report.sent), len(report.skipped), report.deliveries)
+        log.info(
+            "reminders run claimed=%s sent=%s skipped=%s deliveries=%s",
+            report.claimed,
+            len(report.sent),
+            len(report.skipped),
+            report.deliveries,
+        )
     return report
-
-

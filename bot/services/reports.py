@@ -191,24 +191,41 @@ def _where(flt: ExportFilter, country_city_ids: Sequence[int] | None) -> list[Co
         if ids is None:
             continue
         wanted = list(ids) or [-1]
-        conds.append(or_(em.from_city_id.in_(wanted), em.to_city_id.in_(wanted),
-                         Question.city_id.in_(wanted)))
+        conds.append(
+            or_(
+                em.from_city_id.in_(wanted), em.to_city_id.in_(wanted), Question.city_id.in_(wanted)
+            )
+        )
     return conds
 
 
 async def _country_city_ids(session: AsyncSession, countries: Sequence[str]) -> list[int] | None:
     if not countries:
         return None
-    rows = await session.scalars(select(City.id).where(City.country.in_([c.upper() for c in countries])))
+    rows = await session.scalars(
+        select(City.id).where(City.country.in_([c.upper() for c in countries]))
+    )
     return list(rows)
 
 
 def _export_query(flt: ExportFilter, country_city_ids: Sequence[int] | None) -> Select[Any]:
     em = ExchangeMessage
     return (
-        select(em.id, em.created_at, em.question_id, em.kind, em.from_official_id,
-               em.to_official_id, em.from_city_id, em.to_city_id, em.text,
-               Question.asker_id, Question.topic_id, Question.city_id, Question.created_at)
+        select(
+            em.id,
+            em.created_at,
+            em.question_id,
+            em.kind,
+            em.from_official_id,
+            em.to_official_id,
+            em.from_city_id,
+            em.to_city_id,
+            em.text,
+            Question.asker_id,
+            Question.topic_id,
+            Question.city_id,
+            Question.created_at,
+        )
         .join(Question, Question.id == em.question_id)
         .where(and_(*_where(flt, country_city_ids)))
         .order_by(em.created_at, em.id)
@@ -254,9 +271,12 @@ async def resolve_names(
 async def count_rows(deps: Deps, flt: ExportFilter) -> int:
     async with deps.db.transaction() as session:
         ids = await _country_city_ids(session, flt.countries)
-        query = (select(func.count()).select_from(ExchangeMessage)
-                 .join(Question, Question.id == ExchangeMessage.question_id)
-                 .where(and_(*_where(flt, ids))))
+        query = (
+            select(func.count())
+            .select_from(ExchangeMessage)
+            .join(Question, Question.id == ExchangeMessage.question_id)
+            .where(and_(*_where(flt, ids)))
+        )
         return int(await session.scalar(query) or 0)
 
 
@@ -271,9 +291,18 @@ async def start_export(
         actor = None
         if actor_tg_id is not None:
             actor = await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
-        entry = await repo.audit(session, deps.clock.now(), "export.created", actor=actor,
-                                 actor_tg_id=actor_tg_id, target_type="exchange_message",
-                                 format=fmt, rows=rows, via=via, **flt.describe())
+        entry = await repo.audit(
+            session,
+            deps.clock.now(),
+            "export.created",
+            actor=actor,
+            actor_tg_id=actor_tg_id,
+            target_type="exchange_message",
+            format=fmt,
+            rows=rows,
+            via=via,
+            **flt.describe(),
+        )
         return ExportStarted(rows, entry.id)
 
 
@@ -299,24 +328,39 @@ async def export_rows(
     zones: dict[str, ZoneInfo] = {}
     utc = _zone("UTC", zones)
     async with deps.db.transaction() as session:
-        cities = {c.id: (c.name, c.country, _zone(c.timezone, zones))
-                  for c in await repo.all_cities(session)}
+        cities = {
+            c.id: (c.name, c.country, _zone(c.timezone, zones))
+            for c in await repo.all_cities(session)
+        }
         topics = {t.id: t.name(locale) for t in await repo.all_topics(session)}
         people: dict[int, tuple[str | None, int | None, bool]] = {}
         officials = await session.execute(
-            select(Official.id, Official.name, Official.city_id, Official.status))
+            select(Official.id, Official.name, Official.city_id, Official.status)
+        )
         for oid, name, city_id, status in officials:
             erased = status == OfficialStatus.ERASED
             people[oid] = (ERASED_NAME if erased else name, city_id, erased)
         ids = await _country_city_ids(session, flt.countries)
-        result = await session.stream(
-            _export_query(flt, ids).execution_options(yield_per=batch))
+        result = await session.stream(_export_query(flt, ids).execution_options(yield_per=batch))
         nobody: tuple[str | None, int | None, bool] = (None, None, False)
         nowhere: tuple[str | None, str | None, ZoneInfo] = (None, None, utc)
         async for part in result.partitions():
             out: list[tuple[Any, ...]] = []
-            for (mid, created, qid, kind, from_id, to_id, from_city, to_city, text,
-                 asker_id, topic_id, q_city, asked_at) in part:
+            for (
+                mid,
+                created,
+                qid,
+                kind,
+                from_id,
+                to_id,
+                from_city,
+                to_city,
+                text,
+                asker_id,
+                topic_id,
+                q_city,
+                asked_at,
+            ) in part:
                 asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
                 asker_city_id = q_city if q_city is not None else asker_home
                 asker_city = cities.get(asker_city_id, nowhere) if asker_city_id else nowhere
@@ -333,21 +377,45 @@ async def export_rows(
                 if from_id is not None and people.get(from_id, nobody)[2]:
                     text = None
                 zone = asker_city[2]
-                response = (int((created - asked_at).total_seconds())
-                            if kind in RESPONSE_KINDS and asked_at is not None else None)
-                out.append((
-                    mid, created, created.astimezone(zone), zone.key, qid,
-                    topics.get(topic_id, ""), kind, asker_name, asker_city[0], asker_city[1],
-                    peer_name, peer_city[0], peer_city[1], sent_by, response, text,
-                ))
+                response = (
+                    int((created - asked_at).total_seconds())
+                    if kind in RESPONSE_KINDS and asked_at is not None
+                    else None
+                )
+                out.append(
+                    (
+                        mid,
+                        created,
+                        created.astimezone(zone),
+                        zone.key,
+                        qid,
+                        topics.get(topic_id, ""),
+                        kind,
+                        asker_name,
+                        asker_city[0],
+                        asker_city[1],
+                        peer_name,
+                        peer_city[0],
+                        peer_city[1],
+                        sent_by,
+                        response,
+                        text,
+                    )
+                )
             yield out
 
 
 # ---- statistics ---------------------------------------------------------------------------
 
 
-async def stats(deps: Deps, actor_tg_id: int | None, since: datetime | None,
-                until: datetime | None = None, top: int = 5, locale: str = "en") -> Stats:
+async def stats(
+    deps: Deps,
+    actor_tg_id: int | None,
+    since: datetime | None,
+    until: datetime | None = None,
+    top: int = 5,
+    locale: str = "en",
+) -> Stats:
     """The exchange in a period; organisers and admins only (None: the command line)."""
     until = until or deps.clock.now()
     async with deps.db.transaction() as session:
@@ -359,9 +427,13 @@ async def stats(deps: Deps, actor_tg_id: int | None, since: datetime | None,
         active = await session.execute(
             select(Official.city_id, func.count())
             .where(Official.status == OfficialStatus.ACTIVE, Official.city_id.is_not(None))
-            .group_by(Official.city_id))
-        active_rows = [CityCount(cities[cid].name, cities[cid].country, n)
-                       for cid, n in active if cid in cities]
+            .group_by(Official.city_id)
+        )
+        active_rows = [
+            CityCount(cities[cid].name, cities[cid].country, n)
+            for cid, n in active
+            if cid in cities
+        ]
         active_rows.sort(key=lambda r: (-r.count, r.country, r.city))
 
         asked = [Question.created_at < until]
@@ -371,11 +443,13 @@ async def stats(deps: Deps, actor_tg_id: int | None, since: datetime | None,
             select(ExchangeMessage.question_id, func.min(ExchangeMessage.created_at).label("first"))
             .where(ExchangeMessage.kind == ExchangeKind.ANSWER)
             .group_by(ExchangeMessage.question_id)
-            .subquery())
+            .subquery()
+        )
         rows = await session.execute(
             select(Question.id, Question.topic_id, Question.created_at, first_answer.c.first)
             .outerjoin(first_answer, first_answer.c.question_id == Question.id)
-            .where(*asked))
+            .where(*asked)
+        )
         questions = answered = 0
         delays: list[float] = []
         per_topic: Counter[int] = Counter()
@@ -384,22 +458,30 @@ async def stats(deps: Deps, actor_tg_id: int | None, since: datetime | None,
             per_topic[topic_id] += 1
             if first is not None:
                 answered += 1
-                first_at = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+                first_at = (
+                    first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+                )
                 if first_at.tzinfo is None:
                     first_at = first_at.replace(tzinfo=UTC)
                 delays.append((first_at - created).total_seconds())
         median = timedelta(seconds=statistics.median(delays)) if delays else None
 
-        answer_where = [ExchangeMessage.kind == ExchangeKind.ANSWER,
-                        ExchangeMessage.created_at < until]
+        answer_where = [
+            ExchangeMessage.kind == ExchangeKind.ANSWER,
+            ExchangeMessage.created_at < until,
+        ]
         if since is not None:
             answer_where.append(ExchangeMessage.created_at >= since)
         helpful = await session.execute(
             select(ExchangeMessage.from_city_id, func.count())
             .where(*answer_where, ExchangeMessage.from_city_id.is_not(None))
-            .group_by(ExchangeMessage.from_city_id))
-        helpful_rows = [CityCount(cities[cid].name, cities[cid].country, n)
-                        for cid, n in helpful if cid in cities]
+            .group_by(ExchangeMessage.from_city_id)
+        )
+        helpful_rows = [
+            CityCount(cities[cid].name, cities[cid].country, n)
+            for cid, n in helpful
+            if cid in cities
+        ]
         helpful_rows.sort(key=lambda r: (-r.count, r.country, r.city))
         answers = sum(r.count for r in helpful_rows)
 
@@ -411,7 +493,9 @@ async def stats(deps: Deps, actor_tg_id: int | None, since: datetime | None,
             questions=questions,
             answered=answered,
             median_first_answer=median,
-            top_topics=[(topics[t].name(locale) if t in topics else str(t), n) for t, n in top_topics],
+            top_topics=[
+                (topics[t].name(locale) if t in topics else str(t), n) for t, n in top_topics
+            ],
             helpful_cities=helpful_rows[:top],
             answers=answers,
         )
@@ -422,15 +506,23 @@ def _monday(when: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-async def weekly_series(deps: Deps, actor_tg_id: int | None, since: datetime | None,
-                        until: datetime | None = None, locale: str = "en") -> WeeklySeries:
+async def weekly_series(
+    deps: Deps,
+    actor_tg_id: int | None,
+    since: datetime | None,
+    until: datetime | None = None,
+    locale: str = "en",
+) -> WeeklySeries:
     """Counts per week and topic group for the chart (streamed, so 'all' stays cheap)."""
     until = until or deps.clock.now()
     async with deps.db.transaction() as session:
         if actor_tg_id is not None:
             await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         groups = {t.id: t.group_name(locale) for t in await session.scalars(select(Topic))}
-        counts: dict[str, dict[tuple[date, str], int]] = {"q": defaultdict(int), "a": defaultdict(int)}
+        counts: dict[str, dict[tuple[date, str], int]] = {
+            "q": defaultdict(int),
+            "a": defaultdict(int),
+        }
         q_where = [Question.created_at < until]
         a_where = [ExchangeMessage.kind == ExchangeKind.ANSWER, ExchangeMessage.created_at < until]
         if since is not None:
@@ -439,14 +531,18 @@ async def weekly_series(deps: Deps, actor_tg_id: int | None, since: datetime | N
         queries = {
             "q": select(Question.created_at, Question.topic_id).where(*q_where),
             "a": select(ExchangeMessage.created_at, Question.topic_id)
-            .join(Question, Question.id == ExchangeMessage.question_id).where(*a_where),
+            .join(Question, Question.id == ExchangeMessage.question_id)
+            .where(*a_where),
         }
         for key, query in queries.items():
             result = await session.stream(query.execution_options(yield_per=BATCH_ROWS))
             async for created, topic_id in result:
                 counts[key][(_monday(created), groups.get(topic_id, "?"))] += 1
-    start = _monday(since) if since is not None else min(
-        (week for table in counts.values() for week, _g in table), default=_monday(until))
+    start = (
+        _monday(since)
+        if since is not None
+        else min((week for table in counts.values() for week, _g in table), default=_monday(until))
+    )
     weeks: list[date] = []
     week = start
     while week <= _monday(until):

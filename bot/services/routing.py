@@ -123,8 +123,13 @@ def _score(c: Candidate, shared: bool) -> float:
     responsiveness = (c.answered + 1) / (c.asked + 2)
     speed = 0.5 if c.avg_answer_hours is None else 1 / (1 + c.avg_answer_hours / 24)
     load = min(c.open_load, LOAD_CAP) / LOAD_CAP
-    score = (W_COVERAGE * coverage + W_LANGUAGE * (1.0 if shared else 0.0)
-             + W_RESPONSIVENESS * responsiveness + W_SPEED * speed - W_LOAD * load)
+    score = (
+        W_COVERAGE * coverage
+        + W_LANGUAGE * (1.0 if shared else 0.0)
+        + W_RESPONSIVENESS * responsiveness
+        + W_SPEED * speed
+        - W_LOAD * load
+    )
     # Rounded so that float noise never decides a tie that the name should decide.
     return round(score, 6)
 
@@ -165,14 +170,19 @@ def score_of(c: Candidate, asker_languages: Collection[str]) -> Ranked:
     return Ranked(c.city_id, c.name, _score(c, bool(shared)), _reason(c, shared))
 
 
-def rank(candidates: Iterable[Candidate], asker_languages: Collection[str], top_k: int) -> list[Ranked]:
+def rank(
+    candidates: Iterable[Candidate], asker_languages: Collection[str], top_k: int
+) -> list[Ranked]:
     """The best `top_k` cities, best first; ties by city name, then id.
 
     Every candidate is scored; the reason (string work) is written for the chosen ones only.
     """
     shares = _Shares(asker_languages)
-    scored = [(-_score(c, shares[c.languages]), c.name, c.city_id, c)
-              for c in candidates if c.covering > 0]
+    scored = [
+        (-_score(c, shares[c.languages]), c.name, c.city_id, c)
+        for c in candidates
+        if c.covering > 0
+    ]
     best = heapq.nsmallest(top_k, scored, key=lambda t: t[:3])
     return [score_of(c, asker_languages) for *_key, c in best]
 
@@ -181,14 +191,19 @@ def _candidates_statement(dialect_name: str) -> Select[Any]:
     """Coverage and history per candidate city; parameters: the topic, the excluded cities and
     the question (the cities it was already routed to are excluded too)."""
     topic_id = bindparam("topic_id", type_=Integer)
-    routed = select(Routing.city_id).where(Routing.question_id == bindparam("question_id", type_=Integer))
+    routed = select(Routing.city_id).where(
+        Routing.question_id == bindparam("question_id", type_=Integer)
+    )
     coverage = (
         select(Official.city_id.label("city_id"), func.count().label("covering"))
         .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(OfficialTopic.topic_id == topic_id, Official.status == OfficialStatus.ACTIVE,
-               Official.city_id.is_not(None),
-               fast.ids_in(Official.city_id, "excluded", dialect_name, negate=True),
-               Official.city_id.not_in(routed))
+        .where(
+            OfficialTopic.topic_id == topic_id,
+            Official.status == OfficialStatus.ACTIVE,
+            Official.city_id.is_not(None),
+            fast.ids_in(Official.city_id, "excluded", dialect_name, negate=True),
+            Official.city_id.not_in(routed),
+        )
         .group_by(Official.city_id)
         .subquery("coverage")
     )
@@ -196,8 +211,16 @@ def _candidates_statement(dialect_name: str) -> Select[Any]:
     history = CityTopicStats
     return (
         # Languages as text: a few distinct values among hundreds of cities, decoded once each.
-        select(City.id, City.name, cast(City.languages, Text), coverage.c.covering, history.asked,
-               history.answered, history.answer_seconds, history.answer_count)
+        select(
+            City.id,
+            City.name,
+            cast(City.languages, Text),
+            coverage.c.covering,
+            history.asked,
+            history.answered,
+            history.answer_seconds,
+            history.answer_count,
+        )
         .join(coverage, coverage.c.city_id == City.id)
         .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
     )
@@ -210,8 +233,11 @@ def _load_statement(dialect_name: str) -> Select[Any]:
     never read."""
     return (
         select(Routing.city_id, func.count())
-        .where(routing_waiting(), fast.ids_in(Routing.city_id, "cities", dialect_name),
-               Routing.created_at >= bindparam("since", type_=UTCDateTime()))
+        .where(
+            routing_waiting(),
+            fast.ids_in(Routing.city_id, "cities", dialect_name),
+            Routing.created_at >= bindparam("since", type_=UTCDateTime()),
+        )
         .group_by(Routing.city_id)
     )
 
@@ -221,10 +247,12 @@ def _recipients_statement(dialect_name: str) -> Select[Any]:
     return (
         select(Official.id, Official.city_id, Official.chat_id, Official.locale)
         .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
-               Official.status == OfficialStatus.ACTIVE,
-               fast.ids_in(Official.city_id, "cities", dialect_name),
-               Official.id != bindparam("asker_id", type_=Integer))
+        .where(
+            OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
+            Official.status == OfficialStatus.ACTIVE,
+            fast.ids_in(Official.city_id, "cities", dialect_name),
+            Official.id != bindparam("asker_id", type_=Integer),
+        )
         .order_by(Official.city_id, Official.id)
     )
 
@@ -247,12 +275,29 @@ def _insert_routing_statement(dialect_name: str) -> Any:
     return (
         insert(Routing.__table__)
         .from_select(
-            ["question_id", "recipient_id", "city_id", "topic_id", "score", "reason", "round", "status",
-             "created_at"],
-            select(bindparam("question_id", type_=Integer), t.c.recipient_id, t.c.city_id,
-                   bindparam("topic_id", type_=Integer), t.c.score, t.c.reason,
-                   bindparam("round", type_=Integer), literal(RoutingStatus.PENDING.value, String(16)),
-                   bindparam("now", type_=UTCDateTime())))
+            [
+                "question_id",
+                "recipient_id",
+                "city_id",
+                "topic_id",
+                "score",
+                "reason",
+                "round",
+                "status",
+                "created_at",
+            ],
+            select(
+                bindparam("question_id", type_=Integer),
+                t.c.recipient_id,
+                t.c.city_id,
+                bindparam("topic_id", type_=Integer),
+                t.c.score,
+                t.c.reason,
+                bindparam("round", type_=Integer),
+                literal(RoutingStatus.PENDING.value, String(16)),
+                bindparam("now", type_=UTCDateTime()),
+            ),
+        )
         .returning(Routing.recipient_id, Routing.id)
     )
 
@@ -261,13 +306,33 @@ def _log_routing_statement(dialect_name: str) -> Any:
     """The exchange log's row for each official a round reaches (the question as sent)."""
     t = _TARGETS.table(dialect_name)
     return insert(ExchangeMessage.__table__).from_select(
-        ["question_id", "from_official_id", "to_official_id", "from_city_id", "to_city_id", "kind",
-         "text", "content_type", "original_chat_id", "original_message_id", "created_at"],
-        select(bindparam("question_id", type_=Integer), bindparam("asker_id", type_=Integer),
-               t.c.recipient_id, bindparam("asker_city_id", type_=Integer), t.c.city_id,
-               literal(ExchangeKind.ROUTING.value, String(16)), null(),
-               bindparam("content_type", type_=String(16)), bindparam("chat_id", type_=BigInteger),
-               bindparam("message_id", type_=BigInteger), bindparam("now", type_=UTCDateTime())))
+        [
+            "question_id",
+            "from_official_id",
+            "to_official_id",
+            "from_city_id",
+            "to_city_id",
+            "kind",
+            "text",
+            "content_type",
+            "original_chat_id",
+            "original_message_id",
+            "created_at",
+        ],
+        select(
+            bindparam("question_id", type_=Integer),
+            bindparam("asker_id", type_=Integer),
+            t.c.recipient_id,
+            bindparam("asker_city_id", type_=Integer),
+            t.c.city_id,
+            literal(ExchangeKind.ROUTING.value, String(16)),
+            null(),
+            bindparam("content_type", type_=String(16)),
+            bindparam("chat_id", type_=BigInteger),
+            bindparam("message_id", type_=BigInteger),
+            bindparam("now", type_=UTCDateTime()),
+        ),
+    )
 
 
 _INSERT_ROUTING = fast.Statement(_insert_routing_statement)
@@ -287,8 +352,9 @@ def _languages(stored: str | None) -> tuple[str, ...]:
     return tuple(json.loads(stored)) if stored else ()
 
 
-def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[str],
-                   top_k: int) -> list[Candidate]:
+def _in_contention(
+    candidates: Sequence[Candidate], asker_languages: Collection[str], top_k: int
+) -> list[Candidate]:
     """The cities that can still make the top `top_k` whatever their open load.
 
     Load only lowers a score, by at most W_LOAD. A city whose score with no load stays below
@@ -304,8 +370,12 @@ def _in_contention(candidates: Sequence[Candidate], asker_languages: Collection[
 
 
 async def gather_candidates(
-    session: AsyncSession, topic_id: int, exclude_city_ids: Collection[int], now: datetime,
-    asker_languages: Collection[str] | None = None, top_k: int | None = None,
+    session: AsyncSession,
+    topic_id: int,
+    exclude_city_ids: Collection[int],
+    now: datetime,
+    asker_languages: Collection[str] | None = None,
+    top_k: int | None = None,
     question_id: int | None = None,
 ) -> list[Candidate]:
     """Every city with an active official covering the topic, with its history and load.
@@ -316,17 +386,31 @@ async def gather_candidates(
     """
     conn = await fast.in_session(session)
     out = [
-        Candidate(city_id, name, _languages(languages), covering, asked or 0, answered or 0,
-                  round(seconds / count / 3600, 3) if count else None)
-        for city_id, name, languages, covering, asked, answered, seconds, count
-        in await conn.fetch(_CANDIDATES, {"topic_id": topic_id, "excluded": sorted(set(exclude_city_ids)),
-                                          "question_id": question_id})
+        Candidate(
+            city_id,
+            name,
+            _languages(languages),
+            covering,
+            asked or 0,
+            answered or 0,
+            round(seconds / count / 3600, 3) if count else None,
+        )
+        for city_id, name, languages, covering, asked, answered, seconds, count in await conn.fetch(
+            _CANDIDATES,
+            {
+                "topic_id": topic_id,
+                "excluded": sorted(set(exclude_city_ids)),
+                "question_id": question_id,
+            },
+        )
     ]
     if asker_languages is not None and top_k is not None:
         out = _in_contention(out, asker_languages, top_k)
     if not out:
         return out
-    load = dict(await conn.fetch(_LOAD, {"since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]}))
+    load = dict(
+        await conn.fetch(_LOAD, {"since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]})
+    )
     return [c._replace(open_load=int(load.get(c.city_id, 0))) for c in out]
 
 
@@ -364,19 +448,38 @@ async def _write(
     dialect = conn.dialect.name
     # One statement per table for any number of officials (rows passed as one parameter);
     # a question reaches each official at most once, so the recipient identifies its row.
-    params = {"question_id": question.id, "topic_id": question.topic_id, "round": round_no,
-              "now": now, "asker_id": question.asker_id, "asker_city_id": question.city_id,
-              "content_type": question.content_type, "chat_id": question.source_chat_id,
-              "message_id": question.source_message_id, **_TARGETS.params(targets, dialect)}
+    params = {
+        "question_id": question.id,
+        "topic_id": question.topic_id,
+        "round": round_no,
+        "now": now,
+        "asker_id": question.asker_id,
+        "asker_city_id": question.city_id,
+        "content_type": question.content_type,
+        "chat_id": question.source_chat_id,
+        "message_id": question.source_message_id,
+        **_TARGETS.params(targets, dialect),
+    }
     ids = dict(await conn.fetch(_INSERT_ROUTING, params))
     await conn.fetch(_LOG_ROUTING, params)
     new_cities = sorted({r.city_id for r in chosen} - set(routed_cities))
     if new_cities and question.topic_id is not None:
-        await conn.fetch(routing_stats.ADD_ROUTED, {
-            "topic_id": question.topic_id, **routing_stats.CITIES.params([(c,) for c in new_cities], dialect)})
+        await conn.fetch(
+            routing_stats.ADD_ROUTED,
+            {
+                "topic_id": question.topic_id,
+                **routing_stats.CITIES.params([(c,) for c in new_cities], dialect),
+            },
+        )
     decisions = [
-        RoutingDecision(r.city_id, r.name, r.score, r.reason, round_no,
-                        tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in by_city[r.city_id]))
+        RoutingDecision(
+            r.city_id,
+            r.name,
+            r.score,
+            r.reason,
+            round_no,
+            tuple(Recipient(o.id, o.chat_id, o.locale, ids[o.id]) for o in by_city[r.city_id]),
+        )
         for r in chosen
     ]
     return decisions
@@ -405,19 +508,33 @@ async def route_round(
         excluded.add(asker.city_id)
     asker_langs = set(asker.languages or []) | {asker.locale}
     k = top_k or deps.settings.route_top_k
-    candidates = await gather_candidates(session, question.topic_id, excluded, deps.clock.now(),
-                                         asker_langs, k, question.id)
+    candidates = await gather_candidates(
+        session, question.topic_id, excluded, deps.clock.now(), asker_langs, k, question.id
+    )
     chosen = rank(candidates, asker_langs, k)
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
     conn = await fast.in_session(session)
-    officials = [_Official(*row) for row in await conn.fetch(_RECIPIENTS, {
-        "topic_id": question.topic_id, "cities": [r.city_id for r in chosen], "asker_id": asker.id})]
+    officials = [
+        _Official(*row)
+        for row in await conn.fetch(
+            _RECIPIENTS,
+            {
+                "topic_id": question.topic_id,
+                "cities": [r.city_id for r in chosen],
+                "asker_id": asker.id,
+            },
+        )
+    ]
     # Never routed to before (they were excluded): each is a new city for the question.
     decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities=())
-    log.info("routing question_id=%s round=%s cities=%s", question.id, round_no,
-             ",".join(str(d.city_id) for d in decisions))
+    log.info(
+        "routing question_id=%s round=%s cities=%s",
+        question.id,
+        round_no,
+        ",".join(str(d.city_id) for d in decisions),
+    )
     return decisions
 
 
@@ -429,21 +546,27 @@ async def route_to_city(
     if city is None:
         return []
     routed_cities, already = await _routed(session, question.id)
-    base = select(Official).where(Official.city_id == city_id,
-                                  Official.status == OfficialStatus.ACTIVE,
-                                  Official.id != question.asker_id,
-                                  Official.id.not_in(sorted(already) or [-1]))
-    covering = (await session.scalars(
-        base.join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(OfficialTopic.topic_id == question.topic_id).order_by(Official.id)
-    )).all()
+    base = select(Official).where(
+        Official.city_id == city_id,
+        Official.status == OfficialStatus.ACTIVE,
+        Official.id != question.asker_id,
+        Official.id.not_in(sorted(already) or [-1]),
+    )
+    covering = (
+        await session.scalars(
+            base.join(OfficialTopic, OfficialTopic.official_id == Official.id)
+            .where(OfficialTopic.topic_id == question.topic_id)
+            .order_by(Official.id)
+        )
+    ).all()
     officials = covering or (await session.scalars(base.order_by(Official.id))).all()
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
 
 
-async def route_to_official(session: AsyncSession, deps: Deps, question: Question, official: Official,
-                            reason: str) -> list[RoutingDecision]:
+async def route_to_official(
+    session: AsyncSession, deps: Deps, question: Question, official: Official, reason: str
+) -> list[RoutingDecision]:
     """Route to one official who offered to answer (from the weekly digest)."""
     assert official.city_id is not None
     city = await session.get(City, official.city_id)

@@ -80,11 +80,22 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
             city = existing_cities.get(entry["name"])
             langs = list(dict.fromkeys(entry.get("languages", [])))
             if city is None:
-                session.add(City(name=entry["name"], country=entry["country"],
-                                 timezone=entry["timezone"], languages=langs, created_at=now))
+                session.add(
+                    City(
+                        name=entry["name"],
+                        country=entry["country"],
+                        timezone=entry["timezone"],
+                        languages=langs,
+                        created_at=now,
+                    )
+                )
                 ca += 1
             else:
-                city.country, city.timezone, city.languages = entry["country"], entry["timezone"], langs
+                city.country, city.timezone, city.languages = (
+                    entry["country"],
+                    entry["timezone"],
+                    langs,
+                )
                 cu += 1
         existing_topics = {t.slug: t for t in await session.scalars(select(Topic))}
         for position, entry in enumerate(data.get("topic", [])):
@@ -92,8 +103,15 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
             names = dict(entry["names"])
             group_names = groups.get(entry["group"], {})
             if topic is None:
-                session.add(Topic(slug=entry["slug"], group=entry["group"], names=names,
-                                  group_names=group_names, position=position))
+                session.add(
+                    Topic(
+                        slug=entry["slug"],
+                        group=entry["group"],
+                        names=names,
+                        group_names=group_names,
+                        position=position,
+                    )
+                )
                 ta += 1
             else:
                 topic.group, topic.names, topic.group_names = entry["group"], names, group_names

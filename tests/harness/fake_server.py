@@ -43,36 +43,94 @@ T = TypeVar("T")
 
 BOT_ID = 7000001
 BOT_USERNAME = "CityExchangeTestBot"
-BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "City Exchange", "username": BOT_USERNAME,
-            "can_join_groups": False, "can_read_all_group_messages": False,
-            "supports_inline_queries": False}
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "City Exchange",
+    "username": BOT_USERNAME,
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 SEND_METHODS = {
-    "sendMessage", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
-    "sendPhoto", "sendDocument", "sendVideo", "sendVoice", "sendAudio", "sendAnimation",
-    "sendLocation", "sendMediaGroup", "sendSticker", "sendContact", "sendVenue",
+    "sendMessage",
+    "copyMessage",
+    "copyMessages",
+    "forwardMessage",
+    "forwardMessages",
+    "sendPhoto",
+    "sendDocument",
+    "sendVideo",
+    "sendVoice",
+    "sendAudio",
+    "sendAnimation",
+    "sendLocation",
+    "sendMediaGroup",
+    "sendSticker",
+    "sendContact",
+    "sendVenue",
 }
-MEDIA_FIELDS = {"sendPhoto": "photo", "sendDocument": "document", "sendVideo": "video",
-                "sendVoice": "voice", "sendAudio": "audio", "sendAnimation": "animation",
-                "sendSticker": "sticker"}
+MEDIA_FIELDS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendVideo": "video",
+    "sendVoice": "voice",
+    "sendAudio": "audio",
+    "sendAnimation": "animation",
+    "sendSticker": "sticker",
+}
 EDIT_METHODS = {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}
 OTHER_METHODS = {
-    "getMe", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo", "setMyCommands",
-    "deleteMyCommands", "answerCallbackQuery", "sendChatAction", "deleteMessage", "getChat",
-    "getFile", "logOut", "close",
+    "getMe",
+    "getUpdates",
+    "deleteWebhook",
+    "setWebhook",
+    "getWebhookInfo",
+    "setMyCommands",
+    "deleteMyCommands",
+    "answerCallbackQuery",
+    "sendChatAction",
+    "deleteMessage",
+    "getChat",
+    "getFile",
+    "logOut",
+    "close",
 }
 METHODS = {m.lower(): m for m in SEND_METHODS | EDIT_METHODS | OTHER_METHODS}
 # Parameters PTB sends as plain strings; everything else in a form body is JSON-encoded.
-STRING_PARAMS = {"text", "caption", "parse_mode", "callback_query_id", "file_id", "url",
-                 "secret_token", "action", "language_code", "business_connection_id",
-                 "inline_message_id", "ip_address", "message_effect_id", "title",
-                 "first_name", "last_name", "phone_number", "address", "emoji",
-                 "file_name", "performer"}
+STRING_PARAMS = {
+    "text",
+    "caption",
+    "parse_mode",
+    "callback_query_id",
+    "file_id",
+    "url",
+    "secret_token",
+    "action",
+    "language_code",
+    "business_connection_id",
+    "inline_message_id",
+    "ip_address",
+    "message_effect_id",
+    "title",
+    "first_name",
+    "last_name",
+    "phone_number",
+    "address",
+    "emoji",
+    "file_name",
+    "performer",
+}
 
-CONFLICT_POLL = ("Conflict: terminated by other getUpdates request; make sure that only one "
-                 "bot instance is running")
-CONFLICT_WEBHOOK = ("Conflict: can't use getUpdates method while webhook is active; use "
-                    "deleteWebhook to delete the webhook first")
+CONFLICT_POLL = (
+    "Conflict: terminated by other getUpdates request; make sure that only one "
+    "bot instance is running"
+)
+CONFLICT_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; use "
+    "deleteWebhook to delete the webhook first"
+)
 
 
 class ApiError(Exception):
@@ -83,8 +141,11 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": False, "error_code": self.status,
-                                "description": self.description}
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.status,
+            "description": self.description,
+        }
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return body
@@ -103,8 +164,7 @@ class Rule:
     times: int | None = 1  # None: for ever
 
     def matches(self, method: str, chat_id: int | None) -> bool:
-        return (self.method in (None, method)
-                and (self.chat_id is None or self.chat_id == chat_id))
+        return self.method in (None, method) and (self.chat_id is None or self.chat_id == chat_id)
 
 
 @dataclass
@@ -148,8 +208,11 @@ class Msg:
     @property
     def buttons(self) -> list[tuple[str, str | None]]:
         markup = self.reply_markup or {}
-        return [(b.get("text", ""), b.get("callback_data") or b.get("url"))
-                for row in markup.get("inline_keyboard", []) for b in row]
+        return [
+            (b.get("text", ""), b.get("callback_data") or b.get("url"))
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        ]
 
 
 @dataclass(frozen=True)
@@ -184,10 +247,17 @@ class FakeTelegram:
     then spares (a person in a conversation with the bot while a broadcast goes out).
     """
 
-    def __init__(self, token: str = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv", *,
-                 rate: float | None = 30.0, chat_rate: float | None = None,
-                 strict_chats: bool = False, host: str = "127.0.0.1", port: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        token: str = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv",
+        *,
+        rate: float | None = 30.0,
+        chat_rate: float | None = None,
+        strict_chats: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token = token
         self.clock = clock  # seconds, for the rate-limit windows (tests may pass their own)
         self.rate = rate
@@ -265,20 +335,44 @@ class FakeTelegram:
         await self.stop()
 
     # ---- scripting ----------------------------------------------------------------------
-    def fail(self, status: int = 400, description: str = "Bad Request: scripted", *,
-             method: str | None = None, chat_id: int | None = None, times: int | None = 1,
-             retry_after: int | None = None) -> Rule:
+    def fail(
+        self,
+        status: int = 400,
+        description: str = "Bad Request: scripted",
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> Rule:
         rule = Rule(method, chat_id, status, description, retry_after, times=times)
         self.rules.append(rule)
         return rule
 
-    def server_error(self, status: int = 502, *, method: str | None = None,
-                     chat_id: int | None = None, times: int | None = 1) -> Rule:
-        return self.fail(status, "Bad Gateway" if status == 502 else "Internal Server Error",
-                         method=method, chat_id=chat_id, times=times)
+    def server_error(
+        self,
+        status: int = 502,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+    ) -> Rule:
+        return self.fail(
+            status,
+            "Bad Gateway" if status == 502 else "Internal Server Error",
+            method=method,
+            chat_id=chat_id,
+            times=times,
+        )
 
-    def delay(self, seconds: float, *, method: str | None = None, chat_id: int | None = None,
-              times: int | None = 1) -> Rule:
+    def delay(
+        self,
+        seconds: float,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+    ) -> Rule:
         """Answer late (the call still takes effect afterwards, as with a slow Telegram)."""
         rule = Rule(method, chat_id, delay=seconds, times=times)
         self.rules.append(rule)
@@ -328,16 +422,30 @@ class FakeTelegram:
     def _user_message(self, user: TgUser, text: str | None, **fields: Any) -> dict[str, Any]:
         self.users[user.id] = user
         self.known.add(user.id)
-        msg: dict[str, Any] = {"message_id": next(self._msg_ids[user.id]), "date": int(time.time()),
-                               "chat": user.chat(), "from": user.to_dict()}
+        msg: dict[str, Any] = {
+            "message_id": next(self._msg_ids[user.id]),
+            "date": int(time.time()),
+            "chat": user.chat(),
+            "from": user.to_dict(),
+        }
         if text is not None:
             msg["text"] = text
             if text.startswith("/"):
-                msg["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": len(text.split()[0])}]
+                msg["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+                ]
         msg.update(fields)
-        self.chats[user.id].append(Msg(user.id, msg["message_id"], False, "user", text=text,
-                                       caption=fields.get("caption"), raw=msg))
+        self.chats[user.id].append(
+            Msg(
+                user.id,
+                msg["message_id"],
+                False,
+                "user",
+                text=text,
+                caption=fields.get("caption"),
+                raw=msg,
+            )
+        )
         return msg
 
     async def send(self, user: TgUser, text: str | None = None, **fields: Any) -> int:
@@ -351,14 +459,30 @@ class FakeTelegram:
         """The user taps a button with this data on a message (forged data too)."""
         self.users[user.id] = user
         msg = self._find(user.id, message_id) if message_id else self.last(user.id)
-        message = msg.raw if msg is not None else {
-            "message_id": message_id or 1, "date": int(time.time()), "chat": user.chat(),
-            "from": BOT_USER, "text": "…"}
+        message = (
+            msg.raw
+            if msg is not None
+            else {
+                "message_id": message_id or 1,
+                "date": int(time.time()),
+                "chat": user.chat(),
+                "from": BOT_USER,
+                "text": "…",
+            }
+        )
         query_id = str(next(self._query_ids))
         self._open_queries.add(query_id)
-        return await self.inject({"callback_query": {
-            "id": query_id, "from": user.to_dict(),
-            "chat_instance": str(user.id), "data": data, "message": message}})
+        return await self.inject(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user.to_dict(),
+                    "chat_instance": str(user.id),
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
 
     async def press(self, user: TgUser, label: str) -> int:
         """The user taps the newest button whose label contains `label`; returns a mark."""
@@ -371,14 +495,22 @@ class FakeTelegram:
     async def user_blocks(self, user: TgUser) -> int:
         """The user blocks the bot: 403 from now on, and a my_chat_member 'kicked' update."""
         self.block(user.id)
-        return await self.inject({"my_chat_member": {
-            "chat": user.chat(), "from": user.to_dict(), "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": BOT_USER},
-            "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0}}})
+        return await self.inject(
+            {
+                "my_chat_member": {
+                    "chat": user.chat(),
+                    "from": user.to_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "member", "user": BOT_USER},
+                    "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0},
+                }
+            }
+        )
 
     # ---- waiting ------------------------------------------------------------------------
-    async def until(self, check: Callable[[], T | None], within: float = 20.0,
-                    what: str = "condition") -> T:
+    async def until(
+        self, check: Callable[[], T | None], within: float = 20.0, what: str = "condition"
+    ) -> T:
         """Wait until `check()` returns something truthy (re-checked on every change)."""
         assert self._cond is not None
         found: list[T] = []
@@ -394,13 +526,20 @@ class FakeTelegram:
             async with self._cond:
                 await asyncio.wait_for(self._cond.wait_for(probe), within)
         except TimeoutError:
-            raise AssertionError(f"timed out after {within}s waiting for {what}\n"
-                                 f"{self.transcript()}") from None
+            raise AssertionError(
+                f"timed out after {within}s waiting for {what}\n{self.transcript()}"
+            ) from None
         return found[0]
 
-    async def wait_for(self, chat_id: int | TgUser, predicate: Callable[[Msg], bool] | None = None,
-                       *, contains: str | None = None, since: int = 0,
-                       within: float = 20.0) -> Msg:
+    async def wait_for(
+        self,
+        chat_id: int | TgUser,
+        predicate: Callable[[Msg], bool] | None = None,
+        *,
+        contains: str | None = None,
+        since: int = 0,
+        within: float = 20.0,
+    ) -> Msg:
         """The first message sent or edited in the chat after `since` that matches."""
         chat = _id(chat_id)
 
@@ -418,12 +557,21 @@ class FakeTelegram:
         what = f"a message to {chat}" + (f" containing {contains!r}" if contains else "")
         return await self.until(check, within, what)
 
-    async def wait_call(self, method: str, predicate: Callable[[Call], bool] | None = None, *,
-                        since: int = 0, within: float = 20.0) -> Call:
+    async def wait_call(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        *,
+        since: int = 0,
+        within: float = 20.0,
+    ) -> Call:
         def check() -> Call | None:
             for call in self.calls:
-                if call.seq > since and call.method == method and (
-                        predicate is None or predicate(call)):
+                if (
+                    call.seq > since
+                    and call.method == method
+                    and (predicate is None or predicate(call))
+                ):
                     return call
             return None
 
@@ -433,8 +581,11 @@ class FakeTelegram:
         """Wait until the bot confirmed (getUpdates offset) every update injected so far, so a
         restart will not receive them again."""
         target = self._last_update_id
-        await self.until(lambda: self.confirmed_offset > target or None, within,
-                         f"getUpdates to confirm update {target}")
+        await self.until(
+            lambda: self.confirmed_offset > target or None,
+            within,
+            f"getUpdates to confirm update {target}",
+        )
 
     async def wait_polling(self, since: int = 0, within: float = 20.0) -> Call:
         """Wait for a getUpdates call after `since` (the bot is up and polling)."""
@@ -461,13 +612,19 @@ class FakeTelegram:
         return [body for body, n in seen.items() if n > 1]
 
     def of(self, method: str, chat_id: int | TgUser | None = None) -> list[Call]:
-        return [c for c in self.calls if c.method == method
-                and (chat_id is None or c.chat_id == _id(chat_id))]
+        return [
+            c
+            for c in self.calls
+            if c.method == method and (chat_id is None or c.chat_id == _id(chat_id))
+        ]
 
     def alerts(self) -> list[str]:
         """Texts of answered button presses (what the user saw pop up)."""
-        return [c.params.get("text", "") for c in self.of("answerCallbackQuery")
-                if c.ok and c.params.get("text")]
+        return [
+            c.params.get("text", "")
+            for c in self.of("answerCallbackQuery")
+            if c.ok and c.params.get("text")
+        ]
 
     def _find(self, chat_id: int, message_id: int) -> Msg | None:
         for msg in self.chats.get(chat_id, []):
@@ -485,15 +642,18 @@ class FakeTelegram:
                 buttons = " ".join(f"[{t}]" for t, _ in m.buttons)
                 flags = (" (edited)" if m.edits else "") + (" (deleted)" if m.deleted else "")
                 lines.append(f"{chat} {who} #{m.message_id} {m.method}: {body} {buttons}{flags}")
-        errors = [f"!! {c.method} chat={c.chat_id} {c.status} {c.description}"
-                  for c in self.calls if not c.ok]
+        errors = [
+            f"!! {c.method} chat={c.chat_id} {c.status} {c.description}"
+            for c in self.calls
+            if not c.ok
+        ]
         return "\n".join(lines + errors) or "(nothing)"
 
     # ---- HTTP ---------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/file/bot"):
-            token, _, file_path = path[len("/file/bot"):].partition("/")
+            token, _, file_path = path[len("/file/bot") :].partition("/")
             if token != self.token:
                 return _json(401, ApiError(401, "Unauthorized").body())
             for stored_path, content in self.files.values():
@@ -502,7 +662,7 @@ class FakeTelegram:
             return _json(404, ApiError(404, "Not Found").body())
         if not path.startswith("/bot"):
             return _json(404, ApiError(404, "Not Found").body())
-        token, _, name = path[len("/bot"):].partition("/")
+        token, _, name = path[len("/bot") :].partition("/")
         if token != self.token:
             return _json(401, ApiError(401, "Unauthorized").body())
         method = METHODS.get(name.lower())
@@ -602,9 +762,12 @@ class FakeTelegram:
         if not self._updates and timeout > 0:
             with contextlib.suppress(TimeoutError):
                 async with self._cond:
-                    await asyncio.wait_for(self._cond.wait_for(
-                        lambda: bool(self._updates) or self._poll_generation != generation),
-                        timeout)
+                    await asyncio.wait_for(
+                        self._cond.wait_for(
+                            lambda: bool(self._updates) or self._poll_generation != generation
+                        ),
+                        timeout,
+                    )
         if self._poll_generation != generation:
             raise ApiError(409, CONFLICT_POLL)
         return self._updates[:limit]
@@ -619,18 +782,31 @@ class FakeTelegram:
         chat = call.chat_id
         assert chat is not None
         markup = call.params.get("reply_markup")
-        raw: dict[str, Any] = {"message_id": next(self._msg_ids[chat]), "date": int(time.time()),
-                               "chat": self._chat_dict(chat), "from": BOT_USER}
+        raw: dict[str, Any] = {
+            "message_id": next(self._msg_ids[chat]),
+            "date": int(time.time()),
+            "chat": self._chat_dict(chat),
+            "from": BOT_USER,
+        }
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             raw["reply_markup"] = markup
         raw.update({k: v for k, v in fields.items() if v is not None})
         copy_of = None
         if call.method in ("copyMessage", "forwardMessage", "copyMessages", "forwardMessages"):
             copy_of = (call.params.get("from_chat_id"), call.params.get("message_id"))
-        msg = Msg(chat, raw["message_id"], True, call.method, text=raw.get("text"),
-                  caption=raw.get("caption"), reply_markup=raw.get("reply_markup"),
-                  copy_of=copy_of, raw=raw, seq=call.seq,
-                  media={k: raw[k] for k in MEDIA_FIELDS.values() if k in raw})
+        msg = Msg(
+            chat,
+            raw["message_id"],
+            True,
+            call.method,
+            text=raw.get("text"),
+            caption=raw.get("caption"),
+            reply_markup=raw.get("reply_markup"),
+            copy_of=copy_of,
+            raw=raw,
+            seq=call.seq,
+            media={k: raw[k] for k in MEDIA_FIELDS.values() if k in raw},
+        )
         self.chats[chat].append(msg)
         self.events.append(Event(call.seq, "send", msg, msg.body))
         return raw
@@ -647,7 +823,7 @@ class FakeTelegram:
         content = b""
         name = "file.bin"
         if isinstance(value, str) and value.startswith("attach://"):
-            name, content = call.files.get(value[len("attach://"):], (name, b""))
+            name, content = call.files.get(value[len("attach://") :], (name, b""))
         elif kind in call.files:
             name, content = call.files[kind]
         elif isinstance(value, str) and value in self.files:
@@ -663,8 +839,9 @@ class FakeTelegram:
         if kind in ("voice", "audio"):
             return dict(item, duration=1)
         if kind == "sticker":
-            return dict(item, type="regular", width=512, height=512, is_animated=False,
-                        is_video=False)
+            return dict(
+                item, type="regular", width=512, height=512, is_animated=False, is_video=False
+            )
         return item
 
     def _answer(self, call: Call) -> Any:
@@ -680,21 +857,26 @@ class FakeTelegram:
                 self._webhook_task = asyncio.create_task(self._push_webhook())
             return True
         if method == "getWebhookInfo":
-            return {"url": self.webhook_url or "", "has_custom_certificate": False,
-                    "pending_update_count": len(self._updates)}
+            return {
+                "url": self.webhook_url or "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            }
         if method == "sendMessage":
             return self._deliver(call, text=p.get("text", ""))
         if method == "copyMessage":
             source = self._source(p.get("from_chat_id"), p.get("message_id"))
             caption = p.get("caption", source.get("caption"))
             fields = {k: v for k, v in source.items() if k in MEDIA_FIELDS.values()}
-            raw = self._deliver(call, text=None if fields else source.get("text", ""),
-                                caption=caption, **fields)
+            raw = self._deliver(
+                call, text=None if fields else source.get("text", ""), caption=caption, **fields
+            )
             return {"message_id": raw["message_id"]}
         if method == "forwardMessage":
             source = self._source(p.get("from_chat_id"), p.get("message_id"))
-            fields = {k: v for k, v in source.items()
-                      if k in ("text", "caption", *MEDIA_FIELDS.values())}
+            fields = {
+                k: v for k, v in source.items() if k in ("text", "caption", *MEDIA_FIELDS.values())
+            }
             return self._deliver(call, **fields)
         if method in ("copyMessages", "forwardMessages"):
             out = []
@@ -708,16 +890,21 @@ class FakeTelegram:
             kind = MEDIA_FIELDS[method]
             return self._deliver(call, caption=p.get("caption"), **{kind: self._media(call, kind)})
         if method == "sendLocation":
-            return self._deliver(call, location={"latitude": p.get("latitude"),
-                                                 "longitude": p.get("longitude")})
+            return self._deliver(
+                call, location={"latitude": p.get("latitude"), "longitude": p.get("longitude")}
+            )
         if method == "sendMediaGroup":
             out = []
             for item in p.get("media") or []:
                 kind = item.get("type", "photo")
-                sub = Call(call.seq, call.method, {kind: item.get("media")}, call.chat_id,
-                           files=call.files)
-                out.append(self._deliver(call, caption=item.get("caption"),
-                                         **{kind: self._media(sub, kind)}))
+                sub = Call(
+                    call.seq, call.method, {kind: item.get("media")}, call.chat_id, files=call.files
+                )
+                out.append(
+                    self._deliver(
+                        call, caption=item.get("caption"), **{kind: self._media(sub, kind)}
+                    )
+                )
             return out
         if method in EDIT_METHODS:
             return self._edit(call)
@@ -729,22 +916,37 @@ class FakeTelegram:
             return True
         if method == "getChat":
             chat = call.chat_id or 0
-            return dict(self._chat_dict(chat), accent_color_id=0, max_reaction_count=11,
-                        accepted_gift_types={"unlimited_gifts": False, "limited_gifts": False,
-                                             "unique_gifts": False, "premium_subscription": False,
-                                             "gifts_from_channels": False})
+            return dict(
+                self._chat_dict(chat),
+                accent_color_id=0,
+                max_reaction_count=11,
+                accepted_gift_types={
+                    "unlimited_gifts": False,
+                    "limited_gifts": False,
+                    "unique_gifts": False,
+                    "premium_subscription": False,
+                    "gifts_from_channels": False,
+                },
+            )
         if method == "getFile":
             file_id = p.get("file_id", "")
             if file_id not in self.files:
                 raise ApiError(400, "Bad Request: invalid file_id")
             file_path, content = self.files[file_id]
-            return {"file_id": file_id, "file_unique_id": f"u{file_id}",
-                    "file_size": len(content), "file_path": file_path}
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(content),
+                "file_path": file_path,
+            }
         if method == "answerCallbackQuery":
             query_id = str(p.get("callback_query_id", ""))
             if query_id not in self._open_queries:  # Telegram takes one answer per query
-                raise ApiError(400, "Bad Request: query is too old and response timeout expired "
-                                    "or query ID is invalid")
+                raise ApiError(
+                    400,
+                    "Bad Request: query is too old and response timeout expired "
+                    "or query ID is invalid",
+                )
             self._open_queries.discard(query_id)
             return True
         return True  # setMyCommands, sendChatAction, ...
@@ -758,18 +960,25 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message to edit not found")
         markup = p.get("reply_markup") if isinstance(p.get("reply_markup"), dict) else None
         new_text = p.get("text", msg.text) if call.method == "editMessageText" else msg.text
-        new_caption = p.get("caption", msg.caption) if call.method == "editMessageCaption" \
-            else msg.caption
+        new_caption = (
+            p.get("caption", msg.caption) if call.method == "editMessageCaption" else msg.caption
+        )
         if (new_text, new_caption, markup) == (msg.text, msg.caption, msg.reply_markup):
-            raise ApiError(400, "Bad Request: message is not modified: specified new message "
-                                "content and reply markup are exactly the same as a current "
-                                "content and reply markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message "
+                "content and reply markup are exactly the same as a current "
+                "content and reply markup of the message",
+            )
         msg.text, msg.caption, msg.reply_markup = new_text, new_caption, markup
         msg.edits += 1
         msg.seq = call.seq
         raw = dict(msg.raw, edit_date=int(time.time()))
-        for key, value in (("text", msg.text), ("caption", msg.caption),
-                           ("reply_markup", msg.reply_markup)):
+        for key, value in (
+            ("text", msg.text),
+            ("caption", msg.caption),
+            ("reply_markup", msg.reply_markup),
+        ):
             if value is None:
                 raw.pop(key, None)
             else:
@@ -786,11 +995,15 @@ class FakeTelegram:
                 async with self._cond:
                     await self._cond.wait_for(lambda: bool(self._updates and self.webhook_url))
                 update = self._updates[0]
-                headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} \
-                    if self.webhook_secret else {}
+                headers = (
+                    {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
+                    if self.webhook_secret
+                    else {}
+                )
                 try:
-                    async with session.post(str(self.webhook_url), json=update,
-                                            headers=headers) as resp:
+                    async with session.post(
+                        str(self.webhook_url), json=update, headers=headers
+                    ) as resp:
                         accepted = resp.status < 300
                 except (OSError, TimeoutError):
                     accepted = False
@@ -812,8 +1025,9 @@ class ThreadedFakeTelegram:
     def __init__(self, **kwargs: Any) -> None:
         self.server = FakeTelegram(**kwargs)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-telegram",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-telegram", daemon=True
+        )
 
     def run(self, coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
         async def wrap() -> T:
@@ -892,4 +1106,3 @@ def _id(chat: int | TgUser) -> int:
 
 def _json(status: int, body: dict[str, Any]) -> web.Response:
     return web.json_response(body, status=status)
-

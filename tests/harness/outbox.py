@@ -28,8 +28,9 @@ class FakeTimer:
         await asyncio.sleep(0)
 
 
-async def drain(harness: Any, *, worker: str = "test-worker", timer: FakeTimer | None = None,
-                **kwargs: Any) -> RunStats:
+async def drain(
+    harness: Any, *, worker: str = "test-worker", timer: FakeTimer | None = None, **kwargs: Any
+) -> RunStats:
     """One sender pass over the outbox, sending through the harness's recording Bot API."""
     deps = harness.deps
     timer = timer or FakeTimer(deps.clock)

@@ -45,8 +45,15 @@ class BotProcesses:
     async def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Run a command to completion; (exit code, stdout, stderr)."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, cwd=self.workdir, env=env or self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=self.workdir,
+            env=env or self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), PROCESS_WAIT)
         self._log(args[0]).write_bytes(out + err)
         assert proc.returncode is not None
@@ -58,9 +65,18 @@ class BotProcesses:
         name = "worker" if "--no-updates" in args else "run"
         with self._log(name).open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--poll-timeout", "2", *args,
-                cwd=self.workdir, env={**self.env, **env}, stdout=log,
-                stderr=asyncio.subprocess.STDOUT)
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--poll-timeout",
+                "2",
+                *args,
+                cwd=self.workdir,
+                env={**self.env, **env},
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         self.running.append(proc)
         return proc
 
@@ -84,8 +100,11 @@ class BotProcesses:
 
 def base_env(**values: str) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell that Settings would read."""
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
-           if k in os.environ}
+    env = {
+        k: os.environ[k]
+        for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+        if k in os.environ
+    }
     env.update(PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **values)
     return env
 
@@ -111,13 +130,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @asynccontextmanager
-async def bot_processes(request: pytest.FixtureRequest, workdir: Path, fake: FakeTelegram,
-                        db_url: str, **settings: str) -> AsyncIterator[BotProcesses]:
+async def bot_processes(
+    request: pytest.FixtureRequest, workdir: Path, fake: FakeTelegram, db_url: str, **settings: str
+) -> AsyncIterator[BotProcesses]:
     """Processes against `fake` and `db_url`; all killed at the end. A failed test prints what
     each chat received and every process's output."""
     os.makedirs(workdir, exist_ok=True)
-    env = base_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-                   DATABASE_URL=db_url, ADMIN_IDS=str(ADMIN_ID), **settings)
+    env = base_env(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        DATABASE_URL=db_url,
+        ADMIN_IDS=str(ADMIN_ID),
+        **settings,
+    )
     procs = BotProcesses(workdir, env)
     try:
         yield procs

@@ -21,24 +21,72 @@ from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 7000001
 BOT_USERNAME = "CityExchangeTestBot"
-BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "City Exchange", "username": BOT_USERNAME,
-            "can_join_groups": False, "can_read_all_group_messages": False,
-            "supports_inline_queries": False}
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "City Exchange",
+    "username": BOT_USERNAME,
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 # Methods that put a message into a chat (the ones a person would see).
 SEND_METHODS = {
-    "sendMessage", "copyMessage", "forwardMessage", "sendPhoto", "sendDocument", "sendVideo",
-    "sendAudio", "sendVoice", "sendAnimation", "sendLocation", "sendVenue", "sendContact",
-    "sendSticker", "sendMediaGroup", "copyMessages", "sendVideoNote", "sendPoll",
+    "sendMessage",
+    "copyMessage",
+    "forwardMessage",
+    "sendPhoto",
+    "sendDocument",
+    "sendVideo",
+    "sendAudio",
+    "sendVoice",
+    "sendAnimation",
+    "sendLocation",
+    "sendVenue",
+    "sendContact",
+    "sendSticker",
+    "sendMediaGroup",
+    "copyMessages",
+    "sendVideoNote",
+    "sendPoll",
 }
-EDIT_METHODS = {"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"}
-MEDIA_FIELDS = {"sendPhoto": "photo", "sendDocument": "document", "sendVideo": "video",
-                "sendAudio": "audio", "sendVoice": "voice", "sendAnimation": "animation",
-                "sendSticker": "sticker", "sendVideoNote": "video_note"}
+EDIT_METHODS = {
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "editMessageMedia",
+}
+MEDIA_FIELDS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendVideo": "video",
+    "sendAudio": "audio",
+    "sendVoice": "voice",
+    "sendAnimation": "animation",
+    "sendSticker": "sticker",
+    "sendVideoNote": "video_note",
+}
 
 
-ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-                "a", "code", "pre", "blockquote", "tg-emoji"}
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 
 
@@ -50,12 +98,12 @@ class _TagChecker(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
         if tag not in ALLOWED_TAGS:
-            self.error = self.error or f"Unsupported start tag \"{tag}\""
+            self.error = self.error or f'Unsupported start tag "{tag}"'
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
-            self.error = self.error or f"Unexpected end tag \"{tag}\""
+            self.error = self.error or f'Unexpected end tag "{tag}"'
         else:
             self.stack.pop()
 
@@ -82,7 +130,9 @@ class Call:
     status: int = 200
     result: Any = None
     error: str | None = None
-    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)  # name -> (filename, content, mime)
+    files: dict[str, tuple[str, bytes, str]] = field(
+        default_factory=dict
+    )  # name -> (filename, content, mime)
 
     @property
     def chat_id(self) -> int | None:
@@ -100,8 +150,13 @@ class Call:
     def text(self) -> str | None:
         if self.method == "copyMessage":
             caption = self.params.get("caption")
-            return caption if caption is not None else (
-                f"[copy of {self.params.get('from_chat_id')}:{self.params.get('message_id')}]")
+            return (
+                caption
+                if caption is not None
+                else (
+                    f"[copy of {self.params.get('from_chat_id')}:{self.params.get('message_id')}]"
+                )
+            )
         return self.params.get("text", self.params.get("caption"))
 
     @property
@@ -111,8 +166,10 @@ class Call:
             markup = json.loads(markup)
         if not isinstance(markup, dict):
             return []
-        return [[(b.get("text"), b.get("callback_data") or b.get("url")) for b in row]
-                for row in markup.get("inline_keyboard", [])]
+        return [
+            [(b.get("text"), b.get("callback_data") or b.get("url")) for b in row]
+            for row in markup.get("inline_keyboard", [])
+        ]
 
     @property
     def message_id(self) -> int | None:
@@ -140,7 +197,9 @@ class RecordingRequest(BaseRequest):
 
     calls: list[Call] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
-    _ids: dict[int, itertools.count] = field(default_factory=lambda: defaultdict(lambda: itertools.count(1)))
+    _ids: dict[int, itertools.count] = field(
+        default_factory=lambda: defaultdict(lambda: itertools.count(1))
+    )
     _files: itertools.count = field(default_factory=lambda: itertools.count(1))
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
@@ -155,9 +214,16 @@ class RecordingRequest(BaseRequest):
     async def shutdown(self) -> None:
         return None
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None,
-                         connect_timeout: Any = None, pool_timeout: Any = None) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         call = Call(api_method, params)
@@ -175,8 +241,11 @@ class RecordingRequest(BaseRequest):
                 raise TimedOut("Timed out (scripted)")
             call.status = rule.status
             call.error = rule.description
-            body: dict[str, Any] = {"ok": False, "error_code": rule.status,
-                                    "description": rule.description}
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": rule.status,
+                "description": rule.description,
+            }
             if rule.retry_after is not None:
                 body["parameters"] = {"retry_after": rule.retry_after}
             return rule.status, json.dumps(body).encode()
@@ -185,7 +254,9 @@ class RecordingRequest(BaseRequest):
             problem = html_error(body_text) if isinstance(body_text, str) else None
             if problem:
                 call.status, call.error = 400, problem
-                return 400, json.dumps({"ok": False, "error_code": 400, "description": problem}).encode()
+                return 400, json.dumps(
+                    {"ok": False, "error_code": 400, "description": problem}
+                ).encode()
         call.result = self._answer(api_method, params)
         return 200, json.dumps({"ok": True, "result": call.result}).encode()
 
@@ -203,17 +274,36 @@ class RecordingRequest(BaseRequest):
             return rule
         return None
 
-    def fail(self, status: int = 400, description: str = "Bad Request: scripted", *,
-             method: str | None = None, chat_id: int | None = None, times: int | None = 1,
-             retry_after: int | None = None) -> Rule:
+    def fail(
+        self,
+        status: int = 400,
+        description: str = "Bad Request: scripted",
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> Rule:
         rule = Rule(method, chat_id, status, description, retry_after, times)
         self.rules.append(rule)
         return rule
 
-    def rate_limit(self, retry_after: int = 3, *, method: str | None = None,
-                   chat_id: int | None = None, times: int = 1) -> Rule:
-        return self.fail(429, f"Too Many Requests: retry after {retry_after}", method=method,
-                         chat_id=chat_id, times=times, retry_after=retry_after)
+    def rate_limit(
+        self,
+        retry_after: int = 3,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+    ) -> Rule:
+        return self.fail(
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            method=method,
+            chat_id=chat_id,
+            times=times,
+            retry_after=retry_after,
+        )
 
     def block(self, chat_id: int) -> Rule:
         """The user blocked the bot: every call to that chat answers 403 from now on."""
@@ -222,11 +312,19 @@ class RecordingRequest(BaseRequest):
     def unblock(self, chat_id: int) -> None:
         self.rules = [r for r in self.rules if not (r.status == 403 and r.chat_id == chat_id)]
 
-    def server_error(self, *, method: str | None = None, chat_id: int | None = None,
-                     times: int = 1, status: int = 502) -> Rule:
+    def server_error(
+        self,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+        status: int = 502,
+    ) -> Rule:
         return self.fail(status, "Bad Gateway", method=method, chat_id=chat_id, times=times)
 
-    def time_out(self, *, method: str | None = None, chat_id: int | None = None, times: int = 1) -> Rule:
+    def time_out(
+        self, *, method: str | None = None, chat_id: int | None = None, times: int = 1
+    ) -> Rule:
         rule = Rule(method, chat_id, 0, "timeout", None, times, timeout=True)
         self.rules.append(rule)
         return rule
@@ -240,8 +338,13 @@ class RecordingRequest(BaseRequest):
         msg = {
             "message_id": self.next_message_id(chat_id),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup",
-                     "first_name": "User"} if chat_id > 0 else {"id": chat_id, "type": "supergroup", "title": "Group"},
+            "chat": {
+                "id": chat_id,
+                "type": "private" if chat_id > 0 else "supergroup",
+                "first_name": "User",
+            }
+            if chat_id > 0
+            else {"id": chat_id, "type": "supergroup", "title": "Group"},
             "from": BOT_USER,
         }
         msg.update({k: v for k, v in fields.items() if v is not None})
@@ -269,10 +372,15 @@ class RecordingRequest(BaseRequest):
         if method in ("copyMessage", "forwardMessage"):
             if method == "forwardMessage":
                 return self._message(p["chat_id"], text="(forwarded)")
-            msg = self._message(p["chat_id"], text=p.get("caption") or "(copy)", reply_markup=markup)
+            msg = self._message(
+                p["chat_id"], text=p.get("caption") or "(copy)", reply_markup=markup
+            )
             return {"message_id": msg["message_id"]}
         if method == "copyMessages":
-            return [{"message_id": self._message(p["chat_id"])["message_id"]} for _ in p.get("message_ids", [])]
+            return [
+                {"message_id": self._message(p["chat_id"])["message_id"]}
+                for _ in p.get("message_ids", [])
+            ]
         if method in MEDIA_FIELDS:
             kind = MEDIA_FIELDS[method]
             media: Any = self._file(kind)
@@ -280,17 +388,32 @@ class RecordingRequest(BaseRequest):
                 media = [dict(media, width=320, height=240)]
             elif kind == "document":
                 media = dict(media, file_name=self._upload_name(p))
-            return self._message(p["chat_id"], caption=p.get("caption"), reply_markup=markup, **{kind: media})
+            return self._message(
+                p["chat_id"], caption=p.get("caption"), reply_markup=markup, **{kind: media}
+            )
         if method == "sendMediaGroup":
-            return [self._message(p["chat_id"], caption=item.get("caption")) for item in p.get("media", [])]
+            return [
+                self._message(p["chat_id"], caption=item.get("caption"))
+                for item in p.get("media", [])
+            ]
         if method == "sendLocation":
-            return self._message(p["chat_id"], location={"latitude": p.get("latitude"), "longitude": p.get("longitude")})
+            return self._message(
+                p["chat_id"],
+                location={"latitude": p.get("latitude"), "longitude": p.get("longitude")},
+            )
         if method in EDIT_METHODS:
             if "inline_message_id" in p:
                 return True
             key = (int(p["chat_id"]), int(p["message_id"]))
-            msg = dict(self.messages.get(key) or {"message_id": key[1], "date": int(time.time()),
-                                                   "chat": {"id": key[0], "type": "private"}, "from": BOT_USER})
+            msg = dict(
+                self.messages.get(key)
+                or {
+                    "message_id": key[1],
+                    "date": int(time.time()),
+                    "chat": {"id": key[0], "type": "private"},
+                    "from": BOT_USER,
+                }
+            )
             if "text" in p:
                 msg["text"] = p["text"]
             if "caption" in p:
@@ -300,7 +423,9 @@ class RecordingRequest(BaseRequest):
             self.messages[key] = msg
             return msg
         if method == "getFile":
-            return dict(self._file("file"), file_id=p.get("file_id"), file_path="documents/file.bin")
+            return dict(
+                self._file("file"), file_id=p.get("file_id"), file_path="documents/file.bin"
+            )
         if method == "getUpdates":
             return []
         if method == "getChat":
@@ -310,8 +435,11 @@ class RecordingRequest(BaseRequest):
     # ---- reading what people saw ----------------------------------------------------
     def sent(self, chat_id: int | None = None, *, include_edits: bool = True) -> list[Call]:
         methods = SEND_METHODS | (EDIT_METHODS if include_edits else set())
-        return [c for c in self.calls if c.ok and c.method in methods
-                and (chat_id is None or c.chat_id == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if c.ok and c.method in methods and (chat_id is None or c.chat_id == chat_id)
+        ]
 
     def texts(self, chat_id: int, *, include_edits: bool = True) -> list[str]:
         return [c.text or "" for c in self.sent(chat_id, include_edits=include_edits)]
@@ -325,14 +453,22 @@ class RecordingRequest(BaseRequest):
         return self.last(chat_id).text or ""
 
     def alerts(self) -> list[str]:
-        return [c.params.get("text", "") for c in self.calls if c.method == "answerCallbackQuery"
-                and c.params.get("text")]
+        return [
+            c.params.get("text", "")
+            for c in self.calls
+            if c.method == "answerCallbackQuery" and c.params.get("text")
+        ]
 
     def of(self, method: str, chat_id: int | None = None) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (chat_id is None or c.chat_id == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if c.method == method and (chat_id is None or c.chat_id == chat_id)
+        ]
 
     def find_button(self, chat_id: int, label: str) -> tuple[int, str]:
-        """(message id, callback data) of the newest button in the chat whose text contains label."""
+        """(message id, callback data) of the newest button in the chat whose text contains
+        label."""
         for call in reversed(self.sent(chat_id)):
             for row in call.buttons:
                 for text, data in row:
@@ -355,7 +491,10 @@ class RecordingRequest(BaseRequest):
             status = "" if c.ok else f" !! {c.status} {c.error}"
             body = (c.text or c.params.get("text") or "").replace("\n", " ⏎ ")
             buttons = " | ".join(f"[{t}]" for row in c.buttons for t, _ in row)
-            lines.append(f"→ {c.chat_id} {c.method}: {body[:300]}{(' ' + buttons) if buttons else ''}{status}")
+            lines.append(
+                f"→ {c.chat_id} {c.method}: {body[:300]}"
+                f"{(' ' + buttons) if buttons else ''}{status}"
+            )
         return "\n".join(lines) or "(no calls)"
 
 

@@ -38,7 +38,9 @@ class TgUser:
 class Harness:
     """Drives a real Application with updates; `tg` records what it sent."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], tg: RecordingRequest) -> None:
+    def __init__(
+        self, app: Application[Any, Any, Any, Any, Any, Any], tg: RecordingRequest
+    ) -> None:
         self.app = app
         self.tg = tg
 
@@ -47,8 +49,9 @@ class Harness:
         return self.app.bot_data.deps
 
     # ---- building ---------------------------------------------------------------------
-    def message_dict(self, user: TgUser, text: str | None = None, *, reply_to: int | None = None,
-                     **fields: Any) -> dict[str, Any]:
+    def message_dict(
+        self, user: TgUser, text: str | None = None, *, reply_to: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
         msg: dict[str, Any] = {
             "message_id": self.tg.next_message_id(user.id),
             "date": int(time.time()),
@@ -62,7 +65,11 @@ class Harness:
                 msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         if reply_to is not None:
             original = self.tg.messages.get((user.id, reply_to)) or {
-                "message_id": reply_to, "date": int(time.time()), "chat": user.chat(), "from": BOT_USER}
+                "message_id": reply_to,
+                "date": int(time.time()),
+                "chat": user.chat(),
+                "from": BOT_USER,
+            }
             msg["reply_to_message"] = original
         msg.update(fields)
         return msg
@@ -77,8 +84,9 @@ class Harness:
         await self.app.process_update(update)
         return update
 
-    async def send(self, user: TgUser, text: str | None = None, *, reply_to: int | None = None,
-                   **fields: Any) -> dict[str, Any]:
+    async def send(
+        self, user: TgUser, text: str | None = None, *, reply_to: int | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """The user sends a message (text, or media given as fields, e.g. photo=[...])."""
         msg = self.message_dict(user, text, reply_to=reply_to, **fields)
         await self.process({"message": msg})
@@ -93,11 +101,23 @@ class Harness:
             sent = self.tg.sent(user.id)
             message_id = sent[-1].message_id if sent else 1
         message = self.tg.messages.get((user.id, message_id)) or {
-            "message_id": message_id, "date": int(time.time()), "chat": user.chat(), "from": BOT_USER,
-            "text": "…"}
-        await self.process({"callback_query": {
-            "id": str(next(_query_ids)), "from": user.to_dict(), "chat_instance": str(user.id),
-            "data": data, "message": message}})
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": user.chat(),
+            "from": BOT_USER,
+            "text": "…",
+        }
+        await self.process(
+            {
+                "callback_query": {
+                    "id": str(next(_query_ids)),
+                    "from": user.to_dict(),
+                    "chat_instance": str(user.id),
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
 
     async def press(self, user: TgUser, label: str) -> None:
         """The user taps the newest button whose text contains `label`."""
@@ -107,10 +127,17 @@ class Harness:
     async def block(self, user: TgUser) -> None:
         """The user blocks the bot: Telegram answers 403 and sends my_chat_member 'kicked'."""
         self.tg.block(user.id)
-        await self.process({"my_chat_member": {
-            "chat": user.chat(), "from": user.to_dict(), "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": BOT_USER},
-            "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0}}})
+        await self.process(
+            {
+                "my_chat_member": {
+                    "chat": user.chat(),
+                    "from": user.to_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "member", "user": BOT_USER},
+                    "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0},
+                }
+            }
+        )
 
     # ---- reading ----------------------------------------------------------------------
     def texts(self, user: TgUser | int) -> list[str]:
@@ -123,11 +150,31 @@ class Harness:
         return self.tg.transcript()
 
 
-PHOTO = [{"file_id": "photo-in-1", "file_unique_id": "pin1", "width": 640, "height": 480, "file_size": 2048}]
-DOCUMENT = {"file_id": "doc-in-1", "file_unique_id": "din1", "file_name": "plan.pdf", "mime_type": "application/pdf"}
+PHOTO = [
+    {
+        "file_id": "photo-in-1",
+        "file_unique_id": "pin1",
+        "width": 640,
+        "height": 480,
+        "file_size": 2048,
+    }
+]
+DOCUMENT = {
+    "file_id": "doc-in-1",
+    "file_unique_id": "din1",
+    "file_name": "plan.pdf",
+    "mime_type": "application/pdf",
+}
 VOICE = {"file_id": "voice-in-1", "file_unique_id": "vin1", "duration": 4, "mime_type": "audio/ogg"}
-STICKER = {"file_id": "sticker-1", "file_unique_id": "st1", "type": "regular", "width": 512, "height": 512,
-           "is_animated": False, "is_video": False}
+STICKER = {
+    "file_id": "sticker-1",
+    "file_unique_id": "st1",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
 LOCATION = {"latitude": 33.8815, "longitude": 10.0982}
 
 
