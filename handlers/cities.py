@@ -11,11 +11,11 @@ from telegram.error import TelegramError
 from bot.i18n import _, ngettext, use_locale
 from bot.services import network
 from bot.services.enums import OfficialStatus, Role
-from handlers.common import answer, esc, guarded, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, cb, markup, paged, parse, parse_int
 from handlers.periods import num
-from handlers.profile_texts import raise_bad, role_name
+from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
 

@@ -81,6 +81,11 @@ def exchange_bot(bot: Bot) -> ExchangeBot:
     return bot
 
 
+def raise_bad() -> None:
+    """Button data that parsed but holds a value no button sends (old or forged)."""
+    raise BadCallback("unexpected value")
+
+
 async def reply(
     update: Update, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> int | None:

@@ -22,12 +22,11 @@ from bot.runtime import Deps
 from bot.services import ServiceError, dialog, reports
 from bot.services.dialog import Step
 from bot.services.enums import Role
-from handlers.common import answer, error_text, esc, guarded, reply, requires, show
+from handlers.common import answer, error_text, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import button, cb, markup, paged, parse, parse_int
 from handlers.periods import num, period_keyboard, period_text
-from handlers.profile_texts import raise_bad
 
 log = logging.getLogger(__name__)
 

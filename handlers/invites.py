@@ -10,10 +10,10 @@ from bot.i18n import _, ngettext
 from bot.services import network
 from bot.services.enums import Role
 from bot.services.invites import create_invite
-from handlers.common import answer, esc, guarded, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, cb, markup, paged, parse, parse_int
-from handlers.profile_texts import raise_bad, role_name
+from handlers.profile_texts import role_name
 
 ERRORS: dict[str, Callable[..., str]] = {
     "not_found": lambda **_k: _("That no longer exists."),

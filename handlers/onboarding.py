@@ -11,18 +11,11 @@ from telegram.error import TelegramError
 
 from bot.i18n import _, language_name, use_locale
 from bot.services import catalogue, dialog, onboarding
-from handlers.common import answer, esc, guarded, reply, show
+from handlers.common import answer, esc, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import parse, parse_int
 from handlers.profile_steps import prompt, show_city_picker
-from handlers.profile_texts import (
-    ERRORS,
-    city_label,
-    help_text,
-    pending_keyboard,
-    pending_text,
-    raise_bad,
-)
+from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 

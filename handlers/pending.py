@@ -10,17 +10,10 @@ from telegram.error import TelegramError
 from bot.i18n import _, use_locale
 from bot.services import onboarding
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import parse, parse_int
-from handlers.profile_texts import (
-    ERRORS,
-    city_label,
-    help_text,
-    pending_keyboard,
-    pending_text,
-    raise_bad,
-)
+from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.i18n import _
 from bot.services import erasure
 from bot.services.profile import get_profile_any
-from handlers.common import answer, guarded, reply, show
+from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, parse
-from handlers.profile_texts import ERRORS, privacy_notice, profile_text, raise_bad
+from handlers.profile_texts import ERRORS, privacy_notice, profile_text
 
 
 @guarded(ERRORS)

@@ -7,11 +7,11 @@ from telegram import Update
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, language_name, use_locale
 from bot.services import profile_steps
 from bot.services.profile import get_profile, set_digest, set_locale
-from handlers.common import answer, guarded, reply, show
+from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, parse, rows
 from handlers.profile_steps import prompt
-from handlers.profile_texts import ERRORS, profile_keyboard, profile_text, raise_bad
+from handlers.profile_texts import ERRORS, profile_keyboard, profile_text
 
 
 @guarded(ERRORS)

@@ -10,7 +10,7 @@ from bot.services import catalogue, onboarding, profile_steps
 from bot.services.catalogue import CityInfo, TopicInfo
 from bot.services.dialog import Step
 from bot.services.profile import get_profile, get_profile_any
-from handlers.common import answer, guarded, reply, show
+from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import button, markup, paged, parse, parse_int, rows
@@ -20,7 +20,6 @@ from handlers.profile_texts import (
     privacy_notice,
     profile_keyboard,
     profile_text,
-    raise_bad,
 )
 
 

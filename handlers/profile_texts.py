@@ -12,7 +12,7 @@ from bot.services.catalogue import CityInfo
 from bot.services.enums import Role
 from bot.services.profile import Profile
 from handlers.common import esc
-from handlers.keyboards import BadCallback, button, markup
+from handlers.keyboards import button, markup
 
 
 def role_name(role: Role | str) -> str:
@@ -47,10 +47,6 @@ ERRORS: dict[str, Callable[..., str]] = {
     ),
     "no_profile": lambda **_k: _("You are not registered yet. Send /start to begin."),
 }
-
-
-def raise_bad() -> None:
-    raise BadCallback("unexpected value")
 
 
 def city_label(city: CityInfo | None) -> str:

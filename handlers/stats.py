@@ -14,11 +14,10 @@ from bot import charts
 from bot.i18n import _, current_locale, ngettext
 from bot.services import reports
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import parse
 from handlers.periods import num, period_keyboard, period_text
-from handlers.profile_texts import raise_bad
 
 STATS_TOP_CITIES = 20
 

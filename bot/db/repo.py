@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.db.audit_log import record as audit
 from bot.db.catalogue import all_cities, all_topics, city_by_id, city_by_name
 from bot.db.dialogs import clear_dialog, get_dialog, put_dialog
-from bot.db.officials import official_by_tg, official_by_tg_for_update, set_topics, topic_ids_of
+from bot.db.officials import official_by_tg, topic_ids_of
 
 __all__ = [
     "all_cities",
@@ -17,8 +17,6 @@ __all__ = [
     "clear_dialog",
     "get_dialog",
     "official_by_tg",
-    "official_by_tg_for_update",
     "put_dialog",
-    "set_topics",
     "topic_ids_of",
 ]
