@@ -205,7 +205,8 @@ async def bot_username(settings: Settings) -> str | None:
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.models import Role
     from bot.services import InvalidInput, NotFound
-    from bot.services.registration import create_invite, list_cities
+    from bot.services.catalogue import list_cities
+    from bot.services.invites import create_invite
 
     async def go() -> None:
         await _migrate(settings)

@@ -31,7 +31,7 @@ from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int, rows
-from handlers.registration import role_name
+from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
 

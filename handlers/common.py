@@ -13,9 +13,9 @@ from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.db.models import Role
 from bot.i18n import _, set_locale
 from bot.services import ServiceError, audit, identity
+from bot.services.enums import Role
 from bot.telegram_bot import ExchangeBot
 from handlers.context import Ctx
 from handlers.keyboards import BadCallback
@@ -79,6 +79,11 @@ async def send_text(
 def exchange_bot(bot: Bot) -> ExchangeBot:
     assert isinstance(bot, ExchangeBot), "the application runs an ExchangeBot (bot/app.py)"
     return bot
+
+
+def raise_bad() -> None:
+    """Button data that parsed but holds a value no button sends (old or forged)."""
+    raise BadCallback("unexpected value")
 
 
 async def reply(

@@ -31,9 +31,9 @@ from bot.i18n import (
 )
 from bot.services import NotFound, ServiceError
 from bot.services import exchange as ex
+from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
 from bot.services.exchange import Content, Outgoing, Person, Sent
-from bot.services.registration import TopicInfo
 from handlers.common import answer, error_text, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import no_step, on_step

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 
 from babel.dates import format_time
@@ -13,7 +14,7 @@ from bot.services.quiet_hours import QuietHours
 from handlers.common import guarded, reply
 from handlers.context import Ctx
 
-ERRORS = {
+ERRORS: dict[str, Callable[..., str]] = {
     "quiet_format": lambda **_k: _(
         "Please write the quiet hours like this: /quiet 22:00-07:00 (or /quiet off)."
     ),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import AuditLog, Invite, Official, OfficialStatus, Role
-from handlers import admin
+from handlers import exports
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_official
 from tests.harness.updates import STICKER, Harness, TgUser, tr
@@ -53,7 +53,7 @@ async def test_admin_exports_a_city_as_csv_with_buttons(harness: Harness) -> Non
     assert "Cities: Madrid (ES)" in h.last_text(ADMIN)
     await h.press(ADMIN, "CSV")
     assert "Preparing the export" in "\n".join(h.texts(ADMIN))
-    await admin.wait_exports()
+    await exports.wait_exports()
 
     (doc,) = documents(h, ADMIN)
     filename, data, caption = doc
@@ -87,12 +87,12 @@ async def test_typed_dates_and_json_lines(harness: Harness) -> None:
     await h.send(ADMIN, "hello")
     assert "use the buttons" in h.last_text(ADMIN)
     await h.press(ADMIN, "JSON Lines")
-    await admin.wait_exports()
+    await exports.wait_exports()
     ((filename, data, _caption),) = documents(h, ADMIN)
     await h.command(ADMIN, "/export")
     await h.press(ADMIN, "Last 7 days")
     await h.press(ADMIN, "CSV")
-    await admin.wait_exports()
+    await exports.wait_exports()
     assert "No exchange messages match" in h.last_text(ADMIN)
     assert len(documents(h, ADMIN)) == 1
     lines = [json.loads(x) for x in data.decode().splitlines()]
@@ -109,7 +109,7 @@ async def test_large_export_is_zipped_and_split(harness: Harness) -> None:
     await h.command(ADMIN, "/export")
     await h.press(ADMIN, "Everything")
     await h.press(ADMIN, "CSV")
-    await admin.wait_exports()
+    await exports.wait_exports()
     docs = documents(h, ADMIN)
     assert len(docs) > 1
     total = 0
@@ -134,7 +134,7 @@ async def test_xlsx_from_the_bot(harness: Harness) -> None:
     await h.press(ADMIN, "Flood risk")
     await h.press(ADMIN, "Done")
     await h.press(ADMIN, "XLSX")
-    await admin.wait_exports()
+    await exports.wait_exports()
     ((filename, data, _caption),) = documents(h, ADMIN)
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None

@@ -17,8 +17,8 @@ from bot.db.models import (
     Role,
 )
 from bot.services import broadcasts as bc
+from bot.services import erasure
 from bot.services import network as network_service
-from bot.services import registration
 from bot.services.targeting import recipients_query
 from handlers.broadcasts import progress_job
 from tests.conftest import ADMIN_TG_ID
@@ -215,7 +215,7 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
     await broadcast_now(h, org, "Evacuation drill on Friday")
     assert "on its way to 5 officials" in h.last_text(org)
     await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id)
-    await registration.erase(h.deps, p["kass_heat"].tg_user_id)
+    await erasure.erase(h.deps, p["kass_heat"].tg_user_id)
 
     stats = await drain(h)
     assert stats.sent == 3

@@ -15,7 +15,7 @@ from bot.db.models import (
     OfficialTopic,
     Role,
 )
-from bot.services.registration import create_invite
+from bot.services.invites import create_invite
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.updates import STICKER, Harness, TgUser, tr

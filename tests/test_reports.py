@@ -33,7 +33,7 @@ from bot.db.models import (
 from bot.exporters import write_export
 from bot.runtime import Deps
 from bot.services import NotAllowed, reports
-from bot.services.registration import erase
+from bot.services.erasure import erase
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic
 

@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.db import repo
-from bot.db.models import AuditLog
+from bot.db import audit_log, officials
 from bot.runtime import Deps
 
 
@@ -28,8 +25,8 @@ class AuditEntry:
 async def denied(deps: Deps, tg_user_id: int, what: str) -> None:
     """Someone tried a command their role does not allow."""
     async with deps.db.transaction() as session:
-        official = await repo.official_by_tg(session, tg_user_id)
-        await repo.audit(
+        official = await officials.official_by_tg(session, tg_user_id)
+        await audit_log.record(
             session,
             deps.clock.now(),
             "access.denied",
@@ -41,9 +38,6 @@ async def denied(deps: Deps, tg_user_id: int, what: str) -> None:
 
 async def recent(deps: Deps, limit: int = 50, action_prefix: str | None = None) -> list[AuditEntry]:
     async with deps.db.transaction() as session:
-        query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
-        if action_prefix:
-            query = query.where(AuditLog.action.startswith(action_prefix))
         return [
             AuditEntry(
                 a.id,
@@ -55,5 +49,5 @@ async def recent(deps: Deps, limit: int = 50, action_prefix: str | None = None) 
                 a.target_id,
                 dict(a.details or {}),
             )
-            for a in await session.scalars(query)
+            for a in await audit_log.newest(session, limit, action_prefix)
         ]

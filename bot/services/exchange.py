@@ -39,8 +39,8 @@ from bot.db.models import (
 )
 from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed, NotFound, ServiceError
+from bot.services.catalogue import CityInfo, TopicInfo, city_info, topic_info
 from bot.services.identity import REGISTERED, require_role
-from bot.services.registration import CityInfo, TopicInfo, city_info, topic_info
 from bot.services.routing import (
     OPEN_QUESTION,
     WAITING,

@@ -38,9 +38,9 @@ from bot.db.models import (
 from bot.db.outbox import delivery_row, enqueue
 from bot.runtime import Deps
 from bot.services import exchange
+from bot.services.catalogue import TopicInfo
 from bot.services.exchange import Outgoing, Person
 from bot.services.quiet_hours import not_before
-from bot.services.registration import TopicInfo
 from bot.services.routing import route_round
 
 log = logging.getLogger(__name__)

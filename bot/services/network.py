@@ -6,11 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
-
-from bot.db import repo
-from bot.db.models import AuditLog, City, Official, OfficialStatus, Role
+from bot.db import audit_log, catalogue, dialogs, officials
+from bot.db.models import OfficialStatus, Role
 from bot.runtime import Deps
 from bot.services import NotFound, ServiceError
 from bot.services.identity import REGISTERED, effective_role, require_role
@@ -78,33 +75,20 @@ async def cities(deps: Deps, actor_tg_id: int) -> list[CityRow]:
     """Every city with how many officials are registered there (active or unreachable)."""
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        counts = dict(
-            (
-                await session.execute(
-                    select(Official.city_id, func.count())
-                    .where(Official.status.in_(REGISTERED))
-                    .group_by(Official.city_id)
-                )
-            ).all()
-        )
+        counts = await officials.count_by_city(session, REGISTERED)
         return [
-            CityRow(c.id, c.name, c.country, c.timezone, int(counts.get(c.id, 0)))
-            for c in await repo.all_cities(session)
+            CityRow(c.id, c.name, c.country, c.timezone, counts.get(c.id, 0))
+            for c in await catalogue.all_cities(session)
         ]
 
 
 async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOfficials:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        city = await session.get(City, city_id)
+        city = await catalogue.city_by_id(session, city_id)
         if city is None:
             raise NotFound(what="city")
-        rows = await session.scalars(
-            select(Official)
-            .where(Official.city_id == city_id, Official.status.in_(LISTED))
-            .order_by(Official.name, Official.id)
-        )
-        officials = [
+        listed = [
             OfficialRow(
                 o.id,
                 o.name,
@@ -113,7 +97,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
                 o.status,
                 o.city_id,
             )
-            for o in rows
+            for o in await officials.in_city(session, city_id, LISTED)
         ]
         return CityOfficials(
             CityRow(
@@ -121,16 +105,16 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
                 city.name,
                 city.country,
                 city.timezone,
-                sum(1 for o in officials if o.status in REGISTERED),
+                sum(1 for o in listed if o.status in REGISTERED),
             ),
-            officials,
+            listed,
         )
 
 
 async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRow:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        found = await session.get(Official, official_id)
+        found = await officials.official_by_id(session, official_id)
         if found is None or found.status not in LISTED:
             raise NotFound(what="official")
         return OfficialRow(
@@ -146,7 +130,7 @@ async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRo
 async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        found = await session.get(City, city_id)
+        found = await catalogue.city_by_id(session, city_id)
         if found is None:
             raise NotFound(what="city")
         return CityRow(found.id, found.name, found.country, found.timezone, 0)
@@ -158,7 +142,7 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         actor = await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        target = await session.get(Official, official_id, with_for_update=True)
+        target = await officials.official_by_id(session, official_id, for_update=True)
         if target is None or target.status in (OfficialStatus.ERASED, OfficialStatus.REGISTERING):
             raise NotFound(what="official")
         if target.status == OfficialStatus.REMOVED:
@@ -172,8 +156,8 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
         previous = target.status
         target.status = OfficialStatus.REMOVED
         target.role = Role.OFFICIAL
-        await repo.clear_dialog(session, target.tg_user_id)
-        await repo.audit(
+        await dialogs.clear_dialog(session, target.tg_user_id)
+        await audit_log.record(
             session,
             now,
             "official.removed",
@@ -193,21 +177,9 @@ async def audit_page(
     """The audit log, newest first, one page at a time."""
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        total = int(await session.scalar(select(func.count()).select_from(AuditLog)) or 0)
+        total = await audit_log.count(session)
         pages = max(1, (total + size - 1) // size)
         page = min(max(page, 0), pages - 1)
-        actor = aliased(Official)
-        target = aliased(Official)
-        rows = await session.execute(
-            select(AuditLog, actor.name, target.name)
-            .outerjoin(actor, actor.id == AuditLog.actor_id)
-            .outerjoin(
-                target, (AuditLog.target_type == "official") & (target.id == AuditLog.target_id)
-            )
-            .order_by(AuditLog.id.desc())
-            .offset(page * size)
-            .limit(size)
-        )
         items = [
             AuditItem(
                 a.id,
@@ -220,7 +192,7 @@ async def audit_page(
                 target_name,
                 dict(a.details or {}),
             )
-            for a, actor_name, target_name in rows
+            for a, actor_name, target_name in await audit_log.named_page(session, page * size, size)
         ]
         return AuditPage(items, page, pages, total)
 
@@ -228,6 +200,6 @@ async def audit_page(
 async def actor_timezone(deps: Deps, tg_user_id: int) -> str:
     """The timezone of the person's city, for showing times; UTC when they have none."""
     async with deps.db.transaction() as session:
-        me = await repo.official_by_tg(session, tg_user_id)
-        city = await repo.city_by_id(session, me.city_id if me else None)
+        me = await officials.official_by_tg(session, tg_user_id)
+        city = await catalogue.city_by_id(session, me.city_id if me else None)
         return city.timezone if city else "UTC"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import repo
+from bot.db import catalogue, officials
 from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed
 from bot.services.identity import REGISTERED
@@ -57,7 +57,7 @@ def not_before(official: HasQuietHours, now: datetime, timezone: str | None) -> 
 
 
 async def timezone_of(session: AsyncSession, city_id: int | None) -> str:
-    city = await repo.city_by_id(session, city_id)
+    city = await catalogue.city_by_id(session, city_id)
     return city.timezone if city else "UTC"
 
 
@@ -77,7 +77,7 @@ def parse_range(typed: str) -> tuple[int, int]:
 
 async def get(deps: Deps, tg_user_id: int) -> QuietHours:
     async with deps.db.transaction() as session:
-        official = await repo.official_by_tg(session, tg_user_id)
+        official = await officials.official_by_tg(session, tg_user_id)
         if official is None or official.status not in REGISTERED:
             raise NotAllowed("not_registered")
         tz = await timezone_of(session, official.city_id)
@@ -88,7 +88,7 @@ async def set_hours(deps: Deps, tg_user_id: int, typed: str | None) -> QuietHour
     """Set quiet hours from typed text, or clear them when `typed` is None."""
     window = parse_range(typed) if typed is not None else (None, None)
     async with deps.db.transaction() as session:
-        official = await repo.official_by_tg_for_update(session, tg_user_id)
+        official = await officials.official_by_tg_for_update(session, tg_user_id)
         if official is None or official.status not in REGISTERED:
             raise NotAllowed("not_registered")
         official.quiet_start, official.quiet_end = window

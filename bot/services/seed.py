@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
-
-from bot.db.models import City, Topic
+from bot.db import catalogue
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
 from bot.services import InvalidInput
@@ -75,19 +73,18 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
     groups = {g["slug"]: dict(g.get("names", {})) for g in data.get("group", [])}
     ca = cu = ta = tu = 0
     async with deps.db.transaction() as session:
-        existing_cities = {c.name: c for c in await session.scalars(select(City))}
+        existing_cities = await catalogue.cities_by_name(session)
         for entry in data.get("city", []):
             city = existing_cities.get(entry["name"])
             langs = list(dict.fromkeys(entry.get("languages", [])))
             if city is None:
-                session.add(
-                    City(
-                        name=entry["name"],
-                        country=entry["country"],
-                        timezone=entry["timezone"],
-                        languages=langs,
-                        created_at=now,
-                    )
+                catalogue.add_city(
+                    session,
+                    name=entry["name"],
+                    country=entry["country"],
+                    timezone=entry["timezone"],
+                    languages=langs,
+                    now=now,
                 )
                 ca += 1
             else:
@@ -97,20 +94,19 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                     langs,
                 )
                 cu += 1
-        existing_topics = {t.slug: t for t in await session.scalars(select(Topic))}
+        existing_topics = await catalogue.topics_by_slug(session)
         for position, entry in enumerate(data.get("topic", [])):
             topic = existing_topics.get(entry["slug"])
             names = dict(entry["names"])
             group_names = groups.get(entry["group"], {})
             if topic is None:
-                session.add(
-                    Topic(
-                        slug=entry["slug"],
-                        group=entry["group"],
-                        names=names,
-                        group_names=group_names,
-                        position=position,
-                    )
+                catalogue.add_topic(
+                    session,
+                    slug=entry["slug"],
+                    group=entry["group"],
+                    names=names,
+                    group_names=group_names,
+                    position=position,
                 )
                 ta += 1
             else:
@@ -123,8 +119,8 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
 async def seed_if_empty(deps: Deps, data: dict[str, Any]) -> SeedResult | None:
     """First start: load the catalogue when there are no cities and no topics yet."""
     async with deps.db.transaction() as session:
-        cities = await session.scalar(select(func.count()).select_from(City))
-        topics = await session.scalar(select(func.count()).select_from(Topic))
+        cities = await catalogue.count_cities(session)
+        topics = await catalogue.count_topics(session)
     if cities or topics:
         return None
     return await seed(deps, data)

@@ -1,0 +1,148 @@
+"""Filling in the profile, one step each: name, position, topics, working languages.
+
+The same steps serve registration (each leads to the next) and later edits from /profile
+(each ends the edit).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from bot.db import catalogue, dialogs, officials
+from bot.i18n import SUPPORTED_LOCALES
+from bot.runtime import Deps
+from bot.services import InvalidInput, NotAllowed, NotFound
+from bot.services.dialog import expect_step
+from bot.services.identity import REGISTERED
+from bot.services.onboarding import (
+    STEP_LANGUAGES,
+    STEP_NAME,
+    STEP_POSITION,
+    STEP_PRIVACY,
+    STEP_TOPICS,
+)
+from bot.services.profile import require_official
+
+NAME_MIN, NAME_MAX = 2, 100
+POSITION_MIN, POSITION_MAX = 2, 120
+
+# Profile edits reuse the registration inputs outside registration.
+STEP_EDIT_NAME = "profile.name"
+STEP_EDIT_POSITION = "profile.position"
+STEP_EDIT_TOPICS = "profile.topics"
+STEP_EDIT_LANGUAGES = "profile.languages"
+
+
+def clean_text(text: str, lo: int, hi: int, code: str) -> str:
+    """Collapse whitespace, drop control characters, and check the length."""
+    cleaned = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
+    cleaned = " ".join(cleaned.split())
+    if not (lo <= len(cleaned) <= hi):
+        raise InvalidInput(code, min=lo, max=hi)
+    return cleaned
+
+
+async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
+    steps = {
+        "name": STEP_EDIT_NAME,
+        "position": STEP_EDIT_POSITION,
+        "topics": STEP_EDIT_TOPICS,
+        "languages": STEP_EDIT_LANGUAGES,
+    }
+    if field_name not in steps:
+        raise InvalidInput("field")
+    async with deps.db.transaction() as session:
+        official = await require_official(session, tg_user_id)
+        if official.status not in REGISTERED:
+            raise NotAllowed("not_registered")
+        await dialogs.put_dialog(session, tg_user_id, steps[field_name], {}, deps.clock.now())
+        return steps[field_name]
+
+
+async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
+    """Save the name; returns the next step (None when it was a profile edit)."""
+    name = clean_text(text, NAME_MIN, NAME_MAX, "name_length")
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        state = await expect_step(session, tg_user_id, STEP_NAME, STEP_EDIT_NAME)
+        official = await require_official(session, tg_user_id)
+        official.name = name
+        if state.step == STEP_EDIT_NAME:
+            await dialogs.clear_dialog(session, tg_user_id)
+            return None
+        await dialogs.put_dialog(session, tg_user_id, STEP_POSITION, state.data, now)
+        return STEP_POSITION
+
+
+async def set_position(deps: Deps, tg_user_id: int, text: str) -> str | None:
+    position = clean_text(text, POSITION_MIN, POSITION_MAX, "position_length")
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        state = await expect_step(session, tg_user_id, STEP_POSITION, STEP_EDIT_POSITION)
+        official = await require_official(session, tg_user_id)
+        official.position = position
+        if state.step == STEP_EDIT_POSITION:
+            await dialogs.clear_dialog(session, tg_user_id)
+            return None
+        await dialogs.put_dialog(session, tg_user_id, STEP_TOPICS, state.data, now)
+        return STEP_TOPICS
+
+
+async def toggle_topic(deps: Deps, tg_user_id: int, topic_id: int) -> list[int]:
+    async with deps.db.transaction() as session:
+        await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
+        official = await require_official(session, tg_user_id)
+        if await catalogue.topic_by_id(session, topic_id) is None:
+            raise NotFound("topic")
+        current = set(await officials.topic_ids_of(session, official.id))
+        current ^= {topic_id}
+        await officials.set_topics(session, official.id, sorted(current))
+        return sorted(current)
+
+
+async def selected_topics(deps: Deps, tg_user_id: int) -> list[int]:
+    async with deps.db.transaction() as session:
+        official = await require_official(session, tg_user_id)
+        return await officials.topic_ids_of(session, official.id)
+
+
+async def topics_done(deps: Deps, tg_user_id: int) -> str | None:
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        state = await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
+        official = await require_official(session, tg_user_id)
+        if not await officials.topic_ids_of(session, official.id):
+            raise InvalidInput("no_topics")
+        if state.step == STEP_EDIT_TOPICS:
+            await dialogs.clear_dialog(session, tg_user_id)
+            return None
+        if not official.languages:
+            official.languages = [official.locale]
+        await dialogs.put_dialog(session, tg_user_id, STEP_LANGUAGES, state.data, now)
+        return STEP_LANGUAGES
+
+
+async def toggle_language(deps: Deps, tg_user_id: int, code: str) -> list[str]:
+    if code not in SUPPORTED_LOCALES:
+        raise InvalidInput("language")
+    async with deps.db.transaction() as session:
+        await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
+        official = await require_official(session, tg_user_id)
+        langs = list(official.languages or [])
+        langs = [x for x in langs if x != code] if code in langs else [*langs, code]
+        official.languages = [x for x in SUPPORTED_LOCALES if x in langs]
+        return list(official.languages)
+
+
+async def languages_done(deps: Deps, tg_user_id: int) -> str | None:
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        state = await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
+        official = await require_official(session, tg_user_id)
+        if not official.languages:
+            raise InvalidInput("no_languages")
+        if state.step == STEP_EDIT_LANGUAGES:
+            await dialogs.clear_dialog(session, tg_user_id)
+            return None
+        await dialogs.put_dialog(session, tg_user_id, STEP_PRIVACY, state.data, now)
+        return STEP_PRIVACY

@@ -1,0 +1,41 @@
+"""Roles: admins promote officials to organisers and demote them again (/promote, /demote)."""
+
+from __future__ import annotations
+
+from bot.db import audit_log, officials
+from bot.db.models import Official, Role
+from bot.runtime import Deps
+from bot.services import InvalidInput, NotFound, ServiceError
+from bot.services.identity import REGISTERED, require_role
+from bot.services.profile import Profile, load_profile
+
+
+async def set_role(deps: Deps, actor_tg_id: int, target: int, role: Role) -> Profile:
+    """Admins promote or demote; `target` is a Telegram user id or an official's number."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        actor = await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
+        official: Official | None = await officials.official_by_tg(session, target)
+        if official is None and 0 < target < 2**31:
+            official = await officials.official_by_id(session, target)
+        if official is None or official.status not in REGISTERED:
+            raise NotFound("official")
+        if official.tg_user_id in deps.settings.admin_ids:
+            raise ServiceError("configured_admin")
+        if role == Role.ADMIN:
+            raise InvalidInput("role")
+        previous = official.role
+        if previous != role:
+            official.role = role
+            await audit_log.record(
+                session,
+                now,
+                "role.granted" if role == Role.ORGANISER else "role.revoked",
+                actor=actor,
+                actor_tg_id=actor_tg_id,
+                target_type="official",
+                target_id=official.id,
+                role=role.value,
+                previous=previous,
+            )
+        return await load_profile(session, deps, official)

@@ -1,0 +1,86 @@
+"""/audit: the audit log, newest first, a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from telegram import InlineKeyboardButton, Update
+
+from bot.i18n import _, format_datetime
+from bot.services import network
+from bot.services.enums import Role
+from handlers.common import answer, esc, guarded, requires, show
+from handlers.context import Ctx
+from handlers.keyboards import button, markup, parse, parse_int
+
+ERRORS: dict[str, Callable[..., str]] = {
+    "not_found": lambda **_k: _("That no longer exists."),
+}
+
+
+def action_label(action: str) -> str:
+    labels = {
+        "access.denied": _("access refused"),
+        "role.granted": _("role granted"),
+        "role.revoked": _("role taken away"),
+        "official.removed": _("official removed"),
+        "official.registered": _("official registered"),
+        "official.approved": _("request approved"),
+        "official.rejected": _("request rejected"),
+        "official.erased": _("data erased"),
+        "invite.created": _("invite created"),
+        "export.created": _("export"),
+    }
+    return labels.get(action, action)
+
+
+def audit_line(item: network.AuditItem, tz: str) -> str:
+    actor = item.actor_name or (str(item.actor_tg_id) if item.actor_tg_id else _("system"))
+    line = _("{time} · <b>{action}</b> · by {actor}").format(
+        time=format_datetime(item.created_at, tz, "short"),
+        action=esc(action_label(item.action)),
+        actor=esc(actor),
+    )
+    if item.target_type == "official":
+        line += " → " + esc(item.target_name or f"#{item.target_id}")
+    details = {k: v for k, v in item.details.items() if v not in (None, [], "")}
+    if details:
+        line += "\n   " + esc(", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200])
+    return line
+
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def cmd_audit(update: Update, context: Ctx) -> None:
+    """Shows the newest page of the audit log."""
+    await show_audit(update, context, 0)
+
+
+async def show_audit(update: Update, context: Ctx, page: int) -> None:
+    deps, tg_id = context.deps, context.who.tg_user_id
+    result = await network.audit_page(deps, tg_id, page)
+    tz = await network.actor_timezone(deps, tg_id)
+    if not result.items:
+        await show(update, _("The audit log is empty."))
+        return
+    head = _("<b>Audit log</b> (page {page} of {pages})").format(
+        page=result.page + 1, pages=result.pages
+    )
+    text = "\n".join([head, *(audit_line(i, tz) for i in result.items)])
+    nav: list[InlineKeyboardButton] = []
+    if result.page > 0:
+        nav.append(button(_("‹ Newer"), "au", "p", result.page - 1))
+    if result.page + 1 < result.pages:
+        nav.append(button(_("Older ›"), "au", "p", result.page + 1))
+    await show(update, text, markup(nav))
+
+
+@requires(Role.ORGANISER)
+@guarded(ERRORS)
+async def on_audit(update: Update, context: Ctx) -> None:
+    """Audit log paging."""
+    query = update.callback_query
+    assert query is not None
+    (page,) = parse(query.data, "au:p", count=1)
+    await answer(query)
+    await show_audit(update, context, parse_int(page))

@@ -1,0 +1,78 @@
+"""/privacy and /deleteme: what is stored about a person, and erasing it."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.i18n import _
+from bot.services import erasure
+from bot.services.profile import get_profile_any
+from handlers.common import answer, guarded, raise_bad, reply, show
+from handlers.context import Ctx
+from handlers.keyboards import button, markup, parse
+from handlers.profile_texts import ERRORS, privacy_notice, profile_text
+
+
+@guarded(ERRORS)
+async def cmd_privacy(update: Update, context: Ctx) -> None:
+    """Shows what is stored about this person and how to erase it."""
+    if context.who.official_id is None:
+        await reply(update, privacy_notice())
+        return
+    profile = await get_profile_any(context.deps, context.who.tg_user_id)
+    text = (
+        privacy_notice()
+        + "\n\n"
+        + _("<b>What we store about you</b>")
+        + "\n"
+        + _("Telegram id: {tg_id}").format(tg_id=profile.tg_user_id)
+        + "\n"
+        + profile_text(profile)
+    )
+    await reply(update, text, markup([button(_("Erase my data"), "del", "ask")]))
+
+
+async def cmd_deleteme(update: Update, context: Ctx) -> None:
+    """Asks for confirmation before erasing the person's data."""
+    if context.who.official_id is None:
+        await reply(update, _("We store nothing about you."))
+        return
+    await reply(update, deleteme_question(), deleteme_keyboard())
+
+
+def deleteme_question() -> str:
+    return _(
+        "This erases your name, position, topics, languages and Telegram id from City Exchange. "
+        "Questions and answers you exchanged stay in the log without your name or their text. "
+        "This cannot be undone. Erase your data?"
+    )
+
+
+def deleteme_keyboard() -> InlineKeyboardMarkup:
+    return markup(
+        [button(_("Yes, erase my data"), "del", "yes")], [button(_("No, keep it"), "del", "no")]
+    )
+
+
+@guarded(ERRORS)
+async def on_delete(update: Update, context: Ctx) -> None:
+    """Erases the data on confirmation."""
+    query = update.callback_query
+    assert query is not None
+    (choice,) = parse(query.data, "del", count=1)
+    await answer(query)
+    if choice == "ask":
+        await reply(update, deleteme_question(), deleteme_keyboard())
+    elif choice == "yes":
+        if context.who.official_id is None:
+            await show(update, _("We store nothing about you."))
+            return
+        await erasure.erase(context.deps, context.who.tg_user_id)
+        await show(
+            update,
+            _("Your data has been erased. Goodbye! You can join again with a new invite link."),
+        )
+    elif choice == "no":
+        await show(update, _("Nothing was erased."))
+    else:
+        raise_bad()

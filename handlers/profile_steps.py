@@ -1,0 +1,218 @@
+"""The steps of filling in a profile, during registration and when editing it: the prompt of
+each step, the typed name and position, the topic and language buttons."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, current_locale
+from bot.services import catalogue, onboarding, profile_steps
+from bot.services.catalogue import CityInfo, TopicInfo
+from bot.services.dialog import Step
+from bot.services.profile import get_profile, get_profile_any
+from handlers.common import answer, guarded, raise_bad, reply, show
+from handlers.context import Ctx
+from handlers.dialog import on_step
+from handlers.keyboards import button, markup, paged, parse, parse_int, rows
+from handlers.profile_texts import (
+    ERRORS,
+    city_label,
+    privacy_notice,
+    profile_keyboard,
+    profile_text,
+)
+
+
+def topics_keyboard(topics: list[TopicInfo], selected: set[int], page: int) -> InlineKeyboardMarkup:
+    loc = current_locale()
+    items = [
+        (("✅ " if t.id in selected else "▫️ ") + t.name(loc), f"tp:t:{t.id}:{page}") for t in topics
+    ]
+    body, page = paged(items, page, "tp:p")
+    body.append([button(_("Done"), "tp", "done")])
+    return InlineKeyboardMarkup(body)
+
+
+def languages_keyboard(selected: list[str]) -> InlineKeyboardMarkup:
+    buttons = [
+        button(("✅ " if code in selected else "▫️ ") + LANGUAGE_NAMES[code], "lg", "t", code)
+        for code in SUPPORTED_LOCALES
+    ]
+    return markup(*rows(buttons, 2), [button(_("Done"), "lg", "done")])
+
+
+async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None = None) -> None:
+    """Ask the question that belongs to `step`."""
+    user_id = context.who.tg_user_id
+    if step == onboarding.STEP_CITY:
+        text = _(
+            "You were invited to join City Exchange for <b>{city}</b>. Is that your city?"
+        ).format(city=city_label(city))
+        await show(
+            update,
+            text,
+            markup(
+                [
+                    button(_("Yes, that's my city"), "reg", "city", "yes"),
+                    button(_("No"), "reg", "city", "no"),
+                ]
+            ),
+        )
+    elif step == onboarding.STEP_PICK_CITY:
+        cities = await catalogue.list_cities(context.deps)
+        await show_city_picker(update, cities, 0)
+    elif step in (onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME):
+        await show(update, _("What is your full name?"))
+    elif step in (onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION):
+        await show(update, _("What is your position? (for example: Head of civil protection)"))
+    elif step in (onboarding.STEP_TOPICS, profile_steps.STEP_EDIT_TOPICS):
+        topics = await catalogue.list_topics(context.deps)
+        selected = set(await profile_steps.selected_topics(context.deps, user_id))
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, 0),
+        )
+    elif step in (onboarding.STEP_LANGUAGES, profile_steps.STEP_EDIT_LANGUAGES):
+        profile = await get_profile_any(context.deps, user_id)
+        await show(
+            update,
+            _("Which languages can you work in? Tap to select, then Done."),
+            languages_keyboard(profile.languages),
+        )
+    elif step == onboarding.STEP_PRIVACY:
+        await show(
+            update,
+            privacy_notice(),
+            markup(
+                [button(_("I accept"), "reg", "privacy", "yes")],
+                [button(_("I do not accept"), "reg", "privacy", "no")],
+            ),
+        )
+
+
+async def show_city_picker(update: Update, cities: list[CityInfo], page: int) -> None:
+    items = [(f"{c.name} ({c.country})", f"reg:pick:{c.id}") for c in cities]
+    body, _page = paged(items, page, "reg:cp", width=2, size=12)
+    text = _(
+        "Welcome to City Exchange, where officials of partner cities help each other.\n"
+        "You opened the bot without an invite link. Choose your city to ask an organiser "
+        "to let you join:"
+    )
+    if not cities:
+        text = _("No cities have been set up yet. Please ask your organiser for an invite link.")
+    await show(update, text, InlineKeyboardMarkup(body))
+
+
+@on_step(onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME)
+@guarded(ERRORS)
+async def step_name(update: Update, context: Ctx, state: Step) -> None:
+    """Takes the name typed by the official."""
+    text = update.effective_message.text if update.effective_message else None
+    if not text:
+        await reply(
+            update, ERRORS["name_length"](min=profile_steps.NAME_MIN, max=profile_steps.NAME_MAX)
+        )
+        return
+    nxt = await profile_steps.set_name(context.deps, context.who.tg_user_id, text)
+    await after_edit(update, context, nxt)
+
+
+@on_step(onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION)
+@guarded(ERRORS)
+async def step_position(update: Update, context: Ctx, state: Step) -> None:
+    """Takes the position typed by the official."""
+    text = update.effective_message.text if update.effective_message else None
+    if not text:
+        await reply(
+            update,
+            ERRORS["position_length"](
+                min=profile_steps.POSITION_MIN, max=profile_steps.POSITION_MAX
+            ),
+        )
+        return
+    nxt = await profile_steps.set_position(context.deps, context.who.tg_user_id, text)
+    await after_edit(update, context, nxt)
+
+
+@on_step(
+    onboarding.STEP_CITY,
+    onboarding.STEP_PICK_CITY,
+    onboarding.STEP_TOPICS,
+    profile_steps.STEP_EDIT_TOPICS,
+    onboarding.STEP_LANGUAGES,
+    profile_steps.STEP_EDIT_LANGUAGES,
+    onboarding.STEP_PRIVACY,
+)
+async def step_buttons(update: Update, context: Ctx, state: Step) -> None:
+    """A message where a button is expected: say so and show the buttons again."""
+    await reply(update, _("Please use the buttons below."))
+    city = None
+    if state.step == onboarding.STEP_CITY:
+        profile = await get_profile_any(context.deps, context.who.tg_user_id)
+        city = profile.city
+    await prompt(update, context, state.step, city)
+
+
+async def after_edit(update: Update, context: Ctx, nxt: str | None) -> None:
+    if nxt is None:
+        await reply(update, _("Saved."))
+        profile = await get_profile(context.deps, context.who.tg_user_id)
+        await reply(update, profile_text(profile), profile_keyboard(profile))
+    else:
+        await prompt(update, context, nxt)
+
+
+@guarded(ERRORS)
+async def on_topics(update: Update, context: Ctx) -> None:
+    """Topic toggles, paging and Done (registration and profile)."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "tp")
+    user_id = context.who.tg_user_id
+    topics = await catalogue.list_topics(context.deps)
+    if parts[0] == "t" and len(parts) == 3:
+        selected = set(await profile_steps.toggle_topic(context.deps, user_id, parse_int(parts[1])))
+        await answer(query)
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, parse_int(parts[2])),
+        )
+    elif parts[0] == "p" and len(parts) == 2:
+        selected = set(await profile_steps.selected_topics(context.deps, user_id))
+        await answer(query)
+        await show(
+            update,
+            _("Which topics do you work on? Tap to select, then Done."),
+            topics_keyboard(topics, selected, parse_int(parts[1])),
+        )
+    elif parts == ["done"]:
+        nxt = await profile_steps.topics_done(context.deps, user_id)
+        await answer(query)
+        await after_edit(update, context, nxt)
+    else:
+        raise_bad()
+
+
+@guarded(ERRORS)
+async def on_languages(update: Update, context: Ctx) -> None:
+    """Working-language toggles and Done."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "lg")
+    user_id = context.who.tg_user_id
+    if parts[0] == "t" and len(parts) == 2:
+        selected = await profile_steps.toggle_language(context.deps, user_id, parts[1])
+        await answer(query)
+        await show(
+            update,
+            _("Which languages can you work in? Tap to select, then Done."),
+            languages_keyboard(selected),
+        )
+    elif parts == ["done"]:
+        nxt = await profile_steps.languages_done(context.deps, user_id)
+        await answer(query)
+        await after_edit(update, context, nxt)
+    else:
+        raise_bad()

@@ -1,0 +1,156 @@
+"""Texts and keyboards about people, shared by the joining, profile, privacy, pending and
+admin handlers: roles, profiles, the help, the privacy notice, requests to join."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from telegram import InlineKeyboardMarkup
+
+from bot.i18n import _, current_locale, language_name
+from bot.services.catalogue import CityInfo
+from bot.services.enums import Role
+from bot.services.profile import Profile
+from handlers.common import esc
+from handlers.keyboards import button, markup
+
+
+def role_name(role: Role | str) -> str:
+    return {
+        Role.OFFICIAL: _("official"),
+        Role.ORGANISER: _("organiser"),
+        Role.ADMIN: _("admin"),
+    }[Role(role)]
+
+
+ERRORS: dict[str, Callable[..., str]] = {
+    "invite_invalid": lambda **_k: _(
+        "This invite link is not valid. Please check it with your organiser."
+    ),
+    "invite_expired": lambda **_k: _(
+        "This invite link has expired. Please ask your organiser for a new one."
+    ),
+    "invite_used_up": lambda **_k: _(
+        "This invite link has already been used. Please ask your organiser for a new one."
+    ),
+    "name_length": lambda min, max, **_k: _(
+        "Please send your name as text, between {min} and {max} characters."
+    ).format(min=min, max=max),
+    "position_length": lambda min, max, **_k: _(
+        "Please send your position as text, between {min} and {max} characters."
+    ).format(min=min, max=max),
+    "no_topics": lambda **_k: _("Choose at least one topic."),
+    "no_languages": lambda **_k: _("Choose at least one language."),
+    "already_decided": lambda **_k: _("Another organiser has already decided on this request."),
+    "configured_admin": lambda **_k: _(
+        "This person is an admin by configuration; their role cannot be changed here."
+    ),
+    "no_profile": lambda **_k: _("You are not registered yet. Send /start to begin."),
+}
+
+
+def city_label(city: CityInfo | None) -> str:
+    return f"{esc(city.name)} ({city.country})" if city else "—"
+
+
+def profile_text(p: Profile) -> str:
+    topics = ", ".join(esc(t.name(current_locale())) for t in p.topics) or "—"
+    languages = ", ".join(language_name(x) for x in p.languages) or "—"
+    digest = _("on") if p.digest_opt_in else _("off")
+    return _(
+        "<b>Your profile</b>\n"
+        "Name: {name}\n"
+        "Position: {position}\n"
+        "City: {city}\n"
+        "Topics: {topics}\n"
+        "Languages: {languages}\n"
+        "Role: {role}\n"
+        "Weekly digest: {digest}"
+    ).format(
+        name=esc(p.name or "—"),
+        position=esc(p.position or "—"),
+        city=city_label(p.city),
+        topics=topics,
+        languages=languages,
+        role=role_name(p.role),
+        digest=digest,
+    )
+
+
+def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
+    return markup(
+        [button(_("Edit name"), "prof", "name"), button(_("Edit position"), "prof", "position")],
+        [button(_("Topics"), "prof", "topics"), button(_("Languages"), "prof", "languages")],
+        [
+            button(
+                _("Weekly digest: turn off") if p.digest_opt_in else _("Weekly digest: turn on"),
+                "prof",
+                "digest",
+                "off" if p.digest_opt_in else "on",
+            )
+        ],
+    )
+
+
+def help_text(role: Role) -> str:
+    lines = [
+        _("<b>What you can do</b>"),
+        _("/ask — ask officials in peer cities a question"),
+        _("/questions — your questions and their answers"),
+        _("/inbox — questions waiting for your answer"),
+        _("/profile — see and edit your profile"),
+        _("/language — change the language"),
+        _("/quiet — hours when reminders and the digest wait"),
+        _("/privacy — what we store about you"),
+        _("/deleteme — erase your data"),
+        _("/cancel — stop what you are doing"),
+    ]
+    if role in (Role.ORGANISER, Role.ADMIN):
+        lines += [
+            "",
+            _("<b>Organisers</b>"),
+            _("/pending — approve or reject requests to join"),
+            _("/invite — create an invite link for a city"),
+            _("/broadcast — send a message to many officials"),
+            _("/broadcasts — sent and scheduled broadcasts"),
+            _("/remind — schedule a reminder"),
+            _("/reminders — scheduled reminders"),
+            _("/stats — numbers and a chart of the exchange"),
+            _("/cities — cities and their officials"),
+            _("/audit — the audit log"),
+        ]
+    if role == Role.ADMIN:
+        lines += [
+            "",
+            _("<b>Admins</b>"),
+            _("/promote — make an official an organiser"),
+            _("/demote — make an organiser an official again"),
+            _("/export — download the exchange log"),
+        ]
+    return "\n".join(lines)
+
+
+def privacy_notice() -> str:
+    return _(
+        "<b>Privacy</b>\n"
+        "City Exchange stores your Telegram id, name, position, city, topics and languages, "
+        "so that colleagues in other cities know who is asking or answering, and it keeps the "
+        "questions and answers you exchange. Organisers can see this information and admins "
+        "can export the exchange log for reports. Nothing is shared outside the network.\n"
+        "You can see your data with /privacy and erase it with /deleteme at any time."
+    )
+
+
+def pending_text(p: Profile) -> str:
+    return _("<b>Request to join</b>\n{name}, {position}\nCity: {city}").format(
+        name=esc(p.name or "—"), position=esc(p.position or "—"), city=city_label(p.city)
+    )
+
+
+def pending_keyboard(p: Profile) -> InlineKeyboardMarkup:
+    return markup(
+        [
+            button(_("Approve"), "pend", "ok", p.official_id),
+            button(_("Reject"), "pend", "no", p.official_id),
+        ]
+    )
