@@ -8,22 +8,18 @@ is logged with (delivered_chat_id, delivered_message_id), and a reply to it is l
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, case, cast, delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from bot.db import fast, repo, routing_stats
+from bot.db import exchange_log, participants, repo
 from bot.db.models import (
     City,
-    DialogState,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -35,7 +31,6 @@ from bot.db.models import (
     Routing,
     RoutingStatus,
     Topic,
-    UTCDateTime,
 )
 from bot.runtime import Deps
 from bot.services import InvalidInput, NotAllowed, NotFound, ServiceError
@@ -667,7 +662,7 @@ async def album_continues(deps: Deps, tg_user_id: int, routing_id: int | None, g
 
 async def end_answer(deps: Deps, tg_user_id: int) -> None:
     async with deps.db.transaction() as session:
-        await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
+        await exchange_log.end_step(session, tg_user_id, STEP_ANSWER)
 
 
 async def begin_reply(deps: Deps, tg_user_id: int, routing_id: int) -> Person:
@@ -742,152 +737,59 @@ async def prepare_relay(
 
 async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, Person]:
     """The registered official writing, with their city, in one statement."""
-    found = (
-        await session.execute(
-            select(Official, City)
-            .outerjoin(City, City.id == Official.city_id)
-            .where(Official.tg_user_id == tg_user_id)
-        )
-    ).first()
+    found = await participants.by_tg_with_city(session, tg_user_id)
     if found is None or found[0].status not in REGISTERED:
         raise NotAllowed("not_registered")
-    return found[0], _person(found[0], found[1])
-
-
-def _reply_thread_statement() -> Any:
-    """Built once. For a Telegram reply: the replier (by Telegram id) and their city, the logged
-    message replied to (delivered to them), its question, the thread's routing row, the topic,
-    and the other side with their city. The routing row is the replier's own when they
-    received the question or wrote the answer, the helper's when the asker replies to one."""
-    me, my_city, other, other_city = (
-        aliased(Official),
-        aliased(City),
-        aliased(Official),
-        aliased(City),
-    )
-    asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
-    helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
-    other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
-    # Plain columns (the fast path reads them on the driver), in the order _relay_by_reply unpacks.
-    columns: tuple[Any, ...] = (
-        *_person_columns(me, my_city),
-        ExchangeMessage.kind,
-        ExchangeMessage.from_official_id,
-        Question.id,
-        Question.asker_id,
-        Question.status,
-        Routing.id,
-        Routing.recipient_id,
-        Routing.answered_at,
-        Topic.id,
-        Topic.slug,
-        Topic.group,
-        cast(Topic.names, Text),
-        cast(Topic.group_names, Text),  # as stored: decoded by _names
-        *_person_columns(other, other_city),
-    )
-    return (
-        select(*columns)
-        .select_from(ExchangeMessage)
-        .join(me, me.id == ExchangeMessage.to_official_id)
-        .join(Question, Question.id == ExchangeMessage.question_id)
-        .outerjoin(my_city, my_city.id == me.city_id)
-        .outerjoin(
-            Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper)
-        )
-        .outerjoin(Topic, Topic.id == Question.topic_id)
-        .outerjoin(other, other.id == other_id)
-        .outerjoin(other_city, other_city.id == other.city_id)
-        .where(
-            ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
-            ExchangeMessage.delivered_message_id == bindparam("message_id"),
-            me.tg_user_id == bindparam("tg_user_id"),
-        )
-        .limit(1)
-    )
-
-
-def _person_columns(o: Any, c: Any) -> tuple[Any, ...]:
-    return (o.id, o.chat_id, o.locale, o.name, o.position, o.city_id, o.status, c.name, c.timezone)
-
-
-def _person_of(row: Sequence[Any]) -> Person | None:
-    oid, chat_id, locale, name, position, city_id, status, city_name, timezone = row
-    if oid is None:
-        return None
-    return Person(
-        oid,
-        chat_id,
-        locale,
-        name or "—",
-        position or "—",
-        city_id,
-        city_name if city_name is not None else "—",
-        timezone if timezone is not None else "UTC",
-        status,
-    )
-
-
-_REPLY_THREAD = fast.Statement(_reply_thread_statement(), (None,) * 16 + (UTCDateTime(),))
-
-
-@functools.lru_cache(maxsize=512)
-def _names(stored: str | None) -> tuple[tuple[str, str], ...]:
-    """A topic's translated names as stored (JSON text), decoded once per distinct value: every
-    relay reads its topic's, and there are a few dozen topics."""
-    return tuple(json.loads(stored).items()) if stored else ()
+    return found[0], _person(*found)
 
 
 async def relay_by_reply(
     deps: Deps, tg_user_id: int, replied: tuple[int, int], content: Content
 ) -> Outgoing | None:
     """A Telegram reply: everything the relay needs, the replier's identity included, in one
-    statement on the driver; None when no thread was found (prepare_relay then asks why)."""
-    async with deps.db.fast_statement() as conn:
-        found = await conn.first(
-            _REPLY_THREAD,
-            {"chat_id": replied[0], "message_id": replied[1], "tg_user_id": tg_user_id},
-        )
+    statement; None when no thread was found (prepare_relay then asks why)."""
+    async with deps.db.read() as session:
+        found = await participants.thread_by_reply(session, replied[0], replied[1], tg_user_id)
     if found is None:
         return None
-    me = _person_of(found[0:9])
-    assert me is not None
-    kind, from_official_id, question_id, asker_id, question_status = found[9:14]
-    routing_id, recipient_id, answered_at = found[14:17]
-    topic_id, slug, group, names, group_names = found[17:22]
-    other = _person_of(found[22:31])
+    me = _person(*found.me)
+    question, routing, topic = found.question, found.routing, found.topic
     if me.status not in REGISTERED:
         raise NotAllowed("not_registered")
-    if kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
+    if found.kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
         raise NotFound("no_thread")
-    if kind != ExchangeKind.ROUTING and from_official_id is None:
+    if found.kind != ExchangeKind.ROUTING and found.from_official_id is None:
         raise NotFound("no_thread")
-    if routing_id is None:
+    if routing is None:
         raise NotFound("no_thread")
-    if topic_id is None:
+    if topic is None:
         raise NotFound("topic")
     people = {me.official_id: me}
-    if other is not None:
+    if found.other is not None:
+        other = _person(*found.other)
         people[other.official_id] = other
-    info = TopicInfo(topic_id, slug, group, dict(_names(names)), dict(_names(group_names)))
-    if kind == ExchangeKind.ROUTING or me.official_id != asker_id:  # as _answer_outgoing
-        first = answered_at is None
-        if first and question_status in CLOSED:
+    info = topic_info(topic)
+    if found.kind == ExchangeKind.ROUTING or me.official_id != question.asker_id:
+        # As _answer_outgoing.
+        first = routing.answered_at is None
+        if first and question.status in CLOSED:
             raise ServiceError("closed")
-        _check_reachable(people, asker_id)
+        _check_reachable(people, question.asker_id)
         return Outgoing(
             "answer" if first else "follow_up",
-            question_id,
-            routing_id,
+            question.id,
+            routing.id,
             me,
-            people[asker_id],
+            people[question.asker_id],
             info,
             content,
         )
-    if answered_at is None and question_status in CLOSED:  # as _follow_up
+    if routing.answered_at is None and question.status in CLOSED:  # as _follow_up
         raise ServiceError("closed")
-    _check_reachable(people, recipient_id)
-    return Outgoing("follow_up", question_id, routing_id, me, people[recipient_id], info, content)
+    _check_reachable(people, routing.recipient_id)
+    return Outgoing(
+        "follow_up", question.id, routing.id, me, people[routing.recipient_id], info, content
+    )
 
 
 def _check_reachable(people: dict[int, Person], official_id: int) -> None:
@@ -947,83 +849,6 @@ async def _answer_outgoing(
     )
 
 
-def _relay_statements() -> tuple[Any, Any, Any, Any]:
-    """record_relay's statements, built once (building them cost more than running them)."""
-    now = bindparam("now", type_=UTCDateTime())
-    log_row = (
-        insert(ExchangeMessage)
-        .returning(ExchangeMessage.id)
-        .values(
-            {
-                c: bindparam(c)
-                for c in (
-                    "question_id",
-                    "from_official_id",
-                    "to_official_id",
-                    "from_city_id",
-                    "to_city_id",
-                    "kind",
-                    "text",
-                    "content_type",
-                    "original_chat_id",
-                    "original_message_id",
-                    "delivered_chat_id",
-                    "delivered_message_id",
-                )
-            }
-            | {"created_at": now}
-        )
-    )
-    first_answer = (
-        update(Question)
-        .where(Question.id == bindparam("question_id"))
-        .values(
-            first_answer_at=func.coalesce(Question.first_answer_at, now),
-            status=case(
-                (Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
-                else_=Question.status,
-            ),
-        )
-    )
-    answered = (
-        update(Routing)
-        .where(Routing.id == bindparam("routing_id"), Routing.answered_at.is_(None))
-        .values(status=RoutingStatus.ANSWERED, answered_at=now)
-        .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at)
-    )
-    clear_step = delete(DialogState).where(
-        DialogState.tg_user_id == bindparam("tg_user_id"), DialogState.step == STEP_ANSWER
-    )
-    return log_row, first_answer, answered, clear_step
-
-
-_LOG_ROW, _FIRST_ANSWER, _ANSWERED, _CLEAR_ANSWER_STEP = _relay_statements()
-_FAST_LOG_ROW, _FAST_FIRST_ANSWER, _FAST_CLEAR_ANSWER_STEP = (
-    fast.Statement(_LOG_ROW),
-    fast.Statement(_FIRST_ANSWER),
-    fast.Statement(_CLEAR_ANSWER_STEP),
-)
-_FAST_ANSWERED = fast.Statement(_ANSWERED, (None, None, UTCDateTime()))
-
-
-def _log_params(o: Outgoing, sent: Sent, kind: str, now: datetime) -> dict[str, Any]:
-    return {
-        "question_id": o.question_id,
-        "from_official_id": o.sender.official_id,
-        "to_official_id": o.recipient.official_id,
-        "from_city_id": o.sender.city_id,
-        "to_city_id": o.recipient.city_id,
-        "kind": str(kind),
-        "text": o.content.text,
-        "content_type": o.content.content_type,
-        "original_chat_id": o.content.chat_id,
-        "original_message_id": o.content.message_id,
-        "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
-        "delivered_message_id": sent.message_id,
-        "now": now,
-    }
-
-
 async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     """Log a relayed answer or follow-up (with the delivered ids a reply will be looked up by)."""
     now = deps.clock.now()
@@ -1032,27 +857,31 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
     counts_answer = (
         sent.message_id is not None and kind == ExchangeKind.ANSWER and o.routing_id is not None
     )
-    if sent.blocked:  # rare: the recipient is marked unreachable too, through the ORM
-        return await _record_blocked_relay(deps, tg_user_id, sent, kind, now)
-    # The hot path: the same statements in one transaction, straight on the driver; on
-    # PostgreSQL as one function call (one round trip instead of seven).
-    if deps.db.is_postgres:
-        async with deps.db.fast_statement() as conn:
-            row_id = await _PG_RELAY.call(
-                conn,
-                {
-                    "counts": counts_answer,
-                    "l": _log_params(o, sent, kind, now),
-                    "q": {"question_id": o.question_id, "now": now},
-                    "r": {"routing_id": o.routing_id, "now": now},
-                    "s": {},
-                    "d": {"tg_user_id": tg_user_id},
-                },
-            )
-    else:
-        row_id = await deps.db.fast_transaction(
-            _relay_program(tg_user_id, sent, kind, now, counts_answer)
+    row = {
+        "question_id": o.question_id,
+        "from_official_id": o.sender.official_id,
+        "to_official_id": o.recipient.official_id,
+        "from_city_id": o.sender.city_id,
+        "to_city_id": o.recipient.city_id,
+        "kind": kind,
+        "text": o.content.text,
+        "content_type": o.content.content_type,
+        "original_chat_id": o.content.chat_id,
+        "original_message_id": o.content.message_id,
+        "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
+        "delivered_message_id": sent.message_id,
+        "created_at": now,
+    }
+    async with deps.db.transaction() as session:
+        row_id = await exchange_log.record_relay(
+            session,
+            row,
+            answers_routing=o.routing_id if counts_answer else None,
+            tg_user_id=tg_user_id,
+            answer_step=STEP_ANSWER,
         )
+        if sent.blocked:
+            await _mark_unreachable(session, now, o.recipient.official_id)
     log.info(
         "relay kind=%s question_id=%s exchange_id=%s delivered=%s",
         kind,
@@ -1060,84 +889,7 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
         row_id,
         sent.message_id is not None,
     )
-    return int(row_id)
-
-
-def _relay_program(
-    tg_user_id: int, sent: Sent, kind: str, now: datetime, counts_answer: bool
-) -> fast.Program[int]:
-    o = sent.outgoing
-    ((row_id,),) = yield _FAST_LOG_ROW, _log_params(o, sent, kind, now)
-    if counts_answer:
-        # The question row first: its lock orders two answers to one question, which the
-        # city's answered count relies on (routing_stats.add_answer).
-        yield _FAST_FIRST_ANSWER, {"question_id": o.question_id, "now": now}
-        answered = yield _FAST_ANSWERED, {"routing_id": o.routing_id, "now": now}
-        if answered:
-            city_id, topic_id, delivered_at = answered[0]
-            yield from routing_stats.fast_add_answer(
-                o.question_id, city_id, topic_id, delivered_at, now
-            )
-    yield _FAST_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id}
-    return int(row_id)
-
-
-def _pg_relay_body(f: fast.PlpgsqlFunction, dialect: Any) -> str:
-    """_relay_program's steps, in its order (the question row is locked first)."""
-    counts = f.arg("counts", "BOOLEAN")
-    stats = routing_stats.FAST_ANSWER
-    return f"""
-DECLARE
-    row_id BIGINT;
-    answered_city INTEGER;
-    answered_topic INTEGER;
-    delivered TIMESTAMP WITH TIME ZONE;
-BEGIN
-    {f.sql(_FAST_LOG_ROW, dialect, "l")} INTO row_id;
-    IF {counts} THEN
-        {f.sql(_FAST_FIRST_ANSWER, dialect, "q")};
-        {f.sql(_FAST_ANSWERED, dialect, "r")} INTO answered_city, answered_topic, delivered;
-        IF FOUND AND answered_topic IS NOT NULL THEN
-            {
-        f.sql(
-            stats,
-            dialect,
-            "s",
-            {
-                "question_id": "q_question_id",
-                "city_id": "answered_city",
-                "topic_id": "answered_topic",
-                "delivered_at": "delivered",
-                "answered_at": "r_now",
-                "counted": "CASE WHEN delivered IS NULL THEN 0 ELSE 1 END",
-            },
-        )
-    };
-        END IF;
-    END IF;
-    {f.sql(_FAST_CLEAR_ANSWER_STEP, dialect, "d")};
-    RETURN row_id;
-END"""
-
-
-_PG_RELAY = fast.PlpgsqlFunction("cx_record_relay", "BIGINT", _pg_relay_body)
-
-
-async def _record_blocked_relay(
-    deps: Deps, tg_user_id: int, sent: Sent, kind: str, now: datetime
-) -> int:
-    o = sent.outgoing
-    async with deps.db.transaction() as session:
-        row_id = await session.scalar(_LOG_ROW, _log_params(o, sent, kind, now))
-        await _mark_unreachable(session, now, o.recipient.official_id)
-        await session.execute(_CLEAR_ANSWER_STEP, {"tg_user_id": tg_user_id})
-        log.info(
-            "relay kind=%s question_id=%s exchange_id=%s delivered=False",
-            kind,
-            o.question_id,
-            row_id,
-        )
-        return int(row_id)
+    return row_id
 
 
 async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing]:
