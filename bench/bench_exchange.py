@@ -64,7 +64,7 @@ from bot.db.models import (  # noqa: E402
 )
 from bot.i18n import load_catalogs  # noqa: E402
 from bot.runtime import Deps  # noqa: E402
-from bot.services import exchange as ex  # noqa: E402
+from bot.services.exchange import answering, types  # noqa: E402
 from bot.services.routing import gather_candidates, route_round  # noqa: E402
 from bot.update_order import PerUserUpdateProcessor  # noqa: E402
 from tests.harness.telegram import RecordingRequest  # noqa: E402
@@ -428,9 +428,9 @@ async def bench_relay_service(deps: Deps, targets: list[tuple[int, int]]) -> lis
     times = []
     for chat, mid in targets:
         t = time.perf_counter()
-        content = ex.Content("text", "We keep batteries in every siren.", chat, 10**9 + mid)
-        outgoing = await ex.prepare_relay(deps, chat, content, replied=(chat, mid))
-        await ex.record_relay(deps, chat, ex.Sent(outgoing, 10**9 + mid))
+        content = types.Content("text", "We keep batteries in every siren.", chat, 10**9 + mid)
+        outgoing = await answering.prepare_relay(deps, chat, content, replied=(chat, mid))
+        await answering.record_relay(deps, chat, types.Sent(outgoing, 10**9 + mid))
         times.append(time.perf_counter() - t)
     return times
 

@@ -111,4 +111,3 @@ async def cities_to_route_to(session: AsyncSession, except_city_id: int | None) 
             select(City).where(City.id.in_(with_officials)).order_by(City.name, City.id)
         )
     ).all()
-

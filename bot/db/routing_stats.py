@@ -9,21 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import Table, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import CityTopicStats, Routing, UTCDateTime
 
-T = CityTopicStats.__table__
+T = cast(Table, CityTopicStats.__table__)
 
 
-def seconds_between(
-    dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any]
-) -> ColumnElement[Any]:
+def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0

@@ -83,7 +83,7 @@ async def open_load(
 
 async def covering_officials(
     session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     """The active officials of these cities who cover the topic, but the asker:
     `id, city_id, chat_id, locale`, by city then id."""
     rows = await session.execute(
@@ -205,7 +205,7 @@ async def answerer_ids(session: AsyncSession, question_id: int) -> list[int]:
 
 async def statuses_in(
     session: AsyncSession, question_id: int, city_ids: Collection[int]
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     """`city_id, status` of the question's routing rows in these cities."""
     rows = await session.execute(
         select(Routing.city_id, Routing.status).where(
@@ -222,6 +222,7 @@ async def reached_city_names(
     best = func.max(Routing.score)
     rows = await session.execute(
         select(City.name)
+        .select_from(Routing)
         .join(City, City.id == Routing.city_id)
         .where(
             Routing.question_id == question_id,
