@@ -15,8 +15,7 @@ Seeds 500 cities, 10,000 officials, 40 topics, 100,000 questions (300,000 routin
   same in-process RecordingRequest; the clock runs from the first update to the last done.
   Both are warmed up, start-up objects are frozen out of the collector (as bot/app.py does
   after start), then both are fed alternately in rounds (different replies each round, a
-  second of quiet before each; a relay round's clock stops when the SQLite checkpoint it
-  started is done); the figures printed are the medians over the rounds.
+  second of quiet before each); the figures printed are the medians over the rounds.
 
 Run by hand (not in CI); it never asserts a time:
     .venv/bin/python -m bench.bench_exchange [--pg-url postgresql+asyncpg://...] [--small]
@@ -32,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,7 @@ from bot.db.models import (  # noqa: E402
 )
 from bot.i18n import load_catalogs  # noqa: E402
 from bot.runtime import Deps  # noqa: E402
-from bot.services import exchange as ex  # noqa: E402
+from bot.services.exchange import answering, types  # noqa: E402
 from bot.services.routing import gather_candidates, route_round  # noqa: E402
 from bot.update_order import PerUserUpdateProcessor  # noqa: E402
 from tests.harness.telegram import RecordingRequest  # noqa: E402
@@ -429,9 +428,9 @@ async def bench_relay_service(deps: Deps, targets: list[tuple[int, int]]) -> lis
     times = []
     for chat, mid in targets:
         t = time.perf_counter()
-        content = ex.Content("text", "We keep batteries in every siren.", chat, 10**9 + mid)
-        outgoing = await ex.prepare_relay(deps, chat, content, replied=(chat, mid))
-        await ex.record_relay(deps, chat, ex.Sent(outgoing, 10**9 + mid))
+        content = types.Content("text", "We keep batteries in every siren.", chat, 10**9 + mid)
+        outgoing = await answering.prepare_relay(deps, chat, content, replied=(chat, mid))
+        await answering.record_relay(deps, chat, types.Sent(outgoing, 10**9 + mid))
         times.append(time.perf_counter() - t)
     return times
 
@@ -440,12 +439,9 @@ async def drive(
     app: Any,
     tg: RecordingRequest,
     targets: list[tuple[int, int]],
-    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> float:
     """Feed one reply per target (each from its own person) as polling would: every update goes
-    through the application's update processor, so different people are handled concurrently.
-    `settle`: background work the updates caused, waited for before the clock stops (SQLite's
-    WAL checkpoint), so that it counts in this round and not in the next one's."""
+    through the application's update processor, so different people are handled concurrently."""
     h = Harness(app, tg)
     processor = app.update_processor
     t = time.perf_counter()
@@ -463,8 +459,6 @@ async def drive(
         )
         await asyncio.sleep(0)  # let it start, as updates arriving one by one would
     await asyncio.gather(*tasks)
-    if settle is not None:
-        await settle()
     return len(targets) / (time.perf_counter() - t)
 
 
@@ -491,8 +485,6 @@ async def bench_throughput(
         await update.effective_chat.send_message(update.effective_message.text or "")
 
     echo.add_handler(MessageHandler(filters.TEXT, echo_back))
-    checkpointer = deps.db.checkpointer
-    settle = checkpointer.idle if checkpointer is not None else None
     await app.initialize()
     await echo.initialize()
     try:
@@ -506,7 +498,7 @@ async def bench_throughput(
             # to the next round, which would favour the relay path whose writes cause it.
             await asyncio.sleep(QUIET_S)
             before = len(tg.of("sendMessage"))
-            relay_rate = await drive(app, tg, targets, settle)
+            relay_rate = await drive(app, tg, targets)
             relayed = (
                 len(tg.of("sendMessage")) - before
             ) // 2  # each: the copy and the confirmation

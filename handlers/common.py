@@ -16,7 +16,6 @@ from telegram.ext import ApplicationHandlerStop
 from bot.i18n import _, set_locale
 from bot.services import ServiceError, audit, identity
 from bot.services.enums import Role
-from bot.telegram_bot import ExchangeBot
 from handlers.context import Ctx
 from handlers.keyboards import BadCallback
 
@@ -70,15 +69,11 @@ async def send_text(
     parts = split_text(text)
     message_id = 0
     for i, part in enumerate(parts):
-        message_id = await exchange_bot(bot).send_text_id(
+        sent = await bot.send_message(
             chat_id, part, reply_markup=markup if i == len(parts) - 1 else None
         )
+        message_id = sent.message_id
     return message_id
-
-
-def exchange_bot(bot: Bot) -> ExchangeBot:
-    assert isinstance(bot, ExchangeBot), "the application runs an ExchangeBot (bot/app.py)"
-    return bot
 
 
 def raise_bad() -> None:

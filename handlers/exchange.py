@@ -30,10 +30,19 @@ from bot.i18n import (
     use_locale,
 )
 from bot.services import NotFound, ServiceError
-from bot.services import exchange as ex
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
-from bot.services.exchange import Content, Outgoing, Person, Sent
+from bot.services.exchange import (
+    answering,
+    asking,
+    closing,
+    delivery_records,
+    lists,
+    manual_routing,
+    types,
+    volunteering,
+)
+from bot.services.exchange.types import Content, Outgoing, Person, Sent
 from handlers.common import answer, error_text, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import no_step, on_step
@@ -223,7 +232,9 @@ async def deliver_question(context: Ctx, outgoing: list[Outgoing]) -> list[str]:
     """Deliver to the routed officials; cities that fail entirely are replaced. Cities reached."""
     cities: list[str] = []
     while outgoing:
-        recorded = await ex.record_deliveries(context.deps, await deliver(context, outgoing))
+        recorded = await delivery_records.record_deliveries(
+            context.deps, await deliver(context, outgoing)
+        )
         cities, outgoing = recorded.cities, recorded.more
     return cities
 
@@ -294,7 +305,7 @@ async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, pa
 @guarded(ERRORS)
 async def cmd_ask(update: Update, context: Ctx) -> None:
     """Starts a question: topic groups as buttons (or the hourly limit, or 'register first')."""
-    topics = await ex.start_ask(context.deps, context.who.tg_user_id)
+    topics = await asking.start_ask(context.deps, context.who.tg_user_id)
     if not topics:
         await reply(update, _("No topics have been set up yet. Please tell your organiser."))
         return
@@ -311,13 +322,13 @@ async def on_ask(update: Update, context: Ctx) -> None:
     if parts[0] == "G" and len(parts) == 2:
         page = parse_int(parts[1])
         await answer(query)
-        await show_groups(update, await ex.topics(deps), page)
+        await show_groups(update, await asking.topics(deps), page)
     elif parts[0] == "g" and len(parts) == 3:
         first_id, page = parse_int(parts[1]), parse_int(parts[2])
         await answer(query)
-        await show_topics(update, await ex.topics(deps), first_id, page)
+        await show_topics(update, await asking.topics(deps), first_id, page)
     elif parts[0] == "t" and len(parts) == 2:
-        topic = await ex.choose_topic(deps, user_id, parse_int(parts[1]))
+        topic = await asking.choose_topic(deps, user_id, parse_int(parts[1]))
         await answer(query)
         await show(
             update,
@@ -327,12 +338,12 @@ async def on_ask(update: Update, context: Ctx) -> None:
             ).format(topic=esc(topic.name(current_locale()))),
         )
     elif parts == ["send"]:
-        result = await ex.submit(deps, user_id)
+        result = await asking.submit(deps, user_id)
         await answer(query)
         await _drop_buttons(update)
         await after_submit(update, context, result)
     elif parts == ["cancel"]:
-        await ex.cancel_ask(deps, user_id)
+        await asking.cancel_ask(deps, user_id)
         await answer(query)
         await _drop_buttons(update)
         await reply(update, _("Cancelled. Nothing was sent."))
@@ -350,7 +361,7 @@ async def _drop_buttons(update: Update) -> None:
         log.debug("could not remove buttons: %s", exc)
 
 
-async def after_submit(update: Update, context: Ctx, result: ex.AskResult) -> None:
+async def after_submit(update: Update, context: Ctx, result: types.AskResult) -> None:
     if not result.deliveries:
         await reply(
             update,
@@ -374,7 +385,7 @@ async def after_submit(update: Update, context: Ctx, result: ex.AskResult) -> No
         )
 
 
-async def tell_organisers(context: Ctx, result: ex.AskResult) -> None:
+async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
     a = result.asker
     for organiser in result.organisers:
         with use_locale(organiser.locale):
@@ -392,14 +403,14 @@ async def tell_organisers(context: Ctx, result: ex.AskResult) -> None:
         await notify(context, organiser, text, kb)
 
 
-@on_step(ex.STEP_TOPIC)
+@on_step(types.STEP_TOPIC)
 async def step_topic(update: Update, context: Ctx, state: Step) -> None:
     """A message while a topic is expected: show the topics again."""
     await reply(update, _("Please choose a topic with the buttons first."))
-    await show_groups(update, await ex.topics(context.deps), 0)
+    await show_groups(update, await asking.topics(context.deps), 0)
 
 
-@on_step(ex.STEP_COMPOSE, ex.STEP_PREVIEW)
+@on_step(types.STEP_COMPOSE, types.STEP_PREVIEW)
 @guarded(ERRORS)
 async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     """The question itself: shows the preview as recipients will see it, with Send / Cancel."""
@@ -414,7 +425,7 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
             ),
         )
         return
-    draft = await ex.set_draft(context.deps, context.who.tg_user_id, content)
+    draft = await asking.set_draft(context.deps, context.who.tg_user_id, content)
     preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
     kb = markup([button(_("Send"), "ask", "send"), button(_("Cancel"), "ask", "cancel")])
     if draft.content.album:
@@ -432,7 +443,7 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
 
 
 async def album_preview(
-    update: Update, context: Ctx, draft: ex.Draft, head: str, kb: InlineKeyboardMarkup
+    update: Update, context: Ctx, draft: types.Draft, head: str, kb: InlineKeyboardMarkup
 ) -> None:
     """An album's items arrive one update each: the first shows the preview, each later one
     refreshes it (header edited, copies replaced) so one preview shows the whole album."""
@@ -455,7 +466,7 @@ async def album_preview(
         except TelegramError as exc:  # stale copies stay on screen; the new ones follow
             log.debug("could not delete old album preview: %s", exc)
         copies = await copy_album(context, chat.id, content)
-    await ex.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)
+    await asking.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)
 
 
 # ---- answering and replying ------------------------------------------------------------
@@ -469,7 +480,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
     action, raw = parse(query.data, "qa", count=2)
     routing_id = parse_int(raw)
     if action == "a":
-        brief = await ex.begin_answer(context.deps, context.who.tg_user_id, routing_id)
+        brief = await answering.begin_answer(context.deps, context.who.tg_user_id, routing_id)
         await answer(query)
         await reply(
             update,
@@ -480,7 +491,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
             ).format(name=esc(brief.asker.name), city=esc(brief.asker.city_name)),
         )
     elif action == "n":
-        more = await ex.decline(context.deps, context.who.tg_user_id, routing_id)
+        more = await closing.decline(context.deps, context.who.tg_user_id, routing_id)
         await answer(query, _("Noted. Thank you."))
         await _drop_buttons(update)
         await reply(update, _("Noted: this question is not for you. Thank you for saying so."))
@@ -497,7 +508,7 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
     query = update.callback_query
     assert query is not None
     (raw,) = parse(query.data, "dg", count=1)
-    outgoing = await ex.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
+    outgoing = await volunteering.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
     await answer(query)
     if not await deliver_question(context, outgoing):
         await reply(
@@ -511,7 +522,7 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
     query = update.callback_query
     assert query is not None
     (raw,) = parse(query.data, "qr", count=1)
-    other = await ex.begin_reply(context.deps, context.who.tg_user_id, parse_int(raw))
+    other = await answering.begin_reply(context.deps, context.who.tg_user_id, parse_int(raw))
     await answer(query)
     await reply(
         update,
@@ -525,7 +536,7 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     """Send one answer or follow-up, log it, and tell the sender how it went."""
     (sent,) = await deliver(context, [outgoing])
     assert update.effective_user is not None
-    await ex.record_relay(context.deps, update.effective_user.id, sent)
+    await answering.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient
     if sent.message_id is not None and outgoing.quiet:
         return  # told once, for the album's first item
@@ -540,7 +551,7 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     await reply(update, text.format(name=esc(other.name), city=esc(other.city_name)))
 
 
-@on_step(ex.STEP_ANSWER)
+@on_step(types.STEP_ANSWER)
 @guarded(ERRORS)
 async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     """The message after Answer or Reply: relayed to the other side; an album's items (one
@@ -549,7 +560,7 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     album = state.data.get("album")
     if album is not None and (message is None or message.media_group_id != album):
         # The album relayed before is whole: this message is not part of the answer.
-        await ex.end_answer(context.deps, context.who.tg_user_id)
+        await answering.end_answer(context.deps, context.who.tg_user_id)
         await no_step(update, context)
         return
     content = content_of(message) if message else None
@@ -557,12 +568,14 @@ async def step_answer(update: Update, context: Ctx, state: Step) -> None:
         await reply(update, unsupported_text())
         return
     routing_id = int(state.data["routing_id"])
-    outgoing = await ex.prepare_relay(
+    outgoing = await answering.prepare_relay(
         context.deps, context.who.tg_user_id, content, routing_id=routing_id
     )
     await relay(update, context, replace(outgoing, quiet=album is not None))
     if content.group is not None:
-        await ex.continue_album(context.deps, context.who.tg_user_id, routing_id, content.group)
+        await answering.continue_album(
+            context.deps, context.who.tg_user_id, routing_id, content.group
+        )
 
 
 def replied_to_bot(update: Update, context: Ctx) -> tuple[Message, int] | None:
@@ -589,7 +602,7 @@ async def on_reply_first(update: Update, context: Ctx) -> None:
     if content is None:
         return
     try:
-        outgoing = await ex.relay_by_reply(
+        outgoing = await answering.relay_by_reply(
             context.deps, user.id, (message.chat_id, replied_id), content
         )
     except ServiceError:
@@ -601,10 +614,12 @@ async def on_reply_first(update: Update, context: Ctx) -> None:
         await relay(update, context, outgoing)
         raise ApplicationHandlerStop
     # An album, one message per item: the first goes with its header, the rest bare.
-    later = await ex.album_continues(context.deps, user.id, outgoing.routing_id, content.group)
+    later = await answering.album_continues(
+        context.deps, user.id, outgoing.routing_id, content.group
+    )
     await relay(update, context, replace(outgoing, quiet=later))
     if outgoing.routing_id is not None:
-        await ex.continue_album(context.deps, user.id, outgoing.routing_id, content.group)
+        await answering.continue_album(context.deps, user.id, outgoing.routing_id, content.group)
     raise ApplicationHandlerStop
 
 
@@ -619,7 +634,7 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
     message, replied_id = found
     content = content_of(message)
     try:
-        outgoing = await ex.prepare_relay(
+        outgoing = await answering.prepare_relay(
             context.deps,
             context.who.tg_user_id,
             content or Content("unsupported", None, message.chat_id, message.message_id),
@@ -648,7 +663,7 @@ async def on_resolve(update: Update, context: Ctx) -> None:
     action, raw = parse(query.data, "qs", count=2)
     question_id = parse_int(raw)
     if action == "r":
-        done = await ex.resolve(context.deps, context.who.tg_user_id, question_id)
+        done = await closing.resolve(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
         text = _("Question #{id} on {topic} is marked resolved.").format(
             id=done.question_id, topic=esc(done.topic.name(current_locale()))
@@ -663,7 +678,7 @@ async def on_resolve(update: Update, context: Ctx) -> None:
             kb = markup([button(_("Thank the helpers"), "qs", "t", done.question_id)])
         await reply(update, text, kb)
     elif action == "t":
-        thanks = await ex.thank(context.deps, context.who.tg_user_id, question_id)
+        thanks = await closing.thank(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
         await _drop_buttons(update)
         a = thanks.asker
@@ -693,7 +708,7 @@ async def on_resolve(update: Update, context: Ctx) -> None:
 # ---- lists -----------------------------------------------------------------------------
 
 
-def _excerpt(brief: ex.Brief) -> str:
+def _excerpt(brief: types.Brief) -> str:
     text = brief.text or ""
     if len(text) > EXCERPT:
         text = text[: EXCERPT - 1].rstrip() + "…"
@@ -713,7 +728,7 @@ def status_name(status: str) -> str:
 @guarded(ERRORS)
 async def cmd_questions(update: Update, context: Ctx) -> None:
     """The person's open and recent questions, with a Resolved button for each open one."""
-    briefs = await ex.my_questions(context.deps, context.who.tg_user_id)
+    briefs = await lists.my_questions(context.deps, context.who.tg_user_id)
     if not briefs:
         await reply(update, _("You have not asked any questions yet. Send /ask to ask one."))
         return
@@ -744,7 +759,7 @@ async def cmd_questions(update: Update, context: Ctx) -> None:
 @guarded(ERRORS)
 async def cmd_inbox(update: Update, context: Ctx) -> None:
     """Questions routed to this official that wait for an answer, with Answer / Not for me."""
-    briefs = await ex.inbox(context.deps, context.who.tg_user_id)
+    briefs = await lists.inbox(context.deps, context.who.tg_user_id)
     if not briefs:
         await reply(update, _("No questions are waiting for your answer."))
         return
@@ -785,7 +800,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
     question_id, value = parse_int(parts[1]), parse_int(parts[2])
     deps, user_id = context.deps, context.who.tg_user_id
     if parts[0] == "c":
-        brief, cities = await ex.manual_route_options(deps, user_id, question_id)
+        brief, cities = await manual_routing.manual_route_options(deps, user_id, question_id)
         await answer(query)
         items = [(c.name, f"qm:r:{question_id}:{c.id}") for c in cities]
         body, _page = paged(items, value, f"qm:c:{question_id}", width=2, size=12)
@@ -796,7 +811,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
             text = _("No other city has active officials yet.")
         await show(update, text, InlineKeyboardMarkup(body))
     elif parts[0] == "r":
-        outgoing = await ex.route_by_hand(deps, user_id, question_id, value)
+        outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, value)
         await answer(query)
         cities = await deliver_question(context, outgoing)
         if not cities:

@@ -25,7 +25,7 @@ from bot.db.models import (
     Topic,
 )
 from bot.services import digest
-from bot.services import exchange as ex
+from bot.services.exchange import asking, closing, delivery_records, lists, types
 from handlers.digest import digest_notice
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.outbox import drain
@@ -261,17 +261,17 @@ async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(
     await h.command(w.asker, "/ask")
     await h.press(w.asker, "Flood risk")
     await h.send(w.asker, QUESTION)
-    asked = await ex.submit(h.deps, w.asker.id)  # routed; the handler would now send
+    asked = await asking.submit(h.deps, w.asker.id)  # routed; the handler would now send
     assert len(asked.deliveries) == 4
-    await ex.resolve(h.deps, w.asker.id, asked.question_id)
-    recorded = await ex.record_deliveries(
-        h.deps, [ex.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)]
+    await closing.resolve(h.deps, w.asker.id, asked.question_id)
+    recorded = await delivery_records.record_deliveries(
+        h.deps, [types.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)]
     )
     assert sorted(recorded.cities) == ["Madrid", "Nice", "Potenza"] and recorded.more == []
     routings = await rows(h, Routing)
     assert [r.status for r in routings] == [RoutingStatus.CLOSED] * 4
     assert sorted(r.delivered_message_id for r in routings) == [7000, 7001, 7002, 7003]
-    (brief,) = await ex.my_questions(h.deps, w.asker.id)
+    (brief,) = await lists.my_questions(h.deps, w.asker.id)
     assert brief.status == QuestionStatus.RESOLVED and brief.cities == ["Madrid", "Nice", "Potenza"]
 
 
@@ -722,7 +722,7 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     assert h.tg.alerts()[-1] == "That question no longer exists."
     await h.callback(w.torino, "dg:x'; DROP TABLE routing;--", notice.message_id)
     assert h.tg.alerts()[-1] == "This button is no longer active."
-    await ex.resolve(h.deps, w.asker.id, question.id)
+    await closing.resolve(h.deps, w.asker.id, question.id)
     await h.callback(w.madrid, f"dg:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "This question is closed."
     assert len(await rows(h, Routing)) == 5

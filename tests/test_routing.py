@@ -22,7 +22,7 @@ from bot.db.models import (
     RoutingStatus,
 )
 from bot.runtime import Deps
-from bot.services import exchange as ex
+from bot.services.exchange import closing
 from bot.services.routing import Candidate, _in_contention, gather_candidates, rank, route_round
 from tests.factories import make_city, make_official, make_topic
 
@@ -277,9 +277,9 @@ async def test_resolving_a_question_lifts_the_load_it_put_on_its_cities(deps: De
             )
         ).all()
     for question_id, tg_user_id in busy[:2]:
-        await ex.resolve(deps, tg_user_id, question_id)
+        await closing.resolve(deps, tg_user_id, question_id)
     assert await loads() == {"Busy": 1, "Calm": 0}
-    await ex.resolve(deps, busy[2][1], busy[2][0])
+    await closing.resolve(deps, busy[2][1], busy[2][0])
     assert await loads() == {"Busy": 0, "Calm": 0}
     assert await order() == ["Busy", "Calm"]  # level again: the name decides
     async with deps.db.transaction() as s:

@@ -1,4 +1,5 @@
-"""ExchangeBot.send_text_id: the same sendMessage as PTB's send_message, only the id kept."""
+"""The application's bot: sends with the bot's defaults, returns the new message's id, and
+raises Telegram's errors (handlers.common.send_text, the way handlers send text)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.app import build_application
-from bot.telegram_bot import ExchangeBot
+from handlers.common import send_text
 from tests.harness.telegram import RecordingRequest
 
 CHAT = 424242
@@ -18,16 +19,15 @@ async def sent(deps):
     tg = RecordingRequest()
     app = build_application(deps, request=tg, get_updates_request=tg, background=False)
     await app.initialize()
-    assert isinstance(app.bot, ExchangeBot)
     yield app.bot, tg
     await app.shutdown()
 
 
-async def test_send_text_id_sends_with_the_bots_defaults_and_returns_the_id(sent) -> None:
+async def test_send_text_sends_with_the_bots_defaults_and_returns_the_id(sent) -> None:
     bot, tg = sent
     kb = InlineKeyboardMarkup([[InlineKeyboardButton("Réponse", callback_data="qr:7")]])
-    first = await bot.send_text_id(CHAT, "<b>Gabès</b> &amp; Nice", kb)
-    second = await bot.send_text_id(CHAT, "again")
+    first = await send_text(bot, CHAT, "<b>Gabès</b> &amp; Nice", kb)
+    second = await send_text(bot, CHAT, "again")
     calls = tg.of("sendMessage", CHAT)
     assert [c.message_id for c in calls] == [first, second] and first != second
     assert calls[0].params["parse_mode"] == "HTML"
@@ -36,13 +36,13 @@ async def test_send_text_id_sends_with_the_bots_defaults_and_returns_the_id(sent
     assert "reply_markup" not in calls[1].params  # None values are dropped, as PTB does
 
 
-async def test_send_text_id_raises_telegrams_errors(sent) -> None:
+async def test_send_text_raises_telegrams_errors(sent) -> None:
     bot, tg = sent
     with pytest.raises(BadRequest, match="unescaped"):
-        await bot.send_text_id(CHAT, "a < b")  # refused by the fake as by Telegram (HTML)
+        await send_text(bot, CHAT, "a < b")  # refused by the fake as by Telegram (HTML)
     tg.rate_limit(4, chat_id=CHAT)
     with pytest.raises(RetryAfter):
-        await bot.send_text_id(CHAT, "hello")
+        await send_text(bot, CHAT, "hello")
     tg.block(CHAT)
     with pytest.raises(Forbidden):
-        await bot.send_text_id(CHAT, "hello")
+        await send_text(bot, CHAT, "hello")

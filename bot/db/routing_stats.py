@@ -1,30 +1,27 @@
 """The per city and topic routing history (`city_topic_stats`) that ranking reads.
 
-Kept exact by the two events that change it, in their own transactions: routing rows
-written for a question (`ADD_ROUTED`, in routing's write) and a routing's first answer
-(`add_answer`).
+Kept exact by the two events that change it, in their transactions: routing rows written for
+a question (`add_routed`, in routing's write) and a routing's first answer (`add_answer`).
 `rebuild` recomputes it from `routing` (the migration's backfill, and rows written by hand).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, bindparam, case, delete, func, literal, select, true
+from sqlalchemy import Table, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db import fast
 from bot.db.models import CityTopicStats, Routing, UTCDateTime
 
-T = CityTopicStats.__table__
+T = cast(Table, CityTopicStats.__table__)
 
 
-def seconds_between(
-    dialect: str, later: ColumnElement[Any], earlier: ColumnElement[Any]
-) -> ColumnElement[Any]:
+def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
@@ -41,34 +38,32 @@ def _accumulate(stmt: Any, *columns: str) -> Any:
     )
 
 
-# The cities a question was routed to for the first time: one row each, distinct.
-CITIES = fast.Rows("cities", city_id=Integer)
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
-def _routed_statement(dialect: str) -> Any:
-    """A question was routed to these cities for the first time (fast path, routing's write)."""
-    cities = CITIES.table(dialect)
-    rows = select(
-        bindparam("topic_id", type_=Integer),
-        cities.c.city_id,
-        literal(1),
-        literal(0),
-        literal(0.0),
-        literal(0),
+async def add_routed(session: AsyncSession, topic_id: int, city_ids: Sequence[int]) -> None:
+    """A question on this topic was routed to these cities for the first time (distinct)."""
+    if not city_ids:
+        return
+    stmt = _accumulate(_insert(dialect_name(session)), "asked")
+    await session.execute(
+        stmt,
+        [
+            {
+                "topic_id": topic_id,
+                "city_id": city_id,
+                "asked": 1,
+                "answered": 0,
+                "answer_seconds": 0.0,
+                "answer_count": 0,
+            }
+            for city_id in city_ids
+        ],
     )
-    if dialect != "postgresql":
-        rows = rows.where(true())  # SQLite: INSERT ... SELECT ... ON CONFLICT needs a WHERE
-    stmt = _insert(dialect).from_select(
-        ["topic_id", "city_id", "asked", "answered", "answer_seconds", "answer_count"], rows
-    )
-    return _accumulate(stmt, "asked")
-
-
-ADD_ROUTED = fast.Statement(_routed_statement)
 
 
 def _answer_statement(dialect: str) -> Any:
-    """Built once per dialect (constructing an upsert costs more than running it)."""
     first_in_city = (
         select(case((func.count() == 1, 1), else_=0))
         .where(
@@ -94,9 +89,6 @@ def _answer_statement(dialect: str) -> Any:
     return _accumulate(stmt, "answered", "answer_seconds", "answer_count")
 
 
-_ANSWER: dict[str, Any] = {}
-
-
 async def add_answer(
     session: AsyncSession,
     question_id: int,
@@ -113,39 +105,8 @@ async def add_answer(
     """
     if topic_id is None:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    stmt = _ANSWER.get(dialect)
-    if stmt is None:
-        stmt = _ANSWER[dialect] = _answer_statement(dialect)
     await session.execute(
-        stmt,
-        {
-            "question_id": question_id,
-            "city_id": city_id,
-            "topic_id": topic_id,
-            "delivered_at": delivered_at,
-            "answered_at": answered_at,
-            "counted": 1 if delivered_at is not None else 0,
-        },
-    )
-
-
-FAST_ANSWER = fast.Statement(_answer_statement)
-
-
-def fast_add_answer(
-    question_id: int,
-    city_id: int,
-    topic_id: int | None,
-    delivered_at: datetime | None,
-    answered_at: datetime,
-) -> fast.Program[None]:
-    """add_answer as a step of a fast-path program (same statement, same rules):
-    `yield from fast_add_answer(...)`."""
-    if topic_id is None:
-        return
-    yield (
-        FAST_ANSWER,
+        _answer_statement(dialect_name(session)),
         {
             "question_id": question_id,
             "city_id": city_id,
@@ -187,7 +148,7 @@ def rebuild_select(dialect: str) -> Any:
 
 async def rebuild(session: AsyncSession) -> None:
     """Recompute every row from the routing table."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     await session.execute(delete(CityTopicStats))
     await session.execute(
         T.insert().from_select(

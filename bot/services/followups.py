@@ -37,9 +37,9 @@ from bot.db.models import (
 )
 from bot.db.outbox import delivery_row, enqueue
 from bot.runtime import Deps
-from bot.services import exchange
 from bot.services.catalogue import TopicInfo
-from bot.services.exchange import Outgoing, Person
+from bot.services.exchange import lookups
+from bot.services.exchange.types import Outgoing, Person
 from bot.services.quiet_hours import not_before
 from bot.services.routing import route_round
 
@@ -113,7 +113,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
                 select(Question).where(Question.id.in_({r.question_id for r in routings}))
             )
         }
-        everyone = await exchange.people(
+        everyone = await lookups.load_people(
             session, [r.recipient_id for r in routings] + [q.asker_id for q in questions.values()]
         )
         recipients = {
@@ -128,7 +128,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
         for r in routings:
             q = questions[r.question_id]
             if q.topic_id not in topics:
-                topics[q.topic_id] = await exchange.topic_of(session, q.topic_id)
+                topics[q.topic_id] = await lookups.topic_of(session, q.topic_id)
             recipient = everyone[r.recipient_id]
             notice = NudgeNotice(
                 r.id,
@@ -194,8 +194,8 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             q.escalated_at = now
             q.round += 1
             decisions = await route_round(session, deps, q, q.round)
-            asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
-            topic = await exchange.topic_of(session, q.topic_id)
+            asker = (await lookups.load_people(session, [q.asker_id]))[q.asker_id]
+            topic = await lookups.topic_of(session, q.topic_id)
             session.add(
                 ExchangeMessage(
                     question_id=q.id,
@@ -216,7 +216,7 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                         "rerouted",
                         asker,
                         topic,
-                        deliveries=await exchange.outgoings_for(session, q, decisions),
+                        deliveries=await lookups.outgoings_for(session, q, decisions),
                         hours=hours,
                     )
                 )
@@ -253,13 +253,13 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             to_organisers = to_organisers.with_for_update(skip_locked=True)
         for q in (await session.scalars(to_organisers)).all():
             q.organisers_notified_at = now
-            asker = (await exchange.people(session, [q.asker_id]))[q.asker_id]
+            asker = (await lookups.load_people(session, [q.asker_id]))[q.asker_id]
             out.append(
                 Escalation(
                     q.id,
                     "organisers",
                     asker,
-                    await exchange.topic_of(session, q.topic_id),
+                    await lookups.topic_of(session, q.topic_id),
                     organisers=await _organisers_except(session, deps, q.asker_id),
                     hours=int(2 * deps.settings.escalation_delay_hours),
                 )
@@ -288,9 +288,11 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
         for question_id, rows in by_question.items():
             q = await session.get(Question, question_id)
             assert q is not None
-            people = await exchange.people(session, [q.asker_id] + [r.recipient_id for r in rows])
-            topic = await exchange.topic_of(session, q.topic_id)
-            content = exchange.question_content(q)
+            people = await lookups.load_people(
+                session, [q.asker_id] + [r.recipient_id for r in rows]
+            )
+            topic = await lookups.topic_of(session, q.topic_id)
+            content = lookups.question_content(q)
             deliveries = [
                 Outgoing(
                     "question",
@@ -311,4 +313,4 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
 
 
 async def _organisers_except(session: AsyncSession, deps: Deps, official_id: int) -> list[Person]:
-    return [p for p in await exchange.organisers(session, deps) if p.official_id != official_id]
+    return [p for p in await lookups.organisers(session, deps) if p.official_id != official_id]

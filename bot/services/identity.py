@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db import fast, repo
+from bot.db import repo
 from bot.db.models import Official, OfficialStatus, Role
 from bot.i18n import negotiate
 from bot.runtime import Deps
@@ -35,9 +35,7 @@ class Me:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
 
-def effective_role(
-    settings: Settings, official: Official | fast.OfficialRow | None, tg_user_id: int
-) -> Role:
+def effective_role(settings: Settings, official: Official | None, tg_user_id: int) -> Role:
     if tg_user_id in settings.admin_ids:
         return Role.ADMIN
     if official is None or official.status not in REGISTERED:
@@ -47,7 +45,7 @@ def effective_role(
 
 def me_from(
     settings: Settings,
-    official: Official | fast.OfficialRow | None,
+    official: Official | None,
     tg_user_id: int,
     language_code: str | None,
 ) -> Me:
@@ -63,10 +61,10 @@ def me_from(
 
 
 async def whoami(deps: Deps, tg_user_id: int, language_code: str | None) -> Me:
-    # Every update runs this: one statement on the driver, read fresh each time (never cached,
-    # so a removed or blocked official is refused from their next update on).
-    async with deps.db.fast_statement() as conn:
-        official = await fast.official_by_tg(conn, tg_user_id)
+    # Every update runs this, read fresh each time (never cached, so a removed or blocked
+    # official is refused from their next update on).
+    async with deps.db.read() as session:
+        official = await repo.official_by_tg(session, tg_user_id)
     return me_from(deps.settings, official, tg_user_id, language_code)
 
 

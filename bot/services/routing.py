@@ -16,49 +16,17 @@ Ties are broken by city name, then id, so the same data always gives the same or
 
 from __future__ import annotations
 
-import functools
 import heapq
-import json
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import (
-    BigInteger,
-    Float,
-    Integer,
-    Select,
-    String,
-    Text,
-    and_,
-    bindparam,
-    cast,
-    func,
-    insert,
-    literal,
-    null,
-    select,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import fast, routing_stats
-from bot.db.models import (
-    City,
-    CityTopicStats,
-    ExchangeKind,
-    ExchangeMessage,
-    Official,
-    OfficialStatus,
-    OfficialTopic,
-    Question,
-    QuestionStatus,
-    Routing,
-    RoutingStatus,
-    UTCDateTime,
-    routing_waiting,
-)
+from bot.db import exchange_log, repo, routing_stats, routings
+from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.runtime import Deps
 
 log = logging.getLogger(__name__)
@@ -187,171 +155,6 @@ def rank(
     return [score_of(c, asker_languages) for *_key, c in best]
 
 
-def _candidates_statement(dialect_name: str) -> Select[Any]:
-    """Coverage and history per candidate city; parameters: the topic, the excluded cities and
-    the question (the cities it was already routed to are excluded too)."""
-    topic_id = bindparam("topic_id", type_=Integer)
-    routed = select(Routing.city_id).where(
-        Routing.question_id == bindparam("question_id", type_=Integer)
-    )
-    coverage = (
-        select(Official.city_id.label("city_id"), func.count().label("covering"))
-        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(
-            OfficialTopic.topic_id == topic_id,
-            Official.status == OfficialStatus.ACTIVE,
-            Official.city_id.is_not(None),
-            fast.ids_in(Official.city_id, "excluded", dialect_name, negate=True),
-            Official.city_id.not_in(routed),
-        )
-        .group_by(Official.city_id)
-        .subquery("coverage")
-    )
-    # History on the topic: one row per city, kept with the routing rows (bot/db/routing_stats).
-    history = CityTopicStats
-    return (
-        # Languages as text: a few distinct values among hundreds of cities, decoded once each.
-        select(
-            City.id,
-            City.name,
-            cast(City.languages, Text),
-            coverage.c.covering,
-            history.asked,
-            history.answered,
-            history.answer_seconds,
-            history.answer_count,
-        )
-        .join(coverage, coverage.c.city_id == City.id)
-        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
-    )
-
-
-def _load_statement(dialect_name: str) -> Select[Any]:
-    """Open load: what the cities' officials were sent recently and have not answered yet.
-    Waiting rows belong to open questions (resolving closes them), so the partial index of
-    waiting rows by (city, created_at) answers it alone: other cities' and older rows are
-    never read."""
-    return (
-        select(Routing.city_id, func.count())
-        .where(
-            routing_waiting(),
-            fast.ids_in(Routing.city_id, "cities", dialect_name),
-            Routing.created_at >= bindparam("since", type_=UTCDateTime()),
-        )
-        .group_by(Routing.city_id)
-    )
-
-
-def _recipients_statement(dialect_name: str) -> Select[Any]:
-    """The active officials of the chosen cities who cover the topic, but the asker."""
-    return (
-        select(Official.id, Official.city_id, Official.chat_id, Official.locale)
-        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(
-            OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
-            Official.status == OfficialStatus.ACTIVE,
-            fast.ids_in(Official.city_id, "cities", dialect_name),
-            Official.id != bindparam("asker_id", type_=Integer),
-        )
-        .order_by(Official.city_id, Official.id)
-    )
-
-
-class _Official(NamedTuple):
-    """What routing rows need of a recipient (an Official row, or these columns of one)."""
-
-    id: int
-    city_id: int | None
-    chat_id: int
-    locale: str
-
-
-# The officials a round reaches: (recipient, city, score, reason), one row each.
-_TARGETS = fast.Rows("targets", recipient_id=Integer, city_id=Integer, score=Float, reason=Text)
-
-
-def _insert_routing_statement(dialect_name: str) -> Any:
-    t = _TARGETS.table(dialect_name)
-    return (
-        insert(Routing.__table__)
-        .from_select(
-            [
-                "question_id",
-                "recipient_id",
-                "city_id",
-                "topic_id",
-                "score",
-                "reason",
-                "round",
-                "status",
-                "created_at",
-            ],
-            select(
-                bindparam("question_id", type_=Integer),
-                t.c.recipient_id,
-                t.c.city_id,
-                bindparam("topic_id", type_=Integer),
-                t.c.score,
-                t.c.reason,
-                bindparam("round", type_=Integer),
-                literal(RoutingStatus.PENDING.value, String(16)),
-                bindparam("now", type_=UTCDateTime()),
-            ),
-        )
-        .returning(Routing.recipient_id, Routing.id)
-    )
-
-
-def _log_routing_statement(dialect_name: str) -> Any:
-    """The exchange log's row for each official a round reaches (the question as sent)."""
-    t = _TARGETS.table(dialect_name)
-    return insert(ExchangeMessage.__table__).from_select(
-        [
-            "question_id",
-            "from_official_id",
-            "to_official_id",
-            "from_city_id",
-            "to_city_id",
-            "kind",
-            "text",
-            "content_type",
-            "original_chat_id",
-            "original_message_id",
-            "created_at",
-        ],
-        select(
-            bindparam("question_id", type_=Integer),
-            bindparam("asker_id", type_=Integer),
-            t.c.recipient_id,
-            bindparam("asker_city_id", type_=Integer),
-            t.c.city_id,
-            literal(ExchangeKind.ROUTING.value, String(16)),
-            null(),
-            bindparam("content_type", type_=String(16)),
-            bindparam("chat_id", type_=BigInteger),
-            bindparam("message_id", type_=BigInteger),
-            bindparam("now", type_=UTCDateTime()),
-        ),
-    )
-
-
-_INSERT_ROUTING = fast.Statement(_insert_routing_statement)
-_LOG_ROUTING = fast.Statement(_log_routing_statement)
-
-
-# Run on the routing session's own connection, without the ORM's result machinery: a question
-# reads some 450 candidate rows, and that machinery cost more than the queries.
-_CANDIDATES = fast.Statement(_candidates_statement)
-_LOAD = fast.Statement(_load_statement)
-_RECIPIENTS = fast.Statement(_recipients_statement)
-
-
-@functools.lru_cache(maxsize=1024)
-def _languages(stored: str | None) -> tuple[str, ...]:
-    """A city's languages as stored (JSON text)."""
-    return tuple(json.loads(stored)) if stored else ()
-
-
 def _in_contention(
     candidates: Sequence[Candidate], asker_languages: Collection[str], top_k: int
 ) -> list[Candidate]:
@@ -384,45 +187,33 @@ async def gather_candidates(
     coverage and history (read from city_topic_stats), then the open load. Given the asker's
     languages and `top_k`, only the cities that can still be chosen are returned, with their load.
     """
-    conn = await fast.in_session(session)
     out = [
         Candidate(
-            city_id,
-            name,
-            _languages(languages),
-            covering,
-            asked or 0,
-            answered or 0,
-            round(seconds / count / 3600, 3) if count else None,
+            row.city_id,
+            row.name,
+            tuple(row.languages or ()),
+            row.covering,
+            row.asked or 0,
+            row.answered or 0,
+            round(row.answer_seconds / row.answer_count / 3600, 3) if row.answer_count else None,
         )
-        for city_id, name, languages, covering, asked, answered, seconds, count in await conn.fetch(
-            _CANDIDATES,
-            {
-                "topic_id": topic_id,
-                "excluded": sorted(set(exclude_city_ids)),
-                "question_id": question_id,
-            },
-        )
+        for row in await routings.candidate_cities(session, topic_id, exclude_city_ids, question_id)
     ]
     if asker_languages is not None and top_k is not None:
         out = _in_contention(out, asker_languages, top_k)
     if not out:
         return out
-    load = dict(
-        await conn.fetch(_LOAD, {"since": now - LOAD_WINDOW, "cities": [c.city_id for c in out]})
-    )
-    return [c._replace(open_load=int(load.get(c.city_id, 0))) for c in out]
+    load = await routings.open_load(session, [c.city_id for c in out], now - LOAD_WINDOW)
+    return [c._replace(open_load=load.get(c.city_id, 0)) for c in out]
 
 
-async def _routed(session: AsyncSession, question_id: int) -> tuple[set[int], set[int]]:
-    rows = await session.execute(
-        select(Routing.city_id, Routing.recipient_id).where(Routing.question_id == question_id)
-    )
-    cities, people = set(), set()
-    for city_id, recipient_id in rows:
-        cities.add(city_id)
-        people.add(recipient_id)
-    return cities, people
+class _Official(NamedTuple):
+    """What routing rows need of a recipient (an Official row, or these columns of one)."""
+
+    id: int
+    city_id: int | None
+    chat_id: int
+    locale: str
 
 
 async def _write(
@@ -441,37 +232,26 @@ async def _write(
         assert official.city_id is not None
         by_city.setdefault(official.city_id, []).append(official)
     chosen = [r for r in chosen if by_city.get(r.city_id)]
-    targets = [(o.id, r.city_id, r.score, r.reason) for r in chosen for o in by_city[r.city_id]]
+    targets = [(o.id, r) for r in chosen for o in by_city[r.city_id]]
     if not targets:
         return []
-    conn = await fast.in_session(session)
-    dialect = conn.dialect.name
-    # One statement per table for any number of officials (rows passed as one parameter);
-    # a question reaches each official at most once, so the recipient identifies its row.
-    params = {
-        "question_id": question.id,
-        "topic_id": question.topic_id,
-        "round": round_no,
-        "now": now,
-        "asker_id": question.asker_id,
-        "asker_city_id": question.city_id,
-        "content_type": question.content_type,
-        "chat_id": question.source_chat_id,
-        "message_id": question.source_message_id,
-        **_TARGETS.params(targets, dialect),
-    }
-    ids = dict(await conn.fetch(_INSERT_ROUTING, params))
-    await conn.fetch(_LOG_ROUTING, params)
+    ids = await routings.add_routings(
+        session,
+        question,
+        round_no,
+        now,
+        [
+            {"recipient_id": oid, "city_id": r.city_id, "score": r.score, "reason": r.reason}
+            for oid, r in targets
+        ],
+    )
+    await exchange_log.add_routings(
+        session, question, now, [(oid, r.city_id) for oid, r in targets]
+    )
     new_cities = sorted({r.city_id for r in chosen} - set(routed_cities))
     if new_cities and question.topic_id is not None:
-        await conn.fetch(
-            routing_stats.ADD_ROUTED,
-            {
-                "topic_id": question.topic_id,
-                **routing_stats.CITIES.params([(c,) for c in new_cities], dialect),
-            },
-        )
-    decisions = [
+        await routing_stats.add_routed(session, question.topic_id, new_cities)
+    return [
         RoutingDecision(
             r.city_id,
             r.name,
@@ -482,7 +262,6 @@ async def _write(
         )
         for r in chosen
     ]
-    return decisions
 
 
 async def route_round(
@@ -515,16 +294,10 @@ async def route_round(
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
-    conn = await fast.in_session(session)
     officials = [
-        _Official(*row)
-        for row in await conn.fetch(
-            _RECIPIENTS,
-            {
-                "topic_id": question.topic_id,
-                "cities": [r.city_id for r in chosen],
-                "asker_id": asker.id,
-            },
+        _Official(row.id, row.city_id, row.chat_id, row.locale)
+        for row in await routings.covering_officials(
+            session, question.topic_id, [r.city_id for r in chosen], asker.id
         )
     ]
     # Never routed to before (they were excluded): each is a new city for the question.
@@ -542,24 +315,13 @@ async def route_to_city(
     session: AsyncSession, deps: Deps, question: Question, city_id: int, reason: str
 ) -> list[RoutingDecision]:
     """Route by hand to one city: its officials covering the topic, else all its active ones."""
-    city = await session.get(City, city_id)
+    city = await repo.city_by_id(session, city_id)
     if city is None:
         return []
-    routed_cities, already = await _routed(session, question.id)
-    base = select(Official).where(
-        Official.city_id == city_id,
-        Official.status == OfficialStatus.ACTIVE,
-        Official.id != question.asker_id,
-        Official.id.not_in(sorted(already) or [-1]),
+    routed_cities, already = await routings.routed(session, question.id)
+    officials = await routings.officials_for_city(
+        session, city_id, question.topic_id, question.asker_id, already
     )
-    covering = (
-        await session.scalars(
-            base.join(OfficialTopic, OfficialTopic.official_id == Official.id)
-            .where(OfficialTopic.topic_id == question.topic_id)
-            .order_by(Official.id)
-        )
-    ).all()
-    officials = covering or (await session.scalars(base.order_by(Official.id))).all()
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
 
@@ -568,9 +330,8 @@ async def route_to_official(
     session: AsyncSession, deps: Deps, question: Question, official: Official, reason: str
 ) -> list[RoutingDecision]:
     """Route to one official who offered to answer (from the weekly digest)."""
-    assert official.city_id is not None
-    city = await session.get(City, official.city_id)
+    city = await repo.city_by_id(session, official.city_id)
     assert city is not None
-    routed_cities, _already = await _routed(session, question.id)
+    routed_cities, _already = await routings.routed(session, question.id)
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, [official], routed_cities)

@@ -1,0 +1,170 @@
+"""The exchange log (`exchange_message`): every question, answer and follow-up as sent, with
+the ids it was delivered under (a reply is looked up by them), and the relay's one write.
+
+SQL only: callers own the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import routing_stats
+from bot.db.models import (
+    DialogState,
+    ExchangeKind,
+    ExchangeMessage,
+    Question,
+    QuestionStatus,
+    Routing,
+    RoutingStatus,
+)
+
+
+def add(session: AsyncSession, **columns: Any) -> ExchangeMessage:
+    """One row of the log (question asked, declined, resolved, thanks...), added to the session."""
+    row = ExchangeMessage(**columns)
+    session.add(row)
+    return row
+
+
+async def add_routings(
+    session: AsyncSession, question: Question, now: datetime, recipients: Sequence[tuple[int, int]]
+) -> None:
+    """The log's row for each official a round reaches, (official, their city): the question as
+    sent, its delivered ids filled in once delivered (`mark_delivered`). One statement."""
+    if not recipients:
+        return
+    await session.execute(
+        insert(ExchangeMessage),
+        [
+            {
+                "question_id": question.id,
+                "from_official_id": question.asker_id,
+                "to_official_id": official_id,
+                "from_city_id": question.city_id,
+                "to_city_id": city_id,
+                "kind": ExchangeKind.ROUTING,
+                "text": None,
+                "content_type": question.content_type,
+                "original_chat_id": question.source_chat_id,
+                "original_message_id": question.source_message_id,
+                "created_at": now,
+            }
+            for official_id, city_id in recipients
+        ],
+    )
+
+
+async def mark_delivered(
+    session: AsyncSession,
+    question_id: int,
+    recipient_id: int,
+    chat_id: int,
+    message_id: int,
+    now: datetime,
+) -> None:
+    """The question reached this official as that message: a reply to it finds the thread."""
+    await session.execute(
+        update(ExchangeMessage)
+        .where(
+            ExchangeMessage.question_id == question_id,
+            ExchangeMessage.to_official_id == recipient_id,
+            ExchangeMessage.kind == ExchangeKind.ROUTING,
+        )
+        .values(delivered_chat_id=chat_id, delivered_message_id=message_id, created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record_relay(
+    session: AsyncSession,
+    row: dict[str, Any],
+    *,
+    answers_routing: int | None,
+    tg_user_id: int,
+    answer_step: str,
+) -> int:
+    """A relayed answer or follow-up, the relay's whole write; the log row's id.
+
+    `row`: the log row's columns (created_at is the relay's time). `answers_routing`: the
+    routing row this message answers for the first time, if it counts as an answer: the
+    question and routing rows are marked answered and the city's history counted. The
+    writer's answer step (the dialog state `answer_step`), if any, ends.
+    """
+    now: datetime = row["created_at"]
+    row_id = await session.scalar(insert(ExchangeMessage).values(row).returning(ExchangeMessage.id))
+    if answers_routing is not None:
+        # The question row first: its lock orders two answers to one question, which the
+        # city's answered count relies on (routing_stats.add_answer).
+        await session.execute(
+            update(Question)
+            .where(Question.id == row["question_id"])
+            .values(
+                first_answer_at=func.coalesce(Question.first_answer_at, now),
+                status=case(
+                    (Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
+                    else_=Question.status,
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        answered = (
+            await session.execute(
+                update(Routing)
+                .where(Routing.id == answers_routing, Routing.answered_at.is_(None))
+                .values(status=RoutingStatus.ANSWERED, answered_at=now)
+                .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if answered is not None:
+            await routing_stats.add_answer(
+                session,
+                row["question_id"],
+                answered.city_id,
+                answered.topic_id,
+                answered.delivered_at,
+                now,
+            )
+    await end_step(session, tg_user_id, answer_step)
+    assert row_id is not None
+    return int(row_id)
+
+
+async def end_step(session: AsyncSession, tg_user_id: int, step: str) -> None:
+    """The person's dialog state, only if it is at `step`."""
+    await session.execute(
+        delete(DialogState).where(DialogState.tg_user_id == tg_user_id, DialogState.step == step)
+    )
+
+
+async def answer_counts(session: AsyncSession, question_ids: Collection[int]) -> dict[int, int]:
+    """Answers relayed per question."""
+    rows = await session.execute(
+        select(ExchangeMessage.question_id, func.count().label("answers"))
+        .where(
+            ExchangeMessage.question_id.in_(sorted(question_ids)),
+            ExchangeMessage.kind == ExchangeKind.ANSWER,
+        )
+        .group_by(ExchangeMessage.question_id)
+    )
+    return {row.question_id: int(row.answers) for row in rows}
+
+
+async def thanked(session: AsyncSession, question_id: int) -> bool:
+    """Whether the asker already thanked the question's helpers."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(ExchangeMessage)
+        .where(
+            ExchangeMessage.question_id == question_id,
+            ExchangeMessage.kind == ExchangeKind.RESOLVED,
+            ExchangeMessage.to_official_id.is_not(None),
+        )
+    )
+    return bool(found)

@@ -1,0 +1,235 @@
+"""Routing rows: who a question was sent to, the candidates a round ranks, their open load.
+
+SQL only: callers own the transaction. Rows come back named (`row.city_id`), never by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    City,
+    CityTopicStats,
+    Official,
+    OfficialStatus,
+    OfficialTopic,
+    Question,
+    Routing,
+    RoutingStatus,
+    routing_waiting,
+)
+
+
+async def candidate_cities(
+    session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
+) -> Sequence[Row[Any]]:
+    """Every city with an active official covering the topic, but the excluded ones and those
+    the question was already routed to: `city_id, name, languages, covering`, and the city's
+    history on the topic (`asked, answered, answer_seconds, answer_count`, None without one)."""
+    routed = select(Routing.city_id).where(Routing.question_id == question_id)
+    coverage = (
+        select(Official.city_id.label("city_id"), func.count().label("covering"))
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(
+            OfficialTopic.topic_id == topic_id,
+            Official.status == OfficialStatus.ACTIVE,
+            Official.city_id.is_not(None),
+            Official.city_id.not_in(sorted(set(excluded))),
+            Official.city_id.not_in(routed),
+        )
+        .group_by(Official.city_id)
+        .subquery("coverage")
+    )
+    history = CityTopicStats
+    rows = await session.execute(
+        select(
+            City.id.label("city_id"),
+            City.name,
+            City.languages,
+            coverage.c.covering,
+            history.asked,
+            history.answered,
+            history.answer_seconds,
+            history.answer_count,
+        )
+        .join(coverage, coverage.c.city_id == City.id)
+        .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
+    )
+    return rows.all()
+
+
+async def open_load(
+    session: AsyncSession, city_ids: Collection[int], since: datetime
+) -> dict[int, int]:
+    """Per city, what its officials were sent since `since` and have not answered yet.
+    Waiting rows belong to open questions (resolving closes them), so the partial index of
+    waiting rows by (city, created_at) answers it alone."""
+    rows = await session.execute(
+        select(Routing.city_id, func.count().label("waiting"))
+        .where(
+            routing_waiting(),
+            Routing.city_id.in_(sorted(city_ids)),
+            Routing.created_at >= since,
+        )
+        .group_by(Routing.city_id)
+    )
+    return {row.city_id: int(row.waiting) for row in rows}
+
+
+async def covering_officials(
+    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int
+) -> Sequence[Any]:
+    """The active officials of these cities who cover the topic, but the asker:
+    `id, city_id, chat_id, locale`, by city then id."""
+    rows = await session.execute(
+        select(Official.id, Official.city_id, Official.chat_id, Official.locale)
+        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+        .where(
+            OfficialTopic.topic_id == topic_id,
+            Official.status == OfficialStatus.ACTIVE,
+            Official.city_id.in_(sorted(city_ids)),
+            Official.id != asker_id,
+        )
+        .order_by(Official.city_id, Official.id)
+    )
+    return rows.all()
+
+
+async def officials_for_city(
+    session: AsyncSession, city_id: int, topic_id: int, asker_id: int, already: Collection[int]
+) -> Sequence[Official]:
+    """Routing by hand to a city: its active officials covering the topic, else all its active
+    ones; never the asker nor those the question already reached."""
+    base = select(Official).where(
+        Official.city_id == city_id,
+        Official.status == OfficialStatus.ACTIVE,
+        Official.id != asker_id,
+        Official.id.not_in(sorted(already)),
+    )
+    covering = (
+        await session.scalars(
+            base.join(OfficialTopic, OfficialTopic.official_id == Official.id)
+            .where(OfficialTopic.topic_id == topic_id)
+            .order_by(Official.id)
+        )
+    ).all()
+    return covering or (await session.scalars(base.order_by(Official.id))).all()
+
+
+async def routed(session: AsyncSession, question_id: int) -> tuple[set[int], set[int]]:
+    """The cities and the officials a question was routed to."""
+    rows = await session.execute(
+        select(Routing.city_id, Routing.recipient_id).where(Routing.question_id == question_id)
+    )
+    cities: set[int] = set()
+    people: set[int] = set()
+    for row in rows:
+        cities.add(row.city_id)
+        people.add(row.recipient_id)
+    return cities, people
+
+
+async def add_routings(
+    session: AsyncSession,
+    question: Question,
+    round_no: int,
+    now: datetime,
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[int, int]:
+    """Pending routing rows for a round (each: recipient_id, city_id, score, reason), in one
+    statement however many; the new row's id per recipient (a question reaches each once)."""
+    if not rows:
+        return {}
+    result = await session.execute(
+        insert(Routing).returning(Routing.recipient_id, Routing.id),
+        [
+            {
+                "question_id": question.id,
+                "topic_id": question.topic_id,
+                "round": round_no,
+                "status": RoutingStatus.PENDING,
+                "created_at": now,
+                **row,
+            }
+            for row in rows
+        ],
+    )
+    return {r.recipient_id: r.id for r in result}
+
+
+async def routing(session: AsyncSession, routing_id: int | None) -> Routing | None:
+    if routing_id is None:
+        return None
+    return await session.get(Routing, routing_id)
+
+
+async def routing_of(session: AsyncSession, question_id: int, recipient_id: int) -> Routing | None:
+    return await session.scalar(
+        select(Routing).where(
+            Routing.question_id == question_id, Routing.recipient_id == recipient_id
+        )
+    )
+
+
+async def close_waiting(session: AsyncSession, question_id: int, waiting: Collection[str]) -> None:
+    """The question no longer waits for anyone: what keeps the ranking's open load honest."""
+    await session.execute(
+        update(Routing)
+        .where(Routing.question_id == question_id, Routing.status.in_(list(waiting)))
+        .values(status=RoutingStatus.CLOSED)
+    )
+
+
+async def answered_count(session: AsyncSession, question_id: int) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Routing)
+        .where(Routing.question_id == question_id, Routing.answered_at.is_not(None))
+    )
+    return int(found or 0)
+
+
+async def answerer_ids(session: AsyncSession, question_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(Routing.recipient_id)
+        .where(Routing.question_id == question_id, Routing.answered_at.is_not(None))
+        .order_by(Routing.recipient_id)
+    )
+    return list(rows.all())
+
+
+async def statuses_in(
+    session: AsyncSession, question_id: int, city_ids: Collection[int]
+) -> Sequence[Any]:
+    """`city_id, status` of the question's routing rows in these cities."""
+    rows = await session.execute(
+        select(Routing.city_id, Routing.status).where(
+            Routing.question_id == question_id, Routing.city_id.in_(sorted(city_ids))
+        )
+    )
+    return rows.all()
+
+
+async def reached_city_names(
+    session: AsyncSession, question_id: int, statuses: Collection[str]
+) -> list[str]:
+    """The cities where the question was delivered (routing in `statuses`), best score first."""
+    best = func.max(Routing.score)
+    rows = await session.execute(
+        select(City.name)
+        .select_from(Routing)
+        .join(City, City.id == Routing.city_id)
+        .where(
+            Routing.question_id == question_id,
+            Routing.delivered_at.is_not(None),
+            Routing.status.in_(list(statuses)),
+        )
+        .group_by(City.name)
+        .order_by(best.desc(), City.name)
+    )
+    return [row.name for row in rows]

@@ -1,0 +1,181 @@
+"""The exchange's plain data: the dialog steps and limits, a person, a message's content, what
+the handler must send (Outgoing) and what happened when it did (Sent), and the results the
+exchange services return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.db.models import OfficialStatus, QuestionStatus, RoutingStatus
+from bot.services.catalogue import TopicInfo
+
+STEP_TOPIC = "ex.topic"
+
+STEP_COMPOSE = "ex.compose"
+
+STEP_PREVIEW = "ex.preview"
+
+STEP_ANSWER = "ex.answer"
+
+QUESTION_MIN = 5
+
+QUESTION_MAX = 3500
+
+RECENT_QUESTIONS = 10
+
+INBOX_MAX = 20
+
+TEXT_KINDS = ("text",)
+
+MEDIA_KINDS = (
+    "photo",
+    "document",
+    "voice",
+    "video",
+    "audio",
+    "animation",
+    "video_note",
+    "location",
+    "venue",
+)
+
+CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
+
+DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)
+
+REACHED = (
+    RoutingStatus.DELIVERED,
+    RoutingStatus.ANSWERED,
+    RoutingStatus.DECLINED,
+    RoutingStatus.CLOSED,
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    official_id: int
+    chat_id: int
+    locale: str
+    name: str
+    position: str
+    city_id: int | None
+    city_name: str
+    timezone: str
+    status: str = OfficialStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Content:
+    """A message to relay: its kind, its text or caption, and where to copy it from."""
+
+    content_type: str
+    text: str | None
+    chat_id: int | None
+    message_id: int | None
+    # An album (messages sharing a media_group_id) is copied on whole: its ids in order.
+    album: tuple[int, ...] = ()
+    group: str | None = None  # the media_group_id this message arrived with
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "content_type": self.content_type,
+            "text": self.text,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "album": list(self.album),
+            "group": self.group,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Content:
+        return cls(
+            d["content_type"],
+            d.get("text"),
+            d.get("chat_id"),
+            d.get("message_id"),
+            tuple(int(i) for i in d.get("album") or ()),
+            d.get("group"),
+        )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message the handler must send: a question to a recipient, an answer, a follow-up."""
+
+    kind: str  # question | answer | follow_up
+    question_id: int
+    routing_id: int | None
+    sender: Person
+    recipient: Person
+    topic: TopicInfo
+    content: Content
+    # A later item of an album already relayed with its header and buttons: sent bare, and
+    # the sender is not told again.
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What happened when the handler sent an Outgoing."""
+
+    outgoing: Outgoing
+    message_id: int | None
+    error: str | None = None
+    blocked: bool = False
+
+
+@dataclass(frozen=True)
+class Draft:
+    topic: TopicInfo
+    asker: Person
+    content: Content
+    needs_text: bool
+    # The album preview already shown (header id, copies' ids): refreshed, not sent again.
+    preview: tuple[int, list[int]] | None = None
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question_id: int
+    topic: TopicInfo
+    asker: Person
+    deliveries: list[Outgoing]
+    organisers: list[Person] = field(default_factory=list)  # told when nobody covers the topic
+
+
+@dataclass(frozen=True)
+class Recorded:
+    cities: list[str]  # cities where at least one official received the question, best first
+    more: list[Outgoing]  # next-ranked cities tried because a whole city failed or declined
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A question as shown in lists and prompts."""
+
+    question_id: int
+    topic: TopicInfo
+    asker: Person
+    text: str | None
+    content_type: str
+    status: str
+    created_at: datetime
+    routing_id: int | None = None
+    cities: list[str] = field(default_factory=list)
+    answers: int = 0
+
+
+@dataclass(frozen=True)
+class Resolved:
+    question_id: int
+    topic: TopicInfo
+    helpers: int
+
+
+@dataclass(frozen=True)
+class Thanks:
+    asker: Person
+    topic: TopicInfo
+    helpers: list[Person]
