@@ -174,7 +174,7 @@ async def test_only_the_right_roles_get_in(harness: Harness) -> None:
     await h.callback(ADMIN, "ex:p:all")
     await h.callback(ADMIN, "ex:ct:99999:0")
     await h.callback(ADMIN, "ex:f:pdf")
-    assert "no longer active" in h.tg.alerts()[-1]
+    assert "no longer active" in h.tg.last_alert()
     assert not await audits(h, "export.created")
 
 

@@ -381,7 +381,7 @@ async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
     await h.callback(org, "bc:t:ci:99999:0")  # no draft open
     assert "no longer active" in h.tg.alerts()[-1]
     await h.callback(org, "bcs:cc:abc")
-    assert "no longer active" in h.tg.alerts()[-1]
+    assert "no longer active" in h.tg.last_alert()
     await h.callback(org, "bcs:c:424242")
     assert "no longer exists" in h.tg.alerts()[-1]
 
@@ -390,9 +390,9 @@ async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
     assert "cannot be broadcast" in h.last_text(org)
     await h.send(org, "x" * 4096)
     await h.callback(org, "bc:t:ci:99999:0")  # a city that does not exist
-    assert "no longer exists" in h.tg.alerts()[-1]
+    assert "no longer exists" in h.tg.last_alert()
     await h.callback(org, "bc:t:la:xx:0")  # a language we do not have
-    assert h.tg.alerts()[-1]
+    assert "did not look right" in h.tg.alerts()[-1]
     await h.callback(org, "bc:t:to:notanumber:0")
     assert "no longer active" in h.tg.alerts()[-1]
     await h.send(org, "some text while buttons are open")

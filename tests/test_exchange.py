@@ -501,13 +501,13 @@ async def test_forged_and_stale_callbacks_change_nothing(harness: Harness) -> No
     await h.callback(w.torino, f"qa:a:{not_mine.id}")
     assert h.tg.alerts()[-1] == "This question was not sent to you."
     await h.callback(w.torino, f"qa:n:{not_mine.id}")
-    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    assert h.tg.last_alert() == "This question was not sent to you."
     await h.callback(w.torino, "qa:a:999999")
-    assert h.tg.alerts()[-1] == "This question was not sent to you."
+    assert h.tg.last_alert() == "This question was not sent to you."
     await h.callback(w.torino, "qa:a:abc")
     assert h.tg.alerts()[-1] == "This button is no longer active."
     await h.callback(w.torino, "qa:x:1:2")
-    assert h.tg.alerts()[-1] == "This button is no longer active."
+    assert h.tg.last_alert() == "This button is no longer active."
     (q,) = await rows(h, Question)
     await h.callback(w.torino, f"qs:r:{q.id}")
     assert h.tg.alerts()[-1] == "Only the person who asked this question can do that."

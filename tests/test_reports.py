@@ -562,7 +562,11 @@ async def test_cli_export_and_stats(
         ],
     )
     assert code == 0
-    assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 5
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5
+    # Only the Tunisian question on flood risk, and its text as Sami wrote it.
+    assert {row["question_id"] for row in rows} == {h.q1}
+    assert [row["text"] for row in rows if row["kind"] == "question"] == [QUESTION_AR]
     code = await asyncio.to_thread(main, ["export", "--city", "Atlantis", "-o", str(jsonl)])
     assert code == 1
     assert "city" in capsys.readouterr().err
@@ -572,4 +576,3 @@ async def test_cli_export_and_stats(
     out = capsys.readouterr().out
     assert "questions asked: 2" in out and "answered: 2 (100%)" in out
     assert "Gabès (TN): 1" in out
-    assert h.q1

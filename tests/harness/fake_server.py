@@ -1,11 +1,12 @@
-"""A fake Telegram Bot API server on 127.0.0.1, for end-to-end tests and benchmarks.
+"""The fake Bot API core served over HTTP on 127.0.0.1, for end-to-end tests and benchmarks.
 
-It answers `/bot<token>/<method>` like Telegram (JSON, form or multipart bodies, as PTB
-sends them), serves `/file/bot<token>/<path>`, and behaves like Telegram when things go
-wrong: it enforces rate limits over any one-second window (429 with `retry_after`, the
-message is not delivered), answers 403 for a chat that blocked the bot, 400 for an unknown
-chat, 401 for a wrong token, 404 for an unknown method, and can be scripted to fail with
-5xx or to answer late (to provoke client timeouts).
+It answers `/bot<token>/<method>` (JSON, form or multipart bodies, as PTB sends them) through
+`BotApiCore`, which behaves like Telegram when things go wrong: rate limits over any
+one-second window (429 with `retry_after`, the message is not delivered), 403 for a chat
+that blocked the bot, 400 for an unknown chat, scripted 5xx or late answers (to provoke
+client timeouts). This adapter adds what only HTTP has: `/file/bot<token>/<path>`, 401 for a
+wrong token, 404 for an unknown method, getUpdates long polling and webhooks, and the users'
+side (messages and button presses queued as updates).
 
 Use it in the test's event loop:
 
@@ -27,77 +28,31 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import threading
 import time
-from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import BodyPartReader, ClientSession, ClientTimeout, web
 
+from tests.harness.bot_api_core import (
+    BOT_USER,
+    METHODS,
+    SEND_METHODS,
+    ApiError,
+    BotApiCore,
+    Call,
+    Event,
+    Msg,
+    Rule,
+)
 from tests.harness.updates import TgUser
+
+__all__ = ["SEND_METHODS", "FakeTelegram", "Msg", "ThreadedFakeTelegram", "contains"]
 
 T = TypeVar("T")
 
-BOT_ID = 7000001
-BOT_USERNAME = "CityExchangeTestBot"
-BOT_USER = {
-    "id": BOT_ID,
-    "is_bot": True,
-    "first_name": "City Exchange",
-    "username": BOT_USERNAME,
-    "can_join_groups": False,
-    "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
-}
-
-SEND_METHODS = {
-    "sendMessage",
-    "copyMessage",
-    "copyMessages",
-    "forwardMessage",
-    "forwardMessages",
-    "sendPhoto",
-    "sendDocument",
-    "sendVideo",
-    "sendVoice",
-    "sendAudio",
-    "sendAnimation",
-    "sendLocation",
-    "sendMediaGroup",
-    "sendSticker",
-    "sendContact",
-    "sendVenue",
-}
-MEDIA_FIELDS = {
-    "sendPhoto": "photo",
-    "sendDocument": "document",
-    "sendVideo": "video",
-    "sendVoice": "voice",
-    "sendAudio": "audio",
-    "sendAnimation": "animation",
-    "sendSticker": "sticker",
-}
-EDIT_METHODS = {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}
-OTHER_METHODS = {
-    "getMe",
-    "getUpdates",
-    "deleteWebhook",
-    "setWebhook",
-    "getWebhookInfo",
-    "setMyCommands",
-    "deleteMyCommands",
-    "answerCallbackQuery",
-    "sendChatAction",
-    "deleteMessage",
-    "getChat",
-    "getFile",
-    "logOut",
-    "close",
-}
-METHODS = {m.lower(): m for m in SEND_METHODS | EDIT_METHODS | OTHER_METHODS}
 # Parameters PTB sends as plain strings; everything else in a form body is JSON-encoded.
 STRING_PARAMS = {
     "text",
@@ -133,123 +88,18 @@ CONFLICT_WEBHOOK = (
 )
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.status,
-            "description": self.description,
-        }
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-@dataclass
-class Rule:
-    """A scripted failure or delay for calls matching method and chat."""
-
-    method: str | None
-    chat_id: int | None
-    status: int | None = None
-    description: str = ""
-    retry_after: int | None = None
-    delay: float = 0.0
-    times: int | None = 1  # None: for ever
-
-    def matches(self, method: str, chat_id: int | None) -> bool:
-        return self.method in (None, method) and (self.chat_id is None or self.chat_id == chat_id)
-
-
-@dataclass
-class Call:
-    seq: int
-    method: str
-    params: dict[str, Any]
-    chat_id: int | None
-    status: int = 200
-    description: str | None = None
-    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    result: Any = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-@dataclass
-class Msg:
-    """One message in a chat's transcript (the bot's, or one the user sent)."""
-
-    chat_id: int
-    message_id: int
-    from_bot: bool
-    method: str
-    text: str | None = None
-    caption: str | None = None
-    reply_markup: dict[str, Any] | None = None
-    copy_of: tuple[Any, Any] | None = None  # (from_chat_id, message_id) for copies/forwards
-    media: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)  # the Message JSON as Telegram sends it
-    edits: int = 0
-    deleted: bool = False
-    seq: int = 0  # last change
-
-    @property
-    def body(self) -> str:
-        return self.text if self.text is not None else (self.caption or "")
-
-    @property
-    def buttons(self) -> list[tuple[str, str | None]]:
-        markup = self.reply_markup or {}
-        return [
-            (b.get("text", ""), b.get("callback_data") or b.get("url"))
-            for row in markup.get("inline_keyboard", [])
-            for b in row
-        ]
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    kind: str  # "send" | "edit"
-    msg: Msg
-    text: str  # the text/caption right after this event
-
-
-class _Window:
-    """Counts deliveries in a sliding one-second window (strict, no initial burst allowance)."""
-
-    def __init__(self) -> None:
-        self.times: deque[float] = deque()
-
-    def room(self, now: float, limit: float) -> tuple[int, float]:
-        while self.times and self.times[0] <= now - 1.0:
-            self.times.popleft()
-        return int(limit) - len(self.times), (self.times[0] + 1.0 - now) if self.times else 0.0
-
-
 def contains(fragment: str) -> Callable[[Msg], bool]:
     return lambda m: fragment in m.body
 
 
 class FakeTelegram:
-    """The fake Bot API. Limits: `rate` messages/s overall, `chat_rate` per chat (None = off).
-
-    Telegram tolerates short bursts in a private chat (a reply and a prompt), so the per-chat
-    limit is off unless a test or benchmark turns it on; `chat_rate_exempt` lists chats it
-    then spares (a person in a conversation with the bot while a broadcast goes out).
-    """
+    """The fake Bot API over HTTP. Limits: `rate` messages/s overall, `chat_rate` per chat
+    (None = off); see `BotApiCore`. `token=None` accepts any token; `routes` are served
+    besides the Bot API (a benchmark's statistics)."""
 
     def __init__(
         self,
-        token: str = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv",
+        token: str | None = "123456789:AAE-fake-token-abcdefghijklmnopqrstuv",
         *,
         rate: float | None = 30.0,
         chat_rate: float | None = None,
@@ -257,44 +107,51 @@ class FakeTelegram:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
+        self.core = BotApiCore(
+            rate=rate, chat_rate=chat_rate, strict_chats=strict_chats, clock=clock
+        )
         self.token = token
-        self.clock = clock  # seconds, for the rate-limit windows (tests may pass their own)
-        self.rate = rate
-        self.chat_rate = chat_rate
-        self.strict_chats = strict_chats
         self.host = host
         self.port = port
-        self.calls: list[Call] = []
-        self.chats: dict[int, list[Msg]] = defaultdict(list)
-        self.events: list[Event] = []
-        self.rules: list[Rule] = []
-        self.blocked: set[int] = set()
-        self.unknown: set[int] = set()
-        self.known: set[int] = set()
-        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
-        self.stats: Counter[str] = Counter()
-        self.limited: Counter[int] = Counter()  # 429s per chat id
-        self.chat_rate_exempt: set[int] = set()
+        self.routes = routes
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.confirmed_offset = 0
-        self.users: dict[int, TgUser] = {}
-        self._seq = itertools.count(1)
-        self._last_seq = 0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(10001)
         self._last_update_id = 0
-        self._query_ids = itertools.count(1)
-        self._open_queries: set[str] = set()  # callback queries not answered yet
-        self._file_ids = itertools.count(1)
-        self._msg_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
-        self._overall = _Window()
-        self._per_chat: dict[int, _Window] = defaultdict(_Window)
         self._poll_generation = 0
         self._cond: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self._webhook_task: asyncio.Task[None] | None = None
+
+    # ---- the core's records -------------------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        return self.core.calls
+
+    @property
+    def chats(self) -> dict[int, list[Msg]]:
+        return self.core.chats
+
+    @property
+    def events(self) -> list[Event]:
+        return self.core.events
+
+    @property
+    def stats(self) -> Counter[str]:
+        return self.core.stats
+
+    @property
+    def limited(self) -> Counter[int]:
+        """429s per chat id."""
+        return self.core.limited
+
+    @property
+    def chat_rate_exempt(self) -> set[int]:
+        return self.core.chat_rate_exempt
 
     # ---- lifecycle ----------------------------------------------------------------------
     @property
@@ -309,6 +166,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         self._cond = asyncio.Condition()
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_routes(self.routes)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -334,7 +192,7 @@ class FakeTelegram:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ---- scripting ----------------------------------------------------------------------
+    # ---- scripting (see BotApiCore) -----------------------------------------------------
     def fail(
         self,
         status: int = 400,
@@ -345,9 +203,14 @@ class FakeTelegram:
         times: int | None = 1,
         retry_after: int | None = None,
     ) -> Rule:
-        rule = Rule(method, chat_id, status, description, retry_after, times=times)
-        self.rules.append(rule)
-        return rule
+        return self.core.fail(
+            status,
+            description,
+            method=method,
+            chat_id=chat_id,
+            times=times,
+            retry_after=retry_after,
+        )
 
     def server_error(
         self,
@@ -357,13 +220,7 @@ class FakeTelegram:
         chat_id: int | None = None,
         times: int | None = 1,
     ) -> Rule:
-        return self.fail(
-            status,
-            "Bad Gateway" if status == 502 else "Internal Server Error",
-            method=method,
-            chat_id=chat_id,
-            times=times,
-        )
+        return self.core.server_error(status, method=method, chat_id=chat_id, times=times)
 
     def delay(
         self,
@@ -374,37 +231,28 @@ class FakeTelegram:
         times: int | None = 1,
     ) -> Rule:
         """Answer late (the call still takes effect afterwards, as with a slow Telegram)."""
-        rule = Rule(method, chat_id, delay=seconds, times=times)
-        self.rules.append(rule)
-        return rule
+        return self.core.delay(seconds, method=method, chat_id=chat_id, times=times)
 
     def block(self, chat_id: int | TgUser) -> None:
-        self.blocked.add(_id(chat_id))
+        self.core.block(_id(chat_id))
 
     def unblock(self, chat_id: int | TgUser) -> None:
-        self.blocked.discard(_id(chat_id))
+        self.core.unblock(_id(chat_id))
 
     def forget_chat(self, chat_id: int | TgUser) -> None:
         """Calls to this chat answer 400 "chat not found" from now on."""
-        self.unknown.add(_id(chat_id))
+        self.core.forget_chat(_id(chat_id))
 
     def add_chat(self, chat_id: int | TgUser) -> None:
-        self.known.add(_id(chat_id))
-        self.unknown.discard(_id(chat_id))
+        self.core.add_chat(_id(chat_id))
 
     def add_file(self, content: bytes, file_path: str = "documents/file.bin") -> str:
-        file_id = f"file-{next(self._file_ids)}"
-        self.files[file_id] = (file_path, content)
-        return file_id
+        return self.core.add_file(content, file_path)
 
     # ---- injecting what users do --------------------------------------------------------
-    def _bump(self) -> int:
-        self._last_seq = next(self._seq)
-        return self._last_seq
-
     def mark(self) -> int:
         """The current sequence number: wait for things that happen after it."""
-        return self._last_seq
+        return self.core.last_seq
 
     async def _notify(self) -> None:
         assert self._cond is not None
@@ -419,70 +267,18 @@ class FakeTelegram:
         await self._notify()
         return mark
 
-    def _user_message(self, user: TgUser, text: str | None, **fields: Any) -> dict[str, Any]:
-        self.users[user.id] = user
-        self.known.add(user.id)
-        msg: dict[str, Any] = {
-            "message_id": next(self._msg_ids[user.id]),
-            "date": int(time.time()),
-            "chat": user.chat(),
-            "from": user.to_dict(),
-        }
-        if text is not None:
-            msg["text"] = text
-            if text.startswith("/"):
-                msg["entities"] = [
-                    {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
-                ]
-        msg.update(fields)
-        self.chats[user.id].append(
-            Msg(
-                user.id,
-                msg["message_id"],
-                False,
-                "user",
-                text=text,
-                caption=fields.get("caption"),
-                raw=msg,
-            )
-        )
-        return msg
-
     async def send(self, user: TgUser, text: str | None = None, **fields: Any) -> int:
         """The user sends a message (media as fields, e.g. photo=[...]); returns a mark."""
-        return await self.inject({"message": self._user_message(user, text, **fields)})
+        message = self.core.user_message(user.to_dict(), user.chat(), text, **fields)
+        return await self.inject({"message": message})
 
     async def command(self, user: TgUser, command: str) -> int:
         return await self.send(user, command)
 
     async def callback(self, user: TgUser, data: str, message_id: int | None = None) -> int:
         """The user taps a button with this data on a message (forged data too)."""
-        self.users[user.id] = user
-        msg = self._find(user.id, message_id) if message_id else self.last(user.id)
-        message = (
-            msg.raw
-            if msg is not None
-            else {
-                "message_id": message_id or 1,
-                "date": int(time.time()),
-                "chat": user.chat(),
-                "from": BOT_USER,
-                "text": "…",
-            }
-        )
-        query_id = str(next(self._query_ids))
-        self._open_queries.add(query_id)
-        return await self.inject(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": user.to_dict(),
-                    "chat_instance": str(user.id),
-                    "data": data,
-                    "message": message,
-                }
-            }
-        )
+        query = self.core.callback_query(user.to_dict(), user.chat(), data, message_id)
+        return await self.inject({"callback_query": query})
 
     async def press(self, user: TgUser, label: str) -> int:
         """The user taps the newest button whose label contains `label`; returns a mark."""
@@ -594,11 +390,10 @@ class FakeTelegram:
     # ---- reading ------------------------------------------------------------------------
     def sent(self, chat_id: int | TgUser) -> list[Msg]:
         """The bot's messages in the chat, oldest first (deleted ones included, flagged)."""
-        return [m for m in self.chats.get(_id(chat_id), []) if m.from_bot]
+        return self.core.sent_messages(_id(chat_id))
 
     def last(self, chat_id: int | TgUser) -> Msg | None:
-        sent = self.sent(chat_id)
-        return sent[-1] if sent else None
+        return self.core.last_sent(_id(chat_id))
 
     def texts(self, chat_id: int | TgUser) -> list[str]:
         return [m.body for m in self.sent(chat_id)]
@@ -612,139 +407,79 @@ class FakeTelegram:
         return [body for body, n in seen.items() if n > 1]
 
     def of(self, method: str, chat_id: int | TgUser | None = None) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.method == method and (chat_id is None or c.chat_id == _id(chat_id))
-        ]
+        return self.core.of(method, None if chat_id is None else _id(chat_id))
 
     def alerts(self) -> list[str]:
         """Texts of answered button presses (what the user saw pop up)."""
-        return [
-            c.params.get("text", "")
-            for c in self.of("answerCallbackQuery")
-            if c.ok and c.params.get("text")
-        ]
-
-    def _find(self, chat_id: int, message_id: int) -> Msg | None:
-        for msg in self.chats.get(chat_id, []):
-            if msg.message_id == message_id and msg.from_bot:
-                return msg
-        return None
+        return self.core.alerts()
 
     def transcript(self, chat_id: int | TgUser | None = None) -> str:
-        lines = []
-        chats = [_id(chat_id)] if chat_id is not None else sorted(self.chats)
-        for chat in chats:
-            for m in self.chats.get(chat, []):
-                who = "bot →" if m.from_bot else "user ←"
-                body = m.body.replace("\n", " ⏎ ")[:300]
-                buttons = " ".join(f"[{t}]" for t, _ in m.buttons)
-                flags = (" (edited)" if m.edits else "") + (" (deleted)" if m.deleted else "")
-                lines.append(f"{chat} {who} #{m.message_id} {m.method}: {body} {buttons}{flags}")
-        errors = [
-            f"!! {c.method} chat={c.chat_id} {c.status} {c.description}"
-            for c in self.calls
-            if not c.ok
-        ]
-        return "\n".join(lines + errors) or "(nothing)"
+        return self.core.chat_transcript(None if chat_id is None else _id(chat_id))
 
     # ---- HTTP ---------------------------------------------------------------------------
+    def _token_ok(self, token: str) -> bool:
+        return self.token is None or token == self.token
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = self.core.clock()
         path = request.path
         if path.startswith("/file/bot"):
             token, _, file_path = path[len("/file/bot") :].partition("/")
-            if token != self.token:
+            if not self._token_ok(token):
                 return _json(401, ApiError(401, "Unauthorized").body())
-            for stored_path, content in self.files.values():
+            for stored_path, content in self.core.files.values():
                 if stored_path == file_path:
                     return web.Response(body=content, content_type="application/octet-stream")
             return _json(404, ApiError(404, "Not Found").body())
         if not path.startswith("/bot"):
             return _json(404, ApiError(404, "Not Found").body())
         token, _, name = path[len("/bot") :].partition("/")
-        if token != self.token:
+        if not self._token_ok(token):
             return _json(401, ApiError(401, "Unauthorized").body())
         method = METHODS.get(name.lower())
         if method is None:
             return _json(404, ApiError(404, "Not Found").body())
         params, files = await _read_params(request)
-        call = Call(self._bump(), method, params, _chat_id(params.get("chat_id")), files=files)
-        self.calls.append(call)
-        self.stats[f"calls.{method}"] += 1
-        try:
-            result = await self._dispatch(call)
-        except ApiError as err:
-            call.status, call.description = err.status, err.description
-            self.stats[f"status.{err.status}"] += 1
-            await self._notify()
-            return _json(err.status, err.body())
-        call.result = result
-        await self._notify()
-        return _json(200, {"ok": True, "result": result})
-
-    def _rule_for(self, call: Call) -> Rule | None:
-        for rule in list(self.rules):
-            if rule.matches(call.method, call.chat_id):
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        self.rules.remove(rule)
-                return rule
-        return None
-
-    async def _dispatch(self, call: Call) -> Any:
-        rule = self._rule_for(call)
+        call = self.core.record(method, params, files, at=arrived)
+        rule = self.core.scripted(call)
         if rule is not None and rule.delay:
             await asyncio.sleep(rule.delay)
-        if rule is not None and rule.status is not None:
-            if rule.status == 429:
-                self.limited[call.chat_id or 0] += 1
-            raise ApiError(rule.status, rule.description, rule.retry_after)
-        p = call.params
-        if call.method == "getUpdates":
-            return await self._get_updates(p)
-        if "chat_id" in p:
-            self._check_chat(call)
-        if call.method in SEND_METHODS:
-            self._check_rate(call)
-        return self._answer(call)
+        try:
+            status, body = await self._respond(call, rule)
+        finally:
+            await self._notify()
+        return _json(status, body)
 
-    def _check_chat(self, call: Call) -> None:
-        chat = call.chat_id
-        if chat is None:
-            if "chat_id" in call.params:
-                raise ApiError(400, "Bad Request: chat not found")
-            return
-        if chat in self.blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
-        if chat in self.unknown or (self.strict_chats and chat not in self.known):
-            raise ApiError(400, "Bad Request: chat not found")
+    async def _respond(self, call: Call, rule: Rule | None) -> tuple[int, dict[str, Any]]:
+        """What only the HTTP server answers (updates and webhooks), else the core's answer."""
+        if rule is None or rule.status is None:
+            try:
+                if call.method == "getUpdates":
+                    call.result = await self._get_updates(call.params)
+                    return 200, {"ok": True, "result": call.result}
+                if call.method in ("deleteWebhook", "setWebhook", "getWebhookInfo"):
+                    call.result = self._webhook(call.method, call.params)
+                    return 200, {"ok": True, "result": call.result}
+            except ApiError as err:
+                return self.core.refuse(call, err)
+        return self.core.respond(call, rule)
 
-    def _check_rate(self, call: Call) -> None:
-        units = max(1, len(call.params.get("media") or call.params.get("message_ids") or [1]))
-        now = self.clock()
-        waits = []
-        if self.rate is not None:
-            room, wait = self._overall.room(now, self.rate)
-            if room < units:
-                waits.append(wait)
-        chat = call.chat_id or 0
-        if self.chat_rate is not None and chat not in self.chat_rate_exempt:
-            room, wait = self._per_chat[chat].room(now, self.chat_rate)
-            if room < units:
-                waits.append(wait)
-        if waits:
-            self.limited[chat] += 1
-            self.stats["429"] += 1
-            retry = max(1, math.ceil(max(waits)))
-            raise ApiError(429, f"Too Many Requests: retry after {retry}", retry)
-        for _ in range(units):
-            self._overall.times.append(now)
-            self._per_chat[chat].times.append(now)
-        self.stats["delivered"] += units
+    def _webhook(self, method: str, p: dict[str, Any]) -> Any:
+        if method == "getWebhookInfo":
+            return {
+                "url": self.webhook_url or "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            }
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        self.webhook_url = p.get("url") or None if method == "setWebhook" else None
+        self.webhook_secret = p.get("secret_token") if method == "setWebhook" else None
+        if self.webhook_url and self._webhook_task is None:
+            self._webhook_task = asyncio.create_task(self._push_webhook())
+        return True
 
-    # ---- answers ------------------------------------------------------------------------
+    # ---- updates ------------------------------------------------------------------------
     async def _get_updates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook_url:
             raise ApiError(409, CONFLICT_WEBHOOK)
@@ -771,221 +506,6 @@ class FakeTelegram:
         if self._poll_generation != generation:
             raise ApiError(409, CONFLICT_POLL)
         return self._updates[:limit]
-
-    def _chat_dict(self, chat_id: int) -> dict[str, Any]:
-        if chat_id < 0:
-            return {"id": chat_id, "type": "supergroup", "title": "Group"}
-        user = self.users.get(chat_id)
-        return user.chat() if user else {"id": chat_id, "type": "private", "first_name": "User"}
-
-    def _deliver(self, call: Call, **fields: Any) -> dict[str, Any]:
-        chat = call.chat_id
-        assert chat is not None
-        markup = call.params.get("reply_markup")
-        raw: dict[str, Any] = {
-            "message_id": next(self._msg_ids[chat]),
-            "date": int(time.time()),
-            "chat": self._chat_dict(chat),
-            "from": BOT_USER,
-        }
-        if isinstance(markup, dict) and "inline_keyboard" in markup:
-            raw["reply_markup"] = markup
-        raw.update({k: v for k, v in fields.items() if v is not None})
-        copy_of = None
-        if call.method in ("copyMessage", "forwardMessage", "copyMessages", "forwardMessages"):
-            copy_of = (call.params.get("from_chat_id"), call.params.get("message_id"))
-        msg = Msg(
-            chat,
-            raw["message_id"],
-            True,
-            call.method,
-            text=raw.get("text"),
-            caption=raw.get("caption"),
-            reply_markup=raw.get("reply_markup"),
-            copy_of=copy_of,
-            raw=raw,
-            seq=call.seq,
-            media={k: raw[k] for k in MEDIA_FIELDS.values() if k in raw},
-        )
-        self.chats[chat].append(msg)
-        self.events.append(Event(call.seq, "send", msg, msg.body))
-        return raw
-
-    def _source(self, from_chat: Any, message_id: Any) -> dict[str, Any]:
-        chat = _chat_id(from_chat)
-        for m in self.chats.get(chat or 0, []):
-            if m.message_id == _int(message_id):
-                return m.raw
-        return {}
-
-    def _media(self, call: Call, kind: str) -> Any:
-        value = call.params.get(kind)
-        content = b""
-        name = "file.bin"
-        if isinstance(value, str) and value.startswith("attach://"):
-            name, content = call.files.get(value[len("attach://") :], (name, b""))
-        elif kind in call.files:
-            name, content = call.files[kind]
-        elif isinstance(value, str) and value in self.files:
-            content = self.files[value][1]
-        file_id = self.add_file(content, f"{kind}s/{name}")
-        item = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(content)}
-        if kind == "photo":
-            return [dict(item, width=320, height=240)]
-        if kind == "document":
-            return dict(item, file_name=name)
-        if kind in ("video", "animation"):
-            return dict(item, width=320, height=240, duration=1)
-        if kind in ("voice", "audio"):
-            return dict(item, duration=1)
-        if kind == "sticker":
-            return dict(
-                item, type="regular", width=512, height=512, is_animated=False, is_video=False
-            )
-        return item
-
-    def _answer(self, call: Call) -> Any:
-        method, p = call.method, call.params
-        if method == "getMe":
-            return BOT_USER
-        if method in ("deleteWebhook", "setWebhook"):
-            if p.get("drop_pending_updates"):
-                self._updates.clear()
-            self.webhook_url = p.get("url") or None if method == "setWebhook" else None
-            self.webhook_secret = p.get("secret_token") if method == "setWebhook" else None
-            if self.webhook_url and self._webhook_task is None:
-                self._webhook_task = asyncio.create_task(self._push_webhook())
-            return True
-        if method == "getWebhookInfo":
-            return {
-                "url": self.webhook_url or "",
-                "has_custom_certificate": False,
-                "pending_update_count": len(self._updates),
-            }
-        if method == "sendMessage":
-            return self._deliver(call, text=p.get("text", ""))
-        if method == "copyMessage":
-            source = self._source(p.get("from_chat_id"), p.get("message_id"))
-            caption = p.get("caption", source.get("caption"))
-            fields = {k: v for k, v in source.items() if k in MEDIA_FIELDS.values()}
-            raw = self._deliver(
-                call, text=None if fields else source.get("text", ""), caption=caption, **fields
-            )
-            return {"message_id": raw["message_id"]}
-        if method == "forwardMessage":
-            source = self._source(p.get("from_chat_id"), p.get("message_id"))
-            fields = {
-                k: v for k, v in source.items() if k in ("text", "caption", *MEDIA_FIELDS.values())
-            }
-            return self._deliver(call, **fields)
-        if method in ("copyMessages", "forwardMessages"):
-            out = []
-            for mid in p.get("message_ids") or []:
-                source = self._source(p.get("from_chat_id"), mid)
-                one = Call(call.seq, call.method, dict(p, message_id=mid), call.chat_id)
-                raw = self._deliver(one, text=source.get("text"), caption=source.get("caption"))
-                out.append({"message_id": raw["message_id"]})
-            return out
-        if method in MEDIA_FIELDS:
-            kind = MEDIA_FIELDS[method]
-            return self._deliver(call, caption=p.get("caption"), **{kind: self._media(call, kind)})
-        if method == "sendLocation":
-            return self._deliver(
-                call, location={"latitude": p.get("latitude"), "longitude": p.get("longitude")}
-            )
-        if method == "sendMediaGroup":
-            out = []
-            for item in p.get("media") or []:
-                kind = item.get("type", "photo")
-                sub = Call(
-                    call.seq, call.method, {kind: item.get("media")}, call.chat_id, files=call.files
-                )
-                out.append(
-                    self._deliver(
-                        call, caption=item.get("caption"), **{kind: self._media(sub, kind)}
-                    )
-                )
-            return out
-        if method in EDIT_METHODS:
-            return self._edit(call)
-        if method == "deleteMessage":
-            msg = self._find(call.chat_id or 0, _int(p.get("message_id")))
-            if msg is None or msg.deleted:
-                raise ApiError(400, "Bad Request: message to delete not found")
-            msg.deleted = True
-            return True
-        if method == "getChat":
-            chat = call.chat_id or 0
-            return dict(
-                self._chat_dict(chat),
-                accent_color_id=0,
-                max_reaction_count=11,
-                accepted_gift_types={
-                    "unlimited_gifts": False,
-                    "limited_gifts": False,
-                    "unique_gifts": False,
-                    "premium_subscription": False,
-                    "gifts_from_channels": False,
-                },
-            )
-        if method == "getFile":
-            file_id = p.get("file_id", "")
-            if file_id not in self.files:
-                raise ApiError(400, "Bad Request: invalid file_id")
-            file_path, content = self.files[file_id]
-            return {
-                "file_id": file_id,
-                "file_unique_id": f"u{file_id}",
-                "file_size": len(content),
-                "file_path": file_path,
-            }
-        if method == "answerCallbackQuery":
-            query_id = str(p.get("callback_query_id", ""))
-            if query_id not in self._open_queries:  # Telegram takes one answer per query
-                raise ApiError(
-                    400,
-                    "Bad Request: query is too old and response timeout expired "
-                    "or query ID is invalid",
-                )
-            self._open_queries.discard(query_id)
-            return True
-        return True  # setMyCommands, sendChatAction, ...
-
-    def _edit(self, call: Call) -> Any:
-        p = call.params
-        if "inline_message_id" in p:
-            return True
-        msg = self._find(call.chat_id or 0, _int(p.get("message_id")))
-        if msg is None or msg.deleted:
-            raise ApiError(400, "Bad Request: message to edit not found")
-        markup = p.get("reply_markup") if isinstance(p.get("reply_markup"), dict) else None
-        new_text = p.get("text", msg.text) if call.method == "editMessageText" else msg.text
-        new_caption = (
-            p.get("caption", msg.caption) if call.method == "editMessageCaption" else msg.caption
-        )
-        if (new_text, new_caption, markup) == (msg.text, msg.caption, msg.reply_markup):
-            raise ApiError(
-                400,
-                "Bad Request: message is not modified: specified new message "
-                "content and reply markup are exactly the same as a current "
-                "content and reply markup of the message",
-            )
-        msg.text, msg.caption, msg.reply_markup = new_text, new_caption, markup
-        msg.edits += 1
-        msg.seq = call.seq
-        raw = dict(msg.raw, edit_date=int(time.time()))
-        for key, value in (
-            ("text", msg.text),
-            ("caption", msg.caption),
-            ("reply_markup", msg.reply_markup),
-        ):
-            if value is None:
-                raw.pop(key, None)
-            else:
-                raw[key] = value
-        msg.raw = raw
-        self.events.append(Event(call.seq, "edit", msg, msg.body))
-        return raw
 
     async def _push_webhook(self) -> None:
         """Deliver queued updates to the webhook, one at a time, retrying until accepted."""
@@ -1052,9 +572,11 @@ class ThreadedFakeTelegram:
 # ---- request decoding --------------------------------------------------------------------
 
 
-async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+async def _read_params(
+    request: web.Request,
+) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]]]:
     params: dict[str, Any] = dict(request.query)
-    files: dict[str, tuple[str, bytes]] = {}
+    files: dict[str, tuple[str, bytes, str]] = {}
     ctype = request.content_type
     if request.method == "POST" and request.can_read_body:
         if ctype == "application/json":
@@ -1064,12 +586,13 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
         elif ctype == "multipart/form-data":
             reader = await request.multipart()
             async for part in reader:
-                if part.name is None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
                     continue
                 if part.filename is not None:
-                    files[part.name] = (part.filename, bytes(await part.read()))
+                    mime = part.headers.get("Content-Type", "application/octet-stream")
+                    files[part.name] = (part.filename, bytes(await part.read()), mime)
                 else:
-                    params[part.name] = await part.text()  # type: ignore[union-attr]
+                    params[part.name] = await part.text()
         else:
             form = await request.post()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
@@ -1084,20 +607,6 @@ def _decode(name: str, value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _chat_id(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _id(chat: int | TgUser) -> int:

@@ -10,10 +10,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from tests.harness.telegram import BOT_USER, RecordingRequest
+from tests.harness.bot_api_core import BOT_USER
+from tests.harness.telegram import RecordingRequest
 
 _update_ids = itertools.count(1)
-_query_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -52,27 +52,20 @@ class Harness:
     def message_dict(
         self, user: TgUser, text: str | None = None, *, reply_to: int | None = None, **fields: Any
     ) -> dict[str, Any]:
-        msg: dict[str, Any] = {
-            "message_id": self.tg.next_message_id(user.id),
-            "date": int(time.time()),
-            "chat": user.chat(),
-            "from": user.to_dict(),
-        }
-        if text is not None:
-            msg["text"] = text
-            if text.startswith("/"):
-                command = text.split()[0]
-                msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        """The Message JSON of what the user sends (the fake keeps it, so the bot can copy it)."""
         if reply_to is not None:
-            original = self.tg.messages.get((user.id, reply_to)) or {
-                "message_id": reply_to,
-                "date": int(time.time()),
-                "chat": user.chat(),
-                "from": BOT_USER,
-            }
-            msg["reply_to_message"] = original
-        msg.update(fields)
-        return msg
+            original = self.tg.core.find(user.id, reply_to)
+            fields["reply_to_message"] = (
+                original.raw
+                if original is not None
+                else {
+                    "message_id": reply_to,
+                    "date": int(time.time()),
+                    "chat": user.chat(),
+                    "from": BOT_USER,
+                }
+            )
+        return self.tg.core.user_message(user.to_dict(), user.chat(), text, **fields)
 
     def update(self, payload: dict[str, Any]) -> Update:
         payload = dict(payload, update_id=next(_update_ids))
@@ -97,27 +90,8 @@ class Harness:
 
     async def callback(self, user: TgUser, data: str, message_id: int | None = None) -> None:
         """The user taps a button with this callback data (forged data too)."""
-        if message_id is None:
-            sent = self.tg.sent(user.id)
-            message_id = sent[-1].message_id if sent else 1
-        message = self.tg.messages.get((user.id, message_id)) or {
-            "message_id": message_id,
-            "date": int(time.time()),
-            "chat": user.chat(),
-            "from": BOT_USER,
-            "text": "…",
-        }
-        await self.process(
-            {
-                "callback_query": {
-                    "id": str(next(_query_ids)),
-                    "from": user.to_dict(),
-                    "chat_instance": str(user.id),
-                    "data": data,
-                    "message": message,
-                }
-            }
-        )
+        query = self.tg.core.callback_query(user.to_dict(), user.chat(), data, message_id)
+        await self.process({"callback_query": query})
 
     async def press(self, user: TgUser, label: str) -> None:
         """The user taps the newest button whose text contains `label`."""
