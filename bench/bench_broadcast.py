@@ -32,9 +32,10 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.db.models import City, Delivery, DeliveryStatus, Official, OfficialStatus, Role
-from bot.delivery import AiohttpRequest, Sender
 from bot.runtime import Deps
 from bot.services import broadcasts
+from bot.telegram_io.sender import Sender
+from bot.telegram_io.transport import AiohttpRequest
 
 TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz0123"
 ORGANISER_TG = 5_000_000

@@ -14,13 +14,14 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
-from bot import delivery, scheduling
+from bot import scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.services.seed import read_seed_file, seed_if_empty
 from bot.telegram_bot import ExchangeBot
-from bot.update_order import PerUserUpdateProcessor
+from bot.telegram_io.pacing import SharedWindow, pacer_for
+from bot.telegram_io.update_order import PerUserUpdateProcessor
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,7 @@ def build_application(
         request=request or HTTPXRequest(connection_pool_size=256),
         get_updates_request=get_updates_request or HTTPXRequest(connection_pool_size=1),
         # The bot's replies and the outbox share one window of Telegram's overall limit.
-        rate_limiter=delivery.SharedWindow(delivery.pacer_for(deps.settings))
-        if background
-        else None,
+        rate_limiter=SharedWindow(pacer_for(deps.settings)) if background else None,
     )
     builder = (
         ApplicationBuilder()

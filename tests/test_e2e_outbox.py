@@ -22,7 +22,6 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from bot import delivery
 from bot.config import Settings
 from bot.db import repo
 from bot.db.engine import Database
@@ -38,6 +37,7 @@ from bot.db.models import (
 )
 from bot.runtime import Deps
 from bot.services import reminders
+from bot.telegram_io import sender
 from tests.factories import make_city, make_official
 from tests.harness.fake_server import SEND_METHODS, FakeTelegram
 from tests.harness.process import (
@@ -180,17 +180,17 @@ def clean_logs(procs: BotProcesses) -> None:
 
 # ---- issue 4: a broadcast survives a crash ------------------------------------------------
 
-# Copies that may go twice after a SIGKILL. The sender (bot/delivery.py) writes outcomes in a
-# transaction of its own every FLUSH_SECONDS; a copy Telegram accepted is unknown to the
-# database after the kill only if it was (a) one of the SEND_CONCURRENCY requests in flight,
-# or (b) answered after the last committed flush took its outcomes. The next flush takes its
-# own FLUSH_SECONDS later (or when the previous transaction ends, if later) and commits one
-# transaction after that, so (b) spans at most FLUSH_SECONDS plus two transactions
-# (FLUSH_ALLOWANCE each, generous on a loaded two-core machine), in which the pacer lets at
-# most RATE sends a second through. Rows claimed but not sent wait for their lease and are
-# sent once by the restarted process.
+# Copies that may go twice after a SIGKILL. The sender (bot/telegram_io/sender.py) writes outcomes
+# in a transaction of its own every FLUSH_SECONDS; a copy Telegram accepted is unknown to the
+# database after the kill only if it was (a) one of the SEND_CONCURRENCY requests in flight, or (b)
+# answered after the last committed flush took its outcomes. The next flush takes its own
+# FLUSH_SECONDS later (or when the previous transaction ends, if later) and commits one transaction
+# after that, so (b) spans at most FLUSH_SECONDS plus two transactions (FLUSH_ALLOWANCE each,
+# generous on a loaded two-core machine), in which the pacer lets at most RATE sends a second
+# through. Rows claimed but not sent wait for their lease and are sent once by the restarted
+# process.
 FLUSH_ALLOWANCE = 0.1
-MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (delivery.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
+MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (sender.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
 
 
 async def test_broadcast_resumes_after_sigkill(
