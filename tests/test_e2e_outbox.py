@@ -36,7 +36,7 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import reminders
+from bot.services import reminder_draft
 from bot.telegram_io import sender
 from tests.factories import make_city, make_official
 from tests.harness.fake_server import SEND_METHODS, FakeTelegram
@@ -281,7 +281,7 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
 
     /remind reads a typed 'YYYY-MM-DD HH:MM', so the soonest time it takes is up to a minute
     away. The test makes the service calls the flow makes, only writing the draft's run time
-    with its seconds (as `reminders.set_once` writes it), then confirms as the flow does.
+    with its seconds (as `reminder_draft.set_once` writes it), then confirms as the flow does.
     """
     settings = Settings(
         _env_file=None,
@@ -291,10 +291,10 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
     )
     deps = Deps(settings=settings, db=Database(url))
     try:
-        await reminders.start(deps, ORGANISER.id)
-        await reminders.set_message(deps, ORGANISER.id, text=text)
-        await reminders.choose_audience(deps, ORGANISER.id, "all")
-        draft = await reminders.choose_when(deps, ORGANISER.id, "once")
+        await reminder_draft.start(deps, ORGANISER.id)
+        await reminder_draft.set_message(deps, ORGANISER.id, text=text)
+        await reminder_draft.choose_audience(deps, ORGANISER.id, "all")
+        draft = await reminder_draft.choose_when(deps, ORGANISER.id, "once")
         data = {
             **draft.data,
             "when": {"kind": "once", "run_at": run_at.isoformat()},
@@ -302,9 +302,9 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
         }
         async with deps.db.transaction() as session:
             await repo.put_dialog(
-                session, ORGANISER.id, reminders.STEP_CONFIRM, data, deps.clock.now()
+                session, ORGANISER.id, reminder_draft.STEP_CONFIRM, data, deps.clock.now()
             )
-        return (await reminders.confirm(deps, ORGANISER.id)).id
+        return (await reminder_draft.confirm(deps, ORGANISER.id)).id
     finally:
         await deps.db.dispose()
 

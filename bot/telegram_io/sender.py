@@ -34,7 +34,7 @@ import socket
 from collections import deque
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, MessageId
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -232,6 +232,7 @@ class Sender:
     async def _send(self, job: Job) -> None:
         outbox_send.set(True)  # this task's context only
         attempts = job.attempts + 1
+        result: Message | MessageId
         try:
             markup = (
                 InlineKeyboardMarkup.de_json(job.reply_markup, self.bot)
