@@ -32,9 +32,10 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.db.models import City, Delivery, DeliveryStatus, Official, OfficialStatus, Role
-from bot.delivery import AiohttpRequest, Sender
 from bot.runtime import Deps
-from bot.services import broadcasts
+from bot.services import broadcast_compose
+from bot.telegram_io.sender import Sender
+from bot.telegram_io.transport import AiohttpRequest
 
 TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz0123"
 ORGANISER_TG = 5_000_000
@@ -129,9 +130,9 @@ async def run(args: argparse.Namespace) -> None:
         await seed(db, args.officials)
 
         t0 = time.perf_counter()
-        await broadcasts.begin(deps, ORGANISER_TG)
-        await broadcasts.set_message(deps, ORGANISER_TG, ORGANISER_TG, 1)
-        created = await broadcasts.confirm(deps, ORGANISER_TG, scheduled=False)
+        await broadcast_compose.begin(deps, ORGANISER_TG)
+        await broadcast_compose.set_message(deps, ORGANISER_TG, ORGANISER_TG, 1)
+        created = await broadcast_compose.confirm(deps, ORGANISER_TG, scheduled=False)
         confirm_seconds = time.perf_counter() - t0
 
         bot = Bot(

@@ -66,7 +66,7 @@ from bot.i18n import load_catalogs  # noqa: E402
 from bot.runtime import Deps  # noqa: E402
 from bot.services.exchange import answering, types  # noqa: E402
 from bot.services.routing import gather_candidates, route_round  # noqa: E402
-from bot.update_order import PerUserUpdateProcessor  # noqa: E402
+from bot.telegram_io.update_order import PerUserUpdateProcessor  # noqa: E402
 from tests.harness.telegram import RecordingRequest  # noqa: E402
 from tests.harness.updates import Harness, TgUser  # noqa: E402
 

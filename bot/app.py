@@ -14,12 +14,13 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
-from bot import delivery, scheduling
+from bot import scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.services.seed import read_seed_file, seed_if_empty
-from bot.update_order import PerUserUpdateProcessor
+from bot.telegram_io.pacing import SharedWindow, pacer_for
+from bot.telegram_io.update_order import PerUserUpdateProcessor
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def build_application(
     )
     if background:
         # The bot's replies and the outbox share one window of Telegram's overall limit.
-        builder = builder.rate_limiter(delivery.SharedWindow(delivery.pacer_for(deps.settings)))
+        builder = builder.rate_limiter(SharedWindow(pacer_for(deps.settings)))
     app = builder.build()
     app.bot_data.deps = deps
     app.bot_data.background = background

@@ -62,10 +62,10 @@ class Scheduler(AsyncIOScheduler):
 
 
 async def start(app: Any) -> None:
-    from bot import delivery
+    from bot.telegram_io import outbox_runner
 
-    await delivery.start(app)
-    jobs = [*JOBS, ("outbox", delivery.job, app.bot_data.deps.settings.send_poll_seconds)]
+    await outbox_runner.start(app)
+    jobs = [*JOBS, ("outbox", outbox_runner.job, app.bot_data.deps.settings.send_poll_seconds)]
     scheduler = Scheduler(timezone="UTC")
     for name, job, interval in jobs:
         seconds = interval(app.bot_data.deps.settings) if callable(interval) else interval
@@ -87,11 +87,11 @@ async def start(app: Any) -> None:
 
 
 async def stop(app: Any) -> None:
-    from bot import delivery
+    from bot.telegram_io import outbox_runner
 
     # The sender first: its pass would otherwise go on until the outbox is empty; stopped, it
     # gives back the rows it claimed and has not sent.
-    await delivery.stop(app)
+    await outbox_runner.stop(app)
     scheduler: Scheduler | None = app.bot_data.scheduler
     if scheduler is not None and scheduler.running:
         await scheduler.stop()

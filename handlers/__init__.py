@@ -27,6 +27,7 @@ from telegram.ext import (
 from bot.i18n import _
 from handlers import (
     audit,
+    broadcast_list,
     broadcasts,
     cities,
     common,
@@ -102,9 +103,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
             # broadcasts
             CommandHandler("broadcast", broadcasts.cmd_broadcast, filters=private),
-            CommandHandler("broadcasts", broadcasts.cmd_broadcasts, filters=private),
+            CommandHandler("broadcasts", broadcast_list.cmd_broadcasts, filters=private),
             CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
-            CallbackQueryHandler(broadcasts.on_list, pattern=r"^bcs:"),
+            CallbackQueryHandler(broadcast_list.on_list, pattern=r"^bcs:"),
             # admin: reports and managing the network
             CommandHandler("export", exports.cmd_export, filters=private),
             CommandHandler("stats", stats.cmd_stats, filters=private),

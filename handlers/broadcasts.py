@@ -1,19 +1,18 @@
-"""Organisers' broadcasts: /broadcast (message → audience → preview → send or schedule),
-/broadcasts (recent and scheduled, cancel), and the progress message the scheduler keeps
-up to date while one goes out."""
+"""Organisers' broadcasts: /broadcast (message → audience → preview → send or schedule).
+
+/broadcasts and the progress message are in handlers/broadcast_list.py."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 
-from bot import scheduling
-from bot.db.models import BroadcastStatus, Role
 from bot.i18n import (
     _,
     babel_locale,
@@ -21,16 +20,14 @@ from bot.i18n import (
     format_datetime,
     language_name,
     ngettext,
-    use_locale,
 )
-from bot.services import ServiceError
-from bot.services import broadcasts as bc
-from bot.services.broadcasts import Counts, Draft, Progress, Summary
+from bot.services import broadcast_compose as bc
+from bot.services.broadcast_compose import Draft, Role
 from bot.services.dialog import Step
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int, rows
+from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int
 from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
@@ -38,7 +35,7 @@ log = logging.getLogger(__name__)
 DIMS = {"co": "countries", "ci": "cities", "to": "topics", "la": "languages", "ro": "roles"}
 CODES = {v: k for k, v in DIMS.items()}
 
-ERRORS = {
+ERRORS: dict[str, Callable[..., str]] = {
     "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
     "bad_time": lambda timezone, **_k: _(
         "I could not read that date and time. "
@@ -65,16 +62,6 @@ def dimension_label(dim: str) -> str:
         "languages": _("Languages"),
         "roles": _("Roles"),
     }[dim]
-
-
-def status_name(status: str) -> str:
-    return {
-        BroadcastStatus.DRAFT: _("draft"),
-        BroadcastStatus.SCHEDULED: _("scheduled"),
-        BroadcastStatus.SENDING: _("sending"),
-        BroadcastStatus.DONE: _("done"),
-        BroadcastStatus.CANCELLED: _("cancelled"),
-    }.get(BroadcastStatus(status), status)
 
 
 def option_label(dim: str, option: bc.Option) -> str:
@@ -357,149 +344,3 @@ async def preview(update: Update, context: Ctx) -> None:
             [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")],
         ),
     )
-
-
-# ---- /broadcasts -----------------------------------------------------------------------------
-
-
-def counts_text(c: Counts) -> str:
-    return _("{sent} of {total} sent · {failed} failed · {unreachable} unreachable").format(
-        sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable
-    )
-
-
-def summary_line(s: Summary, timezone: str) -> str:
-    if s.status == BroadcastStatus.SCHEDULED and s.scheduled_at is not None:
-        state = _("scheduled for {when}").format(when=format_datetime(s.scheduled_at, timezone))
-        numbers = ngettext("{count} recipient", "{count} recipients", s.counts.total).format(
-            count=s.counts.total
-        )
-    else:
-        state = status_name(s.status)
-        numbers = counts_text(s.counts)
-        if s.counts.cancelled:  # the rest of a cancelled broadcast, or recipients who left
-            numbers += " · " + _("{count} not sent").format(count=s.counts.cancelled)
-    return _("#{id} · {state} · {numbers}\n   {author}, {created}").format(
-        id=s.id,
-        state=state,
-        numbers=numbers,
-        author=esc(s.author or "—"),
-        created=format_datetime(s.created_at, timezone, "short"),
-    )
-
-
-@requires(Role.ORGANISER)
-@guarded(ERRORS)
-async def cmd_broadcasts(update: Update, context: Ctx) -> None:
-    """Lists scheduled, running and recent broadcasts with their counts; Cancel buttons."""
-    listing = await bc.recent(context.deps, context.who.tg_user_id)
-    if not listing.broadcasts:
-        await reply(update, _("No broadcasts yet. Send /broadcast to write one."))
-        return
-    text = (
-        _("<b>Broadcasts</b>")
-        + "\n"
-        + "\n".join(summary_line(s, listing.timezone) for s in listing.broadcasts)
-    )
-    cancel_buttons = [
-        button(_("Cancel #{id}").format(id=s.id), "bcs", "c", s.id)
-        for s in listing.broadcasts
-        if s.status in bc.LIVE
-    ]
-    await reply(update, text, markup(*rows(cancel_buttons, 2)) if cancel_buttons else None)
-
-
-@requires(Role.ORGANISER)
-@guarded(ERRORS)
-async def on_list(update: Update, context: Ctx) -> None:
-    """Cancel buttons of /broadcasts: ask to confirm, then stop what is not sent yet."""
-    query = update.callback_query
-    assert query is not None
-    parts = parse(query.data, "bcs")
-    if parts == ["no"]:
-        await answer(query)
-        await show(update, _("Nothing was changed."))
-        return
-    if len(parts) != 2 or parts[0] not in ("c", "cc"):
-        raise BadCallback(query.data)
-    bid = parse_int(parts[1])
-    if parts[0] == "c":
-        summary = await bc.get_summary(context.deps, context.who.tg_user_id, bid)
-        if summary.status not in bc.LIVE:
-            raise ServiceError("not_cancellable", id=bid)
-        await answer(query)
-        await show(
-            update,
-            ngettext(
-                "Cancel broadcast #{id}? The {count} message not sent yet will stay unsent.",
-                "Cancel broadcast #{id}? The {count} messages not sent yet will stay unsent.",
-                summary.counts.pending,
-            ).format(id=bid, count=summary.counts.pending),
-            markup([button(_("Yes, cancel it"), "bcs", "cc", bid), button(_("No"), "bcs", "no")]),
-        )
-        return
-    summary = await bc.cancel(context.deps, context.who.tg_user_id, bid)
-    await answer(query)
-    await show(
-        update,
-        _("Broadcast #{id} cancelled: {sent} sent, {not_sent} not sent.").format(
-            id=bid, sent=summary.counts.sent, not_sent=summary.counts.cancelled
-        ),
-    )
-
-
-# ---- the progress message (a scheduler job, not a handler) -------------------------------------
-
-
-def progress_text(p: Progress) -> str:
-    if p.final:
-        return _("📣 Broadcast #{id} finished: {numbers}").format(
-            id=p.id, numbers=counts_text(p.counts)
-        )
-    return _("📣 Broadcast #{id} is going out: {numbers}").format(
-        id=p.id, numbers=counts_text(p.counts)
-    )
-
-
-def report_text(p: Progress) -> str:
-    c = p.counts
-    text = _(
-        "<b>Broadcast #{id}: delivery report</b>\n"
-        "Delivered: {sent} of {total}\n"
-        "Failed: {failed}\n"
-        "Unreachable (they blocked the bot): {unreachable}"
-    ).format(id=p.id, sent=c.sent, total=c.total, failed=c.failed, unreachable=c.unreachable)
-    if c.cancelled:  # removed or erased after the broadcast was confirmed
-        text += "\n" + _("Not sent (no longer registered): {count}").format(count=c.cancelled)
-    return text
-
-
-def rendered_report(p: Progress) -> str:
-    with use_locale(p.locale):
-        return report_text(p)
-
-
-async def progress_job(app: Any) -> None:
-    """Keeps each running broadcast's progress message up to date; the final report goes
-    through the outbox (written with the broadcast's end, so it is never lost)."""
-    deps = app.bot_data.deps
-    for p in await bc.progress_due(deps, rendered_report):
-        with use_locale(p.locale):
-            text = progress_text(p)
-        try:
-            if p.message_id is not None:
-                try:
-                    await app.bot.edit_message_text(
-                        text, chat_id=p.chat_id, message_id=p.message_id
-                    )
-                except BadRequest as exc:
-                    if "not modified" not in str(exc).lower():
-                        raise
-            elif not p.final:
-                sent = await app.bot.send_message(p.chat_id, text)
-                await bc.set_progress_message(deps, p.id, sent.message_id)
-        except TelegramError as exc:
-            log.info("broadcast progress not shown broadcast_id=%s error=%s", p.id, exc)
-
-
-scheduling.JOBS.append(("broadcast-progress", progress_job, 1.0))

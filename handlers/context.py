@@ -17,7 +17,7 @@ class BotData:
         self.deps: Deps | None = None
         self.background: bool = True
         self.scheduler: Any = None
-        self.outbox: Any = None  # bot.delivery.Outbox while the sender runs
+        self.outbox: Any = None  # bot.telegram_io.outbox_runner.Outbox while the sender runs
 
 
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

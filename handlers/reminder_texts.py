@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time, get_datetime_format, get_day_names
 
 from bot.i18n import _, babel_locale, use_locale
-from bot.services.reminders import ReminderNotice
+from bot.services.reminder_runs import ReminderNotice
 
 
 def format_when(when: datetime, timezone: str | None) -> str:

@@ -4,34 +4,29 @@ that sends due runs."""
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot import scheduling
-from bot.db.models import ReminderStatus, Role
-from bot.i18n import _, babel_locale, current_locale, ngettext
-from bot.services import dialog, reminders
+from bot.i18n import _
+from bot.services import dialog, reminder_draft, reminder_list, reminder_runs
 from bot.services.dialog import Step
-from bot.services.reminders import Draft, Option, ReminderInfo
-from handlers.common import answer, esc, guarded, reply, requires, show
+from bot.services.reminder_list import Role
+from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import button, markup, paged, parse, parse_int, rows
-from handlers.reminder_texts import day_name, describe_rule, format_when, reminder_notice
+from handlers.keyboards import button, markup, parse, parse_int
+from handlers.reminder_texts import format_when, reminder_notice
+from handlers.reminder_views import prompt, show_list
 
 log = logging.getLogger(__name__)
 
-LIST_LIMIT = 20
-TAG = re.compile(r"<[^>]+>")
 JOB_BATCH = 50
 
-ERRORS = {
+ERRORS: dict[str, Callable[..., str]] = {
     "bad_datetime": lambda **_k: _(
         "Please write the date and time like 2026-12-01 10:00 (year-month-day hours:minutes)."
     ),
@@ -49,236 +44,6 @@ ERRORS = {
 }
 
 
-# ---- rendering for the organiser ---------------------------------------------------------
-
-
-def option_label(kind: str, option: Option) -> str:
-    if kind == "countries":
-        return str(babel_locale().territories.get(option.value, option.value))
-    if kind == "topics":
-        loc = current_locale()
-        return option.names.get(loc) or option.names.get("en") or option.name
-    return option.name
-
-
-def audience_text(audience: tuple[str, list[Option]]) -> str:
-    kind, options = audience
-    if kind == "all":
-        return _("every active official")
-    names = ", ".join(esc(option_label(kind, o)) for o in options) or "—"
-    return {
-        "countries": _("officials in {names}"),
-        "cities": _("officials of {names}"),
-        "topics": _("officials working on {names}"),
-    }[kind].format(names=names)
-
-
-def schedule_text(when: dict[str, Any], timezone: str) -> str:
-    if when.get("kind") == "once":
-        return _("once, on {time}").format(
-            time=format_when(datetime.fromisoformat(when["run_at"]), timezone)
-        )
-    return describe_rule(when, timezone)
-
-
-def message_excerpt(text: str | None, is_copy: bool, limit: int = 80) -> str:
-    """The start of the reminder's text, without its formatting (a cut could split a tag)."""
-    if is_copy or not text:
-        return _("(a copy of your message)")
-    plain = " ".join(html.unescape(TAG.sub("", text)).split())
-    return esc(plain[:limit] + ("…" if len(plain) > limit else ""))
-
-
-def example_datetime(timezone: str) -> str:
-    tomorrow = datetime.now(UTC).astimezone(ZoneInfo(timezone)) + timedelta(days=1)
-    return tomorrow.strftime("%Y-%m-%d") + " 10:00"
-
-
-def pick_keyboard(draft: Draft, page: int) -> InlineKeyboardMarkup:
-    kind = draft.data["pick"]
-    items = [
-        (("✅ " if o.selected else "▫️ ") + option_label(kind, o), f"rem:t:{o.value}:{page}")
-        for o in draft.options
-    ]
-    body, _page = paged(items, page, "rem:pg", width=2)
-    body.append([button(_("Done"), "rem", "done"), button(_("Cancel"), "rem", "cancel")])
-    return InlineKeyboardMarkup(body)
-
-
-async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
-    """Ask what the draft's step needs."""
-    step, tz = draft.step, draft.timezone
-    cancel = button(_("Cancel"), "rem", "cancel")
-    if step == reminders.STEP_MESSAGE:
-        await show(
-            update,
-            _("Send the reminder: any message (text, photo, document). Send /cancel to stop."),
-        )
-    elif step == reminders.STEP_AUDIENCE:
-        await show(
-            update,
-            _("Who should receive it?"),
-            markup(
-                [button(_("Everyone"), "rem", "aud", "all")],
-                [
-                    button(_("By country"), "rem", "aud", "countries"),
-                    button(_("By city"), "rem", "aud", "cities"),
-                ],
-                [button(_("By topic"), "rem", "aud", "topics"), cancel],
-            ),
-        )
-    elif step == reminders.STEP_PICK:
-        title = {
-            "countries": _("Choose the countries, then Done."),
-            "cities": _("Choose the cities, then Done."),
-            "topics": _("Choose the topics, then Done."),
-        }[draft.data["pick"]]
-        await show(update, title, pick_keyboard(draft, page))
-    elif step == reminders.STEP_WHEN:
-        await show(
-            update,
-            _("When should it be sent?"),
-            markup(
-                [button(_("Once"), "rem", "when", "once")],
-                [button(_("Every week"), "rem", "when", "weekly")],
-                [button(_("First weekday of each month"), "rem", "when", "monthly")],
-                [cancel],
-            ),
-        )
-    elif step == reminders.STEP_ONCE:
-        await show(
-            update,
-            _("Type the date and time, in {timezone} time, for example {example}.").format(
-                timezone=tz, example=example_datetime(tz)
-            ),
-        )
-    elif step == reminders.STEP_WEEKDAY:
-        title = (
-            _("On which day of the week?")
-            if draft.data["when"]["kind"] == "weekly"
-            else _("The first of which weekday of each month?")
-        )
-        days = [button(day_name(d), "rem", "wd", d) for d in range(7)]
-        await show(update, title, markup(*rows(days, 2), [cancel]))
-    elif step == reminders.STEP_TIME:
-        await show(
-            update, _("At what time, in {timezone} time? For example 10:00.").format(timezone=tz)
-        )
-    elif step == reminders.STEP_EVENT_ASK:
-        await show(
-            update,
-            _(
-                "Is it about an event? Add the event's date and time and each recipient will see "
-                "it in their own city's time."
-            ),
-            markup(
-                [
-                    button(_("Add the event time"), "rem", "ev", "yes"),
-                    button(_("No event time"), "rem", "ev", "no"),
-                ],
-                [cancel],
-            ),
-        )
-    elif step == reminders.STEP_EVENT:
-        await show(
-            update,
-            _("Type the event's date and time, in {timezone} time, for example {example}.").format(
-                timezone=tz, example=example_datetime(tz)
-            ),
-        )
-    elif step == reminders.STEP_CONFIRM:
-        await show(
-            update, confirm_text(draft), markup([button(_("Schedule"), "rem", "ok"), cancel])
-        )
-
-
-def confirm_text(draft: Draft) -> str:
-    data, tz = draft.data, draft.timezone
-    lines = [
-        _("<b>Check the reminder</b>"),
-        _("Message: {message}").format(
-            message=message_excerpt(data.get("text"), data.get("message_id") is not None, 300)
-        ),
-        _("To: {audience} (now {count})").format(
-            audience=audience_text(draft.audience), count=draft.recipients or 0
-        ),
-        _("When: {schedule}").format(schedule=schedule_text(data["when"], tz)),
-    ]
-    if data.get("event_at"):
-        lines.append(
-            _("Event: {time} ({timezone})").format(
-                time=format_when(datetime.fromisoformat(data["event_at"]), tz), timezone=tz
-            )
-        )
-    if draft.next_run_at is not None:
-        lines.append(
-            _("First run: {time} ({timezone})").format(
-                time=format_when(draft.next_run_at, tz), timezone=tz
-            )
-        )
-    return "\n".join(lines)
-
-
-def reminder_block(r: ReminderInfo, timezone: str) -> str:
-    status = {ReminderStatus.PAUSED: "⏸", ReminderStatus.DONE: "⚠️"}.get(
-        ReminderStatus(r.status), "🔔"
-    )
-    schedule = "—"
-    if r.rule:
-        schedule = describe_rule(r.rule, r.timezone)
-    elif r.run_at is not None:
-        schedule = schedule_text({"kind": "once", "run_at": r.run_at.isoformat()}, r.timezone)
-    lines = [
-        f"{status} <b>#{r.id}</b> {message_excerpt(r.text, r.is_copy)}",
-        _("To: {audience}").format(audience=audience_text(r.audience)),
-        _("When: {schedule}").format(schedule=schedule),
-    ]
-    if r.status == ReminderStatus.PAUSED:
-        lines.append(_("Paused."))
-    elif r.status == ReminderStatus.DONE:
-        lines.append(_("Finished."))
-    elif r.next_run_at is not None:
-        lines.append(_("Next run: {time}").format(time=format_when(r.next_run_at, timezone)))
-    for issue in r.issues:
-        if issue.action == "reminder.skipped":
-            lines.append(
-                _(
-                    "⚠️ Not sent on {time}: the bot was offline for longer than the grace period."
-                ).format(time=format_when(issue.run_at, timezone))
-            )
-        else:
-            lines.append(
-                _("⚠️ Sent late for {time}: the bot was offline.").format(
-                    time=format_when(issue.run_at, timezone)
-                )
-            )
-    return "\n".join(lines)
-
-
-async def show_list(update: Update, context: Ctx) -> None:
-    listing = await reminders.list_reminders(context.deps, context.who.tg_user_id)
-    if not listing.reminders:
-        await show(update, _("No reminders are scheduled. Create one with /remind."))
-        return
-    shown = listing.reminders[:LIST_LIMIT]
-    blocks = [_("<b>Reminders</b> (times in {timezone})").format(timezone=listing.timezone)]
-    blocks += [reminder_block(r, listing.timezone) for r in shown]
-    if len(listing.reminders) > len(shown):
-        more = len(listing.reminders) - len(shown)
-        blocks.append(ngettext("…and {count} more.", "…and {count} more.", more).format(count=more))
-    keyboard = []
-    for r in shown:
-        if r.status == ReminderStatus.DONE:
-            continue
-        toggle = (
-            button(_("▶️ Resume #{id}").format(id=r.id), "rml", "r", r.id)
-            if r.status == ReminderStatus.PAUSED
-            else button(_("⏸ Pause #{id}").format(id=r.id), "rml", "p", r.id)
-        )
-        keyboard.append([toggle, button(_("🗑 Delete #{id}").format(id=r.id), "rml", "d", r.id)])
-    await show(update, "\n\n".join(blocks), markup(*keyboard) if keyboard else None)
-
-
 # ---- commands and buttons ----------------------------------------------------------------
 
 
@@ -286,7 +51,7 @@ async def show_list(update: Update, context: Ctx) -> None:
 @guarded(ERRORS)
 async def cmd_remind(update: Update, context: Ctx) -> None:
     """Starts a new reminder: asks for its message."""
-    draft = await reminders.start(context.deps, context.who.tg_user_id)
+    draft = await reminder_draft.start(context.deps, context.who.tg_user_id)
     await prompt(update, draft)
 
 
@@ -306,22 +71,22 @@ async def on_typed(update: Update, context: Ctx, state: Step) -> None:
     user_id = context.who.tg_user_id
     deps = context.deps
     typed = message.text
-    if state.step == reminders.STEP_MESSAGE:
+    if state.step == reminder_draft.STEP_MESSAGE:
         if typed is not None:
-            draft = await reminders.set_message(deps, user_id, text=message.text_html)
+            draft = await reminder_draft.set_message(deps, user_id, text=message.text_html)
         else:
-            draft = await reminders.set_message(
+            draft = await reminder_draft.set_message(
                 deps, user_id, chat_id=message.chat_id, message_id=message.message_id
             )
     elif typed is None:
         await reply(update, _("Please type it as text."))
         return
-    elif state.step == reminders.STEP_ONCE:
-        draft = await reminders.set_once(deps, user_id, typed)
-    elif state.step == reminders.STEP_TIME:
-        draft = await reminders.set_time(deps, user_id, typed)
-    elif state.step == reminders.STEP_EVENT:
-        draft = await reminders.set_event(deps, user_id, typed)
+    elif state.step == reminder_draft.STEP_ONCE:
+        draft = await reminder_draft.set_once(deps, user_id, typed)
+    elif state.step == reminder_draft.STEP_TIME:
+        draft = await reminder_draft.set_time(deps, user_id, typed)
+    elif state.step == reminder_draft.STEP_EVENT:
+        draft = await reminder_draft.set_event(deps, user_id, typed)
     else:
         await reply(update, _("Please use the buttons above, or send /cancel to stop."))
         return
@@ -339,23 +104,23 @@ async def on_remind(update: Update, context: Ctx) -> None:
     action, args = parts[0], parts[1:]
     page = 0
     if action == "aud" and len(args) == 1:
-        draft = await reminders.choose_audience(deps, user_id, args[0])
+        draft = await reminder_draft.choose_audience(deps, user_id, args[0])
     elif action == "t" and len(args) == 2:
         page = parse_int(args[1])
-        draft = await reminders.toggle(deps, user_id, args[0])
+        draft = await reminder_draft.toggle(deps, user_id, args[0])
     elif action == "pg" and len(args) == 1:
         page = parse_int(args[0])
-        draft = await reminders.toggle_page(deps, user_id)
+        draft = await reminder_draft.toggle_page(deps, user_id)
     elif action == "done" and not args:
-        draft = await reminders.audience_done(deps, user_id)
+        draft = await reminder_draft.audience_done(deps, user_id)
     elif action == "when" and len(args) == 1:
-        draft = await reminders.choose_when(deps, user_id, args[0])
+        draft = await reminder_draft.choose_when(deps, user_id, args[0])
     elif action == "wd" and len(args) == 1:
-        draft = await reminders.set_weekday(deps, user_id, parse_int(args[0]))
+        draft = await reminder_draft.set_weekday(deps, user_id, parse_int(args[0]))
     elif action == "ev" and len(args) == 1 and args[0] in ("yes", "no"):
-        draft = await reminders.ask_event(deps, user_id, args[0] == "yes")
+        draft = await reminder_draft.ask_event(deps, user_id, args[0] == "yes")
     elif action == "ok" and not args:
-        created = await reminders.confirm(deps, user_id)
+        created = await reminder_draft.confirm(deps, user_id)
         await answer(query)
         when = format_when(created.next_run_at, created.timezone) if created.next_run_at else "—"
         await show(
@@ -387,10 +152,10 @@ async def on_list(update: Update, context: Ctx) -> None:
     action, reminder_id = parts[0], parse_int(parts[1])
     user_id, deps = context.who.tg_user_id, context.deps
     if action == "p":
-        await reminders.pause(deps, user_id, reminder_id)
+        await reminder_list.pause(deps, user_id, reminder_id)
         await answer(query, _("Paused."))
     elif action == "r":
-        await reminders.resume(deps, user_id, reminder_id)
+        await reminder_list.resume(deps, user_id, reminder_id)
         await answer(query, _("Resumed."))
     elif action == "d":
         await answer(query)
@@ -406,7 +171,7 @@ async def on_list(update: Update, context: Ctx) -> None:
         )
         return
     elif action == "dy":
-        await reminders.delete(deps, user_id, reminder_id)
+        await reminder_list.delete(deps, user_id, reminder_id)
         await answer(query, _("Deleted."))
     elif action == "dn":
         await answer(query)
@@ -423,7 +188,9 @@ async def reminders_job(app: Any) -> None:
     """Scheduler job: send due reminder runs (late within the grace period, else skipped)."""
     deps = app.bot_data.deps
     while True:
-        report = await reminders.run_due(deps, deps.clock.now(), reminder_notice, limit=JOB_BATCH)
+        report = await reminder_runs.run_due(
+            deps, deps.clock.now(), reminder_notice, limit=JOB_BATCH
+        )
         if report.claimed < JOB_BATCH:
             return
 

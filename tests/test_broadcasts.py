@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.db.audience import recipients_query
 from bot.db.models import (
     Broadcast,
     BroadcastStatus,
@@ -16,11 +17,9 @@ from bot.db.models import (
     OfficialStatus,
     Role,
 )
-from bot.services import broadcasts as bc
-from bot.services import erasure
+from bot.services import broadcast_progress, erasure
 from bot.services import network as network_service
-from bot.services.targeting import recipients_query
-from handlers.broadcasts import progress_job
+from handlers.broadcast_list import progress_job
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.outbox import drain
@@ -343,7 +342,7 @@ async def test_cancel_stops_a_running_broadcast(harness: Harness) -> None:
         if url.endswith("/copyMessage"):
             copies += 1
             if copies == 5:
-                await bc.cancel(h.deps, org_tg, 1)
+                await broadcast_progress.cancel(h.deps, org_tg, 1)
         return await original(url, method, request_data, **kw)
 
     h.tg.do_request = cancel_after_five  # type: ignore[method-assign]

@@ -12,7 +12,9 @@ from telegram.ext import ExtBot
 
 from bot.db import outbox
 from bot.db.models import AuditLog, Delivery, DeliveryStatus, Official, OfficialStatus
-from bot.delivery import Pacer, Sender, SharedWindow, backoff, pacer_for
+from bot.telegram_io.pacing import Pacer, SharedWindow, pacer_for
+from bot.telegram_io.send_outcomes import backoff
+from bot.telegram_io.sender import Sender
 from tests.conftest import TEST_TOKEN
 from tests.factories import make_city, make_official
 from tests.harness.outbox import FakeTimer, drain

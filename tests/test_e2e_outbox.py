@@ -22,7 +22,6 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from bot import delivery
 from bot.config import Settings
 from bot.db import repo
 from bot.db.engine import Database
@@ -37,7 +36,8 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import reminders
+from bot.services import reminder_draft
+from bot.telegram_io import sender
 from tests.factories import make_city, make_official
 from tests.harness.fake_server import SEND_METHODS, FakeTelegram
 from tests.harness.process import (
@@ -180,17 +180,17 @@ def clean_logs(procs: BotProcesses) -> None:
 
 # ---- issue 4: a broadcast survives a crash ------------------------------------------------
 
-# Copies that may go twice after a SIGKILL. The sender (bot/delivery.py) writes outcomes in a
-# transaction of its own every FLUSH_SECONDS; a copy Telegram accepted is unknown to the
-# database after the kill only if it was (a) one of the SEND_CONCURRENCY requests in flight,
-# or (b) answered after the last committed flush took its outcomes. The next flush takes its
-# own FLUSH_SECONDS later (or when the previous transaction ends, if later) and commits one
-# transaction after that, so (b) spans at most FLUSH_SECONDS plus two transactions
-# (FLUSH_ALLOWANCE each, generous on a loaded two-core machine), in which the pacer lets at
-# most RATE sends a second through. Rows claimed but not sent wait for their lease and are
-# sent once by the restarted process.
+# Copies that may go twice after a SIGKILL. The sender (bot/telegram_io/sender.py) writes outcomes
+# in a transaction of its own every FLUSH_SECONDS; a copy Telegram accepted is unknown to the
+# database after the kill only if it was (a) one of the SEND_CONCURRENCY requests in flight, or (b)
+# answered after the last committed flush took its outcomes. The next flush takes its own
+# FLUSH_SECONDS later (or when the previous transaction ends, if later) and commits one transaction
+# after that, so (b) spans at most FLUSH_SECONDS plus two transactions (FLUSH_ALLOWANCE each,
+# generous on a loaded two-core machine), in which the pacer lets at most RATE sends a second
+# through. Rows claimed but not sent wait for their lease and are sent once by the restarted
+# process.
 FLUSH_ALLOWANCE = 0.1
-MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (delivery.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
+MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (sender.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
 
 
 async def test_broadcast_resumes_after_sigkill(
@@ -281,7 +281,7 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
 
     /remind reads a typed 'YYYY-MM-DD HH:MM', so the soonest time it takes is up to a minute
     away. The test makes the service calls the flow makes, only writing the draft's run time
-    with its seconds (as `reminders.set_once` writes it), then confirms as the flow does.
+    with its seconds (as `reminder_draft.set_once` writes it), then confirms as the flow does.
     """
     settings = Settings(
         _env_file=None,
@@ -291,10 +291,10 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
     )
     deps = Deps(settings=settings, db=Database(url))
     try:
-        await reminders.start(deps, ORGANISER.id)
-        await reminders.set_message(deps, ORGANISER.id, text=text)
-        await reminders.choose_audience(deps, ORGANISER.id, "all")
-        draft = await reminders.choose_when(deps, ORGANISER.id, "once")
+        await reminder_draft.start(deps, ORGANISER.id)
+        await reminder_draft.set_message(deps, ORGANISER.id, text=text)
+        await reminder_draft.choose_audience(deps, ORGANISER.id, "all")
+        draft = await reminder_draft.choose_when(deps, ORGANISER.id, "once")
         data = {
             **draft.data,
             "when": {"kind": "once", "run_at": run_at.isoformat()},
@@ -302,9 +302,9 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
         }
         async with deps.db.transaction() as session:
             await repo.put_dialog(
-                session, ORGANISER.id, reminders.STEP_CONFIRM, data, deps.clock.now()
+                session, ORGANISER.id, reminder_draft.STEP_CONFIRM, data, deps.clock.now()
             )
-        return (await reminders.confirm(deps, ORGANISER.id)).id
+        return (await reminder_draft.confirm(deps, ORGANISER.id)).id
     finally:
         await deps.db.dispose()
 

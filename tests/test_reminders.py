@@ -22,8 +22,8 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import NotAllowed, recurrence, reminders
-from bot.services.reminders import ReminderNotice
+from bot.services import NotAllowed, recurrence, reminder_draft, reminder_list, reminder_runs
+from bot.services.reminder_runs import ReminderNotice
 from bot.services.targeting import resolve_recipients
 from handlers.reminder_texts import reminder_notice
 from handlers.reminders import reminders_job
@@ -277,9 +277,9 @@ async def test_only_organisers_schedule_and_manage(harness: Harness) -> None:
     assert (await reminder_row(h.deps.db, reminder_id)).status == ReminderStatus.ACTIVE
     assert len(await audits(h.deps.db, "access.denied")) == 3
     with pytest.raises(NotAllowed):
-        await reminders.delete(h.deps, official_user.id, reminder_id)
+        await reminder_list.delete(h.deps, official_user.id, reminder_id)
     with pytest.raises(NotAllowed):
-        await reminders.start(h.deps, official_user.id)
+        await reminder_draft.start(h.deps, official_user.id)
 
 
 # ---- /reminders ------------------------------------------------------------------------
@@ -353,7 +353,7 @@ async def test_resume_a_one_off_whose_time_passed_is_refused(
     h = harness
     n = await network(h)
     rid = await add_reminder(h.deps.db, run_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
-    await reminders.pause(h.deps, n["org_user"].id, rid)
+    await reminder_list.pause(h.deps, n["org_user"].id, rid)
     clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))
     await h.callback(n["org_user"], f"rml:r:{rid}")
     assert "cannot be resumed" in h.tg.alerts()[-1]
@@ -377,7 +377,7 @@ async def test_weekly_reminder_stays_at_10_local_across_dst(
         assert row.next_run_at is not None
         seen.append(row.next_run_at)
         clock.set(row.next_run_at)
-        report = await reminders.run_due(deps, clock.now(), reminder_notice)
+        report = await reminder_runs.run_due(deps, clock.now(), reminder_notice)
         assert report.sent == [(rid, row.next_run_at)]
     # CET (UTC+1) before the change on 29 March, CEST (UTC+2) after: 10:00 in Rome each time.
     assert seen == [
@@ -506,7 +506,7 @@ async def test_copied_message_gets_a_header_with_event_time_and_late_mark(
         db, run_at=due, source=(ADMIN_TG_ID, 77), event_at=datetime(2026, 3, 4, 15, tzinfo=UTC)
     )
     clock.set(due + timedelta(minutes=10))
-    await reminders.run_due(deps, clock.now(), reminder_notice)
+    await reminder_runs.run_due(deps, clock.now(), reminder_notice)
     header, copy = await outbox(db)
     assert header.dedupe_key == f"r:{rid}:20260303T090000Z:{reader.id}:h"
     assert "4 mars 2026, 15:00" in (header.text or "") and "3 mars 2026, 09:00" in (
@@ -539,11 +539,11 @@ async def test_a_failure_while_enqueuing_neither_skips_nor_repeats(
 
     clock.set(due)
     with pytest.raises(RuntimeError):
-        await reminders.run_due(deps, clock.now(), crash_on_second)
+        await reminder_runs.run_due(deps, clock.now(), crash_on_second)
     assert await outbox(db) == []
     assert (await reminder_row(db, rid)).next_run_at == due
-    await reminders.run_due(deps, clock.now(), reminder_notice)
-    await reminders.run_due(deps, clock.now(), reminder_notice)
+    await reminder_runs.run_due(deps, clock.now(), reminder_notice)
+    await reminder_runs.run_due(deps, clock.now(), reminder_notice)
     assert len(await outbox(db)) == 3
 
 
@@ -566,7 +566,7 @@ async def test_two_processes_handle_each_due_run_once(
         async def drain(deps: Deps) -> list[int]:
             handled: list[int] = []
             while True:
-                report = await reminders.run_due(deps, clock.now(), reminder_notice, limit=7)
+                report = await reminder_runs.run_due(deps, clock.now(), reminder_notice, limit=7)
                 handled += [rid for rid, _run in report.sent]
                 if report.claimed == 0:
                     return handled

@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
-from bot.update_order import PerUserUpdateProcessor
+from bot.telegram_io.update_order import PerUserUpdateProcessor
 from tests.harness.telegram import RecordingRequest
 from tests.harness.updates import Harness, TgUser
 

@@ -1,4 +1,4 @@
-"""Writing to the outbox (the `delivery` table). The sender in bot/delivery.py drains it.
+"""Writing to the outbox (the `delivery` table). The sender in bot/telegram_io/sender.py drains it.
 
 Rows are idempotent by `dedupe_key` (e.g. ``b:<broadcast>:<official>``,
 ``r:<reminder>:<run iso>:<official>``, ``n:<routing>``): adding the same key twice keeps one.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,9 @@ from bot.db.models import (
     Official,
     OfficialStatus,
 )
+
+# The table itself: the bulk updates below are Core statements, with no ORM bookkeeping.
+DELIVERY = cast(Table, Delivery.__table__)
 
 
 def delivery_row(
@@ -106,7 +109,7 @@ async def claim(
     they were written (a broadcast confirmed before an official was removed) are cancelled
     here, not sent.
     """
-    table = Delivery.__table__
+    table = DELIVERY
     query = (
         select(*CLAIM_COLUMNS, Official.status.label("recipient_status"))
         .outerjoin(Official, Official.id == Delivery.recipient_id)
@@ -119,7 +122,8 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     )
-    rows, gone = [], []
+    rows: list[dict[str, Any]] = []
+    gone: list[dict[str, Any]] = []
     for r in await session.execute(query):
         row = dict(r._mapping)
         (gone if row.pop("recipient_status") in GONE else rows).append(row)
@@ -145,7 +149,7 @@ async def record_sent(
     """(row id, Telegram message id, attempts) for rows Telegram accepted."""
     if not results:
         return
-    table = Delivery.__table__
+    table = DELIVERY
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"))
@@ -168,7 +172,7 @@ async def record_final(
     """(row id, error, attempts) for rows that end here: failed or unreachable."""
     if not results:
         return
-    table = Delivery.__table__
+    table = DELIVERY
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"))
@@ -191,7 +195,7 @@ async def record_retry(
     """(row id, error, attempts, next attempt) for rows to try again; a cancelled row stays so."""
     if not results:
         return
-    table = Delivery.__table__
+    table = DELIVERY
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.PENDING)
@@ -211,7 +215,7 @@ async def record_retry(
 
 async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
     """Give back claimed rows that were not tried, so any worker may take them at once."""
-    table = Delivery.__table__
+    table = DELIVERY
     for start in range(0, len(ids), 1000):
         await session.execute(
             update(table)
@@ -264,3 +268,22 @@ async def cancelled_broadcasts(session: AsyncSession, broadcast_ids: set[int]) -
         )
     )
     return set(rows.all())
+
+
+async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> None:
+    """A cancelled broadcast's rows not sent yet stay unsent (and are no longer leased)."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.broadcast_id == broadcast_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, claimed_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_reminder(session: AsyncSession, reminder_id: int) -> None:
+    """A deleted reminder's rows not sent yet stay unsent."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.reminder_id == reminder_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED)
+    )

@@ -13,40 +13,22 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.db import repo
+from bot.db import exchange_stats, repo
+from bot.db.exchange_stats import ExportFilter
 from bot.db.models import (
-    City,
-    ExchangeKind,
-    ExchangeMessage,
-    Official,
-    OfficialStatus,
-    Question,
     Role,
-    Topic,
 )
 from bot.runtime import Deps
 from bot.services import InvalidInput, NotFound
+from bot.services.export_rows import shape, zone_named
 from bot.services.identity import require_role
 
 ERASED_NAME = "(erased)"
 BATCH_ROWS = 5000
 FORMATS = ("csv", "xlsx", "jsonl")
 
-# The messages people exchanged; nudges and escalations are the bot's own and stay out.
-EXPORT_KINDS = (
-    ExchangeKind.QUESTION,
-    ExchangeKind.ROUTING,
-    ExchangeKind.ANSWER,
-    ExchangeKind.FOLLOW_UP,
-    ExchangeKind.DECLINE,
-    ExchangeKind.RESOLVED,
-)
-RESPONSE_KINDS = {ExchangeKind.ANSWER.value, ExchangeKind.DECLINE.value}
 
 # One row per exchange message; the keys are the CSV/XLSX header and the JSON field names.
 COLUMNS = (
@@ -71,26 +53,6 @@ DATETIME_COLUMNS = frozenset({1, 2})
 TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 15})
 
 PERIOD_DAYS = {"7": 7, "30": 30, "90": 90}
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    """Which messages to export: [since, until) in UTC, and cities/countries/topics (AND)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    city_ids: tuple[int, ...] = ()
-    countries: tuple[str, ...] = ()
-    topic_ids: tuple[int, ...] = ()
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "cities": list(self.city_ids),
-            "countries": list(self.countries),
-            "topics": list(self.topic_ids),
-        }
 
 
 @dataclass(frozen=True)
@@ -178,60 +140,6 @@ def parse_dates(text: str, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _where(flt: ExportFilter, country_city_ids: Sequence[int] | None) -> list[ColumnElement[bool]]:
-    em = ExchangeMessage
-    conds: list[ColumnElement[bool]] = [em.kind.in_([k.value for k in EXPORT_KINDS])]
-    if flt.since is not None:
-        conds.append(em.created_at >= flt.since)
-    if flt.until is not None:
-        conds.append(em.created_at < flt.until)
-    if flt.topic_ids:
-        conds.append(Question.topic_id.in_(flt.topic_ids))
-    for ids in (flt.city_ids or None, country_city_ids):
-        if ids is None:
-            continue
-        wanted = list(ids) or [-1]
-        conds.append(
-            or_(
-                em.from_city_id.in_(wanted), em.to_city_id.in_(wanted), Question.city_id.in_(wanted)
-            )
-        )
-    return conds
-
-
-async def _country_city_ids(session: AsyncSession, countries: Sequence[str]) -> list[int] | None:
-    if not countries:
-        return None
-    rows = await session.scalars(
-        select(City.id).where(City.country.in_([c.upper() for c in countries]))
-    )
-    return list(rows)
-
-
-def _export_query(flt: ExportFilter, country_city_ids: Sequence[int] | None) -> Select[Any]:
-    em = ExchangeMessage
-    return (
-        select(
-            em.id,
-            em.created_at,
-            em.question_id,
-            em.kind,
-            em.from_official_id,
-            em.to_official_id,
-            em.from_city_id,
-            em.to_city_id,
-            em.text,
-            Question.asker_id,
-            Question.topic_id,
-            Question.city_id,
-            Question.created_at,
-        )
-        .join(Question, Question.id == em.question_id)
-        .where(and_(*_where(flt, country_city_ids)))
-        .order_by(em.created_at, em.id)
-    )
-
-
 # ---- the export ---------------------------------------------------------------------------
 
 
@@ -260,8 +168,9 @@ async def resolve_names(
                 raise NotFound(what="city", name=name)
             city_ids.append(city.id)
         topic_ids: list[int] = []
+        topics = {t.slug: t for t in await repo.all_topics(session)}
         for slug in topic_slugs:
-            topic = await session.scalar(select(Topic).where(Topic.slug == slug))
+            topic = topics.get(slug)
             if topic is None:
                 raise NotFound(what="topic", slug=slug)
             topic_ids.append(topic.id)
@@ -270,14 +179,7 @@ async def resolve_names(
 
 async def count_rows(deps: Deps, flt: ExportFilter) -> int:
     async with deps.db.transaction() as session:
-        ids = await _country_city_ids(session, flt.countries)
-        query = (
-            select(func.count())
-            .select_from(ExchangeMessage)
-            .join(Question, Question.id == ExchangeMessage.question_id)
-            .where(and_(*_where(flt, ids)))
-        )
-        return int(await session.scalar(query) or 0)
+        return await exchange_stats.count_messages(session, flt)
 
 
 async def start_export(
@@ -306,18 +208,6 @@ async def start_export(
         return ExportStarted(rows, entry.id)
 
 
-def _zone(name: str | None, cache: dict[str, ZoneInfo]) -> ZoneInfo:
-    key = name or "UTC"
-    zone = cache.get(key)
-    if zone is None:
-        try:
-            zone = ZoneInfo(key)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        cache[key] = zone
-    return zone
-
-
 async def export_rows(
     deps: Deps, flt: ExportFilter, locale: str = "en", batch: int = BATCH_ROWS
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
@@ -326,83 +216,19 @@ async def export_rows(
     Erased officials appear as ERASED_NAME and their texts are left out, whatever the row.
     """
     zones: dict[str, ZoneInfo] = {}
-    utc = _zone("UTC", zones)
+    utc = zone_named("UTC", zones)
     async with deps.db.transaction() as session:
         cities = {
-            c.id: (c.name, c.country, _zone(c.timezone, zones))
+            c.id: (c.name, c.country, zone_named(c.timezone, zones))
             for c in await repo.all_cities(session)
         }
         topics = {t.id: t.name(locale) for t in await repo.all_topics(session)}
-        people: dict[int, tuple[str | None, int | None, bool]] = {}
-        officials = await session.execute(
-            select(Official.id, Official.name, Official.city_id, Official.status)
-        )
-        for oid, name, city_id, status in officials:
-            erased = status == OfficialStatus.ERASED
-            people[oid] = (ERASED_NAME if erased else name, city_id, erased)
-        ids = await _country_city_ids(session, flt.countries)
-        result = await session.stream(_export_query(flt, ids).execution_options(yield_per=batch))
-        nobody: tuple[str | None, int | None, bool] = (None, None, False)
-        nowhere: tuple[str | None, str | None, ZoneInfo] = (None, None, utc)
-        async for part in result.partitions():
-            out: list[tuple[Any, ...]] = []
-            for (
-                mid,
-                created,
-                qid,
-                kind,
-                from_id,
-                to_id,
-                from_city,
-                to_city,
-                text,
-                asker_id,
-                topic_id,
-                q_city,
-                asked_at,
-            ) in part:
-                asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
-                asker_city_id = q_city if q_city is not None else asker_home
-                asker_city = cities.get(asker_city_id, nowhere) if asker_city_id else nowhere
-                if from_id is not None and from_id == asker_id:
-                    sent_by, peer_id, peer_city_id = "asker", to_id, to_city
-                elif from_id is None:
-                    sent_by, peer_id, peer_city_id = "bot", to_id, to_city
-                else:
-                    sent_by, peer_id, peer_city_id = "answerer", from_id, from_city
-                peer_name, peer_home, _ = people.get(peer_id, nobody) if peer_id else nobody
-                if peer_city_id is None:
-                    peer_city_id = peer_home
-                peer_city = cities.get(peer_city_id, nowhere) if peer_city_id else nowhere
-                if from_id is not None and people.get(from_id, nobody)[2]:
-                    text = None
-                zone = asker_city[2]
-                response = (
-                    int((created - asked_at).total_seconds())
-                    if kind in RESPONSE_KINDS and asked_at is not None
-                    else None
-                )
-                out.append(
-                    (
-                        mid,
-                        created,
-                        created.astimezone(zone),
-                        zone.key,
-                        qid,
-                        topics.get(topic_id, ""),
-                        kind,
-                        asker_name,
-                        asker_city[0],
-                        asker_city[1],
-                        peer_name,
-                        peer_city[0],
-                        peer_city[1],
-                        sent_by,
-                        response,
-                        text,
-                    )
-                )
-            yield out
+        people: dict[int, tuple[str | None, int | None, bool]] = {
+            p.id: (ERASED_NAME if p.erased else p.name, p.city_id, p.erased)
+            for p in await exchange_stats.participants(session)
+        }
+        async for part in exchange_stats.stream_messages(session, flt, batch):
+            yield shape(part, people, cities, topics, utc)
 
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -424,11 +250,7 @@ async def stats(
         cities = {c.id: c for c in await repo.all_cities(session)}
         topics = {t.id: t for t in await repo.all_topics(session)}
 
-        active = await session.execute(
-            select(Official.city_id, func.count())
-            .where(Official.status == OfficialStatus.ACTIVE, Official.city_id.is_not(None))
-            .group_by(Official.city_id)
-        )
+        active = await exchange_stats.active_per_city(session)
         active_rows = [
             CityCount(cities[cid].name, cities[cid].country, n)
             for cid, n in active
@@ -436,20 +258,7 @@ async def stats(
         ]
         active_rows.sort(key=lambda r: (-r.count, r.country, r.city))
 
-        asked = [Question.created_at < until]
-        if since is not None:
-            asked.append(Question.created_at >= since)
-        first_answer = (
-            select(ExchangeMessage.question_id, func.min(ExchangeMessage.created_at).label("first"))
-            .where(ExchangeMessage.kind == ExchangeKind.ANSWER)
-            .group_by(ExchangeMessage.question_id)
-            .subquery()
-        )
-        rows = await session.execute(
-            select(Question.id, Question.topic_id, Question.created_at, first_answer.c.first)
-            .outerjoin(first_answer, first_answer.c.question_id == Question.id)
-            .where(*asked)
-        )
+        rows = await exchange_stats.questions_with_first_answer(session, since, until)
         questions = answered = 0
         delays: list[float] = []
         per_topic: Counter[int] = Counter()
@@ -466,17 +275,7 @@ async def stats(
                 delays.append((first_at - created).total_seconds())
         median = timedelta(seconds=statistics.median(delays)) if delays else None
 
-        answer_where = [
-            ExchangeMessage.kind == ExchangeKind.ANSWER,
-            ExchangeMessage.created_at < until,
-        ]
-        if since is not None:
-            answer_where.append(ExchangeMessage.created_at >= since)
-        helpful = await session.execute(
-            select(ExchangeMessage.from_city_id, func.count())
-            .where(*answer_where, ExchangeMessage.from_city_id.is_not(None))
-            .group_by(ExchangeMessage.from_city_id)
-        )
+        helpful = await exchange_stats.answers_per_city(session, since, until)
         helpful_rows = [
             CityCount(cities[cid].name, cities[cid].country, n)
             for cid, n in helpful
@@ -518,25 +317,17 @@ async def weekly_series(
     async with deps.db.transaction() as session:
         if actor_tg_id is not None:
             await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        groups = {t.id: t.group_name(locale) for t in await session.scalars(select(Topic))}
+        groups = {t.id: t.group_name(locale) for t in await repo.all_topics(session)}
         counts: dict[str, dict[tuple[date, str], int]] = {
             "q": defaultdict(int),
             "a": defaultdict(int),
         }
-        q_where = [Question.created_at < until]
-        a_where = [ExchangeMessage.kind == ExchangeKind.ANSWER, ExchangeMessage.created_at < until]
-        if since is not None:
-            q_where.append(Question.created_at >= since)
-            a_where.append(ExchangeMessage.created_at >= since)
-        queries = {
-            "q": select(Question.created_at, Question.topic_id).where(*q_where),
-            "a": select(ExchangeMessage.created_at, Question.topic_id)
-            .join(Question, Question.id == ExchangeMessage.question_id)
-            .where(*a_where),
+        streams = {
+            "q": exchange_stats.stream_question_topics(session, since, until, BATCH_ROWS),
+            "a": exchange_stats.stream_answer_topics(session, since, until, BATCH_ROWS),
         }
-        for key, query in queries.items():
-            result = await session.stream(query.execution_options(yield_per=BATCH_ROWS))
-            async for created, topic_id in result:
+        for key, stream in streams.items():
+            async for created, topic_id in stream:
                 counts[key][(_monday(created), groups.get(topic_id, "?"))] += 1
     start = (
         _monday(since)

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from bot.clock import FakeClock
-from bot.delivery import RunStats, Sender
+from bot.telegram_io.send_outcomes import RunStats
+from bot.telegram_io.sender import Sender
 
 
 class FakeTimer:

@@ -19,29 +19,22 @@ digests as pre-rendered text). Its rules, from measurements on this machine (DES
   row whose lease is about to run out is given back instead of sent. A killed process
   re-sends at most what was in flight or sent-but-not-yet-written when it died.
 
-It is not a service (it imports telegram); `bot.scheduling.start` starts it.
+It is not a service (it imports telegram); `bot.telegram_io.outbox_runner.start` gives the
+process its sender and `bot.scheduling` runs it as a job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import random
 import secrets
 import socket
-import time
-import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
 
-import aiohttp
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, MessageId
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -53,13 +46,12 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import BaseRateLimiter
-from telegram.request import BaseRequest, RequestData
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.db import outbox
 from bot.db.models import DeliveryStatus
 from bot.runtime import Deps
+from bot.telegram_io.pacing import Pacer, RealTimer, Timer, outbox_send, pacer_for
+from bot.telegram_io.send_outcomes import Job, Outcomes, RunStats, backoff, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -68,229 +60,6 @@ FLUSH_SECONDS = 0.1
 FLUSH_ROWS = 100
 CANCEL_CHECK_SECONDS = 0.5
 LOOKAHEAD = 64  # rows scanned for one whose chat may receive now
-# Bot API methods that deliver a message: what Telegram's message limits count.
-MESSAGE_METHODS = frozenset(
-    {
-        "sendMessage",
-        "copyMessage",
-        "copyMessages",
-        "forwardMessage",
-        "forwardMessages",
-        "sendPhoto",
-        "sendDocument",
-        "sendVideo",
-        "sendVoice",
-        "sendAudio",
-        "sendAnimation",
-        "sendLocation",
-        "sendMediaGroup",
-        "sendSticker",
-        "sendContact",
-        "sendVenue",
-        "sendPoll",
-        "sendDice",
-        "sendVideoNote",
-    }
-)
-# Set while the sender itself sends, so its (already paced) sends are not counted twice when
-# it shares the application's Bot (SEND_TRANSPORT=default).
-_outbox_send: ContextVar[bool] = ContextVar("outbox_send", default=False)
-
-
-class Timer(Protocol):
-    """Monotonic time for pacing; tests pass a fake one whose sleep only moves the clock."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> Awaitable[None]: ...
-
-
-class RealTimer:
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class Pacer:
-    """When the next send may go: a strict window overall and per chat, plus 429 pauses.
-
-    Overall: at most `capacity` sends in any `window` seconds (capacity = the rate, rounded
-    down), and sends spaced `window / capacity` apart with a catch-up of a few sends after a
-    late one. Per chat: sends spaced `1 / per_chat_rate` apart. All times are the caller's
-    monotonic seconds, so the class runs on a fake clock in tests.
-    """
-
-    def __init__(self, rate: float, per_chat_rate: float, margin: float = 0.0) -> None:
-        self.capacity = max(1, int(rate))
-        self.window = self.capacity / rate + margin
-        self.interval = self.window / self.capacity
-        self.tolerance = self.interval * max(1, self.capacity // 100)
-        self.chat_interval = 1.0 / per_chat_rate + margin
-        self._log: deque[float] = deque(maxlen=self.capacity)
-        self._tat: float | None = None
-        self._chat_last: dict[int, float] = {}
-        self._paused_until = -math.inf
-
-    def ready_at(self) -> float:
-        """The earliest time the next send (to any chat) may go."""
-        at = self._paused_until
-        if self._tat is not None:
-            at = max(at, self._tat - self.tolerance)
-        if len(self._log) == self.capacity:
-            at = max(at, self._log[0] + self.window + 1e-9)  # strictly after the window closes
-        return at
-
-    def chat_ready_at(self, chat_id: int) -> float:
-        last = self._chat_last.get(chat_id)
-        return -math.inf if last is None else last + self.chat_interval
-
-    def record(self, chat_id: int, now: float) -> None:
-        """A send to `chat_id` goes now."""
-        self._log.append(now)
-        self._tat = max(self._tat if self._tat is not None else now, now) + self.interval
-        self._chat_last[chat_id] = now
-        if len(self._chat_last) > 50_000:
-            horizon = now - self.chat_interval
-            self._chat_last = {c: t for c, t in self._chat_last.items() if t > horizon}
-
-    def pause(self, until: float) -> None:
-        """Telegram said 429: nothing goes before `until`."""
-        self._paused_until = max(self._paused_until, until)
-
-    def sends_within(self, start: float, end: float) -> int:
-        return sum(1 for t in self._log if start <= t < end)
-
-
-def pacer_for(settings: Any) -> Pacer:
-    return Pacer(
-        settings.send_rate_per_second,
-        settings.send_rate_per_chat_per_second,
-        settings.send_window_margin_seconds,
-    )
-
-
-class SharedWindow(BaseRateLimiter[None]):
-    """The application Bot's rate limiter: its messages take slots in the outbox's window.
-
-    Without it the sender fills the whole window during a broadcast and any reply, prompt
-    or progress message in the same second draws a 429 (and is lost: PTB does not retry
-    it). A reply waits for the next free slot (one spacing interval, milliseconds, while a
-    broadcast runs) and the outbox's next send moves back. Replies are not spaced per chat:
-    Telegram tolerates a reply and a prompt in a row in a private chat; the outbox does wait
-    a chat's interval after a reply to it.
-    """
-
-    def __init__(self, pacer: Pacer, timer: Timer | None = None) -> None:
-        self.pacer = pacer
-        self.timer: Timer = timer or RealTimer()
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: None,
-    ) -> Any:
-        if endpoint in MESSAGE_METHODS and not _outbox_send.get():
-            while (wait := self.pacer.ready_at() - self.timer.now()) > 0:
-                await self.timer.sleep(wait)
-            try:
-                chat_id = int(data.get("chat_id"))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                chat_id = 0
-            self.pacer.record(chat_id, self.timer.now())
-        return await callback(*args, **kwargs)
-
-
-@dataclass
-class Job:
-    """One claimed outbox row, as the sender holds it in memory."""
-
-    id: int
-    chat_id: int
-    method: str
-    from_chat_id: int | None
-    message_id: int | None
-    text: str | None
-    reply_markup: dict[str, Any] | None
-    attempts: int
-    broadcast_id: int | None
-    recipient_id: int | None
-    source: str
-    claimed_until: datetime
-    requeued: bool = False
-
-
-@dataclass
-class RunStats:
-    sent: int = 0
-    failed: int = 0
-    unreachable: int = 0
-    retried: int = 0
-    rate_limited: int = 0
-    released: int = 0
-    claimed: int = 0
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.claimed or self.sent or self.failed or self.unreachable or self.retried)
-
-
-@dataclass
-class _Outcomes:
-    sent: list[tuple[int, int | None, int]] = field(default_factory=list)
-    failed: list[tuple[int, str, int]] = field(default_factory=list)
-    unreachable: list[tuple[int, str, int]] = field(default_factory=list)
-    unreachable_officials: list[int] = field(default_factory=list)
-    retry: list[tuple[int, str, int, datetime]] = field(default_factory=list)
-    release: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (
-            len(self.sent)
-            + len(self.failed)
-            + len(self.unreachable)
-            + len(self.retry)
-            + len(self.release)
-        )
-
-    def take(self) -> _Outcomes:
-        taken = _Outcomes(
-            self.sent,
-            self.failed,
-            self.unreachable,
-            self.unreachable_officials,
-            self.retry,
-            self.release,
-        )
-        self.sent, self.failed, self.unreachable = [], [], []
-        self.unreachable_officials, self.retry, self.release = [], [], []
-        return taken
-
-    def put_back(self, other: _Outcomes) -> None:
-        self.sent += other.sent
-        self.failed += other.failed
-        self.unreachable += other.unreachable
-        self.unreachable_officials += other.unreachable_officials
-        self.retry += other.retry
-        self.release += other.release
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # int now, timedelta in PTB's next major: accept both
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class Sender:
@@ -315,7 +84,7 @@ class Sender:
         self.pacer = pacer or pacer_for(s)
         self.stopping = asyncio.Event()
         self.buffer: deque[Job] = deque()
-        self.outcomes = _Outcomes()
+        self.outcomes = Outcomes()
         self.stats = RunStats()
         self._lease = timedelta(seconds=s.send_lease_seconds)
         self._lease_margin = timedelta(seconds=min(5.0, s.send_lease_seconds / 4))
@@ -461,8 +230,9 @@ class Sender:
 
     # ---- one send -----------------------------------------------------------------------
     async def _send(self, job: Job) -> None:
-        _outbox_send.set(True)  # this task's context only
+        outbox_send.set(True)  # this task's context only
         attempts = job.attempts + 1
+        result: Message | MessageId
         try:
             markup = (
                 InlineKeyboardMarkup.de_json(job.reply_markup, self.bot)
@@ -584,152 +354,3 @@ class Sender:
             else:
                 keep.append(job)
         self.buffer = keep
-
-
-def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: between half and all of base·2^(attempt-1), capped."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return rng.uniform(ceiling / 2, ceiling)
-
-
-# ---- a faster HTTP client for the outbox ------------------------------------------------
-
-
-class AiohttpRequest(BaseRequest):
-    """A `BaseRequest` on aiohttp: PTB's httpx one tops out well below 1,000 requests/s here."""
-
-    def __init__(
-        self,
-        connections: int = 8,
-        read_timeout: float = 10.0,
-        connect_timeout: float = 5.0,
-        write_timeout: float = 10.0,
-    ) -> None:
-        self._connections = connections
-        self._read_timeout = read_timeout
-        self._connect_timeout = connect_timeout
-        self._write_timeout = write_timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read_timeout
-
-    async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(connector=connector)
-
-    async def shutdown(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if self._session is None:
-            await self.initialize()
-        assert self._session is not None
-
-        def pick(value: Any, default: float) -> float | None:
-            return default if value is BaseRequest.DEFAULT_NONE else value
-
-        read = pick(read_timeout, self._read_timeout)
-        write = pick(write_timeout, self._write_timeout)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=pick(connect_timeout, self._connect_timeout),
-            sock_read=None if read is None else read + (write or 0.0),
-        )
-        data: Any = None
-        if request_data is not None:
-            if request_data.contains_files:
-                form = aiohttp.FormData()
-                for name, value in request_data.json_parameters.items():
-                    form.add_field(name, value)
-                for name, (filename, content, mime) in request_data.multipart_data.items():
-                    form.add_field(name, content, filename=filename, content_type=mime)
-                data = form
-            else:
-                data = request_data.json_parameters
-        try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as resp:
-                return resp.status, await resp.read()
-        except TimeoutError as exc:
-            raise TimedOut(f"Timed out: {exc!r}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TimedOut("Connection failed. Request was *not* sent to Telegram.") from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp error: {exc!r}") from exc
-
-
-# ---- wiring into the application ----------------------------------------------------------
-
-
-async def start(app: Any) -> None:
-    """Give the outbox its own Bot (faster transport unless configured otherwise)."""
-    deps: Deps = app.bot_data.deps
-    s = deps.settings
-    own = s.send_transport == "aiohttp"
-    bot: Bot = app.bot
-    if own:
-        bot = Bot(
-            s.require_token(),
-            base_url=s.api_base,
-            base_file_url=s.file_base,
-            request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)),
-        )
-        await bot.initialize()
-    limiter = getattr(app.bot, "rate_limiter", None)
-    pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
-    app.bot_data.outbox = Outbox(Sender(deps, bot, pacer=pacer), bot if own else None)
-
-
-async def stop(app: Any) -> None:
-    outbox_: Outbox | None = getattr(app.bot_data, "outbox", None)
-    if outbox_ is None:
-        return
-    outbox_.sender.stopping.set()
-    if outbox_.running is not None:
-        try:
-            await asyncio.wait_for(asyncio.shield(outbox_.running), timeout=10)
-        except (TimeoutError, Exception):
-            log.warning("outbox did not stop cleanly worker=%s", outbox_.sender.worker)
-    if outbox_.own_bot is not None:
-        await outbox_.own_bot.shutdown()
-    app.bot_data.outbox = None
-
-
-@dataclass
-class Outbox:
-    sender: Sender
-    own_bot: Bot | None
-    running: asyncio.Future[RunStats] | None = None
-
-
-async def job(app: Any) -> None:
-    """The scheduler's outbox job: drain what is due; the next tick comes back for more."""
-    outbox_: Outbox | None = getattr(app.bot_data, "outbox", None)
-    if outbox_ is None or outbox_.sender.stopping.is_set():
-        return
-    outbox_.running = asyncio.ensure_future(outbox_.sender.run_once())
-    try:
-        # Shielded: a cancelled job must not cancel a pass in the middle of its transaction.
-        await asyncio.shield(outbox_.running)
-    finally:
-        outbox_.running = None
-
-
-async def run_once(deps: Deps, bot: Bot, **kwargs: Any) -> RunStats:
-    """One pass with a fresh sender (tests, benchmarks)."""
-    timer = kwargs.pop("timer", None)
-    worker = kwargs.pop("worker", WORKER_ID)
-    return await Sender(deps, bot, worker=worker, timer=timer).run_once(**kwargs)

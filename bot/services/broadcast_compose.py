@@ -1,0 +1,267 @@
+"""Composing a broadcast: the organiser's message, its audience and time, then the confirmation
+that writes it into the outbox.
+
+The draft lives in `dialog_state` (steps ``bc.*``). Confirming writes the broadcast and one
+delivery row per recipient in one transaction; the sender in bot/telegram_io/sender.py sends
+them, and bot/services/broadcast_progress.py follows them.
+
+Handlers take `Role` from here: they never import bot.db.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import audience, outbox, repo
+from bot.db import broadcasts as stored
+from bot.db.models import BroadcastStatus, DialogState, Official, Role
+from bot.i18n import SUPPORTED_LOCALES
+from bot.runtime import Deps
+from bot.services import InvalidInput, NotFound, ServiceError, targeting
+from bot.services.identity import require_role
+from bot.services.local_time import organiser_timezone, parse_local_time
+
+STEP_MESSAGE = "bc.message"
+STEP_TARGET = "bc.target"
+STEP_WHEN = "bc.when"
+STEP_CONFIRM_WHEN = "bc.when.ok"
+COMPOSE_STEPS = (STEP_TARGET, STEP_WHEN, STEP_CONFIRM_WHEN)
+MAX_AHEAD = timedelta(days=366)
+MIN_AHEAD = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Draft:
+    source_chat_id: int
+    source_message_id: int
+    target: dict[str, list[Any]]
+    count: int
+    timezone: str
+    when: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One value the audience can be narrowed to; `names` are per-locale labels (topics)."""
+
+    value: str | int
+    name: str
+    names: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Created:
+    id: int
+    total: int
+    scheduled_at: datetime | None
+    timezone: str
+
+
+async def _draft_state(session: AsyncSession, tg_user_id: int, *steps: str) -> DialogState:
+    """The person's open draft, locked, if it is at one of `steps`; else the button is stale."""
+    state = await stored.dialog_for_update(session, tg_user_id)
+    if state is None or state.step not in steps:
+        raise ServiceError("stale")
+    return state
+
+
+async def _draft(
+    session: AsyncSession, deps: Deps, official: Official | None, data: dict[str, Any]
+) -> Draft:
+    target = targeting.normalize(data.get("target"))
+    when = datetime.fromisoformat(data["when"]) if data.get("when") else None
+    return Draft(
+        source_chat_id=int(data["chat"]),
+        source_message_id=int(data["msg"]),
+        target=target,
+        count=await targeting.count_recipients(session, target, deps.settings.admin_ids),
+        timezone=await organiser_timezone(session, official),
+        when=when,
+    )
+
+
+async def begin(deps: Deps, tg_user_id: int) -> None:
+    """Start a new broadcast: the next message the organiser sends is the one to broadcast."""
+    async with deps.db.transaction() as session:
+        await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        await repo.put_dialog(session, tg_user_id, STEP_MESSAGE, {}, deps.clock.now())
+
+
+async def set_message(deps: Deps, tg_user_id: int, chat_id: int, message_id: int) -> Draft:
+    """The organiser's own message (copied as it is to every recipient); audience: everyone."""
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        await _draft_state(session, tg_user_id, STEP_MESSAGE)
+        data = {"chat": chat_id, "msg": message_id, "target": {}}
+        await repo.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
+        return await _draft(session, deps, official, data)
+
+
+async def get_draft(deps: Deps, tg_user_id: int) -> Draft:
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        state = await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
+        return await _draft(session, deps, official, dict(state.data))
+
+
+async def _update_target(deps: Deps, tg_user_id: int, change: Any) -> Draft:
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        state = await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
+        data = dict(state.data)
+        data["target"] = targeting.normalize(change(targeting.normalize(data.get("target"))))
+        data.pop("when", None)
+        await repo.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
+        return await _draft(session, deps, official, data)
+
+
+async def set_everyone(deps: Deps, tg_user_id: int) -> Draft:
+    return await _update_target(deps, tg_user_id, lambda _t: {})
+
+
+async def toggle(deps: Deps, tg_user_id: int, dimension: str, value: str | int) -> Draft:
+    """Add or remove one value of the audience (a country, city, topic, language or role)."""
+    if dimension not in targeting.DIMENSIONS:
+        raise InvalidInput(key=dimension)
+    async with deps.db.transaction() as session:
+        await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
+        if dimension in ("cities", "topics"):
+            if not isinstance(value, int) or not await audience.exists_in(
+                session, dimension, value
+            ):
+                raise NotFound(key=dimension)
+
+    def change(target: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        values = set(target.get(dimension, []))
+        values.symmetric_difference_update({value})
+        return {**target, dimension: sorted(values)}
+
+    return await _update_target(deps, tg_user_id, change)
+
+
+async def options(deps: Deps, dimension: str) -> list[Option]:
+    """The values one dimension of the audience can take, in display order."""
+    async with deps.db.transaction() as session:
+        if dimension == "countries":
+            return [Option(c, c) for c in await audience.countries(session)]
+        if dimension == "cities":
+            return [Option(c.id, c.name, detail=c.country) for c in await repo.all_cities(session)]
+        if dimension == "topics":
+            return [
+                Option(t.id, t.slug, {k: str(v) for k, v in (t.names or {}).items()})
+                for t in await repo.all_topics(session)
+            ]
+        if dimension == "languages":
+            return [Option(code, code) for code in SUPPORTED_LOCALES]
+        if dimension == "roles":
+            return [Option(r, r) for r in targeting.ROLES]
+    raise InvalidInput(key=dimension)
+
+
+async def ask_time(deps: Deps, tg_user_id: int) -> Draft:
+    """The organiser wants to schedule: the next text is a date and time in their timezone."""
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        state = await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
+        data = dict(state.data)
+        draft = await _draft(session, deps, official, data)
+        if draft.count == 0:
+            raise ServiceError("no_recipients")
+        await repo.put_dialog(session, tg_user_id, STEP_WHEN, data, deps.clock.now())
+        return draft
+
+
+async def set_time(deps: Deps, tg_user_id: int, text: str) -> Draft:
+    """Read the date and time typed by the organiser; ask to confirm it."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        state = await _draft_state(session, tg_user_id, STEP_WHEN, STEP_CONFIRM_WHEN)
+        data = dict(state.data)
+        tz = await organiser_timezone(session, official)
+        when = parse_local_time(text[:100], tz) if text else None
+        if when is None:
+            raise ServiceError("bad_time", timezone=tz)
+        if when < now + MIN_AHEAD:
+            raise ServiceError("time_past", timezone=tz)
+        if when > now + MAX_AHEAD:
+            raise ServiceError("time_far", timezone=tz)
+        data["when"] = when.isoformat()
+        await repo.put_dialog(session, tg_user_id, STEP_CONFIRM_WHEN, data, now)
+        return await _draft(session, deps, official, data)
+
+
+async def cancel_draft(deps: Deps, tg_user_id: int) -> None:
+    async with deps.db.transaction() as session:
+        await _draft_state(session, tg_user_id, STEP_MESSAGE, *COMPOSE_STEPS)
+        await repo.clear_dialog(session, tg_user_id)
+
+
+async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
+    """Write the broadcast and one outbox row per recipient, in one transaction."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
+        state = await _draft_state(
+            session, tg_user_id, STEP_CONFIRM_WHEN if scheduled else STEP_TARGET
+        )
+        data = dict(state.data)
+        target = targeting.normalize(data.get("target"))
+        when = datetime.fromisoformat(data["when"]) if scheduled else None
+        if when is not None and when < now:
+            raise ServiceError("time_past", timezone=await organiser_timezone(session, official))
+        recipients = await targeting.recipient_chats(session, target, deps.settings.admin_ids)
+        if not recipients:
+            raise ServiceError("no_recipients")
+        broadcast = await stored.add(
+            session,
+            author_id=official.id if official else None,
+            source_chat_id=int(data["chat"]),
+            source_message_id=int(data["msg"]),
+            target=target,
+            scheduled_at=when,
+            status=BroadcastStatus.SCHEDULED if when else BroadcastStatus.SENDING,
+            total=len(recipients),
+            progress_chat_id=tg_user_id,
+            created_at=now,
+            started_at=None if when else now,
+        )
+        await outbox.enqueue(
+            session,
+            (
+                outbox.delivery_row(
+                    dedupe_key=f"b:{broadcast.id}:{official_id}",
+                    source="broadcast",
+                    chat_id=chat_id,
+                    now=now,
+                    recipient_id=official_id,
+                    from_chat_id=broadcast.source_chat_id,
+                    message_id=broadcast.source_message_id,
+                    not_before=when,
+                    broadcast_id=broadcast.id,
+                )
+                for official_id, chat_id in recipients
+            ),
+        )
+        await repo.clear_dialog(session, tg_user_id)
+        await repo.audit(
+            session,
+            now,
+            "broadcast.scheduled" if when else "broadcast.sent",
+            actor=official,
+            actor_tg_id=tg_user_id,
+            target_type="broadcast",
+            target_id=broadcast.id,
+            total=len(recipients),
+            target=target,
+            scheduled_at=when.isoformat() if when else None,
+        )
+        return Created(
+            broadcast.id, len(recipients), when, await organiser_timezone(session, official)
+        )

@@ -1,0 +1,81 @@
+"""The outbox sender in the running application: give it its Bot at start, run a pass per
+scheduler tick, stop it cleanly; `run_once` for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot
+
+from bot.runtime import Deps
+from bot.telegram_io.pacing import SharedWindow
+from bot.telegram_io.send_outcomes import RunStats
+from bot.telegram_io.sender import WORKER_ID, Sender
+from bot.telegram_io.transport import AiohttpRequest
+
+log = logging.getLogger(__name__)
+
+
+async def start(app: Any) -> None:
+    """Give the outbox its own Bot (faster transport unless configured otherwise)."""
+    deps: Deps = app.bot_data.deps
+    s = deps.settings
+    own = s.send_transport == "aiohttp"
+    bot: Bot = app.bot
+    if own:
+        bot = Bot(
+            s.require_token(),
+            base_url=s.api_base,
+            base_file_url=s.file_base,
+            request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)),
+        )
+        await bot.initialize()
+    limiter = getattr(app.bot, "rate_limiter", None)
+    pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
+    app.bot_data.outbox = Outbox(Sender(deps, bot, pacer=pacer), bot if own else None)
+
+
+async def stop(app: Any) -> None:
+    outbox_: Outbox | None = getattr(app.bot_data, "outbox", None)
+    if outbox_ is None:
+        return
+    outbox_.sender.stopping.set()
+    if outbox_.running is not None:
+        try:
+            await asyncio.wait_for(asyncio.shield(outbox_.running), timeout=10)
+        except (TimeoutError, Exception):
+            log.warning("outbox did not stop cleanly worker=%s", outbox_.sender.worker)
+    if outbox_.own_bot is not None:
+        await outbox_.own_bot.shutdown()
+    app.bot_data.outbox = None
+
+
+@dataclass
+class Outbox:
+    sender: Sender
+    own_bot: Bot | None
+    running: asyncio.Future[RunStats] | None = None
+
+
+async def job(app: Any) -> None:
+    """The scheduler's outbox job: drain what is due; the next tick comes back for more."""
+    outbox_: Outbox | None = getattr(app.bot_data, "outbox", None)
+    if outbox_ is None or outbox_.sender.stopping.is_set():
+        return
+    outbox_.running = asyncio.ensure_future(outbox_.sender.run_once())
+    try:
+        # Shielded: a cancelled job must not cancel a pass in the middle of its transaction.
+        await asyncio.shield(outbox_.running)
+    finally:
+        outbox_.running = None
+
+
+async def run_once(deps: Deps, bot: Bot, **kwargs: Any) -> RunStats:
+    """One pass with a fresh sender (tests, benchmarks)."""
+    timer = kwargs.pop("timer", None)
+    worker = kwargs.pop("worker", WORKER_ID)
+    return await Sender(deps, bot, worker=worker, timer=timer).run_once(**kwargs)

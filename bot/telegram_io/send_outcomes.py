@@ -1,0 +1,101 @@
+"""What one sender pass holds besides the sending: the claimed rows, the outcomes waiting to
+be written, its statistics, and how long a failed send waits before it goes again.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
+
+
+@dataclass
+class Job:
+    """One claimed outbox row, as the sender holds it in memory."""
+
+    id: int
+    chat_id: int
+    method: str
+    from_chat_id: int | None
+    message_id: int | None
+    text: str | None
+    reply_markup: dict[str, Any] | None
+    attempts: int
+    broadcast_id: int | None
+    recipient_id: int | None
+    source: str
+    claimed_until: datetime
+    requeued: bool = False
+
+
+@dataclass
+class RunStats:
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    released: int = 0
+    claimed: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.claimed or self.sent or self.failed or self.unreachable or self.retried)
+
+
+@dataclass
+class Outcomes:
+    sent: list[tuple[int, int | None, int]] = field(default_factory=list)
+    failed: list[tuple[int, str, int]] = field(default_factory=list)
+    unreachable: list[tuple[int, str, int]] = field(default_factory=list)
+    unreachable_officials: list[int] = field(default_factory=list)
+    retry: list[tuple[int, str, int, datetime]] = field(default_factory=list)
+    release: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.sent)
+            + len(self.failed)
+            + len(self.unreachable)
+            + len(self.retry)
+            + len(self.release)
+        )
+
+    def take(self) -> Outcomes:
+        taken = Outcomes(
+            self.sent,
+            self.failed,
+            self.unreachable,
+            self.unreachable_officials,
+            self.retry,
+            self.release,
+        )
+        self.sent, self.failed, self.unreachable = [], [], []
+        self.unreachable_officials, self.retry, self.release = [], [], []
+        return taken
+
+    def put_back(self, other: Outcomes) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.unreachable += other.unreachable
+        self.unreachable_officials += other.unreachable_officials
+        self.retry += other.retry
+        self.release += other.release
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # int now, timedelta in PTB's next major: accept both
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: between half and all of base·2^(attempt-1), capped."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return rng.uniform(ceiling / 2, ceiling)
