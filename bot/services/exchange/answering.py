@@ -12,7 +12,7 @@ from bot.db import exchange_log, participants, repo
 from bot.db.models import ExchangeKind, Official, Question, Routing
 from bot.runtime import Deps
 from bot.services import NotAllowed, NotFound, ServiceError
-from bot.services.catalogue import TopicInfo, topic_info
+from bot.services.catalogue import TopicInfo
 from bot.services.exchange import delivery_records, lookups
 from bot.services.exchange.types import CLOSED, STEP_ANSWER, Brief, Content, Outgoing, Person, Sent
 from bot.services.identity import REGISTERED
@@ -124,43 +124,48 @@ async def relay_by_reply(
         found = await participants.thread_by_reply(session, replied[0], replied[1], tg_user_id)
     if found is None:
         return None
-    me = lookups.person(*found.me)
-    question, routing, topic = found.question, found.routing, found.topic
+    me = lookups.person_of_row(found.me)
     if me.status not in REGISTERED:
         raise NotAllowed("not_registered")
     if found.kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
         raise NotFound("no_thread")
     if found.kind != ExchangeKind.ROUTING and found.from_official_id is None:
         raise NotFound("no_thread")
-    if routing is None:
+    if found.routing_id is None or found.routing_recipient_id is None:
         raise NotFound("no_thread")
-    if topic is None:
+    if found.topic is None:
         raise NotFound("topic")
     people = {me.official_id: me}
     if found.other is not None:
-        other = lookups.person(*found.other)
+        other = lookups.person_of_row(found.other)
         people[other.official_id] = other
-    info = topic_info(topic)
-    if found.kind == ExchangeKind.ROUTING or me.official_id != question.asker_id:
+    info = TopicInfo(*found.topic)
+    answered = found.routing_answered_at is not None
+    if found.kind == ExchangeKind.ROUTING or me.official_id != found.asker_id:
         # As _answer_outgoing.
-        first = routing.answered_at is None
-        if first and question.status in CLOSED:
+        if not answered and found.question_status in CLOSED:
             raise ServiceError("closed")
-        lookups.check_reachable(people, question.asker_id)
+        lookups.check_reachable(people, found.asker_id)
         return Outgoing(
-            "answer" if first else "follow_up",
-            question.id,
-            routing.id,
+            "follow_up" if answered else "answer",
+            found.question_id,
+            found.routing_id,
             me,
-            people[question.asker_id],
+            people[found.asker_id],
             info,
             content,
         )
-    if routing.answered_at is None and question.status in CLOSED:  # as _follow_up
+    if not answered and found.question_status in CLOSED:  # as _follow_up
         raise ServiceError("closed")
-    lookups.check_reachable(people, routing.recipient_id)
+    lookups.check_reachable(people, found.routing_recipient_id)
     return Outgoing(
-        "follow_up", question.id, routing.id, me, people[routing.recipient_id], info, content
+        "follow_up",
+        found.question_id,
+        found.routing_id,
+        me,
+        people[found.routing_recipient_id],
+        info,
+        content,
     )
 
 

@@ -47,6 +47,20 @@ def person(o: Official, c: City | None) -> Person:
     )
 
 
+def person_of_row(row: participants.PersonRow) -> Person:
+    return Person(
+        row.official_id,
+        row.chat_id,
+        row.locale,
+        row.name or "—",
+        row.position or "—",
+        row.city_id,
+        row.city_name if row.city_name is not None else "—",
+        row.timezone if row.timezone is not None else "UTC",
+        row.status,
+    )
+
+
 async def registered(session: AsyncSession, tg_user_id: int) -> Official:
     official = await repo.official_by_tg(session, tg_user_id)
     if official is None or official.status not in REGISTERED:
