@@ -48,6 +48,28 @@ from handlers import (
     roles,
     stats,
 )
+from handlers.admin_buttons import (
+    AuditButton,
+    CitiesButton,
+    ExportButton,
+    InviteButton,
+    StatsButton,
+)
+from handlers.outreach_buttons import (
+    BroadcastButton,
+    BroadcastListAction,
+    ReminderButton,
+    ReminderListAction,
+)
+from handlers.people_buttons import (
+    EraseMyData,
+    JoinRequestDecision,
+    LanguageButton,
+    ProfileButton,
+    RegistrationButton,
+    TopicButton,
+    WorkLanguageButton,
+)
 
 # Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
 JOB_MODULES = (digest, followups, reminders)
@@ -76,13 +98,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("pending", pending.cmd_pending, filters=private),
             CommandHandler("promote", roles.cmd_promote, filters=private),
             CommandHandler("demote", roles.cmd_demote, filters=private),
-            CallbackQueryHandler(profile.on_language, pattern=r"^lang:"),
-            CallbackQueryHandler(onboarding.on_registration, pattern=r"^reg:"),
-            CallbackQueryHandler(profile_steps.on_topics, pattern=r"^tp:"),
-            CallbackQueryHandler(profile_steps.on_languages, pattern=r"^lg:"),
-            CallbackQueryHandler(profile.on_profile, pattern=r"^prof:"),
-            CallbackQueryHandler(privacy.on_delete, pattern=r"^del:"),
-            CallbackQueryHandler(pending.on_pending, pattern=r"^pend:"),
+            CallbackQueryHandler(profile.on_language, pattern=LanguageButton.pattern()),
+            CallbackQueryHandler(onboarding.on_registration, pattern=RegistrationButton.pattern()),
+            CallbackQueryHandler(profile_steps.on_topics, pattern=TopicButton.pattern()),
+            CallbackQueryHandler(profile_steps.on_languages, pattern=WorkLanguageButton.pattern()),
+            CallbackQueryHandler(profile.on_profile, pattern=ProfileButton.pattern()),
+            CallbackQueryHandler(privacy.on_delete, pattern=EraseMyData.pattern()),
+            CallbackQueryHandler(pending.on_pending, pattern=JoinRequestDecision.pattern()),
             ChatMemberHandler(onboarding.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             # exchange: a Telegram reply to a relayed message wins over an open dialog step
             CommandHandler("ask", exchange.cmd_ask, filters=private),
@@ -99,24 +121,24 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
-            CallbackQueryHandler(reminders.on_remind, pattern=r"^rem:"),
-            CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
+            CallbackQueryHandler(reminders.on_remind, pattern=ReminderButton.pattern()),
+            CallbackQueryHandler(reminders.on_list, pattern=ReminderListAction.pattern()),
             # broadcasts
             CommandHandler("broadcast", broadcasts.cmd_broadcast, filters=private),
             CommandHandler("broadcasts", broadcast_list.cmd_broadcasts, filters=private),
-            CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
-            CallbackQueryHandler(broadcast_list.on_list, pattern=r"^bcs:"),
+            CallbackQueryHandler(broadcasts.on_compose, pattern=BroadcastButton.pattern()),
+            CallbackQueryHandler(broadcast_list.on_list, pattern=BroadcastListAction.pattern()),
             # admin: reports and managing the network
             CommandHandler("export", exports.cmd_export, filters=private),
             CommandHandler("stats", stats.cmd_stats, filters=private),
             CommandHandler("cities", cities.cmd_cities, filters=private),
             CommandHandler("invite", invites.cmd_invite, filters=private),
             CommandHandler("audit", audit.cmd_audit, filters=private),
-            CallbackQueryHandler(exports.on_export, pattern=r"^ex:"),
-            CallbackQueryHandler(stats.on_stats, pattern=r"^st:"),
-            CallbackQueryHandler(cities.on_cities, pattern=r"^ci:"),
-            CallbackQueryHandler(invites.on_invite, pattern=r"^iv:"),
-            CallbackQueryHandler(audit.on_audit, pattern=r"^au:"),
+            CallbackQueryHandler(exports.on_export, pattern=ExportButton.pattern()),
+            CallbackQueryHandler(stats.on_stats, pattern=StatsButton.pattern()),
+            CallbackQueryHandler(cities.on_cities, pattern=CitiesButton.pattern()),
+            CallbackQueryHandler(invites.on_invite, pattern=InviteButton.pattern()),
+            CallbackQueryHandler(audit.on_audit, pattern=AuditButton.pattern()),
         ],
         group=COMMANDS_GROUP,
     )

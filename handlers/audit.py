@@ -9,9 +9,10 @@ from telegram import InlineKeyboardButton, Update
 from bot.i18n import _, format_datetime
 from bot.services import network
 from bot.services.enums import Role
+from handlers.admin_buttons import AuditPage
 from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import button, markup, parse, parse_int
+from handlers.keyboards import button, markup
 
 ERRORS: dict[str, Callable[..., str]] = {
     "not_found": lambda **_k: _("That no longer exists."),
@@ -69,9 +70,9 @@ async def show_audit(update: Update, context: Ctx, page: int) -> None:
     text = "\n".join([head, *(audit_line(i, tz) for i in result.items)])
     nav: list[InlineKeyboardButton] = []
     if result.page > 0:
-        nav.append(button(_("‹ Newer"), "au", "p", result.page - 1))
+        nav.append(button(_("‹ Newer"), AuditPage(result.page - 1)))
     if result.page + 1 < result.pages:
-        nav.append(button(_("Older ›"), "au", "p", result.page + 1))
+        nav.append(button(_("Older ›"), AuditPage(result.page + 1)))
     await show(update, text, markup(nav))
 
 
@@ -81,6 +82,6 @@ async def on_audit(update: Update, context: Ctx) -> None:
     """Audit log paging."""
     query = update.callback_query
     assert query is not None
-    (page,) = parse(query.data, "au:p", count=1)
+    page = AuditPage.decode(query.data).page
     await answer(query)
-    await show_audit(update, context, parse_int(page))
+    await show_audit(update, context, page)

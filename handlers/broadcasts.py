@@ -24,16 +24,28 @@ from bot.i18n import (
 from bot.services import broadcast_compose as bc
 from bot.services.broadcast_compose import Draft, Role
 from bot.services.dialog import Step
+from handlers.callbacks import BadCallback, CallbackData
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int
+from handlers.keyboards import button, markup, paged
+from handlers.outreach_buttons import (
+    BroadcastAudience,
+    BroadcastButton,
+    BroadcastCancel,
+    BroadcastConfirm,
+    BroadcastEveryone,
+    BroadcastOptions,
+    BroadcastPreview,
+    BroadcastSchedule,
+    BroadcastSendNow,
+    BroadcastToggleCode,
+    BroadcastToggleId,
+    Dimension,
+)
 from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
-
-DIMS = {"co": "countries", "ci": "cities", "to": "topics", "la": "languages", "ro": "roles"}
-CODES = {v: k for k, v in DIMS.items()}
 
 ERRORS: dict[str, Callable[..., str]] = {
     "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
@@ -106,17 +118,17 @@ async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool
         "{audience}\n\n{count}"
     ).format(audience=await audience_text(context, draft), count=count_text(draft.count))
 
-    def dim_button(dim: str) -> Any:
+    def dim_button(dim: Dimension) -> Any:
         n = len(draft.target.get(dim) or [])
         label = dimension_label(dim) + (f" ({n})" if n else "")
-        return button(label, "bc", "m", CODES[dim], 0)
+        return button(label, BroadcastOptions(dim, 0))
 
     keyboard = markup(
-        [button(("✅ " if not draft.target else "") + _("Everyone"), "bc", "all")],
+        [button(("✅ " if not draft.target else "") + _("Everyone"), BroadcastEveryone())],
         [dim_button("countries"), dim_button("cities")],
         [dim_button("topics"), dim_button("languages")],
         [dim_button("roles")],
-        [button(_("Preview ▸"), "bc", "go"), button(_("Cancel"), "bc", "x")],
+        [button(_("Preview ▸"), BroadcastPreview()), button(_("Cancel"), BroadcastCancel())],
     )
     if new:
         await reply(update, text, keyboard)
@@ -124,18 +136,27 @@ async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool
         await show(update, text, keyboard)
 
 
-async def show_options(update: Update, context: Ctx, dim: str, page: int, draft: Draft) -> None:
+def toggle_data(dim: Dimension, value: str | int, page: int) -> CallbackData:
+    """The data of the button adding or removing `value` (cities and topics by id)."""
+    if dim == "cities" or dim == "topics":
+        return BroadcastToggleId(dim, int(value), page)
+    return BroadcastToggleCode(dim, str(value), page)
+
+
+async def show_options(
+    update: Update, context: Ctx, dim: Dimension, page: int, draft: Draft
+) -> None:
     chosen = set(draft.target.get(dim) or [])
     opts = await bc.options(context.deps, dim)
     items = [
         (
             ("✅ " if o.value in chosen else "▫️ ") + option_label(dim, o),
-            cb("bc", "t", CODES[dim], o.value, page),
+            toggle_data(dim, o.value, page),
         )
         for o in opts
     ]
-    body, page = paged(items, page, f"bc:m:{CODES[dim]}", width=2)
-    body.append([button(_("‹ Back"), "bc", "home")])
+    body, page = paged(items, page, lambda n: BroadcastOptions(dim, n), width=2)
+    body.append([button(_("‹ Back"), BroadcastAudience())])
     text = _("<b>{dimension}</b>\nTap to add or remove; {count}").format(
         dimension=dimension_label(dim), count=count_text(draft.count)
     )
@@ -233,8 +254,8 @@ async def step_when(update: Update, context: Ctx, state: Step) -> None:
         update,
         text,
         markup(
-            [button(_("Confirm"), "bc", "ok")],
-            [button(_("Change time"), "bc", "sch"), button(_("Cancel"), "bc", "x")],
+            [button(_("Confirm"), BroadcastConfirm())],
+            [button(_("Change time"), BroadcastSchedule()), button(_("Cancel"), BroadcastCancel())],
         ),
     )
 
@@ -245,30 +266,28 @@ async def on_compose(update: Update, context: Ctx) -> None:
     """Audience buttons, preview, send now / schedule / cancel of the broadcast being written."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "bc")
+    pressed = BroadcastButton.decode(query.data)
     me = context.who.tg_user_id
     deps = context.deps
-    action = parts[0]
-    if action == "all" and len(parts) == 1:
+    if isinstance(pressed, BroadcastEveryone):
         await answer(query)
         await show_audience(update, context, await bc.set_everyone(deps, me))
-    elif action == "home" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastAudience):
         await answer(query)
         await show_audience(update, context, await bc.get_draft(deps, me))
-    elif action == "m" and len(parts) == 3 and parts[1] in DIMS:
+    elif isinstance(pressed, BroadcastOptions):
         await answer(query)
         await show_options(
-            update, context, DIMS[parts[1]], parse_int(parts[2]), await bc.get_draft(deps, me)
+            update, context, pressed.dimension, pressed.page, await bc.get_draft(deps, me)
         )
-    elif action == "t" and len(parts) == 4 and parts[1] in DIMS:
-        dim = DIMS[parts[1]]
-        value: str | int = parse_int(parts[2]) if dim in ("cities", "topics") else parts[2]
-        draft = await bc.toggle(deps, me, dim, value)
+    elif isinstance(pressed, BroadcastToggleId | BroadcastToggleCode):
+        value = pressed.item_id if isinstance(pressed, BroadcastToggleId) else pressed.code
+        draft = await bc.toggle(deps, me, pressed.dimension, value)
         await answer(query)
-        await show_options(update, context, dim, parse_int(parts[3]), draft)
-    elif action == "go" and len(parts) == 1:
+        await show_options(update, context, pressed.dimension, pressed.page, draft)
+    elif isinstance(pressed, BroadcastPreview):
         await preview(update, context)
-    elif action == "now" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastSendNow):
         created = await bc.confirm(deps, me, scheduled=False)
         await answer(query)
         await show(
@@ -279,7 +298,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 created.total,
             ).format(id=created.id, count=created.total),
         )
-    elif action == "sch" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastSchedule):
         draft = await bc.ask_time(deps, me)
         await answer(query)
         await reply(
@@ -289,7 +308,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 "for example {example}."
             ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)),
         )
-    elif action == "ok" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastConfirm):
         created = await bc.confirm(deps, me, scheduled=True)
         assert created.scheduled_at is not None
         await answer(query)
@@ -307,7 +326,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 when=format_datetime(created.scheduled_at, created.timezone),
             ),
         )
-    elif action == "x" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastCancel):
         await bc.cancel_draft(deps, me)
         await answer(query)
         await show(update, _("Broadcast cancelled; nothing was sent."))
@@ -340,7 +359,10 @@ async def preview(update: Update, context: Ctx) -> None:
         update,
         text,
         markup(
-            [button(_("Send now"), "bc", "now"), button(_("Schedule"), "bc", "sch")],
-            [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")],
+            [button(_("Send now"), BroadcastSendNow()), button(_("Schedule"), BroadcastSchedule())],
+            [
+                button(_("Change audience"), BroadcastAudience()),
+                button(_("Cancel"), BroadcastCancel()),
+            ],
         ),
     )

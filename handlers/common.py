@@ -16,8 +16,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.i18n import _, set_locale
 from bot.services import ServiceError, audit, identity
 from bot.services.enums import Role
+from handlers.callbacks import BadCallback
 from handlers.context import Ctx
-from handlers.keyboards import BadCallback
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from bot.services.enums import Role
 from bot.services.profile import Profile
 from handlers.common import esc
 from handlers.keyboards import button, markup
+from handlers.people_buttons import JoinRequestDecision, ProfileDigest, ProfileEdit
 
 
 def role_name(role: Role | str) -> str:
@@ -79,14 +80,18 @@ def profile_text(p: Profile) -> str:
 
 def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
     return markup(
-        [button(_("Edit name"), "prof", "name"), button(_("Edit position"), "prof", "position")],
-        [button(_("Topics"), "prof", "topics"), button(_("Languages"), "prof", "languages")],
+        [
+            button(_("Edit name"), ProfileEdit("name")),
+            button(_("Edit position"), ProfileEdit("position")),
+        ],
+        [
+            button(_("Topics"), ProfileEdit("topics")),
+            button(_("Languages"), ProfileEdit("languages")),
+        ],
         [
             button(
                 _("Weekly digest: turn off") if p.digest_opt_in else _("Weekly digest: turn on"),
-                "prof",
-                "digest",
-                "off" if p.digest_opt_in else "on",
+                ProfileDigest("off" if p.digest_opt_in else "on"),
             )
         ],
     )
@@ -150,7 +155,7 @@ def pending_text(p: Profile) -> str:
 def pending_keyboard(p: Profile) -> InlineKeyboardMarkup:
     return markup(
         [
-            button(_("Approve"), "pend", "ok", p.official_id),
-            button(_("Reject"), "pend", "no", p.official_id),
+            button(_("Approve"), JoinRequestDecision("approve", p.official_id)),
+            button(_("Reject"), JoinRequestDecision("reject", p.official_id)),
         ]
     )
