@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardButton, Update
 
 from bot.i18n import _, format_datetime
@@ -12,10 +10,6 @@ from bot.services.enums import Role
 from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, parse, parse_int
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
 
 
 def action_label(action: str) -> str:
@@ -50,7 +44,7 @@ def audit_line(item: network.AuditItem, tz: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_audit(update: Update, context: Ctx) -> None:
     """Shows the newest page of the audit log."""
     await show_audit(update, context, 0)
@@ -76,7 +70,7 @@ async def show_audit(update: Update, context: Ctx, page: int) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_audit(update: Update, context: Ctx) -> None:
     """Audit log paging."""
     query = update.callback_query
