@@ -16,7 +16,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.db.engine import Database
 from bot.i18n import CatalogError, load_catalogs
 from bot.runtime import Deps
-from bot.services import ServiceError
+from bot.services.errors import ServiceError
 
 log = logging.getLogger("bot")
 
@@ -204,8 +204,8 @@ async def bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.models import Role
-    from bot.services import InvalidInput, NotFound
     from bot.services.catalogue import list_cities
+    from bot.services.errors import InvalidInput, NotFound
     from bot.services.invites import create_invite
 
     async def go() -> None:

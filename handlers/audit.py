@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardButton, Update
 
 from bot.i18n import _, format_datetime
@@ -13,10 +11,6 @@ from handlers.admin_buttons import AuditPage
 from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
 
 
 def action_label(action: str) -> str:
@@ -51,7 +45,7 @@ def audit_line(item: network.AuditItem, tz: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_audit(update: Update, context: Ctx) -> None:
     """Shows the newest page of the audit log."""
     await show_audit(update, context, 0)
@@ -77,7 +71,7 @@ async def show_audit(update: Update, context: Ctx, page: int) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_audit(update: Update, context: Ctx) -> None:
     """Audit log paging."""
     query = update.callback_query

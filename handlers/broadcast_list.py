@@ -11,9 +11,9 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import scheduling
 from bot.i18n import _, format_datetime, ngettext, use_locale
-from bot.services import ServiceError, broadcast_progress
+from bot.services import broadcast_progress
 from bot.services.broadcast_progress import BroadcastStatus, Counts, Progress, Role, Summary
-from handlers.broadcasts import ERRORS
+from bot.services.errors import ErrorCode, ServiceError
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, rows
@@ -62,7 +62,7 @@ def summary_line(s: Summary, timezone: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_broadcasts(update: Update, context: Ctx) -> None:
     """Lists scheduled, running and recent broadcasts with their counts; Cancel buttons."""
     listing = await broadcast_progress.recent(context.deps, context.who.tg_user_id)
@@ -83,7 +83,7 @@ async def cmd_broadcasts(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_list(update: Update, context: Ctx) -> None:
     """Cancel buttons of /broadcasts: ask to confirm, then stop what is not sent yet."""
     query = update.callback_query
@@ -97,7 +97,7 @@ async def on_list(update: Update, context: Ctx) -> None:
     if pressed.action == "cancel":
         summary = await broadcast_progress.get_summary(context.deps, context.who.tg_user_id, bid)
         if summary.status not in broadcast_progress.LIVE:
-            raise ServiceError("not_cancellable", id=bid)
+            raise ServiceError(ErrorCode.NOT_CANCELLABLE, id=bid)
         await answer(query)
         await show(
             update,

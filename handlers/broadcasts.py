@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +23,12 @@ from bot.i18n import (
 from bot.services import broadcast_compose as bc
 from bot.services.broadcast_compose import Draft, Role
 from bot.services.dialog import Step
+from bot.services.errors import ErrorCode
 from handlers.callbacks import BadCallback, CallbackData
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
+from handlers.error_texts import error_message
 from handlers.keyboards import button, markup, paged
 from handlers.outreach_buttons import (
     BroadcastAudience,
@@ -46,24 +47,6 @@ from handlers.outreach_buttons import (
 from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
-    "bad_time": lambda timezone, **_k: _(
-        "I could not read that date and time. "
-        "Send it like {example}, in your time zone ({timezone})."
-    ).format(example="2026-03-02 14:30", timezone=esc(timezone)),
-    "time_past": lambda timezone, **_k: _(
-        "That time has passed or is less than a minute away. Send a later date and time, "
-        "in your time zone ({timezone})."
-    ).format(timezone=esc(timezone)),
-    "time_far": lambda **_k: _(
-        "A broadcast can be scheduled up to a year ahead. Send an earlier date."
-    ),
-    "not_cancellable": lambda id, **_k: _(
-        "Broadcast #{id} is no longer scheduled or running; there is nothing to cancel."
-    ).format(id=id),
-}
 
 
 def dimension_label(dim: str) -> str:
@@ -167,7 +150,7 @@ async def show_options(
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_broadcast(update: Update, context: Ctx) -> None:
     """Asks the organiser for the message to broadcast."""
     await bc.begin(context.deps, context.who.tg_user_id)
@@ -193,7 +176,7 @@ def broadcastable(message: Message) -> bool:
 
 
 @on_step(bc.STEP_MESSAGE)
-@guarded(ERRORS)
+@guarded
 async def step_message(update: Update, context: Ctx, state: Step) -> None:
     """Takes the message to broadcast and shows the audience buttons."""
     message = update.effective_message
@@ -221,7 +204,7 @@ async def step_message(update: Update, context: Ctx, state: Step) -> None:
 
 
 @on_step(bc.STEP_TARGET)
-@guarded(ERRORS)
+@guarded
 async def step_target(update: Update, context: Ctx, state: Step) -> None:
     """A message while the audience buttons are open: show them again."""
     draft = await bc.get_draft(context.deps, context.who.tg_user_id)
@@ -235,7 +218,7 @@ def example_time(context: Ctx, timezone: str) -> str:
 
 
 @on_step(bc.STEP_WHEN, bc.STEP_CONFIRM_WHEN)
-@guarded(ERRORS)
+@guarded
 async def step_when(update: Update, context: Ctx, state: Step) -> None:
     """Takes the date and time to send at and asks to confirm it."""
     message = update.effective_message
@@ -261,7 +244,7 @@ async def step_when(update: Update, context: Ctx, state: Step) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_compose(update: Update, context: Ctx) -> None:
     """Audience buttons, preview, send now / schedule / cancel of the broadcast being written."""
     query = update.callback_query
@@ -339,7 +322,7 @@ async def preview(update: Update, context: Ctx) -> None:
     draft = await bc.get_draft(context.deps, context.who.tg_user_id)
     query = update.callback_query
     if draft.count == 0:
-        await answer(query, ERRORS["no_recipients"](), alert=True)
+        await answer(query, error_message(ErrorCode.NO_RECIPIENTS), alert=True)
         return
     await answer(query)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -27,18 +26,8 @@ from handlers.profile_texts import role_name
 log = logging.getLogger(__name__)
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "already_removed": lambda **_k: _("This official has already been removed."),
-    "remove_self": lambda **_k: _("You cannot remove yourself."),
-    "configured_admin": lambda **_k: _(
-        "This person is an admin by configuration; their role cannot be changed here."
-    ),
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_cities(update: Update, context: Ctx) -> None:
     """Lists the cities as buttons with their number of officials."""
     await show_cities(update, context, 0)
@@ -96,7 +85,7 @@ async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> No
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_cities(update: Update, context: Ctx) -> None:
     """Cities list paging, one city's officials, removing an official after confirmation."""
     query = update.callback_query

@@ -29,9 +29,9 @@ from bot.i18n import (
     set_locale,
     use_locale,
 )
-from bot.services import NotFound, ServiceError
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
+from bot.services.errors import NotFound, ServiceError
 from bot.services.exchange import (
     answering,
     asking,
@@ -43,9 +43,10 @@ from bot.services.exchange import (
     volunteering,
 )
 from bot.services.exchange.types import Content, Outgoing, Person, Sent
-from handlers.common import answer, error_text, esc, guarded, reply, requires, send_text, show
+from handlers.common import answer, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import no_step, on_step
+from handlers.error_texts import error_text
 from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
 
 log = logging.getLogger(__name__)
@@ -54,42 +55,6 @@ CAPTIONABLE = ("photo", "animation", "document", "video", "audio", "voice")
 # Checked in this order: an animation also carries a document, a venue also a location.
 MEDIA_ORDER = ("photo", "animation", "document", "video", "audio", "voice", "video_note")
 EXCERPT = 160
-
-ERRORS = {
-    "rate_limited": lambda limit, minutes, **_k: ngettext(
-        "You can ask {limit} questions per hour. Please try again in {minutes} minute.",
-        "You can ask {limit} questions per hour. Please try again in {minutes} minutes.",
-        minutes,
-    ).format(limit=limit, minutes=minutes),
-    "too_short": lambda min, **_k: _(
-        "Your question is too short. Please write at least {min} characters."
-    ).format(min=min),
-    "too_long": lambda max, length, **_k: _(
-        "Your question is too long ({length} characters). Please keep it under {max} "
-        "characters, or send the details as a document with a short caption."
-    ).format(max=max, length=length),
-    "not_yours": lambda **_k: _("This question was not sent to you."),
-    "not_asker": lambda **_k: _("Only the person who asked this question can do that."),
-    "closed": lambda **_k: _("This question is closed."),
-    "no_thread": lambda **_k: _(
-        "I cannot tell which question this belongs to. Reply to the question or answer itself, "
-        "or use the buttons under it."
-    ),
-    "gone": lambda **_k: _("This person is no longer part of the exchange."),
-    "already_declined": lambda **_k: _("You have already said this question is not for you."),
-    "already_answered": lambda **_k: _("You have already answered this question."),
-    "not_resolved": lambda **_k: _("Mark the question resolved first."),
-    "already_thanked": lambda **_k: _("You have already thanked the officials who answered."),
-    "nobody_in_city": lambda **_k: _("Nobody in that city can receive it."),
-    "own_city": lambda **_k: _("That is the asker's own city."),
-    "topic": lambda **_k: _("That topic no longer exists. Send /ask to start again."),
-    "question": lambda **_k: _("That question no longer exists."),
-    "own_question": lambda **_k: _("This is your own question."),
-    "already_routed": lambda **_k: _(
-        "This question was already sent to you: answer it with the buttons under it, or find it "
-        "with /inbox."
-    ),
-}
 
 
 def unsupported_text() -> str:
@@ -302,7 +267,7 @@ async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, pa
     )
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_ask(update: Update, context: Ctx) -> None:
     """Starts a question: topic groups as buttons (or the hourly limit, or 'register first')."""
     topics = await asking.start_ask(context.deps, context.who.tg_user_id)
@@ -312,7 +277,7 @@ async def cmd_ask(update: Update, context: Ctx) -> None:
     await show_groups(update, topics, 0)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_ask(update: Update, context: Ctx) -> None:
     """Topic paging and choice, then Send or Cancel under the preview."""
     query = update.callback_query
@@ -411,7 +376,7 @@ async def step_topic(update: Update, context: Ctx, state: Step) -> None:
 
 
 @on_step(types.STEP_COMPOSE, types.STEP_PREVIEW)
-@guarded(ERRORS)
+@guarded
 async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     """The question itself: shows the preview as recipients will see it, with Send / Cancel."""
     message = update.effective_message
@@ -472,7 +437,7 @@ async def album_preview(
 # ---- answering and replying ------------------------------------------------------------
 
 
-@guarded(ERRORS)
+@guarded
 async def on_question_action(update: Update, context: Ctx) -> None:
     """Answer: the next message goes to the asker. Not for me: noted, another city may be tried."""
     query = update.callback_query
@@ -501,7 +466,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
         raise BadCallback(query.data)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_digest_offer(update: Update, context: Ctx) -> None:
     """An Answer button of the weekly digest: the question is sent to this official, with the
     usual Answer / Not for me buttons, and goes on like any routed question."""
@@ -516,7 +481,7 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
         )
 
 
-@guarded(ERRORS)
+@guarded
 async def on_reply_button(update: Update, context: Ctx) -> None:
     """Reply: the next message goes to the other side of the thread."""
     query = update.callback_query
@@ -552,7 +517,7 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
 
 
 @on_step(types.STEP_ANSWER)
-@guarded(ERRORS)
+@guarded
 async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     """The message after Answer or Reply: relayed to the other side; an album's items (one
     message each) all go."""
@@ -643,7 +608,7 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
     except NotFound:
         return
     except ServiceError as exc:
-        await reply(update, error_text(exc, ERRORS))
+        await reply(update, error_text(exc))
         raise ApplicationHandlerStop from None
     if content is None:
         await reply(update, unsupported_text())
@@ -655,7 +620,7 @@ async def on_reply_message(update: Update, context: Ctx) -> None:
 # ---- resolve and thanks ----------------------------------------------------------------
 
 
-@guarded(ERRORS)
+@guarded
 async def on_resolve(update: Update, context: Ctx) -> None:
     """Mark resolved (then offer to thank the helpers), or send the thanks."""
     query = update.callback_query
@@ -725,7 +690,7 @@ def status_name(status: str) -> str:
     }.get(status, status)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_questions(update: Update, context: Ctx) -> None:
     """The person's open and recent questions, with a Resolved button for each open one."""
     briefs = await lists.my_questions(context.deps, context.who.tg_user_id)
@@ -756,7 +721,7 @@ async def cmd_questions(update: Update, context: Ctx) -> None:
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_inbox(update: Update, context: Ctx) -> None:
     """Questions routed to this official that wait for an answer, with Answer / Not for me."""
     briefs = await lists.inbox(context.deps, context.who.tg_user_id)
@@ -791,7 +756,7 @@ async def cmd_inbox(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_manual_route(update: Update, context: Ctx) -> None:
     """Organisers: choose a city for a question nobody covers, and send it there."""
     query = update.callback_query

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from telegram.ext import ExtBot
 from bot.exporters import write_export
 from bot.i18n import _, ngettext, use_locale
 from bot.runtime import Deps
-from bot.services import ServiceError, dialog, reports
+from bot.services import dialog, reports
 from bot.services.dialog import Step
 from bot.services.enums import Role
+from bot.services.errors import ErrorCode, ServiceError
 from handlers.admin_buttons import (
     ExportButton,
     ExportCancel,
@@ -35,9 +36,10 @@ from handlers.admin_buttons import (
     ExportToggle,
     ExportTypeDates,
 )
-from handlers.common import answer, error_text, esc, guarded, raise_bad, reply, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
+from handlers.error_texts import error_text
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num, period_keyboard, period_text
 
@@ -63,17 +65,8 @@ async def wait_exports() -> None:
         await asyncio.gather(*list(_exports), return_exceptions=True)
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "dates": lambda **_k: _(
-        "Please send two dates like 2026-01-01 2026-03-31 (first and last day)."
-    ),
-    "dates_order": lambda **_k: _("The last day comes before the first day. Please try again."),
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def cmd_export(update: Update, context: Ctx) -> None:
     """Asks for the period of the export with buttons."""
     await reports.filter_choices(context.deps, context.who.tg_user_id, context.who.locale)
@@ -88,7 +81,7 @@ async def cmd_export(update: Update, context: Ctx) -> None:
 async def _export_state(context: Ctx) -> dict[str, Any]:
     state = await dialog.get(context.deps, context.who.tg_user_id)
     if state is None or state.step not in (STEP_MENU, STEP_DATES):
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return dict(state.data)
 
 
@@ -138,7 +131,7 @@ def _toggle_keyboard(
 
 
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def on_export(update: Update, context: Ctx) -> None:
     """Export buttons: period, filters (cities, countries, topics), format, cancel."""
     query = update.callback_query
@@ -166,7 +159,7 @@ async def on_export(update: Update, context: Ctx) -> None:
         await show_export_menu(update, context, data)
         return
     if "period" not in data:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     match pressed:
         case ExportChangePeriod():
             await answer(query)
@@ -231,7 +224,7 @@ async def step_dates(update: Update, context: Ctx, state: Step) -> None:
     try:
         since, until = reports.parse_dates((text or "")[:100], context.deps.clock.now())
     except ServiceError as exc:
-        await reply(update, error_text(exc, ERRORS))
+        await reply(update, error_text(exc))
         return
     data = dict(state.data, period="range", since=since.isoformat(), until=until.isoformat())
     await dialog.put(context.deps, context.who.tg_user_id, STEP_MENU, data)

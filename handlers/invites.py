@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.i18n import _, ngettext
@@ -24,13 +22,9 @@ from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged
 from handlers.profile_texts import role_name
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_invite(update: Update, context: Ctx) -> None:
     """Asks for the city of the new invite link with buttons."""
     await show_invite_cities(update, context, 0)
@@ -50,7 +44,7 @@ USES: tuple[InviteUses, ...] = ("1", "5", "20", "unlimited")
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_invite(update: Update, context: Ctx) -> None:
     """Invite steps: city, role (admins only), number of uses; then the link."""
     query = update.callback_query

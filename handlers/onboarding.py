@@ -21,12 +21,12 @@ from handlers.people_buttons import (
     RegistrationPrivacy,
 )
 from handlers.profile_steps import prompt, show_city_picker
-from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
+from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_start(update: Update, context: Ctx) -> None:
     """Greets the person and starts (or resumes) registration, or says they are registered."""
     user = update.effective_user
@@ -72,7 +72,7 @@ async def cmd_start(update: Update, context: Ctx) -> None:
         await prompt(update, context, result.step, result.city)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_registration(update: Update, context: Ctx) -> None:
     """Buttons of the registration flow: confirm city, pick city, privacy."""
     query = update.callback_query
@@ -145,7 +145,7 @@ async def finish(update: Update, context: Ctx, done: onboarding.FinishResult) ->
             log.info("pending notice failed organiser_id=%s error=%s", organiser.official_id, exc)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_cancel(update: Update, context: Ctx) -> None:
     """Leaves the current flow."""
     left = await dialog.cancel(context.deps, context.who.tg_user_id)

@@ -13,13 +13,13 @@ from bot.services.enums import Role
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.people_buttons import JoinRequestDecision
-from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
+from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_pending(update: Update, context: Ctx) -> None:
     """Lists requests to join, each with Approve / Reject."""
     pending = await onboarding.pending_requests(context.deps, context.who.tg_user_id)
@@ -38,7 +38,7 @@ async def cmd_pending(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_pending(update: Update, context: Ctx) -> None:
     """Approves or rejects a request and tells the person."""
     query = update.callback_query

@@ -11,10 +11,10 @@ from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
 from handlers.people_buttons import EraseMyData
-from handlers.profile_texts import ERRORS, privacy_notice, profile_text
+from handlers.profile_texts import privacy_notice, profile_text
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_privacy(update: Update, context: Ctx) -> None:
     """Shows what is stored about this person and how to erase it."""
     if context.who.official_id is None:
@@ -56,7 +56,7 @@ def deleteme_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-@guarded(ERRORS)
+@guarded
 async def on_delete(update: Update, context: Ctx) -> None:
     """Erases the data on confirmation."""
     query = update.callback_query

@@ -12,17 +12,17 @@ from handlers.context import Ctx
 from handlers.keyboards import button, markup, rows
 from handlers.people_buttons import LanguageSet, ProfileButton, ProfileDigest, ProfileEdit
 from handlers.profile_steps import prompt
-from handlers.profile_texts import ERRORS, profile_keyboard, profile_text
+from handlers.profile_texts import profile_keyboard, profile_text
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_profile(update: Update, context: Ctx) -> None:
     """Shows the profile with buttons to edit each part."""
     profile = await get_profile(context.deps, context.who.tg_user_id)
     await reply(update, profile_text(profile), profile_keyboard(profile))
 
 
-@guarded(ERRORS)
+@guarded
 async def on_profile(update: Update, context: Ctx) -> None:
     """Starts editing one part of the profile."""
     query = update.callback_query
@@ -48,7 +48,7 @@ async def cmd_language(update: Update, context: Ctx) -> None:
     await reply(update, _("Choose your language:"), markup(*rows(buttons, 2)))
 
 
-@guarded(ERRORS)
+@guarded
 async def on_language(update: Update, context: Ctx) -> None:
     """Saves the chosen language and answers in it."""
     query = update.callback_query

@@ -9,10 +9,12 @@ from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, current_locale
 from bot.services import catalogue, onboarding, profile_steps
 from bot.services.catalogue import CityInfo, TopicInfo
 from bot.services.dialog import Step
+from bot.services.errors import ErrorCode
 from bot.services.profile import get_profile, get_profile_any
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
+from handlers.error_texts import error_message
 from handlers.keyboards import button, markup, paged, rows
 from handlers.people_buttons import (
     RegistrationCitiesPage,
@@ -28,7 +30,6 @@ from handlers.people_buttons import (
     WorkLanguageToggle,
 )
 from handlers.profile_texts import (
-    ERRORS,
     city_label,
     privacy_notice,
     profile_keyboard,
@@ -121,13 +122,16 @@ async def show_city_picker(update: Update, cities: list[CityInfo], page: int) ->
 
 
 @on_step(onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME)
-@guarded(ERRORS)
+@guarded
 async def step_name(update: Update, context: Ctx, state: Step) -> None:
     """Takes the name typed by the official."""
     text = update.effective_message.text if update.effective_message else None
     if not text:
         await reply(
-            update, ERRORS["name_length"](min=profile_steps.NAME_MIN, max=profile_steps.NAME_MAX)
+            update,
+            error_message(
+                ErrorCode.NAME_LENGTH, min=profile_steps.NAME_MIN, max=profile_steps.NAME_MAX
+            ),
         )
         return
     nxt = await profile_steps.set_name(context.deps, context.who.tg_user_id, text)
@@ -135,15 +139,17 @@ async def step_name(update: Update, context: Ctx, state: Step) -> None:
 
 
 @on_step(onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION)
-@guarded(ERRORS)
+@guarded
 async def step_position(update: Update, context: Ctx, state: Step) -> None:
     """Takes the position typed by the official."""
     text = update.effective_message.text if update.effective_message else None
     if not text:
         await reply(
             update,
-            ERRORS["position_length"](
-                min=profile_steps.POSITION_MIN, max=profile_steps.POSITION_MAX
+            error_message(
+                ErrorCode.POSITION_LENGTH,
+                min=profile_steps.POSITION_MIN,
+                max=profile_steps.POSITION_MAX,
             ),
         )
         return
@@ -179,7 +185,7 @@ async def after_edit(update: Update, context: Ctx, nxt: str | None) -> None:
         await prompt(update, context, nxt)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_topics(update: Update, context: Ctx) -> None:
     """Topic toggles, paging and Done (registration and profile)."""
     query = update.callback_query
@@ -212,7 +218,7 @@ async def on_topics(update: Update, context: Ctx) -> None:
             raise_bad()
 
 
-@guarded(ERRORS)
+@guarded
 async def on_languages(update: Update, context: Ctx) -> None:
     """Working-language toggles and Done."""
     query = update.callback_query

@@ -5,7 +5,6 @@ that sends due runs."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -39,29 +38,11 @@ log = logging.getLogger(__name__)
 
 JOB_BATCH = 50
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "bad_datetime": lambda **_k: _(
-        "Please write the date and time like 2026-12-01 10:00 (year-month-day hours:minutes)."
-    ),
-    "bad_time": lambda **_k: _("Please write the time like 10:00 (hours:minutes)."),
-    "in_past": lambda **_k: _("That time has already passed. Please give a time in the future."),
-    "text_length": lambda max, **_k: _("Please send a message of at most {max} characters.").format(
-        max=max
-    ),
-    "no_message": lambda **_k: _("Please send the reminder as a message: text, photo or document."),
-    "empty_audience": lambda **_k: _("Choose at least one."),
-    "time_passed": lambda **_k: _(
-        "This one-off reminder's time has passed, so it cannot be resumed. Delete it and "
-        "schedule a new one."
-    ),
-}
-
-
 # ---- commands and buttons ----------------------------------------------------------------
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_remind(update: Update, context: Ctx) -> None:
     """Starts a new reminder: asks for its message."""
     draft = await reminder_draft.start(context.deps, context.who.tg_user_id)
@@ -69,14 +50,14 @@ async def cmd_remind(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_reminders(update: Update, context: Ctx) -> None:
     """Lists scheduled reminders with their next run and Pause/Resume/Delete buttons."""
     await show_list(update, context)
 
 
 @on_step("remind.")
-@guarded(ERRORS)
+@guarded
 async def on_typed(update: Update, context: Ctx, state: Step) -> None:
     """A message during /remind: the reminder itself, or a typed date or time."""
     message = update.effective_message
@@ -107,7 +88,7 @@ async def on_typed(update: Update, context: Ctx, state: Step) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_remind(update: Update, context: Ctx) -> None:
     """A button of the /remind flow: the next question, or the scheduled reminder."""
     query = update.callback_query
@@ -155,7 +136,7 @@ async def on_remind(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_list(update: Update, context: Ctx) -> None:
     """A /reminders button: pause, resume or delete (after a confirmation); shows the new list."""
     query = update.callback_query

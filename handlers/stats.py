@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 from babel.dates import format_timedelta
@@ -22,13 +21,8 @@ from handlers.periods import num, period_keyboard, period_text
 STATS_TOP_CITIES = 20
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_stats(update: Update, context: Ctx) -> None:
     """Asks for the period of the statistics with buttons."""
     await reply(update, _("<b>Statistics</b>\nWhich period?"), period_keyboard(StatsPeriod))
@@ -68,7 +62,7 @@ def stats_text(s: reports.Stats, period: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_stats(update: Update, context: Ctx) -> None:
     """Shows the numbers for the chosen period and sends the weekly chart as a photo."""
     query = update.callback_query

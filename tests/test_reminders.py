@@ -22,7 +22,8 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import NotAllowed, recurrence, reminder_draft, reminder_list, reminder_runs
+from bot.services import recurrence, reminder_draft, reminder_list, reminder_runs
+from bot.services.errors import NotAllowed
 from bot.services.reminder_runs import ReminderNotice
 from bot.services.targeting import resolve_recipients
 from handlers.reminder_texts import reminder_notice
