@@ -24,7 +24,7 @@ def media_label(content_type: str) -> str:
 
 def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
     """Open questions in the recipient's topics that nobody has answered, newest first, numbered,
-    with an Answer button for each (exchange.on_digest_offer routes it to whoever presses)."""
+    with an Answer button for each (answering.on_digest_offer routes it to whoever presses)."""
     with use_locale(notice.locale) as locale:
         lines = [
             _("📰 <b>Weekly digest</b>"),

@@ -16,7 +16,7 @@ from bot.services.followups import Escalation, NudgeNotice
 from handlers.common import esc
 from handlers.context import Ctx
 from handlers.digest import media_label
-from handlers.exchange import deliver_question, notify
+from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import button, markup
 
 log = logging.getLogger(__name__)
