@@ -18,7 +18,7 @@ from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
 from handlers.exchange_errors import ERRORS
-from handlers.exchange_render import content_of, header, sent_to_text
+from handlers.exchange_render import content_of, header, route_button, sent_to_text
 from handlers.exchange_send import (
     copy_album,
     deliver_question,
@@ -166,7 +166,7 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
                 position=esc(a.position),
                 city=esc(a.city_name),
             )
-            kb = markup([button(_("Route to a city"), "qm", "c", result.question_id, 0)])
+            kb = markup([route_button(result.question_id)])
         await notify(context, organiser, text, kb)
 
 

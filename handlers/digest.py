@@ -9,17 +9,9 @@ from bot.i18n import _, ngettext, use_locale
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
+from handlers.exchange_render import media_label
 from handlers.keyboards import button, markup, rows
 from handlers.reminder_texts import format_when
-
-
-def media_label(content_type: str) -> str:
-    return {
-        "photo": _("[photo]"),
-        "document": _("[document]"),
-        "voice": _("[voice message]"),
-        "video": _("[video]"),
-    }.get(content_type, _("[attachment]"))
 
 
 def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:

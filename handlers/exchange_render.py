@@ -1,12 +1,13 @@
 """How the exchange reads and shows messages: what a person sent as relayable content, and the
-header and buttons over a question, answer or follow-up in the recipient's language."""
+header and buttons over a question, answer or follow-up in the recipient's language, and the
+buttons and media labels the follow-up and digest messages share with them."""
 
 from __future__ import annotations
 
 import html
 import re
 
-from telegram import InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.i18n import _, current_locale, format_list
 from bot.services.exchange.types import Content, Outgoing
@@ -61,15 +62,33 @@ def header(o: Outgoing) -> str:
     )
 
 
+def answer_buttons(routing_id: int | None) -> list[InlineKeyboardButton]:
+    """Answer / Not for me under a question (call inside use_locale)."""
+    return [
+        button(_("Answer"), "qa", "a", routing_id),
+        button(_("Not for me"), "qa", "n", routing_id),
+    ]
+
+
+def route_button(question_id: int) -> InlineKeyboardButton:
+    """Route to a city, for organisers under a question nobody answers (call inside use_locale)."""
+    return button(_("Route to a city"), "qm", "c", question_id, 0)
+
+
+def media_label(content_type: str) -> str:
+    """What stands for a question sent as media where only a line of text fits."""
+    return {
+        "photo": _("[photo]"),
+        "document": _("[document]"),
+        "voice": _("[voice message]"),
+        "video": _("[video]"),
+    }.get(content_type, _("[attachment]"))
+
+
 def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
     """Buttons under a relayed message, in the recipient's language (call inside use_locale)."""
     if o.kind == "question":
-        return markup(
-            [
-                button(_("Answer"), "qa", "a", o.routing_id),
-                button(_("Not for me"), "qa", "n", o.routing_id),
-            ]
-        )
+        return markup(answer_buttons(o.routing_id))
     rows = [[button(_("Reply"), "qr", o.routing_id)]]
     if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
         rows.append([button(_("Mark resolved"), "qs", "r", o.question_id)])
