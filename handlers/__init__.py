@@ -26,6 +26,8 @@ from telegram.ext import (
 
 from bot.i18n import _
 from handlers import (
+    answering,
+    asking,
     audit,
     broadcast_list,
     broadcasts,
@@ -33,11 +35,12 @@ from handlers import (
     common,
     dialog,
     digest,
-    exchange,
     exports,
     followups,
     help,
     invites,
+    manual_routing,
+    my_questions,
     onboarding,
     pending,
     privacy,
@@ -81,7 +84,7 @@ MESSAGES_GROUP = 50
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(
-        MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_first),
+        MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_first),
         group=-200,
     )
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
@@ -107,16 +110,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(pending.on_pending, pattern=JoinRequestDecision.pattern()),
             ChatMemberHandler(onboarding.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             # exchange: a Telegram reply to a relayed message wins over an open dialog step
-            CommandHandler("ask", exchange.cmd_ask, filters=private),
-            CommandHandler("questions", exchange.cmd_questions, filters=private),
-            CommandHandler("inbox", exchange.cmd_inbox, filters=private),
-            CallbackQueryHandler(exchange.on_ask, pattern=r"^ask:"),
-            CallbackQueryHandler(exchange.on_question_action, pattern=r"^qa:"),
-            CallbackQueryHandler(exchange.on_reply_button, pattern=r"^qr:"),
-            CallbackQueryHandler(exchange.on_resolve, pattern=r"^qs:"),
-            CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
-            CallbackQueryHandler(exchange.on_digest_offer, pattern=r"^dg:"),
-            MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
+            CommandHandler("ask", asking.cmd_ask, filters=private),
+            CommandHandler("questions", my_questions.cmd_questions, filters=private),
+            CommandHandler("inbox", my_questions.cmd_inbox, filters=private),
+            CallbackQueryHandler(asking.on_ask, pattern=r"^ask:"),
+            CallbackQueryHandler(answering.on_question_action, pattern=r"^qa:"),
+            CallbackQueryHandler(answering.on_reply_button, pattern=r"^qr:"),
+            CallbackQueryHandler(my_questions.on_resolve, pattern=r"^qs:"),
+            CallbackQueryHandler(manual_routing.on_manual_route, pattern=r"^qm:"),
+            CallbackQueryHandler(answering.on_digest_offer, pattern=r"^dg:"),
+            MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
             # reminders, quiet hours (the digest module only adds its scheduler job)
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),

@@ -9,22 +9,14 @@ from bot.i18n import _, ngettext, use_locale
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
+from handlers.exchange_render import media_label
 from handlers.keyboards import button, markup, rows
 from handlers.reminder_texts import format_when
 
 
-def media_label(content_type: str) -> str:
-    return {
-        "photo": _("[photo]"),
-        "document": _("[document]"),
-        "voice": _("[voice message]"),
-        "video": _("[video]"),
-    }.get(content_type, _("[attachment]"))
-
-
 def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
     """Open questions in the recipient's topics that nobody has answered, newest first, numbered,
-    with an Answer button for each (exchange.on_digest_offer routes it to whoever presses)."""
+    with an Answer button for each (answering.on_digest_offer routes it to whoever presses)."""
     with use_locale(notice.locale) as locale:
         lines = [
             _("📰 <b>Weekly digest</b>"),

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import participants, questions, repo, routings
-from bot.db.models import City, Official, Question, Routing, Topic
+from bot.db import catalogue, participants, questions, repo, routings
+from bot.db.models import City, Official, Question, Routing
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
@@ -69,7 +69,7 @@ async def registered(session: AsyncSession, tg_user_id: int) -> Official:
 
 
 async def topic_of(session: AsyncSession, topic_id: int) -> TopicInfo:
-    topic = await session.get(Topic, topic_id)
+    topic = await catalogue.topic_by_id(session, topic_id)
     if topic is None:
         raise NotFound(ErrorCode.TOPIC)
     return topic_info(topic)
