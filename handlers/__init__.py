@@ -58,6 +58,14 @@ from handlers.admin_buttons import (
     InviteButton,
     StatsButton,
 )
+from handlers.exchange_buttons import (
+    AskButton,
+    DigestButton,
+    MyQuestionAction,
+    QuestionAction,
+    ReplyButton,
+    RouteButton,
+)
 from handlers.outreach_buttons import (
     BroadcastButton,
     BroadcastListAction,
@@ -113,12 +121,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("ask", asking.cmd_ask, filters=private),
             CommandHandler("questions", my_questions.cmd_questions, filters=private),
             CommandHandler("inbox", my_questions.cmd_inbox, filters=private),
-            CallbackQueryHandler(asking.on_ask, pattern=r"^ask:"),
-            CallbackQueryHandler(answering.on_question_action, pattern=r"^qa:"),
-            CallbackQueryHandler(answering.on_reply_button, pattern=r"^qr:"),
-            CallbackQueryHandler(my_questions.on_resolve, pattern=r"^qs:"),
-            CallbackQueryHandler(manual_routing.on_manual_route, pattern=r"^qm:"),
-            CallbackQueryHandler(answering.on_digest_offer, pattern=r"^dg:"),
+            CallbackQueryHandler(asking.on_ask, pattern=AskButton.pattern()),
+            CallbackQueryHandler(answering.on_question_action, pattern=QuestionAction.pattern()),
+            CallbackQueryHandler(answering.on_reply_button, pattern=ReplyButton.pattern()),
+            CallbackQueryHandler(my_questions.on_resolve, pattern=MyQuestionAction.pattern()),
+            CallbackQueryHandler(manual_routing.on_manual_route, pattern=RouteButton.pattern()),
+            CallbackQueryHandler(answering.on_digest_offer, pattern=DigestButton.pattern()),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
             # reminders, quiet hours (the digest module only adds its scheduler job)
             CommandHandler("remind", reminders.cmd_remind, filters=private),

@@ -18,9 +18,9 @@ from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
 from handlers.dialog import no_step, on_step
 from handlers.error_texts import error_text
+from handlers.exchange_buttons import DigestAnswer, QuestionAction, ReplyTo
 from handlers.exchange_render import content_of, unsupported_text
 from handlers.exchange_send import deliver, deliver_question, drop_buttons
-from handlers.keyboards import BadCallback, parse, parse_int
 
 
 @guarded
@@ -28,9 +28,9 @@ async def on_question_action(update: Update, context: Ctx) -> None:
     """Answer: the next message goes to the asker. Not for me: noted, another city may be tried."""
     query = update.callback_query
     assert query is not None
-    action, raw = parse(query.data, "qa", count=2)
-    routing_id = parse_int(raw)
-    if action == "a":
+    pressed = QuestionAction.decode(query.data)
+    routing_id = pressed.routing_id
+    if pressed.action == "answer":
         brief = await answering.begin_answer(context.deps, context.who.tg_user_id, routing_id)
         await answer(query)
         await reply(
@@ -41,15 +41,13 @@ async def on_question_action(update: Update, context: Ctx) -> None:
                 "/cancel to stop."
             ).format(name=esc(brief.asker.name), city=esc(brief.asker.city_name)),
         )
-    elif action == "n":
+    else:
         more = await closing.decline(context.deps, context.who.tg_user_id, routing_id)
         await answer(query, _("Noted. Thank you."))
         await drop_buttons(update)
         await reply(update, _("Noted: this question is not for you. Thank you for saying so."))
         if more:
             await deliver_question(context, more)
-    else:
-        raise BadCallback(query.data)
 
 
 @guarded
@@ -58,8 +56,10 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
     usual Answer / Not for me buttons, and goes on like any routed question."""
     query = update.callback_query
     assert query is not None
-    (raw,) = parse(query.data, "dg", count=1)
-    outgoing = await volunteering.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
+    pressed = DigestAnswer.decode(query.data)
+    outgoing = await volunteering.volunteer(
+        context.deps, context.who.tg_user_id, pressed.question_id
+    )
     await answer(query)
     if not await deliver_question(context, outgoing):
         await reply(
@@ -72,8 +72,8 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
     """Reply: the next message goes to the other side of the thread."""
     query = update.callback_query
     assert query is not None
-    (raw,) = parse(query.data, "qr", count=1)
-    other = await answering.begin_reply(context.deps, context.who.tg_user_id, parse_int(raw))
+    pressed = ReplyTo.decode(query.data)
+    other = await answering.begin_reply(context.deps, context.who.tg_user_id, pressed.routing_id)
     await answer(query)
     await reply(
         update,

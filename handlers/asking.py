@@ -14,9 +14,18 @@ from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
 from bot.services.exchange import asking, types
 from bot.services.exchange.types import Outgoing
+from handlers.callbacks import BadCallback
 from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
+from handlers.exchange_buttons import (
+    AskButton,
+    AskCancel,
+    AskGroup,
+    AskGroups,
+    AskSend,
+    AskTopic,
+)
 from handlers.exchange_render import content_of, header, route_button, sent_to_text
 from handlers.exchange_send import (
     copy_album,
@@ -26,7 +35,7 @@ from handlers.exchange_send import (
     send_album,
     send_content,
 )
-from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
+from handlers.keyboards import button, markup, paged
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +48,7 @@ def _groups(topics: list[TopicInfo]) -> list[list[TopicInfo]]:
 
 
 def _cancel_row() -> list[InlineKeyboardButton]:
-    return [button(_("Cancel"), "ask", "cancel")]
+    return [button(_("Cancel"), AskCancel())]
 
 
 async def show_groups(update: Update, topics: list[TopicInfo], page: int) -> None:
@@ -48,8 +57,8 @@ async def show_groups(update: Update, topics: list[TopicInfo], page: int) -> Non
         await show_topics(update, topics, groups[0][0].id, page)
         return
     loc = current_locale()
-    items = [(g[0].group_name(loc), f"ask:g:{g[0].id}:0") for g in groups]
-    body, _page = paged(items, page, "ask:G")
+    items = [(g[0].group_name(loc), AskGroup(g[0].id, 0)) for g in groups]
+    body, _page = paged(items, page, AskGroups)
     body.append(_cancel_row())
     await show(
         update,
@@ -63,11 +72,12 @@ async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, pa
     group = next((g for g in groups if any(t.id == first_id for t in g)), None)
     if group is None:
         raise BadCallback("unknown group")
+    first = group[0].id
     loc = current_locale()
-    items = [(t.name(loc), f"ask:t:{t.id}") for t in group]
-    body, _page = paged(items, page, f"ask:g:{group[0].id}")
+    items = [(t.name(loc), AskTopic(t.id)) for t in group]
+    body, _page = paged(items, page, lambda n: AskGroup(first, n))
     if len(groups) > 1:
-        body.append([button(_("‹ All groups"), "ask", "G", 0)])
+        body.append([button(_("‹ All groups"), AskGroups(0))])
     body.append(_cancel_row())
     await show(
         update,
@@ -93,38 +103,36 @@ async def on_ask(update: Update, context: Ctx) -> None:
     """Topic paging and choice, then Send or Cancel under the preview."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "ask")
     deps, user_id = context.deps, context.who.tg_user_id
-    if parts[0] == "G" and len(parts) == 2:
-        page = parse_int(parts[1])
-        await answer(query)
-        await show_groups(update, await asking.topics(deps), page)
-    elif parts[0] == "g" and len(parts) == 3:
-        first_id, page = parse_int(parts[1]), parse_int(parts[2])
-        await answer(query)
-        await show_topics(update, await asking.topics(deps), first_id, page)
-    elif parts[0] == "t" and len(parts) == 2:
-        topic = await asking.choose_topic(deps, user_id, parse_int(parts[1]))
-        await answer(query)
-        await show(
-            update,
-            _(
-                "Topic: <b>{topic}</b>.\nNow send your question: as text, or as a photo, document, "
-                "voice note or location with a caption. /cancel to stop."
-            ).format(topic=esc(topic.name(current_locale()))),
-        )
-    elif parts == ["send"]:
-        result = await asking.submit(deps, user_id)
-        await answer(query)
-        await drop_buttons(update)
-        await after_submit(update, context, result)
-    elif parts == ["cancel"]:
-        await asking.cancel_ask(deps, user_id)
-        await answer(query)
-        await drop_buttons(update)
-        await reply(update, _("Cancelled. Nothing was sent."))
-    else:
-        raise BadCallback(query.data)
+    match AskButton.decode(query.data):
+        case AskGroups(page):
+            await answer(query)
+            await show_groups(update, await asking.topics(deps), page)
+        case AskGroup(first_id, page):
+            await answer(query)
+            await show_topics(update, await asking.topics(deps), first_id, page)
+        case AskTopic(topic_id):
+            topic = await asking.choose_topic(deps, user_id, topic_id)
+            await answer(query)
+            await show(
+                update,
+                _(
+                    "Topic: <b>{topic}</b>.\nNow send your question: as text, or as a photo, "
+                    "document, voice note or location with a caption. /cancel to stop."
+                ).format(topic=esc(topic.name(current_locale()))),
+            )
+        case AskSend():
+            result = await asking.submit(deps, user_id)
+            await answer(query)
+            await drop_buttons(update)
+            await after_submit(update, context, result)
+        case AskCancel():
+            await asking.cancel_ask(deps, user_id)
+            await answer(query)
+            await drop_buttons(update)
+            await reply(update, _("Cancelled. Nothing was sent."))
+        case _:
+            raise BadCallback(query.data)
 
 
 async def after_submit(update: Update, context: Ctx, result: types.AskResult) -> None:
@@ -193,7 +201,7 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
         return
     draft = await asking.set_draft(context.deps, context.who.tg_user_id, content)
     preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
-    kb = markup([button(_("Send"), "ask", "send"), button(_("Cancel"), "ask", "cancel")])
+    kb = markup([button(_("Send"), AskSend()), button(_("Cancel"), AskCancel())])
     if draft.content.album:
         await album_preview(update, context, draft, header(preview), kb)
         return

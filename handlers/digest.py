@@ -9,6 +9,7 @@ from bot.i18n import _, ngettext, use_locale
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
+from handlers.exchange_buttons import DigestAnswer
 from handlers.exchange_render import media_label
 from handlers.keyboards import button, markup, rows
 from handlers.reminder_texts import format_when
@@ -44,7 +45,7 @@ def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
                 ngettext("…and {count} more.", "…and {count} more.", more).format(count=more)
             )
         buttons = [
-            button(_("Answer {number}").format(number=number), "dg", q.id)
+            button(_("Answer {number}").format(number=number), DigestAnswer(q.id))
             for number, q in enumerate(notice.questions, 1)
         ]
         return "\n\n".join(lines), markup(*rows(buttons, width=3)).to_dict()

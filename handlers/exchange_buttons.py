@@ -1,9 +1,5 @@
 """Button data of the exchange: asking, answering or declining, replying, closing, routing by
-hand, the digest (handlers/callbacks.py).
-
-Defined ahead of their handlers: handlers/exchange.py, followups.py and digest.py still build
-and parse the old `ask:`, `qa:`, `qr:`, `qs:`, `qm:` and `dg:` data until they move to these.
-"""
+hand, the digest (handlers/callbacks.py)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from bot.i18n import _, current_locale, format_list
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import esc
+from handlers.exchange_buttons import MyQuestionAction, QuestionAction, ReplyTo, RouteCities
 from handlers.keyboards import button, markup
 
 CAPTIONABLE = ("photo", "animation", "document", "video", "audio", "voice")
@@ -62,17 +63,17 @@ def header(o: Outgoing) -> str:
     )
 
 
-def answer_buttons(routing_id: int | None) -> list[InlineKeyboardButton]:
+def answer_buttons(routing_id: int) -> list[InlineKeyboardButton]:
     """Answer / Not for me under a question (call inside use_locale)."""
     return [
-        button(_("Answer"), "qa", "a", routing_id),
-        button(_("Not for me"), "qa", "n", routing_id),
+        button(_("Answer"), QuestionAction("answer", routing_id)),
+        button(_("Not for me"), QuestionAction("decline", routing_id)),
     ]
 
 
 def route_button(question_id: int) -> InlineKeyboardButton:
     """Route to a city, for organisers under a question nobody answers (call inside use_locale)."""
-    return button(_("Route to a city"), "qm", "c", question_id, 0)
+    return button(_("Route to a city"), RouteCities(question_id, 0))
 
 
 def media_label(content_type: str) -> str:
@@ -87,11 +88,13 @@ def media_label(content_type: str) -> str:
 
 def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
     """Buttons under a relayed message, in the recipient's language (call inside use_locale)."""
+    # Only the /ask preview has no routing, and it is shown with Send / Cancel instead.
+    assert o.routing_id is not None
     if o.kind == "question":
         return markup(answer_buttons(o.routing_id))
-    rows = [[button(_("Reply"), "qr", o.routing_id)]]
+    rows = [[button(_("Reply"), ReplyTo(o.routing_id))]]
     if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
-        rows.append([button(_("Mark resolved"), "qs", "r", o.question_id)])
+        rows.append([button(_("Mark resolved"), MyQuestionAction("resolve", o.question_id))])
     return markup(*rows)
 
 

@@ -8,11 +8,12 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.i18n import _, current_locale, format_list, use_locale
 from bot.services.enums import Role
 from bot.services.exchange import manual_routing
-from handlers.common import answer, esc, guarded, requires, show
+from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
+from handlers.exchange_buttons import RouteButton, RouteCities, RouteToCity
 from handlers.exchange_render import sent_to_text
 from handlers.exchange_send import deliver_question, notify
-from handlers.keyboards import BadCallback, paged, parse, parse_int
+from handlers.keyboards import paged
 
 
 @requires(Role.ORGANISER)
@@ -21,34 +22,37 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
     """Organisers: choose a city for a question nobody covers, and send it there."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "qm", count=3)
-    question_id, value = parse_int(parts[1]), parse_int(parts[2])
     deps, user_id = context.deps, context.who.tg_user_id
-    if parts[0] == "c":
-        brief, choices = await manual_routing.manual_route_options(deps, user_id, question_id)
-        await answer(query)
-        items = [(c.name, f"qm:r:{question_id}:{c.id}") for c in choices]
-        body, _page = paged(items, value, f"qm:c:{question_id}", width=2, size=12)
-        text = _("Question #{id} on {topic}: choose the city to send it to.").format(
-            id=question_id, topic=esc(brief.topic.name(current_locale()))
-        )
-        if not choices:
-            text = _("No other city has active officials yet.")
-        await show(update, text, InlineKeyboardMarkup(body))
-    elif parts[0] == "r":
-        outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, value)
-        await answer(query)
-        cities = await deliver_question(context, outgoing)
-        if not cities:
-            await show(update, _("It could not be delivered to anyone in that city."))
-            return
-        await show(update, sent_to_text(cities))
-        asker = outgoing[0].sender
-        with use_locale(asker.locale):
-            text = _("An organiser sent your question on {topic} to officials in {cities}.").format(
-                topic=esc(outgoing[0].topic.name(current_locale())),
-                cities=format_list([esc(c) for c in cities]),
+    match RouteButton.decode(query.data):
+        case RouteCities(question_id, page):
+            brief, choices = await manual_routing.manual_route_options(deps, user_id, question_id)
+            await answer(query)
+            items = [(c.name, RouteToCity(question_id, c.id)) for c in choices]
+            body, _page = paged(
+                items, page, lambda n: RouteCities(question_id, n), width=2, size=12
             )
-        await notify(context, asker, text)
-    else:
-        raise BadCallback(query.data)
+            text = _("Question #{id} on {topic}: choose the city to send it to.").format(
+                id=question_id, topic=esc(brief.topic.name(current_locale()))
+            )
+            if not choices:
+                text = _("No other city has active officials yet.")
+            await show(update, text, InlineKeyboardMarkup(body))
+        case RouteToCity(question_id, city_id):
+            outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, city_id)
+            await answer(query)
+            cities = await deliver_question(context, outgoing)
+            if not cities:
+                await show(update, _("It could not be delivered to anyone in that city."))
+                return
+            await show(update, sent_to_text(cities))
+            asker = outgoing[0].sender
+            with use_locale(asker.locale):
+                text = _(
+                    "An organiser sent your question on {topic} to officials in {cities}."
+                ).format(
+                    topic=esc(outgoing[0].topic.name(current_locale())),
+                    cities=format_list([esc(c) for c in cities]),
+                )
+            await notify(context, asker, text)
+        case _:
+            raise_bad()

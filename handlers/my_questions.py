@@ -9,8 +9,9 @@ from bot.i18n import _, current_locale, format_datetime, ngettext, use_locale
 from bot.services.exchange import closing, lists, types
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
+from handlers.exchange_buttons import MyQuestionAction, QuestionAction
 from handlers.exchange_send import drop_buttons, notify
-from handlers.keyboards import BadCallback, button, markup, parse, parse_int
+from handlers.keyboards import button, markup
 
 EXCERPT = 160
 
@@ -20,9 +21,9 @@ async def on_resolve(update: Update, context: Ctx) -> None:
     """Mark resolved (then offer to thank the helpers), or send the thanks."""
     query = update.callback_query
     assert query is not None
-    action, raw = parse(query.data, "qs", count=2)
-    question_id = parse_int(raw)
-    if action == "r":
+    pressed = MyQuestionAction.decode(query.data)
+    question_id = pressed.question_id
+    if pressed.action == "resolve":
         done = await closing.resolve(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
         text = _("Question #{id} on {topic} is marked resolved.").format(
@@ -35,9 +36,11 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                 "{count} officials answered it. Thank them?",
                 done.helpers,
             ).format(count=done.helpers)
-            kb = markup([button(_("Thank the helpers"), "qs", "t", done.question_id)])
+            kb = markup(
+                [button(_("Thank the helpers"), MyQuestionAction("thank", done.question_id))]
+            )
         await reply(update, text, kb)
-    elif action == "t":
+    else:
         thanks = await closing.thank(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
         await drop_buttons(update)
@@ -61,8 +64,6 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                 len(thanks.helpers),
             ).format(count=len(thanks.helpers)),
         )
-    else:
-        raise BadCallback(query.data)
 
 
 # ---- lists -----------------------------------------------------------------------------
@@ -109,7 +110,8 @@ async def cmd_questions(update: Update, context: Ctx) -> None:
             buttons.append(
                 [
                     button(
-                        _("Mark #{id} resolved").format(id=b.question_id), "qs", "r", b.question_id
+                        _("Mark #{id} resolved").format(id=b.question_id),
+                        MyQuestionAction("resolve", b.question_id),
                     )
                 ]
             )
@@ -138,10 +140,17 @@ async def cmd_inbox(update: Update, context: Ctx) -> None:
             )
         )
         lines.append(_excerpt(b))
+        assert b.routing_id is not None  # inbox briefs carry the routing they wait on
         buttons.append(
             [
-                button(_("Answer #{id}").format(id=b.question_id), "qa", "a", b.routing_id),
-                button(_("Not for me #{id}").format(id=b.question_id), "qa", "n", b.routing_id),
+                button(
+                    _("Answer #{id}").format(id=b.question_id),
+                    QuestionAction("answer", b.routing_id),
+                ),
+                button(
+                    _("Not for me #{id}").format(id=b.question_id),
+                    QuestionAction("decline", b.routing_id),
+                ),
             ]
         )
     await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons))

@@ -498,22 +498,25 @@ async def test_forged_and_stale_callbacks_change_nothing(harness: Harness) -> No
     assert torino_id not in {r.recipient_id for r in routings}
     before = [(r.id, r.status) for r in routings]
 
-    await h.callback(w.torino, f"qa:a:{not_mine.id}")
+    await h.callback(w.torino, f"question:answer:{not_mine.id}")
     assert h.tg.alerts()[-1] == "This question was not sent to you."
-    await h.callback(w.torino, f"qa:n:{not_mine.id}")
+    await h.callback(w.torino, f"question:decline:{not_mine.id}")
     assert h.tg.last_alert() == "This question was not sent to you."
-    await h.callback(w.torino, "qa:a:999999")
+    await h.callback(w.torino, "question:answer:999999")
     assert h.tg.last_alert() == "This question was not sent to you."
-    await h.callback(w.torino, "qa:a:abc")
+    await h.callback(w.torino, "question:answer:abc")
     assert h.tg.alerts()[-1] == "This button is no longer active."
-    await h.callback(w.torino, "qa:x:1:2")
+    await h.callback(w.torino, "question:x:1:2")
     assert h.tg.last_alert() == "This button is no longer active."
     (q,) = await rows(h, Question)
-    await h.callback(w.torino, f"qs:r:{q.id}")
+    await h.callback(w.torino, f"my-question:resolve:{q.id}")
     assert h.tg.alerts()[-1] == "Only the person who asked this question can do that."
-    await h.callback(w.torino, f"qr:{not_mine.id}")
+    await h.callback(w.torino, f"reply:to:{not_mine.id}")
     assert h.tg.alerts()[-1] == "This question was not sent to you."
     await h.callback(w.asker, "ask:send")
+    assert h.tg.alerts()[-1] == "This button is no longer active."
+    # a button sent before the data was typed (`qa:a:<id>`) is stale, not misread
+    await h.callback(w.torino, f"qa:a:{not_mine.id}")
     assert h.tg.alerts()[-1] == "This button is no longer active."
 
     assert [(r.id, r.status) for r in await rows(h, Routing)] == before
@@ -695,7 +698,7 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     await drain(h)
     notice = h.tg.sent(w.torino.id)[-1]
     assert "Weekly digest" in notice.text and "1. <b>Flood risk</b> — Gabès" in notice.text
-    assert notice.buttons == [[("Answer 1", f"dg:{question.id}")]]
+    assert notice.buttons == [[("Answer 1", f"digest:answer:{question.id}")]]
 
     await h.press(w.torino, "Answer 1")
     (got,) = question_calls(h, w.torino)
@@ -712,18 +715,19 @@ async def test_an_official_not_routed_to_answers_from_the_weekly_digest(harness:
     assert len(await rows(h, Routing)) == 5  # the four routed, and hers
     await stats_kept_as_rebuilt(h)
 
-    await h.callback(w.torino, f"dg:{question.id}", notice.message_id)
+    await h.callback(w.torino, f"digest:answer:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "You have already answered this question."
-    await h.callback(w.asker, f"dg:{question.id}", notice.message_id)
+    await h.callback(w.asker, f"digest:answer:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "This is your own question."
-    await h.callback(w.organiser, f"dg:{question.id}", notice.message_id)  # covers another topic
+    # the organiser covers another topic
+    await h.callback(w.organiser, f"digest:answer:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "This question was not sent to you."
-    await h.callback(w.torino, "dg:999999", notice.message_id)
+    await h.callback(w.torino, "digest:answer:999999", notice.message_id)
     assert h.tg.alerts()[-1] == "That question no longer exists."
-    await h.callback(w.torino, "dg:x'; DROP TABLE routing;--", notice.message_id)
+    await h.callback(w.torino, "digest:answer:x'; DROP TABLE routing;--", notice.message_id)
     assert h.tg.alerts()[-1] == "This button is no longer active."
     await closing.resolve(h.deps, w.asker.id, question.id)
-    await h.callback(w.madrid, f"dg:{question.id}", notice.message_id)
+    await h.callback(w.madrid, f"digest:answer:{question.id}", notice.message_id)
     assert h.tg.alerts()[-1] == "This question is closed."
     assert len(await rows(h, Routing)) == 5
 
