@@ -111,8 +111,9 @@ async def test_a_refusal_reaches_the_user_as_its_text(harness: Harness) -> None:
     )
 
 
-async def test_an_old_profile_button_is_answered_with_its_text(harness: Harness) -> None:
-    """Before error texts were one table this code fell back to 'Sorry, that did not work'."""
+async def test_a_profile_button_for_no_known_field_is_answered_as_stale(harness: Harness) -> None:
+    """Callback data whose field no button sends is refused by its codec before the service
+    sees it: the person is told, in their language, that the button is no longer active."""
     h = harness
     city = await make_city(h.deps.db, "Murcia", "ES", "Europe/Madrid", ["es"])
     official = await make_official(
@@ -123,8 +124,7 @@ async def test_an_old_profile_button_is_answered_with_its_text(harness: Harness)
     message_id, data = h.tg.find_button(user.id, tr("es", "Edit name"))
     prefix, _sep, _field = data.rpartition(":")
     await h.callback(user, f"{prefix}:nickname", message_id)
-    assert h.tg.last_alert() == error_message_in("es", ErrorCode.FIELD)
-    assert "/profile" in h.tg.last_alert()
+    assert h.tg.last_alert() == tr("es", "This button is no longer active.")
 
 
 def error_message_in(locale: str, code: ErrorCode) -> str:
