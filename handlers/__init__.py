@@ -32,10 +32,8 @@ from handlers import (
     cities,
     common,
     dialog,
-    digest,
     exchange,
     exports,
-    followups,
     help,
     invites,
     onboarding,
@@ -48,9 +46,6 @@ from handlers import (
     roles,
     stats,
 )
-
-# Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
-JOB_MODULES = (digest, followups, reminders)
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -95,7 +90,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
             CallbackQueryHandler(exchange.on_digest_offer, pattern=r"^dg:"),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
-            # reminders, quiet hours (the digest module only adds its scheduler job)
+            # reminders, quiet hours
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),

@@ -1,7 +1,7 @@
-"""Routes plain messages (text, media) to the step a person is at, or to a fallback.
+"""Routes plain messages (text, media) to the step a person is at, or answers with a hint.
 
-Features register step handlers with `@on_step("prefix.")` and fallbacks (e.g. a reply to a
-relayed question) with `@fallback(priority)`. The state itself lives in the database.
+Features register step handlers with `@on_step("prefix.")`. The state itself lives in the
+database.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from handlers.common import reply
 from handlers.context import Ctx
 
 StepHandler = Callable[[Update, Ctx, Step], Awaitable[None]]
-Fallback = Callable[[Update, Ctx], Awaitable[bool]]
 
 _steps: dict[str, StepHandler] = {}
-_fallbacks: list[tuple[int, Fallback]] = []
 
 
 def on_step(*names: str) -> Callable[[StepHandler], StepHandler]:
@@ -31,17 +29,6 @@ def on_step(*names: str) -> Callable[[StepHandler], StepHandler]:
             if name in _steps:
                 raise ValueError(f"step {name} registered twice")
             _steps[name] = func
-        return func
-
-    return decorate
-
-
-def fallback(priority: int) -> Callable[[Fallback], Fallback]:
-    """Register a handler tried (lowest priority first) when no step is open; True = handled."""
-
-    def decorate(func: Fallback) -> Fallback:
-        _fallbacks.append((priority, func))
-        _fallbacks.sort(key=lambda item: item[0])
         return func
 
     return decorate
@@ -60,7 +47,7 @@ def handler_for(step: str) -> StepHandler | None:
 
 
 async def route_message(update: Update, context: Ctx) -> None:
-    """Every non-command message: continue the open flow, or a fallback, or a hint."""
+    """Every non-command message: continue the open flow, or a hint."""
     user = update.effective_user
     assert user is not None
     state = await dialog.get(context.deps, user.id)
@@ -73,10 +60,7 @@ async def route_message(update: Update, context: Ctx) -> None:
 
 
 async def no_step(update: Update, context: Ctx) -> None:
-    """A message outside any flow: a feature's fallback, or a hint."""
-    for _priority, func in _fallbacks:
-        if await func(update, context):
-            return
+    """A message outside any flow: a hint."""
     await reply(update, _("I did not understand that. Send /help to see what you can do."))
 
 

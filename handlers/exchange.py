@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -29,6 +29,7 @@ from bot.i18n import (
     set_locale,
     use_locale,
 )
+from bot.runtime import Deps
 from bot.services import NotFound, ServiceError
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
@@ -154,14 +155,13 @@ def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
 
 
 async def send_content(
-    context: Ctx, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
 ) -> int:
     """Send header + content; buttons go on the message a reply is expected to. Its id."""
     body = esc(content.text) if content.text else ""
     text = head + ("\n\n" + body if body else "")
-    bot = context.bot
     if content.album:
-        return (await send_album(context, chat_id, content, text, kb))[0]
+        return (await send_album(bot, chat_id, content, text, kb))[0]
     if content.content_type == "text":
         return await send_text(bot, chat_id, text, kb)
     assert content.chat_id is not None and content.message_id is not None
@@ -184,29 +184,29 @@ async def send_content(
     return copied.message_id
 
 
-async def copy_album(context: Ctx, chat_id: int, content: Content) -> list[int]:
+async def copy_album(bot: Bot, chat_id: int, content: Content) -> list[int]:
     assert content.chat_id is not None
-    copies = await context.bot.copy_messages(chat_id, content.chat_id, list(content.album))
+    copies = await bot.copy_messages(chat_id, content.chat_id, list(content.album))
     return [c.message_id for c in copies]
 
 
 async def send_album(
-    context: Ctx, chat_id: int, content: Content, text: str, kb: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, content: Content, text: str, kb: InlineKeyboardMarkup | None
 ) -> tuple[int, list[int]]:
     """Header (with the caption and the buttons: copyMessages carries neither), then the album
     copied whole. The header's id is the one a reply threads on; then the copies' ids."""
-    head_id = await send_text(context.bot, chat_id, text, kb)
-    return head_id, await copy_album(context, chat_id, content)
+    head_id = await send_text(bot, chat_id, text, kb)
+    return head_id, await copy_album(bot, chat_id, content)
 
 
-async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
+async def deliver(bot: Bot, outgoing: Sequence[Outgoing]) -> list[Sent]:
     """Send each message; a 403 (blocked) or other failure is reported, the rest still go."""
     results: list[Sent] = []
     for o in outgoing:
         with use_locale(o.recipient.locale):
             head, kb = ("", None) if o.quiet else (header(o), keyboard(o))
         try:
-            message_id = await send_content(context, o.recipient.chat_id, o.content, head, kb)
+            message_id = await send_content(bot, o.recipient.chat_id, o.content, head, kb)
             results.append(Sent(o, message_id))
         except Forbidden as exc:
             log.info(
@@ -228,22 +228,20 @@ async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
     return results
 
 
-async def deliver_question(context: Ctx, outgoing: list[Outgoing]) -> list[str]:
+async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> list[str]:
     """Deliver to the routed officials; cities that fail entirely are replaced. Cities reached."""
     cities: list[str] = []
     while outgoing:
-        recorded = await delivery_records.record_deliveries(
-            context.deps, await deliver(context, outgoing)
-        )
+        recorded = await delivery_records.record_deliveries(deps, await deliver(bot, outgoing))
         cities, outgoing = recorded.cities, recorded.more
     return cities
 
 
 async def notify(
-    context: Ctx, person: Person, text: str, kb: InlineKeyboardMarkup | None = None
+    bot: Bot, person: Person, text: str, kb: InlineKeyboardMarkup | None = None
 ) -> None:
     try:
-        await send_text(context.bot, person.chat_id, text, kb)
+        await send_text(bot, person.chat_id, text, kb)
     except TelegramError as exc:
         log.info("notice failed official_id=%s error=%s", person.official_id, exc)
 
@@ -372,7 +370,7 @@ async def after_submit(update: Update, context: Ctx, result: types.AskResult) ->
         )
         await tell_organisers(context, result)
         return
-    cities = await deliver_question(context, result.deliveries)
+    cities = await deliver_question(context.bot, context.deps, result.deliveries)
     if cities:
         await reply(update, sent_to_text(cities))
     else:
@@ -400,7 +398,7 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
                 city=esc(a.city_name),
             )
             kb = markup([button(_("Route to a city"), "qm", "c", result.question_id, 0)])
-        await notify(context, organiser, text, kb)
+        await notify(context.bot, organiser, text, kb)
 
 
 @on_step(types.STEP_TOPIC)
@@ -437,7 +435,7 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
         hint = _("You can still send a line of text to go with it, or tap Send.")
     chat = update.effective_chat
     assert chat is not None
-    await send_content(context, chat.id, draft.content, header(preview), None if hint else kb)
+    await send_content(context.bot, chat.id, draft.content, header(preview), None if hint else kb)
     if hint:
         await reply(update, hint, kb)
 
@@ -453,7 +451,7 @@ async def album_preview(
     text = head + ("\n\n" + esc(content.text) if content.text else "")
     if draft.preview is None:
         await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
-        head_id, copies = await send_album(context, chat.id, content, text, kb)
+        head_id, copies = await send_album(context.bot, chat.id, content, text, kb)
     else:
         head_id, old = draft.preview
         try:
@@ -465,7 +463,7 @@ async def album_preview(
             await context.bot.delete_messages(chat.id, old)
         except TelegramError as exc:  # stale copies stay on screen; the new ones follow
             log.debug("could not delete old album preview: %s", exc)
-        copies = await copy_album(context, chat.id, content)
+        copies = await copy_album(context.bot, chat.id, content)
     await asking.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)
 
 
@@ -496,7 +494,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
         await _drop_buttons(update)
         await reply(update, _("Noted: this question is not for you. Thank you for saying so."))
         if more:
-            await deliver_question(context, more)
+            await deliver_question(context.bot, context.deps, more)
     else:
         raise BadCallback(query.data)
 
@@ -510,7 +508,7 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
     (raw,) = parse(query.data, "dg", count=1)
     outgoing = await volunteering.volunteer(context.deps, context.who.tg_user_id, parse_int(raw))
     await answer(query)
-    if not await deliver_question(context, outgoing):
+    if not await deliver_question(context.bot, context.deps, outgoing):
         await reply(
             update, _("Sorry, the question could not be sent to you. Please try again later.")
         )
@@ -534,7 +532,7 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
 
 async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     """Send one answer or follow-up, log it, and tell the sender how it went."""
-    (sent,) = await deliver(context, [outgoing])
+    (sent,) = await deliver(context.bot, [outgoing])
     assert update.effective_user is not None
     await answering.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient
@@ -692,7 +690,7 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                     city=esc(a.city_name),
                     topic=esc(thanks.topic.name(current_locale())),
                 )
-            await notify(context, helper, text)
+            await notify(context.bot, helper, text)
         await reply(
             update,
             ngettext(
@@ -813,7 +811,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
     elif parts[0] == "r":
         outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, value)
         await answer(query)
-        cities = await deliver_question(context, outgoing)
+        cities = await deliver_question(context.bot, context.deps, outgoing)
         if not cities:
             await show(update, _("It could not be delivered to anyone in that city."))
             return
@@ -824,6 +822,6 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
                 topic=esc(outgoing[0].topic.name(current_locale())),
                 cities=format_list([esc(c) for c in cities]),
             )
-        await notify(context, asker, text)
+        await notify(context.bot, asker, text)
     else:
         raise BadCallback(query.data)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from telegram import Update
 
-from bot import scheduling
 from bot.i18n import _
+from bot.runtime import Deps
 from bot.services import dialog, reminder_draft, reminder_list, reminder_runs
 from bot.services.dialog import Step
 from bot.services.reminder_list import Role
@@ -184,15 +183,11 @@ async def on_list(update: Update, context: Ctx) -> None:
 # ---- the scheduler job -------------------------------------------------------------------
 
 
-async def reminders_job(app: Any) -> None:
+async def reminders_job(deps: Deps) -> None:
     """Scheduler job: send due reminder runs (late within the grace period, else skipped)."""
-    deps = app.bot_data.deps
     while True:
         report = await reminder_runs.run_due(
             deps, deps.clock.now(), reminder_notice, limit=JOB_BATCH
         )
         if report.claimed < JOB_BATCH:
             return
-
-
-scheduling.JOBS.append(("reminders", reminders_job, lambda settings: settings.reminder_job_seconds))

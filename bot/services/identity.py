@@ -76,10 +76,3 @@ async def require_role(
     if ROLE_RANK[effective_role(settings, official, tg_user_id)] < ROLE_RANK[role]:
         raise NotAllowed(required=role.value)
     return official
-
-
-async def require_registered(session: AsyncSession, tg_user_id: int) -> Official:
-    official = await repo.official_by_tg(session, tg_user_id)
-    if official is None or official.status not in REGISTERED:
-        raise NotAllowed("not_registered")
-    return official

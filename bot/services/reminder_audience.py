@@ -28,6 +28,7 @@ async def options(session: AsyncSession, kind: str, selected: list[Any]) -> list
     chosen = {str(s) for s in selected}
     if kind == "countries":
         return [Option(c, c, selected=c in chosen) for c in await audience.countries(session)]
+    if kind == "cities":
         return [
             Option(str(c.id), c.name, selected=str(c.id) in chosen)
             for c in await repo.all_cities(session)
