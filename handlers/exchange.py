@@ -19,7 +19,6 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.db.models import Role
 from bot.i18n import (
     _,
     current_locale,
@@ -33,6 +32,7 @@ from bot.runtime import Deps
 from bot.services import NotFound, ServiceError
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
+from bot.services.enums import Role
 from bot.services.exchange import (
     answering,
     asking,
