@@ -15,7 +15,7 @@ from bot import PROJECT_ROOT, cli_reports
 from bot.cli_common import make_deps, migrate
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import CatalogError, load_catalogs
-from bot.services import ServiceError
+from bot.services.errors import ServiceError
 
 log = logging.getLogger("bot")
 
@@ -189,8 +189,8 @@ async def bot_username(settings: Settings) -> str | None:
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.models import Role
-    from bot.services import InvalidInput, NotFound
     from bot.services.catalogue import list_cities
+    from bot.services.errors import InvalidInput, NotFound
     from bot.services.invites import create_invite
 
     async def go() -> None:

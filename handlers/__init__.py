@@ -26,16 +26,19 @@ from telegram.ext import (
 
 from bot.i18n import _
 from handlers import (
+    answering,
+    asking,
     audit,
     broadcast_list,
     broadcasts,
     cities,
     common,
     dialog,
-    exchange,
     exports,
     help,
     invites,
+    manual_routing,
+    my_questions,
     onboarding,
     pending,
     privacy,
@@ -46,6 +49,28 @@ from handlers import (
     roles,
     stats,
 )
+from handlers.admin_buttons import (
+    AuditButton,
+    CitiesButton,
+    ExportButton,
+    InviteButton,
+    StatsButton,
+)
+from handlers.outreach_buttons import (
+    BroadcastButton,
+    BroadcastListAction,
+    ReminderButton,
+    ReminderListAction,
+)
+from handlers.people_buttons import (
+    EraseMyData,
+    JoinRequestDecision,
+    LanguageButton,
+    ProfileButton,
+    RegistrationButton,
+    TopicButton,
+    WorkLanguageButton,
+)
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
@@ -54,7 +79,7 @@ MESSAGES_GROUP = 50
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(
-        MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_first),
+        MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_first),
         group=-200,
     )
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
@@ -71,47 +96,47 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("pending", pending.cmd_pending, filters=private),
             CommandHandler("promote", roles.cmd_promote, filters=private),
             CommandHandler("demote", roles.cmd_demote, filters=private),
-            CallbackQueryHandler(profile.on_language, pattern=r"^lang:"),
-            CallbackQueryHandler(onboarding.on_registration, pattern=r"^reg:"),
-            CallbackQueryHandler(profile_steps.on_topics, pattern=r"^tp:"),
-            CallbackQueryHandler(profile_steps.on_languages, pattern=r"^lg:"),
-            CallbackQueryHandler(profile.on_profile, pattern=r"^prof:"),
-            CallbackQueryHandler(privacy.on_delete, pattern=r"^del:"),
-            CallbackQueryHandler(pending.on_pending, pattern=r"^pend:"),
+            CallbackQueryHandler(profile.on_language, pattern=LanguageButton.pattern()),
+            CallbackQueryHandler(onboarding.on_registration, pattern=RegistrationButton.pattern()),
+            CallbackQueryHandler(profile_steps.on_topics, pattern=TopicButton.pattern()),
+            CallbackQueryHandler(profile_steps.on_languages, pattern=WorkLanguageButton.pattern()),
+            CallbackQueryHandler(profile.on_profile, pattern=ProfileButton.pattern()),
+            CallbackQueryHandler(privacy.on_delete, pattern=EraseMyData.pattern()),
+            CallbackQueryHandler(pending.on_pending, pattern=JoinRequestDecision.pattern()),
             ChatMemberHandler(onboarding.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             # exchange: a Telegram reply to a relayed message wins over an open dialog step
-            CommandHandler("ask", exchange.cmd_ask, filters=private),
-            CommandHandler("questions", exchange.cmd_questions, filters=private),
-            CommandHandler("inbox", exchange.cmd_inbox, filters=private),
-            CallbackQueryHandler(exchange.on_ask, pattern=r"^ask:"),
-            CallbackQueryHandler(exchange.on_question_action, pattern=r"^qa:"),
-            CallbackQueryHandler(exchange.on_reply_button, pattern=r"^qr:"),
-            CallbackQueryHandler(exchange.on_resolve, pattern=r"^qs:"),
-            CallbackQueryHandler(exchange.on_manual_route, pattern=r"^qm:"),
-            CallbackQueryHandler(exchange.on_digest_offer, pattern=r"^dg:"),
-            MessageHandler(private & filters.REPLY & ~filters.COMMAND, exchange.on_reply_message),
+            CommandHandler("ask", asking.cmd_ask, filters=private),
+            CommandHandler("questions", my_questions.cmd_questions, filters=private),
+            CommandHandler("inbox", my_questions.cmd_inbox, filters=private),
+            CallbackQueryHandler(asking.on_ask, pattern=r"^ask:"),
+            CallbackQueryHandler(answering.on_question_action, pattern=r"^qa:"),
+            CallbackQueryHandler(answering.on_reply_button, pattern=r"^qr:"),
+            CallbackQueryHandler(my_questions.on_resolve, pattern=r"^qs:"),
+            CallbackQueryHandler(manual_routing.on_manual_route, pattern=r"^qm:"),
+            CallbackQueryHandler(answering.on_digest_offer, pattern=r"^dg:"),
+            MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
             # reminders, quiet hours
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
-            CallbackQueryHandler(reminders.on_remind, pattern=r"^rem:"),
-            CallbackQueryHandler(reminders.on_list, pattern=r"^rml:"),
+            CallbackQueryHandler(reminders.on_remind, pattern=ReminderButton.pattern()),
+            CallbackQueryHandler(reminders.on_list, pattern=ReminderListAction.pattern()),
             # broadcasts
             CommandHandler("broadcast", broadcasts.cmd_broadcast, filters=private),
             CommandHandler("broadcasts", broadcast_list.cmd_broadcasts, filters=private),
-            CallbackQueryHandler(broadcasts.on_compose, pattern=r"^bc:"),
-            CallbackQueryHandler(broadcast_list.on_list, pattern=r"^bcs:"),
+            CallbackQueryHandler(broadcasts.on_compose, pattern=BroadcastButton.pattern()),
+            CallbackQueryHandler(broadcast_list.on_list, pattern=BroadcastListAction.pattern()),
             # admin: reports and managing the network
             CommandHandler("export", exports.cmd_export, filters=private),
             CommandHandler("stats", stats.cmd_stats, filters=private),
             CommandHandler("cities", cities.cmd_cities, filters=private),
             CommandHandler("invite", invites.cmd_invite, filters=private),
             CommandHandler("audit", audit.cmd_audit, filters=private),
-            CallbackQueryHandler(exports.on_export, pattern=r"^ex:"),
-            CallbackQueryHandler(stats.on_stats, pattern=r"^st:"),
-            CallbackQueryHandler(cities.on_cities, pattern=r"^ci:"),
-            CallbackQueryHandler(invites.on_invite, pattern=r"^iv:"),
-            CallbackQueryHandler(audit.on_audit, pattern=r"^au:"),
+            CallbackQueryHandler(exports.on_export, pattern=ExportButton.pattern()),
+            CallbackQueryHandler(stats.on_stats, pattern=StatsButton.pattern()),
+            CallbackQueryHandler(cities.on_cities, pattern=CitiesButton.pattern()),
+            CallbackQueryHandler(invites.on_invite, pattern=InviteButton.pattern()),
+            CallbackQueryHandler(audit.on_audit, pattern=AuditButton.pattern()),
         ],
         group=COMMANDS_GROUP,
     )

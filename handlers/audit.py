@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardButton, Update
 
 from bot.i18n import _, format_datetime
 from bot.services import network
 from bot.services.enums import Role
+from handlers.admin_buttons import AuditPage
 from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import button, markup, parse, parse_int
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
+from handlers.keyboards import button, markup
 
 
 def action_label(action: str) -> str:
@@ -50,7 +45,7 @@ def audit_line(item: network.AuditItem, tz: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_audit(update: Update, context: Ctx) -> None:
     """Shows the newest page of the audit log."""
     await show_audit(update, context, 0)
@@ -69,18 +64,18 @@ async def show_audit(update: Update, context: Ctx, page: int) -> None:
     text = "\n".join([head, *(audit_line(i, tz) for i in result.items)])
     nav: list[InlineKeyboardButton] = []
     if result.page > 0:
-        nav.append(button(_("‹ Newer"), "au", "p", result.page - 1))
+        nav.append(button(_("‹ Newer"), AuditPage(result.page - 1)))
     if result.page + 1 < result.pages:
-        nav.append(button(_("Older ›"), "au", "p", result.page + 1))
+        nav.append(button(_("Older ›"), AuditPage(result.page + 1)))
     await show(update, text, markup(nav))
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_audit(update: Update, context: Ctx) -> None:
     """Audit log paging."""
     query = update.callback_query
     assert query is not None
-    (page,) = parse(query.data, "au:p", count=1)
+    page = AuditPage.decode(query.data).page
     await answer(query)
-    await show_audit(update, context, parse_int(page))
+    await show_audit(update, context, page)

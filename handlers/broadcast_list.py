@@ -10,12 +10,13 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import _, format_datetime, ngettext, use_locale
 from bot.runtime import Deps
-from bot.services import ServiceError, broadcast_progress
+from bot.services import broadcast_progress
 from bot.services.broadcast_progress import BroadcastStatus, Counts, Progress, Role, Summary
-from handlers.broadcasts import ERRORS
+from bot.services.errors import ErrorCode, ServiceError
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import BadCallback, button, markup, parse, parse_int, rows
+from handlers.keyboards import button, markup, rows
+from handlers.outreach_buttons import BroadcastListAction
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def summary_line(s: Summary, timezone: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_broadcasts(update: Update, context: Ctx) -> None:
     """Lists scheduled, running and recent broadcasts with their counts; Cancel buttons."""
     listing = await broadcast_progress.recent(context.deps, context.who.tg_user_id)
@@ -73,7 +74,7 @@ async def cmd_broadcasts(update: Update, context: Ctx) -> None:
         + "\n".join(summary_line(s, listing.timezone) for s in listing.broadcasts)
     )
     cancel_buttons = [
-        button(_("Cancel #{id}").format(id=s.id), "bcs", "c", s.id)
+        button(_("Cancel #{id}").format(id=s.id), BroadcastListAction("cancel", s.id))
         for s in listing.broadcasts
         if s.status in broadcast_progress.LIVE
     ]
@@ -81,23 +82,21 @@ async def cmd_broadcasts(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_list(update: Update, context: Ctx) -> None:
     """Cancel buttons of /broadcasts: ask to confirm, then stop what is not sent yet."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "bcs")
-    if parts == ["no"]:
+    pressed = BroadcastListAction.decode(query.data)
+    bid = pressed.broadcast_id
+    if pressed.action == "keep":
         await answer(query)
         await show(update, _("Nothing was changed."))
         return
-    if len(parts) != 2 or parts[0] not in ("c", "cc"):
-        raise BadCallback(query.data)
-    bid = parse_int(parts[1])
-    if parts[0] == "c":
+    if pressed.action == "cancel":
         summary = await broadcast_progress.get_summary(context.deps, context.who.tg_user_id, bid)
         if summary.status not in broadcast_progress.LIVE:
-            raise ServiceError("not_cancellable", id=bid)
+            raise ServiceError(ErrorCode.NOT_CANCELLABLE, id=bid)
         await answer(query)
         await show(
             update,
@@ -106,7 +105,12 @@ async def on_list(update: Update, context: Ctx) -> None:
                 "Cancel broadcast #{id}? The {count} messages not sent yet will stay unsent.",
                 summary.counts.pending,
             ).format(id=bid, count=summary.counts.pending),
-            markup([button(_("Yes, cancel it"), "bcs", "cc", bid), button(_("No"), "bcs", "no")]),
+            markup(
+                [
+                    button(_("Yes, cancel it"), BroadcastListAction("confirm-cancel", bid)),
+                    button(_("No"), BroadcastListAction("keep", bid)),
+                ]
+            ),
         )
         return
     summary = await broadcast_progress.cancel(context.deps, context.who.tg_user_id, bid)

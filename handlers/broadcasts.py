@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,34 +23,30 @@ from bot.i18n import (
 from bot.services import broadcast_compose as bc
 from bot.services.broadcast_compose import Draft, Role
 from bot.services.dialog import Step
+from bot.services.errors import ErrorCode
+from handlers.callbacks import BadCallback, CallbackData
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import BadCallback, button, cb, markup, paged, parse, parse_int
+from handlers.error_texts import error_message
+from handlers.keyboards import button, markup, paged
+from handlers.outreach_buttons import (
+    BroadcastAudience,
+    BroadcastButton,
+    BroadcastCancel,
+    BroadcastConfirm,
+    BroadcastEveryone,
+    BroadcastOptions,
+    BroadcastPreview,
+    BroadcastSchedule,
+    BroadcastSendNow,
+    BroadcastToggleCode,
+    BroadcastToggleId,
+    Dimension,
+)
 from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
-
-DIMS = {"co": "countries", "ci": "cities", "to": "topics", "la": "languages", "ro": "roles"}
-CODES = {v: k for k, v in DIMS.items()}
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "no_recipients": lambda **_k: _("Nobody matches this audience. Change it and try again."),
-    "bad_time": lambda timezone, **_k: _(
-        "I could not read that date and time. "
-        "Send it like {example}, in your time zone ({timezone})."
-    ).format(example="2026-03-02 14:30", timezone=esc(timezone)),
-    "time_past": lambda timezone, **_k: _(
-        "That time has passed or is less than a minute away. Send a later date and time, "
-        "in your time zone ({timezone})."
-    ).format(timezone=esc(timezone)),
-    "time_far": lambda **_k: _(
-        "A broadcast can be scheduled up to a year ahead. Send an earlier date."
-    ),
-    "not_cancellable": lambda id, **_k: _(
-        "Broadcast #{id} is no longer scheduled or running; there is nothing to cancel."
-    ).format(id=id),
-}
 
 
 def dimension_label(dim: str) -> str:
@@ -106,17 +101,17 @@ async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool
         "{audience}\n\n{count}"
     ).format(audience=await audience_text(context, draft), count=count_text(draft.count))
 
-    def dim_button(dim: str) -> Any:
+    def dim_button(dim: Dimension) -> Any:
         n = len(draft.target.get(dim) or [])
         label = dimension_label(dim) + (f" ({n})" if n else "")
-        return button(label, "bc", "m", CODES[dim], 0)
+        return button(label, BroadcastOptions(dim, 0))
 
     keyboard = markup(
-        [button(("✅ " if not draft.target else "") + _("Everyone"), "bc", "all")],
+        [button(("✅ " if not draft.target else "") + _("Everyone"), BroadcastEveryone())],
         [dim_button("countries"), dim_button("cities")],
         [dim_button("topics"), dim_button("languages")],
         [dim_button("roles")],
-        [button(_("Preview ▸"), "bc", "go"), button(_("Cancel"), "bc", "x")],
+        [button(_("Preview ▸"), BroadcastPreview()), button(_("Cancel"), BroadcastCancel())],
     )
     if new:
         await reply(update, text, keyboard)
@@ -124,18 +119,27 @@ async def show_audience(update: Update, context: Ctx, draft: Draft, *, new: bool
         await show(update, text, keyboard)
 
 
-async def show_options(update: Update, context: Ctx, dim: str, page: int, draft: Draft) -> None:
+def toggle_data(dim: Dimension, value: str | int, page: int) -> CallbackData:
+    """The data of the button adding or removing `value` (cities and topics by id)."""
+    if dim == "cities" or dim == "topics":
+        return BroadcastToggleId(dim, int(value), page)
+    return BroadcastToggleCode(dim, str(value), page)
+
+
+async def show_options(
+    update: Update, context: Ctx, dim: Dimension, page: int, draft: Draft
+) -> None:
     chosen = set(draft.target.get(dim) or [])
     opts = await bc.options(context.deps, dim)
     items = [
         (
             ("✅ " if o.value in chosen else "▫️ ") + option_label(dim, o),
-            cb("bc", "t", CODES[dim], o.value, page),
+            toggle_data(dim, o.value, page),
         )
         for o in opts
     ]
-    body, page = paged(items, page, f"bc:m:{CODES[dim]}", width=2)
-    body.append([button(_("‹ Back"), "bc", "home")])
+    body, page = paged(items, page, lambda n: BroadcastOptions(dim, n), width=2)
+    body.append([button(_("‹ Back"), BroadcastAudience())])
     text = _("<b>{dimension}</b>\nTap to add or remove; {count}").format(
         dimension=dimension_label(dim), count=count_text(draft.count)
     )
@@ -146,7 +150,7 @@ async def show_options(update: Update, context: Ctx, dim: str, page: int, draft:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_broadcast(update: Update, context: Ctx) -> None:
     """Asks the organiser for the message to broadcast."""
     await bc.begin(context.deps, context.who.tg_user_id)
@@ -172,7 +176,7 @@ def broadcastable(message: Message) -> bool:
 
 
 @on_step(bc.STEP_MESSAGE)
-@guarded(ERRORS)
+@guarded
 async def step_message(update: Update, context: Ctx, state: Step) -> None:
     """Takes the message to broadcast and shows the audience buttons."""
     message = update.effective_message
@@ -200,7 +204,7 @@ async def step_message(update: Update, context: Ctx, state: Step) -> None:
 
 
 @on_step(bc.STEP_TARGET)
-@guarded(ERRORS)
+@guarded
 async def step_target(update: Update, context: Ctx, state: Step) -> None:
     """A message while the audience buttons are open: show them again."""
     draft = await bc.get_draft(context.deps, context.who.tg_user_id)
@@ -214,7 +218,7 @@ def example_time(context: Ctx, timezone: str) -> str:
 
 
 @on_step(bc.STEP_WHEN, bc.STEP_CONFIRM_WHEN)
-@guarded(ERRORS)
+@guarded
 async def step_when(update: Update, context: Ctx, state: Step) -> None:
     """Takes the date and time to send at and asks to confirm it."""
     message = update.effective_message
@@ -233,42 +237,40 @@ async def step_when(update: Update, context: Ctx, state: Step) -> None:
         update,
         text,
         markup(
-            [button(_("Confirm"), "bc", "ok")],
-            [button(_("Change time"), "bc", "sch"), button(_("Cancel"), "bc", "x")],
+            [button(_("Confirm"), BroadcastConfirm())],
+            [button(_("Change time"), BroadcastSchedule()), button(_("Cancel"), BroadcastCancel())],
         ),
     )
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_compose(update: Update, context: Ctx) -> None:
     """Audience buttons, preview, send now / schedule / cancel of the broadcast being written."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "bc")
+    pressed = BroadcastButton.decode(query.data)
     me = context.who.tg_user_id
     deps = context.deps
-    action = parts[0]
-    if action == "all" and len(parts) == 1:
+    if isinstance(pressed, BroadcastEveryone):
         await answer(query)
         await show_audience(update, context, await bc.set_everyone(deps, me))
-    elif action == "home" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastAudience):
         await answer(query)
         await show_audience(update, context, await bc.get_draft(deps, me))
-    elif action == "m" and len(parts) == 3 and parts[1] in DIMS:
+    elif isinstance(pressed, BroadcastOptions):
         await answer(query)
         await show_options(
-            update, context, DIMS[parts[1]], parse_int(parts[2]), await bc.get_draft(deps, me)
+            update, context, pressed.dimension, pressed.page, await bc.get_draft(deps, me)
         )
-    elif action == "t" and len(parts) == 4 and parts[1] in DIMS:
-        dim = DIMS[parts[1]]
-        value: str | int = parse_int(parts[2]) if dim in ("cities", "topics") else parts[2]
-        draft = await bc.toggle(deps, me, dim, value)
+    elif isinstance(pressed, BroadcastToggleId | BroadcastToggleCode):
+        value = pressed.item_id if isinstance(pressed, BroadcastToggleId) else pressed.code
+        draft = await bc.toggle(deps, me, pressed.dimension, value)
         await answer(query)
-        await show_options(update, context, dim, parse_int(parts[3]), draft)
-    elif action == "go" and len(parts) == 1:
+        await show_options(update, context, pressed.dimension, pressed.page, draft)
+    elif isinstance(pressed, BroadcastPreview):
         await preview(update, context)
-    elif action == "now" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastSendNow):
         created = await bc.confirm(deps, me, scheduled=False)
         await answer(query)
         await show(
@@ -279,7 +281,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 created.total,
             ).format(id=created.id, count=created.total),
         )
-    elif action == "sch" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastSchedule):
         draft = await bc.ask_time(deps, me)
         await answer(query)
         await reply(
@@ -289,7 +291,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 "for example {example}."
             ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)),
         )
-    elif action == "ok" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastConfirm):
         created = await bc.confirm(deps, me, scheduled=True)
         assert created.scheduled_at is not None
         await answer(query)
@@ -307,7 +309,7 @@ async def on_compose(update: Update, context: Ctx) -> None:
                 when=format_datetime(created.scheduled_at, created.timezone),
             ),
         )
-    elif action == "x" and len(parts) == 1:
+    elif isinstance(pressed, BroadcastCancel):
         await bc.cancel_draft(deps, me)
         await answer(query)
         await show(update, _("Broadcast cancelled; nothing was sent."))
@@ -320,7 +322,7 @@ async def preview(update: Update, context: Ctx) -> None:
     draft = await bc.get_draft(context.deps, context.who.tg_user_id)
     query = update.callback_query
     if draft.count == 0:
-        await answer(query, ERRORS["no_recipients"](), alert=True)
+        await answer(query, error_message(ErrorCode.NO_RECIPIENTS), alert=True)
         return
     await answer(query)
     try:
@@ -340,7 +342,10 @@ async def preview(update: Update, context: Ctx) -> None:
         update,
         text,
         markup(
-            [button(_("Send now"), "bc", "now"), button(_("Schedule"), "bc", "sch")],
-            [button(_("Change audience"), "bc", "home"), button(_("Cancel"), "bc", "x")],
+            [button(_("Send now"), BroadcastSendNow()), button(_("Schedule"), BroadcastSchedule())],
+            [
+                button(_("Change audience"), BroadcastAudience()),
+                button(_("Cancel"), BroadcastCancel()),
+            ],
         ),
     )

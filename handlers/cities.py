@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -11,27 +10,24 @@ from telegram.error import TelegramError
 from bot.i18n import _, ngettext, use_locale
 from bot.services import network
 from bot.services.enums import OfficialStatus, Role
+from handlers.admin_buttons import (
+    CitiesButton,
+    CitiesPage,
+    CityOfficials,
+    ConfirmRemoval,
+    RemoveOfficial,
+)
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import button, cb, markup, paged, parse, parse_int
+from handlers.keyboards import button, markup, paged
 from handlers.periods import num
 from handlers.profile_texts import role_name
 
 log = logging.getLogger(__name__)
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "already_removed": lambda **_k: _("This official has already been removed."),
-    "remove_self": lambda **_k: _("You cannot remove yourself."),
-    "configured_admin": lambda **_k: _(
-        "This person is an admin by configuration; their role cannot be changed here."
-    ),
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_cities(update: Update, context: Ctx) -> None:
     """Lists the cities as buttons with their number of officials."""
     await show_cities(update, context, 0)
@@ -43,9 +39,9 @@ async def show_cities(update: Update, context: Ctx, page: int) -> None:
         await show(update, _("No cities have been set up yet."))
         return
     items = [
-        (f"{c.name} ({c.country}) · {num(c.officials)}", cb("ci", "c", c.id, 0)) for c in cities
+        (f"{c.name} ({c.country}) · {num(c.officials)}", CityOfficials(c.id, 0)) for c in cities
     ]
-    body, _page = paged(items, page, "ci:p", width=2, size=12)
+    body, _page = paged(items, page, CitiesPage, width=2, size=12)
     text = ngettext(
         "<b>{n} city</b>. Tap one to see its officials.",
         "<b>{n} cities</b>. Tap one to see its officials.",
@@ -80,30 +76,30 @@ async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> No
             )
         )
     items = [
-        (_("Remove {name}").format(name=o.name or "—"), cb("ci", "r", o.id))
+        (_("Remove {name}").format(name=o.name or "—"), RemoveOfficial(o.id))
         for o in found.officials
     ]
-    body, _page = paged(items, page, f"ci:c:{city.id}", size=size)
-    body.append([button(_("‹ Cities"), "ci", "p", 0)])
+    body, _page = paged(items, page, lambda n: CityOfficials(city.id, n), size=size)
+    body.append([button(_("‹ Cities"), CitiesPage(0))])
     await show(update, "\n".join(lines), InlineKeyboardMarkup(body))
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_cities(update: Update, context: Ctx) -> None:
     """Cities list paging, one city's officials, removing an official after confirmation."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "ci")
+    pressed = CitiesButton.decode(query.data)
     deps, tg_id = context.deps, context.who.tg_user_id
-    if parts[0] == "p" and len(parts) == 2:
+    if isinstance(pressed, CitiesPage):
         await answer(query)
-        await show_cities(update, context, parse_int(parts[1]))
-    elif parts[0] == "c" and len(parts) == 3:
-        await show_city(update, context, parse_int(parts[1]), parse_int(parts[2]))
+        await show_cities(update, context, pressed.page)
+    elif isinstance(pressed, CityOfficials):
+        await show_city(update, context, pressed.city_id, pressed.page)
         await answer(query)
-    elif parts[0] == "r" and len(parts) == 2:
-        o = await network.official(deps, tg_id, parse_int(parts[1]))
+    elif isinstance(pressed, RemoveOfficial):
+        o = await network.official(deps, tg_id, pressed.official_id)
         await answer(query)
         await show(
             update,
@@ -112,17 +108,17 @@ async def on_cities(update: Update, context: Ctx) -> None:
                 "and can no longer use the bot."
             ).format(name=esc(o.name or "—"), position=esc(o.position or "—")),
             markup(
-                [button(_("Yes, remove"), "ci", "ry", o.id)],
-                [button(_("No, keep"), "ci", "c", o.city_id or 0, 0)],
+                [button(_("Yes, remove"), ConfirmRemoval(o.id))],
+                [button(_("No, keep"), CityOfficials(o.city_id or 0, 0))],
             ),
         )
-    elif parts[0] == "ry" and len(parts) == 2:
-        removed = await network.remove_official(deps, tg_id, parse_int(parts[1]))
+    elif isinstance(pressed, ConfirmRemoval):
+        removed = await network.remove_official(deps, tg_id, pressed.official_id)
         await answer(query)
         await show(
             update,
             _("{name} was removed.").format(name=esc(removed.name or "—")),
-            markup([button(_("‹ Back"), "ci", "c", removed.city_id or 0, 0)]),
+            markup([button(_("‹ Back"), CityOfficials(removed.city_id or 0, 0))]),
         )
         with use_locale(removed.locale):
             note = _(

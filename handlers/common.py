@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
@@ -14,10 +14,12 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import _, set_locale
-from bot.services import ServiceError, audit, identity
+from bot.services import audit, identity
 from bot.services.enums import Role
+from bot.services.errors import ServiceError
+from handlers.callbacks import BadCallback
 from handlers.context import Ctx
-from handlers.keyboards import BadCallback
+from handlers.error_texts import error_text
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +39,6 @@ async def identify(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     context.me = await identity.whoami(context.deps, user.id, user.language_code)
     set_locale(context.me.locale)
-
-
-def common_error_text(code: str, details: Mapping[str, Any]) -> str:
-    """A refusal in the user's language for the codes every feature can raise."""
-    texts: dict[str, Callable[[], str]] = {
-        "not_allowed": lambda: _("You are not allowed to do that."),
-        "not_registered": lambda: _(
-            "You need to finish registering first. Open the invite link from your organiser, "
-            "or send /start to ask to join."
-        ),
-        "stale": lambda: _("This button is no longer active."),
-        "not_found": lambda: _("That no longer exists."),
-        "invalid": lambda: _("That did not look right. Please try again."),
-        "removed": lambda: _("Your access was removed. Ask your organiser for a new invite link."),
-    }
-    make = texts.get(code)
-    return make() if make else _("Sorry, that did not work. Please try again.")
-
-
-def error_text(exc: ServiceError, extra: Mapping[str, Callable[..., str]] | None = None) -> str:
-    if extra and exc.code in extra:
-        return extra[exc.code](**exc.details)
-    return common_error_text(exc.code, exc.details)
 
 
 async def send_text(
@@ -164,32 +143,27 @@ async def refuse(update: Update, context: Ctx, what: str) -> None:
         await reply(update, text)
 
 
-def guarded(extra: Mapping[str, Callable[..., str]] | None = None) -> Callable[[F], F]:
+def guarded(func: F) -> F:
     """Turn a ServiceError or forged callback data into a clear answer instead of a crash."""
 
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        async def wrapper(update: Update, context: Ctx, *rest: Any) -> None:
-            try:
-                await func(update, context, *rest)  # step handlers also get their Step
-            except BadCallback:
-                log.info(
-                    "bad callback data user_id=%s",
-                    update.effective_user and update.effective_user.id,
-                )
-                await answer(
-                    update.callback_query, _("This button is no longer active."), alert=True
-                )
-            except ServiceError as exc:
-                text = error_text(exc, extra)
-                if update.callback_query:
-                    await answer(update.callback_query, text, alert=True)
-                else:
-                    await reply(update, text)
+    @functools.wraps(func)
+    async def wrapper(update: Update, context: Ctx, *rest: Any) -> None:
+        try:
+            await func(update, context, *rest)  # step handlers also get their Step
+        except BadCallback:
+            log.info(
+                "bad callback data user_id=%s",
+                update.effective_user and update.effective_user.id,
+            )
+            await answer(update.callback_query, _("This button is no longer active."), alert=True)
+        except ServiceError as exc:
+            text = error_text(exc)
+            if update.callback_query:
+                await answer(update.callback_query, text, alert=True)
+            else:
+                await reply(update, text)
 
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return wrapper  # type: ignore[return-value]
 
 
 async def on_error(update: object, context: Ctx) -> None:

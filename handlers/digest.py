@@ -9,14 +9,14 @@ from bot.runtime import Deps
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
+from handlers.exchange_render import media_label
 from handlers.keyboards import button, markup, rows
-from handlers.media_labels import media_label
 from handlers.reminder_texts import format_when
 
 
 def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
     """Open questions in the recipient's topics that nobody has answered, newest first, numbered,
-    with an Answer button for each (exchange.on_digest_offer routes it to whoever presses)."""
+    with an Answer button for each (answering.on_digest_offer routes it to whoever presses)."""
     with use_locale(notice.locale) as locale:
         lines = [
             _("📰 <b>Weekly digest</b>"),

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +19,28 @@ from telegram.ext import ExtBot
 from bot.exporters import write_export
 from bot.i18n import _, ngettext, use_locale
 from bot.runtime import Deps
-from bot.services import ServiceError, dialog, reports
+from bot.services import dialog, reports
 from bot.services.dialog import Step
 from bot.services.enums import Role
-from handlers.common import answer, error_text, esc, guarded, raise_bad, reply, requires, show
+from bot.services.errors import ErrorCode, ServiceError
+from handlers.admin_buttons import (
+    ExportButton,
+    ExportCancel,
+    ExportChangePeriod,
+    ExportChoices,
+    ExportFileFormat,
+    ExportFilterKind,
+    ExportFormat,
+    ExportMenu,
+    ExportPeriod,
+    ExportToggle,
+    ExportTypeDates,
+)
+from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import button, cb, markup, paged, parse, parse_int
+from handlers.error_texts import error_text
+from handlers.keyboards import button, markup, paged
 from handlers.periods import num, period_keyboard, period_text
 
 log = logging.getLogger(__name__)
@@ -37,7 +52,7 @@ STEP_MENU = "export.menu"
 STEP_DATES = "export.dates"
 
 
-FORMAT_LABELS = {"csv": "CSV", "xlsx": "XLSX", "jsonl": "JSON Lines"}
+FORMAT_LABELS: dict[ExportFileFormat, str] = {"csv": "CSV", "xlsx": "XLSX", "jsonl": "JSON Lines"}
 
 
 # Exports run beside the bot; holding the tasks keeps them from being collected mid-way.
@@ -50,17 +65,8 @@ async def wait_exports() -> None:
         await asyncio.gather(*list(_exports), return_exceptions=True)
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "dates": lambda **_k: _(
-        "Please send two dates like 2026-01-01 2026-03-31 (first and last day)."
-    ),
-    "dates_order": lambda **_k: _("The last day comes before the first day. Please try again."),
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def cmd_export(update: Update, context: Ctx) -> None:
     """Asks for the period of the export with buttons."""
     await reports.filter_choices(context.deps, context.who.tg_user_id, context.who.locale)
@@ -68,14 +74,14 @@ async def cmd_export(update: Update, context: Ctx) -> None:
     await reply(
         update,
         _("<b>Export the exchange log</b>\nWhich period?"),
-        period_keyboard("ex:p", typed=True),
+        period_keyboard(ExportPeriod, ExportTypeDates()),
     )
 
 
 async def _export_state(context: Ctx) -> dict[str, Any]:
     state = await dialog.get(context.deps, context.who.tg_user_id)
     if state is None or state.step not in (STEP_MENU, STEP_DATES):
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return dict(state.data)
 
 
@@ -102,111 +108,109 @@ async def show_export_menu(update: Update, context: Ctx, data: dict[str, Any]) -
     )
     keyboard = markup(
         [
-            button(_("Cities"), "ex", "c", 0),
-            button(_("Countries"), "ex", "n", 0),
-            button(_("Topics"), "ex", "t", 0),
+            button(_("Cities"), ExportChoices("cities", 0)),
+            button(_("Countries"), ExportChoices("countries", 0)),
+            button(_("Topics"), ExportChoices("topics", 0)),
         ],
-        [button(label, "ex", "f", fmt) for fmt, label in FORMAT_LABELS.items()],
-        [button(_("Period"), "ex", "period"), button(_("Cancel"), "ex", "x")],
+        [button(label, ExportFormat(fmt)) for fmt, label in FORMAT_LABELS.items()],
+        [button(_("Period"), ExportChangePeriod()), button(_("Cancel"), ExportCancel())],
     )
     await show(update, text, keyboard)
 
 
 def _toggle_keyboard(
-    choices: Sequence[reports.Choice], chosen: Sequence[str], kind: str, page: int
+    choices: Sequence[reports.Choice], chosen: Sequence[str], kind: ExportFilterKind, page: int
 ) -> InlineKeyboardMarkup:
     items = [
-        (("✅ " if c.key in chosen else "▫️ ") + c.label, cb("ex", kind + "t", c.key, page))
+        (("✅ " if c.key in chosen else "▫️ ") + c.label, ExportToggle(kind, c.key, page))
         for c in choices
     ]
-    body, _page = paged(items, page, f"ex:{kind}", width=2)
-    body.append([button(_("Done"), "ex", "m")])
+    body, _page = paged(items, page, lambda n: ExportChoices(kind, n), width=2)
+    body.append([button(_("Done"), ExportMenu())])
     return InlineKeyboardMarkup(body)
 
 
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def on_export(update: Update, context: Ctx) -> None:
     """Export buttons: period, filters (cities, countries, topics), format, cancel."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "ex")
+    pressed = ExportButton.decode(query.data)
     data = await _export_state(context)
     deps, tg_id = context.deps, context.who.tg_user_id
-    if parts[0] == "p" and len(parts) == 2:
+    if isinstance(pressed, ExportTypeDates):
         await answer(query)
-        if parts[1] == "dates":
-            await dialog.put(deps, tg_id, STEP_DATES, data)
-            await show(
-                update,
-                _(
-                    "Send the first and last day of the period, like 2026-01-01 2026-03-31 "
-                    "(dates in UTC)."
-                ),
-            )
-            return
-        if parts[1] not in (*reports.PERIOD_DAYS, "all"):
-            raise_bad()
-        data.update(period=parts[1])
+        await dialog.put(deps, tg_id, STEP_DATES, data)
+        await show(
+            update,
+            _(
+                "Send the first and last day of the period, like 2026-01-01 2026-03-31 "
+                "(dates in UTC)."
+            ),
+        )
+        return
+    if isinstance(pressed, ExportPeriod):
+        await answer(query)
+        data.update(period=pressed.period)
         data.pop("since", None)
         data.pop("until", None)
         await dialog.put(deps, tg_id, STEP_MENU, data)
         await show_export_menu(update, context, data)
         return
     if "period" not in data:
-        raise ServiceError("stale")
-    if parts == ["period"]:
-        await answer(query)
-        await show(
-            update,
-            _("<b>Export the exchange log</b>\nWhich period?"),
-            period_keyboard("ex:p", typed=True),
-        )
-    elif parts == ["m"]:
-        await answer(query)
-        await show_export_menu(update, context, data)
-    elif parts == ["x"]:
-        await dialog.clear(deps, tg_id)
-        await answer(query)
-        await show(update, _("Export cancelled."))
-    elif parts[0] in ("c", "n", "t") and len(parts) == 2:
-        await answer(query)
-        await _show_toggles(update, context, data, parts[0], parse_int(parts[1]))
-    elif parts[0] in ("ct", "nt", "tt") and len(parts) == 3:
-        kind = parts[0][0]
-        choices = await _choices_of(context, kind)
-        if parts[1] not in {c.key for c in choices}:
+        raise ServiceError(ErrorCode.STALE)
+    match pressed:
+        case ExportChangePeriod():
+            await answer(query)
+            await show(
+                update,
+                _("<b>Export the exchange log</b>\nWhich period?"),
+                period_keyboard(ExportPeriod, ExportTypeDates()),
+            )
+        case ExportMenu():
+            await answer(query)
+            await show_export_menu(update, context, data)
+        case ExportCancel():
+            await dialog.clear(deps, tg_id)
+            await answer(query)
+            await show(update, _("Export cancelled."))
+        case ExportChoices(kind, page):
+            await answer(query)
+            await _show_toggles(update, context, data, kind, page)
+        case ExportToggle(kind, choice, page):
+            choices = await _choices_of(context, kind)
+            if choice not in {c.key for c in choices}:
+                raise_bad()
+            chosen = list(data.get(kind, []))
+            chosen = [k for k in chosen if k != choice] if choice in chosen else [*chosen, choice]
+            data[kind] = chosen
+            await dialog.put(deps, tg_id, STEP_MENU, data)
+            await answer(query)
+            await _show_toggles(update, context, data, kind, page)
+        case ExportFormat(fmt):
+            await answer(query)
+            await _start_export(update, context, data, fmt)
+        case _:
             raise_bad()
-        key = {"c": "cities", "n": "countries", "t": "topics"}[kind]
-        chosen = list(data.get(key, []))
-        chosen = [k for k in chosen if k != parts[1]] if parts[1] in chosen else [*chosen, parts[1]]
-        data[key] = chosen
-        await dialog.put(deps, tg_id, STEP_MENU, data)
-        await answer(query)
-        await _show_toggles(update, context, data, kind, parse_int(parts[2]))
-    elif parts[0] == "f" and len(parts) == 2 and parts[1] in FORMAT_LABELS:
-        await answer(query)
-        await _start_export(update, context, data, parts[1])
-    else:
-        raise_bad()
 
 
-async def _choices_of(context: Ctx, kind: str) -> list[reports.Choice]:
+async def _choices_of(context: Ctx, kind: ExportFilterKind) -> list[reports.Choice]:
     choices = await reports.filter_choices(context.deps, context.who.tg_user_id, context.who.locale)
-    return {"c": choices.cities, "n": choices.countries, "t": choices.topics}[kind]
+    by_kind = {"cities": choices.cities, "countries": choices.countries, "topics": choices.topics}
+    return by_kind[kind]
 
 
 async def _show_toggles(
-    update: Update, context: Ctx, data: dict[str, Any], kind: str, page: int
+    update: Update, context: Ctx, data: dict[str, Any], kind: ExportFilterKind, page: int
 ) -> None:
     choices = await _choices_of(context, kind)
-    key = {"c": "cities", "n": "countries", "t": "topics"}[kind]
     prompt = {
-        "c": _("Which cities? Tap to select, then Done. None selected: all cities."),
-        "n": _("Which countries? Tap to select, then Done. None selected: all countries."),
-        "t": _("Which topics? Tap to select, then Done. None selected: all topics."),
+        "cities": _("Which cities? Tap to select, then Done. None selected: all cities."),
+        "countries": _("Which countries? Tap to select, then Done. None selected: all countries."),
+        "topics": _("Which topics? Tap to select, then Done. None selected: all topics."),
     }[kind]
-    await show(update, prompt, _toggle_keyboard(choices, data.get(key, []), kind, page))
+    await show(update, prompt, _toggle_keyboard(choices, data.get(kind, []), kind, page))
 
 
 @on_step(STEP_DATES)
@@ -220,7 +224,7 @@ async def step_dates(update: Update, context: Ctx, state: Step) -> None:
     try:
         since, until = reports.parse_dates((text or "")[:100], context.deps.clock.now())
     except ServiceError as exc:
-        await reply(update, error_text(exc, ERRORS))
+        await reply(update, error_text(exc))
         return
     data = dict(state.data, period="range", since=since.isoformat(), until=until.isoformat())
     await dialog.put(context.deps, context.who.tg_user_id, STEP_MENU, data)

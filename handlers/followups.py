@@ -12,9 +12,9 @@ from bot.runtime import Deps
 from bot.services import followups
 from bot.services.followups import Escalation, NudgeNotice
 from handlers.common import esc
-from handlers.exchange import deliver_question, notify
-from handlers.keyboards import button, markup
-from handlers.media_labels import media_label
+from handlers.exchange_render import answer_buttons, media_label, route_button
+from handlers.exchange_send import deliver_question, notify
+from handlers.keyboards import markup
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,7 @@ def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
         text += "\n\n" + _("From {name}, {position}, {city}").format(
             name=esc(n.asker.name), position=esc(n.asker.position), city=esc(n.asker.city_name)
         )
-        kb = markup(
-            [
-                button(_("Answer"), "qa", "a", n.routing_id),
-                button(_("Not for me"), "qa", "n", n.routing_id),
-            ]
-        )
+        kb = markup(answer_buttons(n.routing_id))
     return text, kb.to_dict()
 
 
@@ -90,5 +85,5 @@ async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
                 position=esc(e.asker.position),
                 city=esc(e.asker.city_name),
             )
-            kb = markup([button(_("Route to a city"), "qm", "c", e.question_id, 0)])
+            kb = markup([route_button(e.question_id)])
         await notify(bot, organiser, text, kb)

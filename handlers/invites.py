@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.i18n import _, ngettext
 from bot.services import network
 from bot.services.enums import Role
 from bot.services.invites import create_invite
+from handlers.admin_buttons import (
+    InviteAs,
+    InviteButton,
+    InviteCitiesPage,
+    InviteCity,
+    InviteRole,
+    InviteUses,
+    InviteUsesChoice,
+)
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import button, cb, markup, paged, parse, parse_int
+from handlers.keyboards import button, markup, paged
 from handlers.profile_texts import role_name
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_invite(update: Update, context: Ctx) -> None:
     """Asks for the city of the new invite link with buttons."""
     await show_invite_cities(update, context, 0)
@@ -32,28 +35,28 @@ async def show_invite_cities(update: Update, context: Ctx, page: int) -> None:
     if not cities:
         await show(update, _("No cities have been set up yet."))
         return
-    items = [(f"{c.name} ({c.country})", cb("iv", "c", c.id)) for c in cities]
-    body, _page = paged(items, page, "iv:p", width=2, size=12)
+    items = [(f"{c.name} ({c.country})", InviteCity(c.id)) for c in cities]
+    body, _page = paged(items, page, InviteCitiesPage, width=2, size=12)
     await show(update, _("<b>New invite link</b>\nFor which city?"), InlineKeyboardMarkup(body))
 
 
-USES = ("1", "5", "20", "0")  # 0: unlimited
+USES: tuple[InviteUses, ...] = ("1", "5", "20", "unlimited")
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_invite(update: Update, context: Ctx) -> None:
     """Invite steps: city, role (admins only), number of uses; then the link."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "iv")
+    pressed = InviteButton.decode(query.data)
     deps, who = context.deps, context.who
-    if parts[0] == "p" and len(parts) == 2:
+    if isinstance(pressed, InviteCitiesPage):
         await answer(query)
-        await show_invite_cities(update, context, parse_int(parts[1]))
+        await show_invite_cities(update, context, pressed.page)
         return
-    if parts[0] == "c" and len(parts) == 2:
-        city = await network.city(deps, who.tg_user_id, parse_int(parts[1]))
+    if isinstance(pressed, InviteCity):
+        city = await network.city(deps, who.tg_user_id, pressed.city_id)
         await answer(query)
         if who.has_role(Role.ADMIN):
             await show(
@@ -61,23 +64,23 @@ async def on_invite(update: Update, context: Ctx) -> None:
                 _("Invite to {city} as:").format(city=esc(city.name)),
                 markup(
                     [
-                        button(role_name(Role.OFFICIAL), "iv", "r", city.id, "o"),
-                        button(role_name(Role.ORGANISER), "iv", "r", city.id, "g"),
+                        button(role_name(Role.OFFICIAL), InviteAs(city.id, "official")),
+                        button(role_name(Role.ORGANISER), InviteAs(city.id, "organiser")),
                     ]
                 ),
             )
         else:
-            await show_uses(update, city, "o")
+            await show_uses(update, city, "official")
         return
-    if parts[0] == "r" and len(parts) == 3 and parts[2] in ("o", "g"):
-        city = await network.city(deps, who.tg_user_id, parse_int(parts[1]))
+    if isinstance(pressed, InviteAs):
+        city = await network.city(deps, who.tg_user_id, pressed.city_id)
         await answer(query)
-        await show_uses(update, city, parts[2])
+        await show_uses(update, city, pressed.role)
         return
-    if parts[0] == "u" and len(parts) == 4 and parts[2] in ("o", "g") and parts[3] in USES:
-        city = await network.city(deps, who.tg_user_id, parse_int(parts[1]))
-        role = Role.ORGANISER if parts[2] == "g" else Role.OFFICIAL
-        uses = int(parts[3]) or None
+    if isinstance(pressed, InviteUsesChoice):
+        city = await network.city(deps, who.tg_user_id, pressed.city_id)
+        role = Role(pressed.role)
+        uses = None if pressed.uses == "unlimited" else int(pressed.uses)
         created = await create_invite(
             deps, city.name, role=role, uses=uses, actor_tg_id=who.tg_user_id
         )
@@ -99,10 +102,10 @@ async def on_invite(update: Update, context: Ctx) -> None:
     raise_bad()
 
 
-async def show_uses(update: Update, city: network.CityRow, role_code: str) -> None:
-    labels = {"1": "1", "5": "5", "20": "20", "0": _("Unlimited")}
+async def show_uses(update: Update, city: network.CityRow, role: InviteRole) -> None:
+    labels = {"1": "1", "5": "5", "20": "20", "unlimited": _("Unlimited")}
     await show(
         update,
         _("How many people may use the link for {city}?").format(city=esc(city.name)),
-        markup([button(labels[u], "iv", "u", city.id, role_code, u) for u in USES]),
+        markup([button(labels[u], InviteUsesChoice(city.id, role, u)) for u in USES]),
     )

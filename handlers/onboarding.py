@@ -13,14 +13,20 @@ from bot.i18n import _, language_name, use_locale
 from bot.services import catalogue, dialog, onboarding
 from handlers.common import answer, esc, guarded, raise_bad, reply, show
 from handlers.context import Ctx
-from handlers.keyboards import parse, parse_int
+from handlers.people_buttons import (
+    RegistrationButton,
+    RegistrationCitiesPage,
+    RegistrationCity,
+    RegistrationPickCity,
+    RegistrationPrivacy,
+)
 from handlers.profile_steps import prompt, show_city_picker
-from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
+from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_start(update: Update, context: Ctx) -> None:
     """Greets the person and starts (or resumes) registration, or says they are registered."""
     user = update.effective_user
@@ -66,32 +72,36 @@ async def cmd_start(update: Update, context: Ctx) -> None:
         await prompt(update, context, result.step, result.city)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_registration(update: Update, context: Ctx) -> None:
     """Buttons of the registration flow: confirm city, pick city, privacy."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "reg")
+    pressed = RegistrationButton.decode(query.data)
     user_id = context.who.tg_user_id
     await answer(query)
-    if parts[:1] == ["city"] and len(parts) == 2 and parts[1] in ("yes", "no"):
-        step = await onboarding.confirm_city(context.deps, user_id, parts[1] == "yes")
-        if step is None:
-            await show(update, _("Please ask your organiser for the invite link of your own city."))
-        else:
-            await prompt(update, context, step)
-    elif parts[:1] == ["cp"] and len(parts) == 2:
-        cities = await catalogue.list_cities(context.deps)
-        await show_city_picker(update, cities, parse_int(parts[1]))
-    elif parts[:1] == ["pick"] and len(parts) == 2:
-        city = await onboarding.pick_city(context.deps, user_id, parse_int(parts[1]))
-        await show(
-            update,
-            _("Your request will go to the organisers for {city}.").format(city=city_label(city)),
-        )
-        await prompt(update, context, onboarding.STEP_NAME)
-    elif parts[:1] == ["privacy"] and len(parts) == 2 and parts[1] in ("yes", "no"):
-        if parts[1] == "no":
+    match pressed:
+        case RegistrationCity(choice):
+            step = await onboarding.confirm_city(context.deps, user_id, choice == "yes")
+            if step is None:
+                await show(
+                    update, _("Please ask your organiser for the invite link of your own city.")
+                )
+            else:
+                await prompt(update, context, step)
+        case RegistrationCitiesPage(page):
+            cities = await catalogue.list_cities(context.deps)
+            await show_city_picker(update, cities, page)
+        case RegistrationPickCity(city_id):
+            city = await onboarding.pick_city(context.deps, user_id, city_id)
+            await show(
+                update,
+                _("Your request will go to the organisers for {city}.").format(
+                    city=city_label(city)
+                ),
+            )
+            await prompt(update, context, onboarding.STEP_NAME)
+        case RegistrationPrivacy("no"):
             await onboarding.decline_privacy(context.deps, user_id)
             await show(
                 update,
@@ -100,11 +110,11 @@ async def on_registration(update: Update, context: Ctx) -> None:
                     "Open your invite link again if you change your mind."
                 ),
             )
-            return
-        done = await onboarding.accept_privacy(context.deps, user_id)
-        await finish(update, context, done)
-    else:
-        raise_bad()
+        case RegistrationPrivacy("yes"):
+            done = await onboarding.accept_privacy(context.deps, user_id)
+            await finish(update, context, done)
+        case _:
+            raise_bad()
 
 
 async def finish(update: Update, context: Ctx, done: onboarding.FinishResult) -> None:
@@ -135,7 +145,7 @@ async def finish(update: Update, context: Ctx, done: onboarding.FinishResult) ->
             log.info("pending notice failed organiser_id=%s error=%s", organiser.official_id, exc)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_cancel(update: Update, context: Ctx) -> None:
     """Leaves the current flow."""
     left = await dialog.cancel(context.deps, context.who.tg_user_id)

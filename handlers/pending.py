@@ -10,16 +10,16 @@ from telegram.error import TelegramError
 from bot.i18n import _, use_locale
 from bot.services import onboarding
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
+from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import parse, parse_int
-from handlers.profile_texts import ERRORS, city_label, help_text, pending_keyboard, pending_text
+from handlers.people_buttons import JoinRequestDecision
+from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_pending(update: Update, context: Ctx) -> None:
     """Lists requests to join, each with Approve / Reject."""
     pending = await onboarding.pending_requests(context.deps, context.who.tg_user_id)
@@ -38,16 +38,14 @@ async def cmd_pending(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_pending(update: Update, context: Ctx) -> None:
     """Approves or rejects a request and tells the person."""
     query = update.callback_query
     assert query is not None
-    verdict, raw_id = parse(query.data, "pend", count=2)
-    if verdict not in ("ok", "no"):
-        raise_bad()
+    pressed = JoinRequestDecision.decode(query.data)
     decision = await onboarding.decide(
-        context.deps, context.who.tg_user_id, parse_int(raw_id), verdict == "ok"
+        context.deps, context.who.tg_user_id, pressed.official_id, pressed.verdict == "approve"
     )
     p = decision.official
     await answer(query)

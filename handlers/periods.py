@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,8 @@ from babel.numbers import format_decimal
 from telegram import InlineKeyboardMarkup
 
 from bot.i18n import _, current_locale, format_datetime, ngettext
+from handlers.admin_buttons import ReportPeriod
+from handlers.callbacks import CallbackData
 from handlers.keyboards import button, markup, rows
 
 
@@ -30,12 +33,15 @@ def period_text(data: dict[str, Any]) -> str:
     return ngettext("the last {n} day", "the last {n} days", days).format(n=days)
 
 
-def period_keyboard(prefix: str, typed: bool) -> InlineKeyboardMarkup:
+def period_keyboard(
+    choose: Callable[[ReportPeriod], CallbackData], type_dates: CallbackData | None = None
+) -> InlineKeyboardMarkup:
+    """The periods as buttons sending `choose(period)`, and "Type dates" when given its data."""
     buttons = [
-        button(_("Last 7 days"), prefix, "7"),
-        button(_("Last 30 days"), prefix, "30"),
-        button(_("Last 90 days"), prefix, "90"),
-        button(_("Everything"), prefix, "all"),
+        button(_("Last 7 days"), choose("7")),
+        button(_("Last 30 days"), choose("30")),
+        button(_("Last 90 days"), choose("90")),
+        button(_("Everything"), choose("all")),
     ]
-    extra = [button(_("Type dates"), prefix, "dates")] if typed else []
+    extra = [button(_("Type dates"), type_dates)] if type_dates else []
     return markup(*rows(buttons, 2), extra)

@@ -9,11 +9,12 @@ from bot.services import erasure
 from bot.services.profile import get_profile_any
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
-from handlers.keyboards import button, markup, parse
-from handlers.profile_texts import ERRORS, privacy_notice, profile_text
+from handlers.keyboards import button, markup
+from handlers.people_buttons import EraseMyData
+from handlers.profile_texts import privacy_notice, profile_text
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_privacy(update: Update, context: Ctx) -> None:
     """Shows what is stored about this person and how to erase it."""
     if context.who.official_id is None:
@@ -29,7 +30,7 @@ async def cmd_privacy(update: Update, context: Ctx) -> None:
         + "\n"
         + profile_text(profile)
     )
-    await reply(update, text, markup([button(_("Erase my data"), "del", "ask")]))
+    await reply(update, text, markup([button(_("Erase my data"), EraseMyData("ask"))]))
 
 
 async def cmd_deleteme(update: Update, context: Ctx) -> None:
@@ -50,16 +51,17 @@ def deleteme_question() -> str:
 
 def deleteme_keyboard() -> InlineKeyboardMarkup:
     return markup(
-        [button(_("Yes, erase my data"), "del", "yes")], [button(_("No, keep it"), "del", "no")]
+        [button(_("Yes, erase my data"), EraseMyData("yes"))],
+        [button(_("No, keep it"), EraseMyData("no"))],
     )
 
 
-@guarded(ERRORS)
+@guarded
 async def on_delete(update: Update, context: Ctx) -> None:
     """Erases the data on confirmation."""
     query = update.callback_query
     assert query is not None
-    (choice,) = parse(query.data, "del", count=1)
+    choice = EraseMyData.decode(query.data).choice
     await answer(query)
     if choice == "ask":
         await reply(update, deleteme_question(), deleteme_keyboard())

@@ -9,49 +9,51 @@ from bot.services import profile_steps
 from bot.services.profile import get_profile, set_digest, set_locale
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
-from handlers.keyboards import button, markup, parse, rows
+from handlers.keyboards import button, markup, rows
+from handlers.people_buttons import LanguageSet, ProfileButton, ProfileDigest, ProfileEdit
 from handlers.profile_steps import prompt
-from handlers.profile_texts import ERRORS, profile_keyboard, profile_text
+from handlers.profile_texts import profile_keyboard, profile_text
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_profile(update: Update, context: Ctx) -> None:
     """Shows the profile with buttons to edit each part."""
     profile = await get_profile(context.deps, context.who.tg_user_id)
     await reply(update, profile_text(profile), profile_keyboard(profile))
 
 
-@guarded(ERRORS)
+@guarded
 async def on_profile(update: Update, context: Ctx) -> None:
     """Starts editing one part of the profile."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "prof")
+    pressed = ProfileButton.decode(query.data)
     user_id = context.who.tg_user_id
     await answer(query)
-    if parts[0] == "digest" and len(parts) == 2 and parts[1] in ("on", "off"):
-        await set_digest(context.deps, user_id, parts[1] == "on")
-        profile = await get_profile(context.deps, user_id)
-        await show(update, profile_text(profile), profile_keyboard(profile))
-        return
-    if len(parts) != 1:
-        raise_bad()
-    step = await profile_steps.begin_edit(context.deps, user_id, parts[0])
-    await prompt(update, context, step)
+    match pressed:
+        case ProfileDigest(setting):
+            await set_digest(context.deps, user_id, setting == "on")
+            profile = await get_profile(context.deps, user_id)
+            await show(update, profile_text(profile), profile_keyboard(profile))
+        case ProfileEdit(part):
+            step = await profile_steps.begin_edit(context.deps, user_id, part)
+            await prompt(update, context, step)
+        case _:
+            raise_bad()
 
 
 async def cmd_language(update: Update, context: Ctx) -> None:
     """Shows the five languages as buttons."""
-    buttons = [button(LANGUAGE_NAMES[c], "lang", c) for c in SUPPORTED_LOCALES]
+    buttons = [button(LANGUAGE_NAMES[c], LanguageSet(c)) for c in SUPPORTED_LOCALES]
     await reply(update, _("Choose your language:"), markup(*rows(buttons, 2)))
 
 
-@guarded(ERRORS)
+@guarded
 async def on_language(update: Update, context: Ctx) -> None:
     """Saves the chosen language and answers in it."""
     query = update.callback_query
     assert query is not None and update.effective_user and update.effective_chat
-    (code,) = parse(query.data, "lang", count=1)
+    code = LanguageSet.decode(query.data).code
     if code not in SUPPORTED_LOCALES:
         raise_bad()
     await set_locale(

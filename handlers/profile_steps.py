@@ -9,13 +9,27 @@ from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, current_locale
 from bot.services import catalogue, onboarding, profile_steps
 from bot.services.catalogue import CityInfo, TopicInfo
 from bot.services.dialog import Step
+from bot.services.errors import ErrorCode
 from bot.services.profile import get_profile, get_profile_any
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import button, markup, paged, parse, parse_int, rows
+from handlers.error_texts import error_message
+from handlers.keyboards import button, markup, paged, rows
+from handlers.people_buttons import (
+    RegistrationCitiesPage,
+    RegistrationCity,
+    RegistrationPickCity,
+    RegistrationPrivacy,
+    TopicButton,
+    TopicsDone,
+    TopicsPage,
+    TopicToggle,
+    WorkLanguageButton,
+    WorkLanguagesDone,
+    WorkLanguageToggle,
+)
 from handlers.profile_texts import (
-    ERRORS,
     city_label,
     privacy_notice,
     profile_keyboard,
@@ -26,19 +40,22 @@ from handlers.profile_texts import (
 def topics_keyboard(topics: list[TopicInfo], selected: set[int], page: int) -> InlineKeyboardMarkup:
     loc = current_locale()
     items = [
-        (("✅ " if t.id in selected else "▫️ ") + t.name(loc), f"tp:t:{t.id}:{page}") for t in topics
+        (("✅ " if t.id in selected else "▫️ ") + t.name(loc), TopicToggle(t.id, page))
+        for t in topics
     ]
-    body, page = paged(items, page, "tp:p")
-    body.append([button(_("Done"), "tp", "done")])
+    body, page = paged(items, page, TopicsPage)
+    body.append([button(_("Done"), TopicsDone())])
     return InlineKeyboardMarkup(body)
 
 
 def languages_keyboard(selected: list[str]) -> InlineKeyboardMarkup:
     buttons = [
-        button(("✅ " if code in selected else "▫️ ") + LANGUAGE_NAMES[code], "lg", "t", code)
+        button(
+            ("✅ " if code in selected else "▫️ ") + LANGUAGE_NAMES[code], WorkLanguageToggle(code)
+        )
         for code in SUPPORTED_LOCALES
     ]
-    return markup(*rows(buttons, 2), [button(_("Done"), "lg", "done")])
+    return markup(*rows(buttons, 2), [button(_("Done"), WorkLanguagesDone())])
 
 
 async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None = None) -> None:
@@ -53,8 +70,8 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
             text,
             markup(
                 [
-                    button(_("Yes, that's my city"), "reg", "city", "yes"),
-                    button(_("No"), "reg", "city", "no"),
+                    button(_("Yes, that's my city"), RegistrationCity("yes")),
+                    button(_("No"), RegistrationCity("no")),
                 ]
             ),
         )
@@ -85,15 +102,15 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
             update,
             privacy_notice(),
             markup(
-                [button(_("I accept"), "reg", "privacy", "yes")],
-                [button(_("I do not accept"), "reg", "privacy", "no")],
+                [button(_("I accept"), RegistrationPrivacy("yes"))],
+                [button(_("I do not accept"), RegistrationPrivacy("no"))],
             ),
         )
 
 
 async def show_city_picker(update: Update, cities: list[CityInfo], page: int) -> None:
-    items = [(f"{c.name} ({c.country})", f"reg:pick:{c.id}") for c in cities]
-    body, _page = paged(items, page, "reg:cp", width=2, size=12)
+    items = [(f"{c.name} ({c.country})", RegistrationPickCity(c.id)) for c in cities]
+    body, _page = paged(items, page, RegistrationCitiesPage, width=2, size=12)
     text = _(
         "Welcome to City Exchange, where officials of partner cities help each other.\n"
         "You opened the bot without an invite link. Choose your city to ask an organiser "
@@ -105,13 +122,16 @@ async def show_city_picker(update: Update, cities: list[CityInfo], page: int) ->
 
 
 @on_step(onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME)
-@guarded(ERRORS)
+@guarded
 async def step_name(update: Update, context: Ctx, state: Step) -> None:
     """Takes the name typed by the official."""
     text = update.effective_message.text if update.effective_message else None
     if not text:
         await reply(
-            update, ERRORS["name_length"](min=profile_steps.NAME_MIN, max=profile_steps.NAME_MAX)
+            update,
+            error_message(
+                ErrorCode.NAME_LENGTH, min=profile_steps.NAME_MIN, max=profile_steps.NAME_MAX
+            ),
         )
         return
     nxt = await profile_steps.set_name(context.deps, context.who.tg_user_id, text)
@@ -119,15 +139,17 @@ async def step_name(update: Update, context: Ctx, state: Step) -> None:
 
 
 @on_step(onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION)
-@guarded(ERRORS)
+@guarded
 async def step_position(update: Update, context: Ctx, state: Step) -> None:
     """Takes the position typed by the official."""
     text = update.effective_message.text if update.effective_message else None
     if not text:
         await reply(
             update,
-            ERRORS["position_length"](
-                min=profile_steps.POSITION_MIN, max=profile_steps.POSITION_MAX
+            error_message(
+                ErrorCode.POSITION_LENGTH,
+                min=profile_steps.POSITION_MIN,
+                max=profile_steps.POSITION_MAX,
             ),
         )
         return
@@ -163,56 +185,58 @@ async def after_edit(update: Update, context: Ctx, nxt: str | None) -> None:
         await prompt(update, context, nxt)
 
 
-@guarded(ERRORS)
+@guarded
 async def on_topics(update: Update, context: Ctx) -> None:
     """Topic toggles, paging and Done (registration and profile)."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "tp")
+    pressed = TopicButton.decode(query.data)
     user_id = context.who.tg_user_id
     topics = await catalogue.list_topics(context.deps)
-    if parts[0] == "t" and len(parts) == 3:
-        selected = set(await profile_steps.toggle_topic(context.deps, user_id, parse_int(parts[1])))
-        await answer(query)
-        await show(
-            update,
-            _("Which topics do you work on? Tap to select, then Done."),
-            topics_keyboard(topics, selected, parse_int(parts[2])),
-        )
-    elif parts[0] == "p" and len(parts) == 2:
-        selected = set(await profile_steps.selected_topics(context.deps, user_id))
-        await answer(query)
-        await show(
-            update,
-            _("Which topics do you work on? Tap to select, then Done."),
-            topics_keyboard(topics, selected, parse_int(parts[1])),
-        )
-    elif parts == ["done"]:
-        nxt = await profile_steps.topics_done(context.deps, user_id)
-        await answer(query)
-        await after_edit(update, context, nxt)
-    else:
-        raise_bad()
+    match pressed:
+        case TopicToggle(topic_id, page):
+            selected = set(await profile_steps.toggle_topic(context.deps, user_id, topic_id))
+            await answer(query)
+            await show(
+                update,
+                _("Which topics do you work on? Tap to select, then Done."),
+                topics_keyboard(topics, selected, page),
+            )
+        case TopicsPage(page):
+            selected = set(await profile_steps.selected_topics(context.deps, user_id))
+            await answer(query)
+            await show(
+                update,
+                _("Which topics do you work on? Tap to select, then Done."),
+                topics_keyboard(topics, selected, page),
+            )
+        case TopicsDone():
+            nxt = await profile_steps.topics_done(context.deps, user_id)
+            await answer(query)
+            await after_edit(update, context, nxt)
+        case _:
+            raise_bad()
 
 
-@guarded(ERRORS)
+@guarded
 async def on_languages(update: Update, context: Ctx) -> None:
     """Working-language toggles and Done."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "lg")
+    pressed = WorkLanguageButton.decode(query.data)
     user_id = context.who.tg_user_id
-    if parts[0] == "t" and len(parts) == 2:
-        selected = await profile_steps.toggle_language(context.deps, user_id, parts[1])
-        await answer(query)
-        await show(
-            update,
-            _("Which languages can you work in? Tap to select, then Done."),
-            languages_keyboard(selected),
-        )
-    elif parts == ["done"]:
-        nxt = await profile_steps.languages_done(context.deps, user_id)
-        await answer(query)
-        await after_edit(update, context, nxt)
-    else:
-        raise_bad()
+    match pressed:
+        case WorkLanguageToggle(code):
+            selected = await profile_steps.toggle_language(context.deps, user_id, code)
+            await answer(query)
+            await show(
+                update,
+                _("Which languages can you work in? Tap to select, then Done."),
+                languages_keyboard(selected),
+            )
+        case WorkLanguagesDone():
+            nxt = await profile_steps.languages_done(context.deps, user_id)
+            await answer(query)
+            await after_edit(update, context, nxt)
+        case _:
+            raise_bad()

@@ -3,8 +3,6 @@ admin handlers: roles, profiles, the help, the privacy notice, requests to join.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from telegram import InlineKeyboardMarkup
 
 from bot.i18n import _, current_locale, language_name
@@ -13,6 +11,7 @@ from bot.services.enums import Role
 from bot.services.profile import Profile
 from handlers.common import esc
 from handlers.keyboards import button, markup
+from handlers.people_buttons import JoinRequestDecision, ProfileDigest, ProfileEdit
 
 
 def role_name(role: Role | str) -> str:
@@ -21,32 +20,6 @@ def role_name(role: Role | str) -> str:
         Role.ORGANISER: _("organiser"),
         Role.ADMIN: _("admin"),
     }[Role(role)]
-
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "invite_invalid": lambda **_k: _(
-        "This invite link is not valid. Please check it with your organiser."
-    ),
-    "invite_expired": lambda **_k: _(
-        "This invite link has expired. Please ask your organiser for a new one."
-    ),
-    "invite_used_up": lambda **_k: _(
-        "This invite link has already been used. Please ask your organiser for a new one."
-    ),
-    "name_length": lambda min, max, **_k: _(
-        "Please send your name as text, between {min} and {max} characters."
-    ).format(min=min, max=max),
-    "position_length": lambda min, max, **_k: _(
-        "Please send your position as text, between {min} and {max} characters."
-    ).format(min=min, max=max),
-    "no_topics": lambda **_k: _("Choose at least one topic."),
-    "no_languages": lambda **_k: _("Choose at least one language."),
-    "already_decided": lambda **_k: _("Another organiser has already decided on this request."),
-    "configured_admin": lambda **_k: _(
-        "This person is an admin by configuration; their role cannot be changed here."
-    ),
-    "no_profile": lambda **_k: _("You are not registered yet. Send /start to begin."),
-}
 
 
 def city_label(city: CityInfo | None) -> str:
@@ -79,14 +52,18 @@ def profile_text(p: Profile) -> str:
 
 def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
     return markup(
-        [button(_("Edit name"), "prof", "name"), button(_("Edit position"), "prof", "position")],
-        [button(_("Topics"), "prof", "topics"), button(_("Languages"), "prof", "languages")],
+        [
+            button(_("Edit name"), ProfileEdit("name")),
+            button(_("Edit position"), ProfileEdit("position")),
+        ],
+        [
+            button(_("Topics"), ProfileEdit("topics")),
+            button(_("Languages"), ProfileEdit("languages")),
+        ],
         [
             button(
                 _("Weekly digest: turn off") if p.digest_opt_in else _("Weekly digest: turn on"),
-                "prof",
-                "digest",
-                "off" if p.digest_opt_in else "on",
+                ProfileDigest("off" if p.digest_opt_in else "on"),
             )
         ],
     )
@@ -150,7 +127,7 @@ def pending_text(p: Profile) -> str:
 def pending_keyboard(p: Profile) -> InlineKeyboardMarkup:
     return markup(
         [
-            button(_("Approve"), "pend", "ok", p.official_id),
-            button(_("Reject"), "pend", "no", p.official_id),
+            button(_("Approve"), JoinRequestDecision("approve", p.official_id)),
+            button(_("Reject"), JoinRequestDecision("reject", p.official_id)),
         ]
     )

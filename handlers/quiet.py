@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import time
 
 from babel.dates import format_time
@@ -13,13 +12,6 @@ from bot.services import quiet_hours
 from bot.services.quiet_hours import QuietHours
 from handlers.common import guarded, reply
 from handlers.context import Ctx
-
-ERRORS: dict[str, Callable[..., str]] = {
-    "quiet_format": lambda **_k: _(
-        "Please write the quiet hours like this: /quiet 22:00-07:00 (or /quiet off)."
-    ),
-    "quiet_empty": lambda **_k: _("The start and the end of quiet hours must differ."),
-}
 
 
 def minutes_label(minutes: int) -> str:
@@ -39,7 +31,7 @@ def quiet_text(q: QuietHours) -> str:
     ).format(start=minutes_label(q.start), end=minutes_label(q.end), timezone=q.timezone)
 
 
-@guarded(ERRORS)
+@guarded
 async def cmd_quiet(update: Update, context: Ctx) -> None:
     """Shows, sets (/quiet 22:00-07:00) or clears (/quiet off) the person's quiet hours."""
     args = " ".join(context.args or []).strip()

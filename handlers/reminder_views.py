@@ -20,6 +20,18 @@ from bot.services.reminder_list import ReminderInfo, ReminderStatus
 from handlers.common import esc, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged, rows
+from handlers.outreach_buttons import (
+    ReminderAudience,
+    ReminderAudienceDone,
+    ReminderCancel,
+    ReminderConfirm,
+    ReminderEvent,
+    ReminderListAction,
+    ReminderPage,
+    ReminderToggle,
+    ReminderWeekday,
+    ReminderWhen,
+)
 from handlers.reminder_texts import day_name, describe_rule, format_when
 
 log = logging.getLogger(__name__)
@@ -76,18 +88,18 @@ def example_datetime(timezone: str) -> str:
 def pick_keyboard(draft: Draft, page: int) -> InlineKeyboardMarkup:
     kind = draft.data["pick"]
     items = [
-        (("✅ " if o.selected else "▫️ ") + option_label(kind, o), f"rem:t:{o.value}:{page}")
+        (("✅ " if o.selected else "▫️ ") + option_label(kind, o), ReminderToggle(o.value, page))
         for o in draft.options
     ]
-    body, _page = paged(items, page, "rem:pg", width=2)
-    body.append([button(_("Done"), "rem", "done"), button(_("Cancel"), "rem", "cancel")])
+    body, _page = paged(items, page, ReminderPage, width=2)
+    body.append([button(_("Done"), ReminderAudienceDone()), button(_("Cancel"), ReminderCancel())])
     return InlineKeyboardMarkup(body)
 
 
 async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
     """Ask what the draft's step needs."""
     step, tz = draft.step, draft.timezone
-    cancel = button(_("Cancel"), "rem", "cancel")
+    cancel = button(_("Cancel"), ReminderCancel())
     if step == reminder_draft.STEP_MESSAGE:
         await show(
             update,
@@ -98,12 +110,12 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
             update,
             _("Who should receive it?"),
             markup(
-                [button(_("Everyone"), "rem", "aud", "all")],
+                [button(_("Everyone"), ReminderAudience("all"))],
                 [
-                    button(_("By country"), "rem", "aud", "countries"),
-                    button(_("By city"), "rem", "aud", "cities"),
+                    button(_("By country"), ReminderAudience("countries")),
+                    button(_("By city"), ReminderAudience("cities")),
                 ],
-                [button(_("By topic"), "rem", "aud", "topics"), cancel],
+                [button(_("By topic"), ReminderAudience("topics")), cancel],
             ),
         )
     elif step == reminder_draft.STEP_PICK:
@@ -118,9 +130,9 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
             update,
             _("When should it be sent?"),
             markup(
-                [button(_("Once"), "rem", "when", "once")],
-                [button(_("Every week"), "rem", "when", "weekly")],
-                [button(_("First weekday of each month"), "rem", "when", "monthly")],
+                [button(_("Once"), ReminderWhen("once"))],
+                [button(_("Every week"), ReminderWhen("weekly"))],
+                [button(_("First weekday of each month"), ReminderWhen("monthly"))],
                 [cancel],
             ),
         )
@@ -137,7 +149,7 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
             if draft.data["when"]["kind"] == "weekly"
             else _("The first of which weekday of each month?")
         )
-        days = [button(day_name(d), "rem", "wd", d) for d in range(7)]
+        days = [button(day_name(d), ReminderWeekday(d)) for d in range(7)]
         await show(update, title, markup(*rows(days, 2), [cancel]))
     elif step == reminder_draft.STEP_TIME:
         await show(
@@ -152,8 +164,8 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
             ),
             markup(
                 [
-                    button(_("Add the event time"), "rem", "ev", "yes"),
-                    button(_("No event time"), "rem", "ev", "no"),
+                    button(_("Add the event time"), ReminderEvent("yes")),
+                    button(_("No event time"), ReminderEvent("no")),
                 ],
                 [cancel],
             ),
@@ -167,7 +179,7 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
         )
     elif step == reminder_draft.STEP_CONFIRM:
         await show(
-            update, confirm_text(draft), markup([button(_("Schedule"), "rem", "ok"), cancel])
+            update, confirm_text(draft), markup([button(_("Schedule"), ReminderConfirm()), cancel])
         )
 
 
@@ -250,9 +262,10 @@ async def show_list(update: Update, context: Ctx) -> None:
         if r.status == ReminderStatus.DONE:
             continue
         toggle = (
-            button(_("▶️ Resume #{id}").format(id=r.id), "rml", "r", r.id)
+            button(_("▶️ Resume #{id}").format(id=r.id), ReminderListAction("resume", r.id))
             if r.status == ReminderStatus.PAUSED
-            else button(_("⏸ Pause #{id}").format(id=r.id), "rml", "p", r.id)
+            else button(_("⏸ Pause #{id}").format(id=r.id), ReminderListAction("pause", r.id))
         )
-        keyboard.append([toggle, button(_("🗑 Delete #{id}").format(id=r.id), "rml", "d", r.id)])
+        delete = button(_("🗑 Delete #{id}").format(id=r.id), ReminderListAction("delete", r.id))
+        keyboard.append([toggle, delete])
     await show(update, "\n\n".join(blocks), markup(*keyboard) if keyboard else None)

@@ -5,7 +5,6 @@ that sends due runs."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from telegram import Update
 
@@ -17,7 +16,20 @@ from bot.services.reminder_list import Role
 from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.dialog import on_step
-from handlers.keyboards import button, markup, parse, parse_int
+from handlers.keyboards import button, markup
+from handlers.outreach_buttons import (
+    ReminderAudience,
+    ReminderAudienceDone,
+    ReminderButton,
+    ReminderCancel,
+    ReminderConfirm,
+    ReminderEvent,
+    ReminderListAction,
+    ReminderPage,
+    ReminderToggle,
+    ReminderWeekday,
+    ReminderWhen,
+)
 from handlers.reminder_texts import format_when, reminder_notice
 from handlers.reminder_views import prompt, show_list
 
@@ -25,29 +37,11 @@ log = logging.getLogger(__name__)
 
 JOB_BATCH = 50
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "bad_datetime": lambda **_k: _(
-        "Please write the date and time like 2026-12-01 10:00 (year-month-day hours:minutes)."
-    ),
-    "bad_time": lambda **_k: _("Please write the time like 10:00 (hours:minutes)."),
-    "in_past": lambda **_k: _("That time has already passed. Please give a time in the future."),
-    "text_length": lambda max, **_k: _("Please send a message of at most {max} characters.").format(
-        max=max
-    ),
-    "no_message": lambda **_k: _("Please send the reminder as a message: text, photo or document."),
-    "empty_audience": lambda **_k: _("Choose at least one."),
-    "time_passed": lambda **_k: _(
-        "This one-off reminder's time has passed, so it cannot be resumed. Delete it and "
-        "schedule a new one."
-    ),
-}
-
-
 # ---- commands and buttons ----------------------------------------------------------------
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_remind(update: Update, context: Ctx) -> None:
     """Starts a new reminder: asks for its message."""
     draft = await reminder_draft.start(context.deps, context.who.tg_user_id)
@@ -55,14 +49,14 @@ async def cmd_remind(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_reminders(update: Update, context: Ctx) -> None:
     """Lists scheduled reminders with their next run and Pause/Resume/Delete buttons."""
     await show_list(update, context)
 
 
 @on_step("remind.")
-@guarded(ERRORS)
+@guarded
 async def on_typed(update: Update, context: Ctx, state: Step) -> None:
     """A message during /remind: the reminder itself, or a typed date or time."""
     message = update.effective_message
@@ -93,32 +87,31 @@ async def on_typed(update: Update, context: Ctx, state: Step) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_remind(update: Update, context: Ctx) -> None:
     """A button of the /remind flow: the next question, or the scheduled reminder."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "rem")
+    pressed = ReminderButton.decode(query.data)
     user_id, deps = context.who.tg_user_id, context.deps
-    action, args = parts[0], parts[1:]
     page = 0
-    if action == "aud" and len(args) == 1:
-        draft = await reminder_draft.choose_audience(deps, user_id, args[0])
-    elif action == "t" and len(args) == 2:
-        page = parse_int(args[1])
-        draft = await reminder_draft.toggle(deps, user_id, args[0])
-    elif action == "pg" and len(args) == 1:
-        page = parse_int(args[0])
+    if isinstance(pressed, ReminderAudience):
+        draft = await reminder_draft.choose_audience(deps, user_id, pressed.kind)
+    elif isinstance(pressed, ReminderToggle):
+        page = pressed.page
+        draft = await reminder_draft.toggle(deps, user_id, pressed.value)
+    elif isinstance(pressed, ReminderPage):
+        page = pressed.page
         draft = await reminder_draft.toggle_page(deps, user_id)
-    elif action == "done" and not args:
+    elif isinstance(pressed, ReminderAudienceDone):
         draft = await reminder_draft.audience_done(deps, user_id)
-    elif action == "when" and len(args) == 1:
-        draft = await reminder_draft.choose_when(deps, user_id, args[0])
-    elif action == "wd" and len(args) == 1:
-        draft = await reminder_draft.set_weekday(deps, user_id, parse_int(args[0]))
-    elif action == "ev" and len(args) == 1 and args[0] in ("yes", "no"):
-        draft = await reminder_draft.ask_event(deps, user_id, args[0] == "yes")
-    elif action == "ok" and not args:
+    elif isinstance(pressed, ReminderWhen):
+        draft = await reminder_draft.choose_when(deps, user_id, pressed.kind)
+    elif isinstance(pressed, ReminderWeekday):
+        draft = await reminder_draft.set_weekday(deps, user_id, pressed.weekday)
+    elif isinstance(pressed, ReminderEvent):
+        draft = await reminder_draft.ask_event(deps, user_id, pressed.answer == "yes")
+    elif isinstance(pressed, ReminderConfirm):
         created = await reminder_draft.confirm(deps, user_id)
         await answer(query)
         when = format_when(created.next_run_at, created.timezone) if created.next_run_at else "—"
@@ -129,7 +122,7 @@ async def on_remind(update: Update, context: Ctx) -> None:
             ).format(id=created.id, time=when, timezone=created.timezone),
         )
         return
-    elif action == "cancel" and not args:
+    elif isinstance(pressed, ReminderCancel):
         await dialog.clear(deps, user_id)
         await answer(query)
         await show(update, _("Cancelled. Nothing was scheduled."))
@@ -142,37 +135,37 @@ async def on_remind(update: Update, context: Ctx) -> None:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_list(update: Update, context: Ctx) -> None:
     """A /reminders button: pause, resume or delete (after a confirmation); shows the new list."""
     query = update.callback_query
     assert query is not None
-    parts = parse(query.data, "rml", count=2)
-    action, reminder_id = parts[0], parse_int(parts[1])
+    pressed = ReminderListAction.decode(query.data)
+    action, reminder_id = pressed.action, pressed.reminder_id
     user_id, deps = context.who.tg_user_id, context.deps
-    if action == "p":
+    if action == "pause":
         await reminder_list.pause(deps, user_id, reminder_id)
         await answer(query, _("Paused."))
-    elif action == "r":
+    elif action == "resume":
         await reminder_list.resume(deps, user_id, reminder_id)
         await answer(query, _("Resumed."))
-    elif action == "d":
+    elif action == "delete":
         await answer(query)
         await show(
             update,
             _("Delete reminder #{id}? Messages not sent yet are cancelled.").format(id=reminder_id),
             markup(
                 [
-                    button(_("Yes, delete"), "rml", "dy", reminder_id),
-                    button(_("No"), "rml", "dn", reminder_id),
+                    button(_("Yes, delete"), ReminderListAction("confirm-delete", reminder_id)),
+                    button(_("No"), ReminderListAction("keep", reminder_id)),
                 ]
             ),
         )
         return
-    elif action == "dy":
+    elif action == "confirm-delete":
         await reminder_list.delete(deps, user_id, reminder_id)
         await answer(query, _("Deleted."))
-    elif action == "dn":
+    elif action == "keep":
         await answer(query)
     else:
         await answer(query, _("This button is no longer active."), alert=True)

@@ -8,11 +8,11 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.i18n import _, use_locale
-from bot.services import NotFound, roles
+from bot.services import roles
 from bot.services.enums import Role
+from bot.services.errors import NotFound
 from handlers.common import esc, guarded, reply, requires
 from handlers.context import Ctx
-from handlers.profile_texts import ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,14 @@ async def change_role(update: Update, context: Ctx, role: Role) -> None:
 
 
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def cmd_promote(update: Update, context: Ctx) -> None:
     """Makes an official an organiser."""
     await change_role(update, context, Role.ORGANISER)
 
 
 @requires(Role.ADMIN)
-@guarded(ERRORS)
+@guarded
 async def cmd_demote(update: Update, context: Ctx) -> None:
     """Makes an organiser an official again."""
     await change_role(update, context, Role.OFFICIAL)

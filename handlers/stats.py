@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 from babel.dates import format_timedelta
@@ -14,24 +13,19 @@ from bot import charts
 from bot.i18n import _, current_locale, ngettext
 from bot.services import reports
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
+from handlers.admin_buttons import StatsPeriod
+from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.keyboards import parse
 from handlers.periods import num, period_keyboard, period_text
 
 STATS_TOP_CITIES = 20
 
 
-ERRORS: dict[str, Callable[..., str]] = {
-    "not_found": lambda **_k: _("That no longer exists."),
-}
-
-
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def cmd_stats(update: Update, context: Ctx) -> None:
     """Asks for the period of the statistics with buttons."""
-    await reply(update, _("<b>Statistics</b>\nWhich period?"), period_keyboard("st", typed=False))
+    await reply(update, _("<b>Statistics</b>\nWhich period?"), period_keyboard(StatsPeriod))
 
 
 def _duration(delta: timedelta | None) -> str:
@@ -68,21 +62,19 @@ def stats_text(s: reports.Stats, period: str) -> str:
 
 
 @requires(Role.ORGANISER)
-@guarded(ERRORS)
+@guarded
 async def on_stats(update: Update, context: Ctx) -> None:
     """Shows the numbers for the chosen period and sends the weekly chart as a photo."""
     query = update.callback_query
     assert query is not None
-    (period,) = parse(query.data, "st", count=1)
-    if period not in (*reports.PERIOD_DAYS, "all"):
-        raise_bad()
+    period = StatsPeriod.decode(query.data).period
     deps, who = context.deps, context.who
     since, until = reports.period_filter(deps.clock.now(), period)
     s = await reports.stats(deps, who.tg_user_id, since, until, locale=who.locale)
     series = await reports.weekly_series(deps, who.tg_user_id, since, until, locale=who.locale)
     await answer(query)
     label = period_text({"period": period})
-    await show(update, stats_text(s, label), period_keyboard("st", typed=False))
+    await show(update, stats_text(s, label), period_keyboard(StatsPeriod))
     png = await asyncio.to_thread(
         charts.weekly_chart,
         series.weeks,

@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select
 
@@ -151,7 +151,13 @@ async def test_only_the_right_roles_get_in(harness: Harness) -> None:
     for cmd in ("/export", "/stats", "/audit", "/cities", "/invite"):
         await h.command(official, cmd)
         assert h.last_text(official) == "You are not allowed to do that."
-    for data in ("ex:f:csv", "st:all", f"ci:ry:{history.lucia.id}", "iv:u:1:o:0", "au:p:0"):
+    for data in (
+        "export:format:csv",
+        "stats:period:all",
+        f"cities:confirm-removal:{history.lucia.id}",
+        "invite:uses:1:official:unlimited",
+        "audit:page:0",
+    ):
         await h.callback(official, data)
         assert h.tg.alerts()[-1] == "You are not allowed to do that."
     organiser_row = await make_official(h.deps.db, history.nice, name="Org", role=Role.ORGANISER)
@@ -167,13 +173,13 @@ async def test_only_the_right_roles_get_in(harness: Harness) -> None:
         assert await s.scalar(select(func.count()).select_from(Invite)) == 0
     assert not h.tg.of("sendDocument")
     # stale or forged export buttons for an admin change nothing
-    await h.callback(ADMIN, "ex:f:csv")
+    await h.callback(ADMIN, "export:format:csv")
     assert "no longer active" in h.tg.alerts()[-1]
     await h.command(ADMIN, "/export")
-    await h.callback(ADMIN, "ex:p:365")
-    await h.callback(ADMIN, "ex:p:all")
-    await h.callback(ADMIN, "ex:ct:99999:0")
-    await h.callback(ADMIN, "ex:f:pdf")
+    await h.callback(ADMIN, "export:period:365")
+    await h.callback(ADMIN, "export:period:all")
+    await h.callback(ADMIN, "export:toggle:cities:99999:0")
+    await h.callback(ADMIN, "export:format:pdf")
     assert "no longer active" in h.tg.last_alert()
     assert not await audits(h, "export.created")
 
@@ -222,14 +228,14 @@ async def test_cities_and_removing_an_official(harness: Harness) -> None:
     (entry,) = await audits(h, "official.removed")
     assert entry.target_id == youssef.id and entry.actor_id == organiser_row.id
     # the same button again, an organiser by an organiser, forged ids
-    await h.callback(organiser, f"ci:ry:{youssef.id}")
+    await h.callback(organiser, f"cities:confirm-removal:{youssef.id}")
     assert "already been removed" in h.tg.alerts()[-1]
-    await h.callback(organiser, f"ci:ry:{other_org.id}")
+    await h.callback(organiser, f"cities:confirm-removal:{other_org.id}")
     assert "not allowed" in h.tg.alerts()[-1]
-    await h.callback(organiser, "ci:ry:abc")
-    await h.callback(organiser, "ci:c:424242:0")
+    await h.callback(organiser, "cities:confirm-removal:abc")
+    await h.callback(organiser, "cities:city:424242:0")
     assert "no longer" in h.tg.alerts()[-1]
-    await h.callback(ADMIN, f"ci:ry:{other_org.id}")
+    await h.callback(ADMIN, f"cities:confirm-removal:{other_org.id}")
     assert "was removed" in h.last_text(ADMIN)
     assert len(await audits(h, "official.removed")) == 2
     # a removed official can no longer use organiser commands
@@ -248,7 +254,8 @@ async def test_invite_links_from_telegram(harness: Harness) -> None:
     await h.press(organiser, "5")
     text = h.last_text(organiser)
     assert "https://t.me/CityExchangeTestBot?start=" in text and "5 people" in text
-    await h.callback(organiser, f"iv:u:{history.potenza.id}:g:0")  # forged organiser invite
+    forged = f"invite:uses:{history.potenza.id}:organiser:unlimited"  # organisers invite officials
+    await h.callback(organiser, forged)
     assert "not allowed" in h.tg.alerts()[-1]
 
     await h.command(ADMIN, "/invite")
@@ -281,7 +288,7 @@ async def test_audit_log_pages(harness: Harness) -> None:
     await h.press(ADMIN, "Older")
     text = h.last_text(ADMIN)
     assert "page 2 of 2" in text and "data erased" in text
-    await h.callback(ADMIN, "au:p:x")
+    await h.callback(ADMIN, "audit:page:x")
     assert "no longer active" in h.tg.alerts()[-1]
     helene = TgUser(history.helene.tg_user_id)
     await h.command(helene, "/audit")  # an organiser now, who reads French

@@ -345,7 +345,7 @@ async def test_cancel_stops_a_running_broadcast(harness: Harness) -> None:
                 await broadcast_progress.cancel(h.deps, org_tg, 1)
         return await original(url, method, request_data, **kw)
 
-    h.tg.do_request = cancel_after_five  # type: ignore[method-assign]
+    h.tg.do_request = cancel_after_five  # type: ignore[method-assign, assignment]
     # One send in flight, so the cancel (inside the 5th send) commits before the 6th goes;
     # on the fake timer the sender then notices within half a second of pacing (15 sends).
     h.deps.settings.send_concurrency = 1
@@ -374,25 +374,25 @@ async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
     assert h.last_text(official) == refusal
     await h.command(official, "/broadcasts")
     assert h.last_text(official) == refusal
-    await h.callback(official, "bcs:cc:1")
+    await h.callback(official, "broadcasts:confirm-cancel:1")
     assert h.tg.alerts()[-1] == refusal
 
-    await h.callback(org, "bc:t:ci:99999:0")  # no draft open
+    await h.callback(org, "broadcast:toggle:cities:99999:0")  # no draft open
     assert "no longer active" in h.tg.alerts()[-1]
-    await h.callback(org, "bcs:cc:abc")
+    await h.callback(org, "broadcasts:confirm-cancel:abc")
     assert "no longer active" in h.tg.last_alert()
-    await h.callback(org, "bcs:c:424242")
+    await h.callback(org, "broadcasts:cancel:424242")
     assert "no longer exists" in h.tg.alerts()[-1]
 
     await h.command(org, "/broadcast")
     await h.send(org, None, sticker=STICKER)
     assert "cannot be broadcast" in h.last_text(org)
     await h.send(org, "x" * 4096)
-    await h.callback(org, "bc:t:ci:99999:0")  # a city that does not exist
+    await h.callback(org, "broadcast:toggle:cities:99999:0")  # a city that does not exist
     assert "no longer exists" in h.tg.last_alert()
-    await h.callback(org, "bc:t:la:xx:0")  # a language we do not have
+    await h.callback(org, "broadcast:toggle-code:languages:xx:0")  # a language we do not have
     assert "did not look right" in h.tg.alerts()[-1]
-    await h.callback(org, "bc:t:to:notanumber:0")
+    await h.callback(org, "broadcast:toggle:topics:notanumber:0")
     assert "no longer active" in h.tg.alerts()[-1]
     await h.send(org, "some text while buttons are open")
     assert "Who should receive this broadcast?" in h.last_text(org)

@@ -12,7 +12,7 @@ from bot.config import ConfigError, load_settings
 from bot.db.engine import Database
 from bot.db.models import City, Invite, Topic
 from bot.i18n import SUPPORTED_LOCALES, negotiate
-from bot.services import InvalidInput
+from bot.services.errors import InvalidInput
 from bot.services.seed import read_seed_file, seed
 
 

@@ -79,6 +79,10 @@ async def test_full_exchange_between_two_cities(
     mark = await fake.send(ANSWERER, ANSWER)
     answer = await fake.wait_for(ASKER, contains=ANSWER, since=mark, within=WAIT)
     assert "Claire Martin, Nice" in answer.body
+    # The relay is logged (with the id Telegram gave the delivered answer, which a reply is
+    # looked up by) right after Telegram answers, then the answerer is told. A person cannot
+    # reply within those milliseconds; the test could, so it waits for the confirmation.
+    await fake.wait_for(ANSWERER, contains="Sent to Amina Ben Salah", since=mark, within=WAIT)
 
     # The asker answers with Telegram's own reply, as people do.
     mark = await fake.send(ASKER, FOLLOW_UP, reply_to_message=answer.raw)

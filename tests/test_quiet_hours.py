@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Official
-from bot.services import InvalidInput
+from bot.services.errors import InvalidInput
 from bot.services.quiet_hours import not_before, parse_range
 from tests.factories import make_city, make_official, next_tg_id
 from tests.harness.updates import Harness, TgUser

@@ -153,9 +153,9 @@ async def test_bad_input_during_registration(harness: Harness) -> None:
     await h.send(user, "Head")
     await h.press(user, "Done")  # no topic chosen
     assert "at least one topic" in h.tg.alerts()[-1]
-    await h.callback(user, "tp:t:999999:0")  # a topic that does not exist
-    await h.callback(user, "tp:t:abc:0")  # forged
-    await h.callback(user, "pend:ok:1")  # organiser button, as an official
+    await h.callback(user, "topics:toggle:999999:0")  # a topic that does not exist
+    await h.callback(user, "topics:toggle:abc:0")  # forged
+    await h.callback(user, "join-request:approve:1")  # organiser button, as an official
     await h.callback(user, "zzz")
     assert "no longer active" in h.tg.alerts()[-1]
     row = await official_row(h, user.id)
@@ -185,7 +185,7 @@ async def test_request_to_join_and_approval(harness: Harness) -> None:
     assert row is not None and row.status == OfficialStatus.ACTIVE
     assert tr("ar", "Your request was approved. Welcome to City Exchange!") in h.last_text(user)
     # a second decision on the same request changes nothing
-    await h.callback(TgUser(ADMIN_TG_ID), f"pend:no:{row.id}")
+    await h.callback(TgUser(ADMIN_TG_ID), f"join-request:reject:{row.id}")
     assert (await official_row(h, user.id)).status == OfficialStatus.ACTIVE  # type: ignore[union-attr]
 
 

@@ -23,13 +23,13 @@ from bot.db.models import (
 )
 from bot.runtime import Deps
 from bot.services import (
-    NotAllowed,
     recurrence,
     reminder_audience,
     reminder_draft,
     reminder_list,
     reminder_runs,
 )
+from bot.services.errors import NotAllowed
 from bot.services.reminder_runs import ReminderNotice
 from bot.services.targeting import resolve_recipients
 from handlers.reminder_texts import reminder_notice
@@ -261,12 +261,12 @@ async def test_remind_bad_input_and_cancel(harness: Harness) -> None:
     await h.send(org, None, sticker=STICKER)  # any message can be a reminder: it is copied
     await h.send(org, "hello")
     assert "use the buttons" in plain(h.last_text(org))
-    await h.callback(org, "rem:aud:planets")
-    await h.callback(org, "rem:t:999:0")
+    await h.callback(org, "reminder:audience:planets")
+    await h.callback(org, "reminder:toggle:999:0")
     assert h.tg.alerts()[-2:] == ["This button is no longer active."] * 2
     await h.press(org, "Cancel")
     assert "Nothing was scheduled" in plain(h.last_text(org))
-    await h.callback(org, "rem:when:once")  # a button of the cancelled draft
+    await h.callback(org, "reminder:when:once")  # a button of the cancelled draft
     assert h.tg.alerts()[-1] == "This button is no longer active."
     async with h.deps.db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(Reminder)) == 0
@@ -280,7 +280,7 @@ async def test_only_organisers_schedule_and_manage(harness: Harness) -> None:
     await h.command(official_user, "/remind")
     assert h.last_text(official_user) == "You are not allowed to do that."
     await h.command(official_user, "/reminders")
-    await h.callback(official_user, f"rml:p:{reminder_id}")
+    await h.callback(official_user, f"reminders:pause:{reminder_id}")
     assert (await reminder_row(h.deps.db, reminder_id)).status == ReminderStatus.ACTIVE
     assert len(await audits(h.deps.db, "access.denied")) == 3
     with pytest.raises(NotAllowed):
@@ -343,9 +343,9 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     assert {d.status for d in await outbox(h.deps.db, reminder_id=once)} == {DeliveryStatus.PENDING}
     assert "No reminders are scheduled" in plain(h.last_text(org))
 
-    await h.callback(org, f"rml:r:{rid}")
-    await h.callback(org, "rml:p:abc")
-    await h.callback(org, "rml:zz:1")
+    await h.callback(org, f"reminders:resume:{rid}")
+    await h.callback(org, "reminders:pause:abc")
+    await h.callback(org, "reminders:zz:1")
     assert h.tg.alerts()[-3:] == [
         "That no longer exists.",
         "This button is no longer active.",
@@ -362,7 +362,7 @@ async def test_resume_a_one_off_whose_time_passed_is_refused(
     rid = await add_reminder(h.deps.db, run_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
     await reminder_list.pause(h.deps, n["org_user"].id, rid)
     clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))
-    await h.callback(n["org_user"], f"rml:r:{rid}")
+    await h.callback(n["org_user"], f"reminders:resume:{rid}")
     assert "cannot be resumed" in h.tg.alerts()[-1]
     assert (await reminder_row(h.deps.db, rid)).status == ReminderStatus.PAUSED
 

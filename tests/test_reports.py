@@ -32,8 +32,9 @@ from bot.db.models import (
 )
 from bot.exporters import write_export
 from bot.runtime import Deps
-from bot.services import NotAllowed, reports
+from bot.services import reports
 from bot.services.erasure import erase
+from bot.services.errors import NotAllowed
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic
 

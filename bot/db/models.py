@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -11,126 +10,61 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     literal_column,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from bot.db.base import Base, UTCDateTime
+from bot.db.enums import (
+    WAITING_SQL,
+    BroadcastStatus,
+    DeliveryStatus,
+    ExchangeKind,
+    OfficialStatus,
+    QuestionStatus,
+    ReminderStatus,
+    Role,
+    RoutingStatus,
+)
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
-
-
-class Role(StrEnum):
-    OFFICIAL = "official"
-    ORGANISER = "organiser"
-    ADMIN = "admin"
-
-
-class OfficialStatus(StrEnum):
-    REGISTERING = "registering"  # filling in the profile
-    PENDING = "pending"  # waiting for an organiser's approval
-    ACTIVE = "active"
-    UNREACHABLE = "unreachable"  # blocked the bot (403)
-    REJECTED = "rejected"
-    REMOVED = "removed"
-    ERASED = "erased"  # personal data erased at their request
-
-
-class QuestionStatus(StrEnum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    RESOLVED = "resolved"
-    EXPIRED = "expired"
-
-
-class RoutingStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    ANSWERED = "answered"
-    DECLINED = "declined"
-    FAILED = "failed"
-    UNREACHABLE = "unreachable"
-    CLOSED = "closed"  # the question was resolved before this recipient answered
-
-
-# Routing rows still waiting for their recipient (see ix_routing_waiting).
-WAITING_SQL = f"status IN ('{RoutingStatus.PENDING.value}', '{RoutingStatus.DELIVERED.value}')"
-
-
-class ExchangeKind(StrEnum):
-    QUESTION = "question"
-    ROUTING = "routing"
-    ANSWER = "answer"
-    FOLLOW_UP = "follow_up"
-    DECLINE = "decline"
-    RESOLVED = "resolved"
-    NUDGE = "nudge"
-    ESCALATION = "escalation"
-
-
-class BroadcastStatus(StrEnum):
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    UNREACHABLE = "unreachable"
-    CANCELLED = "cancelled"
-
-
-class ReminderStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    DONE = "done"
-    DELETED = "deleted"
+# The schema's enums and column types are imported from here too (bot.db.models.Role).
+__all__ = [
+    "AuditLog",
+    "Base",
+    "Broadcast",
+    "BroadcastStatus",
+    "City",
+    "CityTopicStats",
+    "Delivery",
+    "DeliveryStatus",
+    "DialogState",
+    "ExchangeKind",
+    "ExchangeMessage",
+    "Invite",
+    "Official",
+    "OfficialStatus",
+    "OfficialTopic",
+    "Question",
+    "QuestionStatus",
+    "Reminder",
+    "ReminderStatus",
+    "Role",
+    "Routing",
+    "RoutingStatus",
+    "Topic",
+    "UTCDateTime",
+    "WAITING_SQL",
+    "routing_waiting",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:

@@ -27,6 +27,13 @@ async def official_by_id(
     return await session.get(Official, official_id, with_for_update=for_update)
 
 
+async def by_ids(session: AsyncSession, official_ids: Collection[int]) -> dict[int, Official]:
+    if not official_ids:
+        return {}
+    found = await session.scalars(select(Official).where(Official.id.in_(sorted(official_ids))))
+    return {o.id: o for o in found}
+
+
 async def add_official(
     session: AsyncSession, *, tg_user_id: int, chat_id: int, locale: str, now: datetime
 ) -> Official:

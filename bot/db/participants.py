@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import Select, and_, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -68,75 +70,145 @@ async def organisers(session: AsyncSession, admin_tg_ids: Collection[int]) -> li
     return [(row.Official, row.City) for row in rows]
 
 
+class PersonRow(NamedTuple):
+    """An official as the exchange shows them, with their city's name and timezone."""
+
+    official_id: int
+    chat_id: int
+    locale: str
+    name: str | None
+    position: str | None
+    city_id: int | None
+    city_name: str | None
+    timezone: str | None
+    status: str
+
+
+class TopicRow(NamedTuple):
+    id: int
+    slug: str
+    group: str
+    names: dict[str, str]
+    group_names: dict[str, str]
+
+
 @dataclass(frozen=True)
 class ReplyThread:
     """What a Telegram reply to a logged message leads to."""
 
-    me: WithCity  # the replier (the message was delivered to them)
+    me: PersonRow  # the replier (the message was delivered to them)
     kind: str  # the kind of the message replied to
     from_official_id: int | None  # who wrote it
-    question: Question
-    routing: Routing | None  # the thread's routing row
-    topic: Topic | None
-    other: WithCity | None  # the other side of the thread
+    question_id: int
+    asker_id: int
+    question_status: str
+    # The thread's routing row (None when there is none).
+    routing_id: int | None
+    routing_recipient_id: int | None
+    routing_answered_at: datetime | None
+    topic: TopicRow | None
+    other: PersonRow | None  # the other side of the thread
+
+
+def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
+    return [
+        official.id.label(f"{prefix}_official_id"),
+        official.chat_id.label(f"{prefix}_chat_id"),
+        official.locale.label(f"{prefix}_locale"),
+        official.name.label(f"{prefix}_name"),
+        official.position.label(f"{prefix}_position"),
+        official.city_id.label(f"{prefix}_city_id"),
+        city.name.label(f"{prefix}_city_name"),
+        city.timezone.label(f"{prefix}_timezone"),
+        official.status.label(f"{prefix}_status"),
+    ]
+
+
+def _person(row: Any, prefix: str) -> PersonRow | None:
+    values = [getattr(row, f"{prefix}_{field}") for field in PersonRow._fields]
+    return None if values[0] is None else PersonRow(*values)
+
+
+def _reply_thread_statement() -> Select[Any]:
+    """The replier (by Telegram id) and their city, the logged message replied to (delivered
+    to them), its question, the thread's routing row, the topic, and the other side with
+    their city. The routing row is the replier's own when they received the question or wrote
+    the answer, the helper's when the asker replies to one."""
+    me, my_city = aliased(Official, name="me"), aliased(City, name="my_city")
+    other, other_city = aliased(Official, name="other"), aliased(City, name="other_city")
+    asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
+    helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
+    other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
+    return (
+        select(
+            *_person_columns(me, my_city, "me"),
+            ExchangeMessage.kind,
+            ExchangeMessage.from_official_id,
+            Question.id.label("question_id"),
+            Question.asker_id,
+            Question.status.label("question_status"),
+            Routing.id.label("routing_id"),
+            Routing.recipient_id.label("routing_recipient_id"),
+            Routing.answered_at.label("routing_answered_at"),
+            Topic.id.label("topic_id"),
+            Topic.slug.label("topic_slug"),
+            Topic.group.label("topic_group"),
+            Topic.names.label("topic_names"),
+            Topic.group_names.label("topic_group_names"),
+            *_person_columns(other, other_city, "other"),
+        )
+        .select_from(ExchangeMessage)
+        .join(me, me.id == ExchangeMessage.to_official_id)
+        .join(Question, Question.id == ExchangeMessage.question_id)
+        .outerjoin(my_city, my_city.id == me.city_id)
+        .outerjoin(
+            Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper)
+        )
+        .outerjoin(Topic, Topic.id == Question.topic_id)
+        .outerjoin(other, other.id == other_id)
+        .outerjoin(other_city, other_city.id == other.city_id)
+        .where(
+            ExchangeMessage.delivered_chat_id == bindparam("chat_id"),
+            ExchangeMessage.delivered_message_id == bindparam("message_id"),
+            me.tg_user_id == bindparam("tg_user_id"),
+        )
+        .limit(1)
+    )
+
+
+# Built once: every Telegram reply runs it, and building it (aliases, joins) costs more
+# Python than running it.
+REPLY_THREAD = _reply_thread_statement()
 
 
 async def thread_by_reply(
     session: AsyncSession, chat_id: int, message_id: int, tg_user_id: int
 ) -> ReplyThread | None:
-    """For a Telegram reply: the replier (by Telegram id) and their city, the logged message
-    replied to (delivered to them), its question, the thread's routing row, the topic, and the
-    other side with their city, in one statement. The routing row is the replier's own when
-    they received the question or wrote the answer, the helper's when the asker replies to one.
-    None when no message delivered to this person has these ids."""
-    me, my_city, other, other_city = (
-        aliased(Official, name="me"),
-        aliased(City, name="my_city"),
-        aliased(Official, name="other"),
-        aliased(City, name="other_city"),
-    )
-    asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
-    helper = case((asker_replies, ExchangeMessage.from_official_id), else_=me.id)
-    other_id = case((asker_replies, ExchangeMessage.from_official_id), else_=Question.asker_id)
-    row = (
-        await session.execute(
-            select(
-                me,
-                my_city,
-                ExchangeMessage.kind,
-                ExchangeMessage.from_official_id,
-                Question,
-                Routing,
-                Topic,
-                other,
-                other_city,
-            )
-            .select_from(ExchangeMessage)
-            .join(me, me.id == ExchangeMessage.to_official_id)
-            .join(Question, Question.id == ExchangeMessage.question_id)
-            .outerjoin(my_city, my_city.id == me.city_id)
-            .outerjoin(
-                Routing, and_(Routing.question_id == Question.id, Routing.recipient_id == helper)
-            )
-            .outerjoin(Topic, Topic.id == Question.topic_id)
-            .outerjoin(other, other.id == other_id)
-            .outerjoin(other_city, other_city.id == other.city_id)
-            .where(
-                ExchangeMessage.delivered_chat_id == chat_id,
-                ExchangeMessage.delivered_message_id == message_id,
-                me.tg_user_id == tg_user_id,
-            )
-            .limit(1)
-        )
-    ).first()
+    """For a Telegram reply, in one statement: see `_reply_thread_statement`. None when no
+    message delivered to this person has these ids."""
+    params = {"chat_id": chat_id, "message_id": message_id, "tg_user_id": tg_user_id}
+    row = (await session.execute(REPLY_THREAD, params)).first()
     if row is None:
         return None
+    me = _person(row, "me")
+    assert me is not None  # an inner join
+    topic = (
+        TopicRow(
+            row.topic_id, row.topic_slug, row.topic_group, row.topic_names, row.topic_group_names
+        )
+        if row.topic_id is not None
+        else None
+    )
     return ReplyThread(
-        me=(row.me, row.my_city),
+        me=me,
         kind=row.kind,
         from_official_id=row.from_official_id,
-        question=row.Question,
-        routing=row.Routing,
-        topic=row.Topic,
-        other=(row.other, row.other_city) if row.other is not None else None,
+        question_id=row.question_id,
+        asker_id=row.asker_id,
+        question_status=row.question_status,
+        routing_id=row.routing_id,
+        routing_recipient_id=row.routing_recipient_id,
+        routing_answered_at=row.routing_answered_at,
+        topic=topic,
+        other=_person(row, "other"),
     )

@@ -111,3 +111,10 @@ async def cities_to_route_to(session: AsyncSession, except_city_id: int | None) 
             select(City).where(City.id.in_(with_officials)).order_by(City.name, City.id)
         )
     ).all()
+
+
+async def by_ids(session: AsyncSession, question_ids: Collection[int]) -> dict[int, Question]:
+    if not question_ids:
+        return {}
+    found = await session.scalars(select(Question).where(Question.id.in_(sorted(question_ids))))
+    return {q.id: q for q in found}

@@ -7,6 +7,7 @@ a question (`add_routed`, in routing's write) and a routing's first answer (`add
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -63,6 +64,7 @@ async def add_routed(session: AsyncSession, topic_id: int, city_ids: Sequence[in
     )
 
 
+@functools.cache  # built once per dialect: every first answer runs it
 def _answer_statement(dialect: str) -> Any:
     first_in_city = (
         select(case((func.count() == 1, 1), else_=0))

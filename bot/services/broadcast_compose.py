@@ -21,7 +21,8 @@ from bot.db import broadcasts as stored
 from bot.db.models import BroadcastStatus, DialogState, Official, Role
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound, ServiceError, targeting
+from bot.services import targeting
+from bot.services.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone, parse_local_time
 
@@ -66,7 +67,7 @@ async def _draft_state(session: AsyncSession, tg_user_id: int, *steps: str) -> D
     """The person's open draft, locked, if it is at one of `steps`; else the button is stale."""
     state = await stored.dialog_for_update(session, tg_user_id)
     if state is None or state.step not in steps:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return state
 
 
@@ -127,7 +128,7 @@ async def set_everyone(deps: Deps, tg_user_id: int) -> Draft:
 async def toggle(deps: Deps, tg_user_id: int, dimension: str, value: str | int) -> Draft:
     """Add or remove one value of the audience (a country, city, topic, language or role)."""
     if dimension not in targeting.DIMENSIONS:
-        raise InvalidInput(key=dimension)
+        raise InvalidInput(ErrorCode.INVALID, key=dimension)
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         await _draft_state(session, tg_user_id, *COMPOSE_STEPS)
@@ -135,7 +136,7 @@ async def toggle(deps: Deps, tg_user_id: int, dimension: str, value: str | int) 
             if not isinstance(value, int) or not await audience.exists_in(
                 session, dimension, value
             ):
-                raise NotFound(key=dimension)
+                raise NotFound(ErrorCode.NOT_FOUND, key=dimension)
 
     def change(target: dict[str, list[Any]]) -> dict[str, list[Any]]:
         values = set(target.get(dimension, []))
@@ -161,7 +162,7 @@ async def options(deps: Deps, dimension: str) -> list[Option]:
             return [Option(code, code) for code in SUPPORTED_LOCALES]
         if dimension == "roles":
             return [Option(r, r) for r in targeting.ROLES]
-    raise InvalidInput(key=dimension)
+    raise InvalidInput(ErrorCode.INVALID, key=dimension)
 
 
 async def ask_time(deps: Deps, tg_user_id: int) -> Draft:
@@ -172,7 +173,7 @@ async def ask_time(deps: Deps, tg_user_id: int) -> Draft:
         data = dict(state.data)
         draft = await _draft(session, deps, official, data)
         if draft.count == 0:
-            raise ServiceError("no_recipients")
+            raise ServiceError(ErrorCode.NO_RECIPIENTS)
         await repo.put_dialog(session, tg_user_id, STEP_WHEN, data, deps.clock.now())
         return draft
 
@@ -187,11 +188,11 @@ async def set_time(deps: Deps, tg_user_id: int, text: str) -> Draft:
         tz = await organiser_timezone(session, official)
         when = parse_local_time(text[:100], tz) if text else None
         if when is None:
-            raise ServiceError("bad_time", timezone=tz)
+            raise ServiceError(ErrorCode.BAD_BROADCAST_TIME, timezone=tz)
         if when < now + MIN_AHEAD:
-            raise ServiceError("time_past", timezone=tz)
+            raise ServiceError(ErrorCode.TIME_PAST, timezone=tz)
         if when > now + MAX_AHEAD:
-            raise ServiceError("time_far", timezone=tz)
+            raise ServiceError(ErrorCode.TIME_FAR, timezone=tz)
         data["when"] = when.isoformat()
         await repo.put_dialog(session, tg_user_id, STEP_CONFIRM_WHEN, data, now)
         return await _draft(session, deps, official, data)
@@ -215,10 +216,12 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
         target = targeting.normalize(data.get("target"))
         when = datetime.fromisoformat(data["when"]) if scheduled else None
         if when is not None and when < now:
-            raise ServiceError("time_past", timezone=await organiser_timezone(session, official))
+            raise ServiceError(
+                ErrorCode.TIME_PAST, timezone=await organiser_timezone(session, official)
+            )
         recipients = await targeting.recipient_chats(session, target, deps.settings.admin_ids)
         if not recipients:
-            raise ServiceError("no_recipients")
+            raise ServiceError(ErrorCode.NO_RECIPIENTS)
         broadcast = await stored.add(
             session,
             author_id=official.id if official else None,

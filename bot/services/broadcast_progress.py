@@ -16,7 +16,7 @@ from bot.db import broadcasts as stored
 from bot.db import outbox, repo
 from bot.db.models import Broadcast, BroadcastStatus, DeliveryStatus, OfficialStatus, Role
 from bot.runtime import Deps
-from bot.services import NotFound, ServiceError
+from bot.services.errors import ErrorCode, NotFound, ServiceError
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone
 
@@ -117,9 +117,9 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         broadcast = await stored.for_update(session, broadcast_id)
         if broadcast is None:
-            raise NotFound()
+            raise NotFound(ErrorCode.NOT_FOUND)
         if broadcast.status not in LIVE:
-            raise ServiceError("not_cancellable", id=broadcast.id)
+            raise ServiceError(ErrorCode.NOT_CANCELLABLE, id=broadcast.id)
         await outbox.cancel_broadcast(session, broadcast.id)
         broadcast.status = BroadcastStatus.CANCELLED
         broadcast.finished_at = now
@@ -152,7 +152,7 @@ async def get_summary(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         b = await stored.get(session, broadcast_id)
         if b is None:
-            raise NotFound()
+            raise NotFound(ErrorCode.NOT_FOUND)
         counts = (await _counts(session, [b.id]))[b.id]
         return Summary(b.id, b.status, None, b.created_at, b.scheduled_at, b.finished_at, counts)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import dialogs
 from bot.db.models import DialogState
 from bot.runtime import Deps
-from bot.services import ServiceError
+from bot.services.errors import ErrorCode, ServiceError
 
 
 @dataclass(frozen=True)
@@ -50,5 +50,5 @@ async def expect_step(session: AsyncSession, tg_user_id: int, *steps: str) -> Di
     """Within a service's transaction: the person's open step, refused as stale if another."""
     state = await dialogs.get_dialog(session, tg_user_id)
     if state is None or state.step not in steps:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return state

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import outbox, repo
-from bot.db.models import City, Official, OfficialStatus, Question, QuestionStatus, Topic
+from bot.db import digests, officials, outbox
+from bot.db.models import Official
 from bot.runtime import Deps
 from bot.services.quiet_hours import not_before
 
@@ -74,26 +73,11 @@ def last_slot(now: datetime, timezone: str, weekday: int, hour: int) -> datetime
 async def _open_questions(
     session: AsyncSession, official: Official
 ) -> tuple[list[DigestQuestion], int]:
-    topic_ids = await repo.topic_ids_of(session, official.id)
+    topic_ids = await officials.topic_ids_of(session, official.id)
     if not topic_ids:
         return [], 0
-    where = (
-        Question.status == QuestionStatus.OPEN,
-        Question.first_answer_at.is_(None),
-        Question.topic_id.in_(topic_ids),
-        Question.asker_id != official.id,
-    )
-    total = await session.scalar(select(func.count()).select_from(Question).where(*where)) or 0
-    rows = (
-        await session.execute(
-            select(Question, Topic, City)
-            .join(Topic, Topic.id == Question.topic_id)
-            .outerjoin(City, City.id == Question.city_id)
-            .where(*where)
-            .order_by(Question.created_at.desc(), Question.id.desc())
-            .limit(PER_DIGEST)
-        )
-    ).all()
+    total = await digests.count_unanswered(session, topic_ids, official.id)
+    rows = await digests.newest_unanswered(session, topic_ids, official.id, PER_DIGEST)
     questions = [
         DigestQuestion(
             id=q.id,
@@ -106,7 +90,7 @@ async def _open_questions(
         )
         for q, t, c in rows
     ]
-    return questions, int(total)
+    return questions, total
 
 
 async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 200) -> DigestReport:
@@ -117,23 +101,7 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
     async with deps.db.transaction() as session:
         # A handled slot is at least a week before the next one: a cheap filter before the
         # exact per-timezone check below.
-        rows = (
-            await session.execute(
-                select(Official, City.timezone)
-                .outerjoin(City, City.id == Official.city_id)
-                .where(
-                    Official.digest_opt_in.is_(True),
-                    Official.status == OfficialStatus.ACTIVE,
-                    or_(
-                        Official.last_digest_at.is_(None),
-                        Official.last_digest_at <= now - timedelta(days=6),
-                    ),
-                )
-                .order_by(Official.id)
-                .limit(limit)
-                .with_for_update(of=Official, skip_locked=True)
-            )
-        ).all()
+        rows = await digests.officials_due(session, now - timedelta(days=6), limit)
         for official, tz in rows:
             timezone = tz or "UTC"
             slot = last_slot(now, timezone, settings.digest_weekday, settings.digest_hour)

@@ -20,21 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import (
-    City,
-    ExchangeKind,
-    ExchangeMessage,
-    Official,
-    OfficialStatus,
-    Question,
-    QuestionStatus,
-    Routing,
-    RoutingStatus,
-    routing_waiting,
-)
+from bot.db import exchange_log, officials, questions
+from bot.db import followups as due
+from bot.db.models import ExchangeKind, Routing
 from bot.db.outbox import delivery_row, enqueue
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo
@@ -86,47 +76,20 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
     """Write one nudge per waiting recipient into the outbox; returns how many."""
     cutoff = now - timedelta(hours=deps.settings.nudge_delay_hours)
     async with deps.db.transaction() as session:
-        query = (
-            select(Routing)
-            .join(Question, Question.id == Routing.question_id)
-            .join(Official, Official.id == Routing.recipient_id)
-            .where(
-                routing_waiting(),
-                Routing.status == RoutingStatus.DELIVERED,
-                Routing.nudged_at.is_(None),
-                Routing.delivered_at <= cutoff,
-                Routing.round == Question.round,
-                Question.status == QuestionStatus.OPEN,
-                Official.status == OfficialStatus.ACTIVE,
-            )
-            .order_by(Routing.id)
-            .limit(BATCH)
+        routings = await due.routings_to_nudge(
+            session, cutoff, BATCH, skip_locked=deps.db.is_postgres
         )
-        if deps.db.is_postgres:
-            query = query.with_for_update(skip_locked=True, of=Routing)
-        routings = (await session.scalars(query)).all()
         if not routings:
             return 0
-        questions = {
-            q.id: q
-            for q in await session.scalars(
-                select(Question).where(Question.id.in_({r.question_id for r in routings}))
-            )
-        }
+        asked = await questions.by_ids(session, {r.question_id for r in routings})
         everyone = await lookups.load_people(
-            session, [r.recipient_id for r in routings] + [q.asker_id for q in questions.values()]
+            session, [r.recipient_id for r in routings] + [q.asker_id for q in asked.values()]
         )
-        recipients = {
-            o.id: o
-            for o in await session.scalars(
-                select(Official).where(Official.id.in_({r.recipient_id for r in routings}))
-            )
-        }
-        zones = dict((await session.execute(select(City.id, City.timezone))).all())
+        recipients = await officials.by_ids(session, {r.recipient_id for r in routings})
         topics: dict[int, TopicInfo] = {}
         rows = []
         for r in routings:
-            q = questions[r.question_id]
+            q = asked[r.question_id]
             if q.topic_id not in topics:
                 topics[q.topic_id] = await lookups.topic_of(session, q.topic_id)
             recipient = everyone[r.recipient_id]
@@ -151,21 +114,20 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
                     recipient_id=recipient.official_id,
                     text=text,
                     reply_markup=markup,
-                    not_before=not_before(official, now, zones.get(official.city_id)),
+                    not_before=not_before(official, now, recipient.timezone),
                 )
             )
             r.nudged_at = now
-            session.add(
-                ExchangeMessage(
-                    question_id=q.id,
-                    from_official_id=None,
-                    to_official_id=r.recipient_id,
-                    from_city_id=q.city_id,
-                    to_city_id=r.city_id,
-                    kind=ExchangeKind.NUDGE,
-                    delivered_chat_id=None,
-                    created_at=now,
-                )
+            exchange_log.add(
+                session,
+                question_id=q.id,
+                from_official_id=None,
+                to_official_id=r.recipient_id,
+                from_city_id=q.city_id,
+                to_city_id=r.city_id,
+                kind=ExchangeKind.NUDGE,
+                delivered_chat_id=None,
+                created_at=now,
             )
         await enqueue(session, rows)
         log.info("nudges queued count=%s", len(rows))
@@ -177,36 +139,23 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
     delay = timedelta(hours=deps.settings.escalation_delay_hours)
     out: list[Escalation] = []
     async with deps.db.transaction() as session:
-        reroute = (
-            select(Question)
-            .where(
-                Question.status == QuestionStatus.OPEN,
-                Question.escalated_at.is_(None),
-                Question.organisers_notified_at.is_(None),
-                Question.created_at <= now - delay,
-            )
-            .order_by(Question.id)
-            .limit(BATCH)
-        )
-        if deps.db.is_postgres:
-            reroute = reroute.with_for_update(skip_locked=True)
-        for q in (await session.scalars(reroute)).all():
+        lock = deps.db.is_postgres
+        for q in await due.questions_to_reroute(session, now - delay, BATCH, skip_locked=lock):
             q.escalated_at = now
             q.round += 1
             decisions = await route_round(session, deps, q, q.round)
             asker = (await lookups.load_people(session, [q.asker_id]))[q.asker_id]
             topic = await lookups.topic_of(session, q.topic_id)
-            session.add(
-                ExchangeMessage(
-                    question_id=q.id,
-                    from_official_id=None,
-                    to_official_id=q.asker_id,
-                    from_city_id=None,
-                    to_city_id=q.city_id,
-                    kind=ExchangeKind.ESCALATION,
-                    text=None,
-                    created_at=now,
-                )
+            exchange_log.add(
+                session,
+                question_id=q.id,
+                from_official_id=None,
+                to_official_id=q.asker_id,
+                from_city_id=None,
+                to_city_id=q.city_id,
+                kind=ExchangeKind.ESCALATION,
+                text=None,
+                created_at=now,
             )
             hours = int(deps.settings.escalation_delay_hours)
             if decisions:
@@ -239,19 +188,7 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                 len(decisions),
             )
 
-        to_organisers = (
-            select(Question)
-            .where(
-                Question.status == QuestionStatus.OPEN,
-                Question.escalated_at <= now - delay,
-                Question.organisers_notified_at.is_(None),
-            )
-            .order_by(Question.id)
-            .limit(BATCH)
-        )
-        if deps.db.is_postgres:
-            to_organisers = to_organisers.with_for_update(skip_locked=True)
-        for q in (await session.scalars(to_organisers)).all():
+        for q in await due.questions_for_organisers(session, now - delay, BATCH, skip_locked=lock):
             q.organisers_notified_at = now
             asker = (await lookups.load_people(session, [q.asker_id]))[q.asker_id]
             out.append(
@@ -267,50 +204,32 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
             log.info("question sent to organisers question_id=%s", q.id)
 
         # Routing rows written but never delivered (a crash between routing and sending).
-        stale = (
-            select(Routing)
-            .join(Question, Question.id == Routing.question_id)
-            .where(
-                routing_waiting(),
-                Routing.status == RoutingStatus.PENDING,
-                Routing.created_at <= now - STALE_PENDING,
-                Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]),
-            )
-            .order_by(Routing.id)
-            .limit(BATCH)
+        stale = await due.undelivered_routings(
+            session, now - STALE_PENDING, BATCH, skip_locked=lock
         )
-        if deps.db.is_postgres:
-            stale = stale.with_for_update(skip_locked=True, of=Routing)
         by_question: dict[int, list[Routing]] = {}
-        for r in (await session.scalars(stale)).all():
+        for r in stale:
             r.created_at = now  # a lease: another process skips it for STALE_PENDING
             by_question.setdefault(r.question_id, []).append(r)
         for question_id, rows in by_question.items():
-            q = await session.get(Question, question_id)
-            assert q is not None
-            people = await lookups.load_people(
-                session, [q.asker_id] + [r.recipient_id for r in rows]
-            )
-            topic = await lookups.topic_of(session, q.topic_id)
-            content = lookups.question_content(q)
-            deliveries = [
-                Outgoing(
-                    "question",
-                    q.id,
-                    r.id,
-                    people[q.asker_id],
-                    people[r.recipient_id],
-                    topic,
-                    content,
-                )
-                for r in rows
-            ]
-            out.append(
-                Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries)
-            )
-            log.info("undelivered routing resumed question_id=%s rows=%s", q.id, len(rows))
+            out.append(await _redelivery(session, question_id, rows))
     return out
 
 
 async def _organisers_except(session: AsyncSession, deps: Deps, official_id: int) -> list[Person]:
     return [p for p in await lookups.organisers(session, deps) if p.official_id != official_id]
+
+
+async def _redelivery(session: AsyncSession, question_id: int, rows: list[Routing]) -> Escalation:
+    """The question again, to the recipients of routing rows never delivered."""
+    q = await questions.get(session, question_id)
+    assert q is not None
+    people = await lookups.load_people(session, [q.asker_id] + [r.recipient_id for r in rows])
+    topic = await lookups.topic_of(session, q.topic_id)
+    content = lookups.question_content(q)
+    deliveries = [
+        Outgoing("question", q.id, r.id, people[q.asker_id], people[r.recipient_id], topic, content)
+        for r in rows
+    ]
+    log.info("undelivered routing resumed question_id=%s rows=%s", q.id, len(rows))
+    return Escalation(q.id, "redeliver", people[q.asker_id], topic, deliveries=deliveries)

@@ -11,7 +11,7 @@ from bot.db import repo
 from bot.db.models import Official, OfficialStatus, Role
 from bot.i18n import negotiate
 from bot.runtime import Deps
-from bot.services import NotAllowed
+from bot.services.errors import ErrorCode, NotAllowed
 
 ROLE_RANK = {Role.OFFICIAL: 0, Role.ORGANISER: 1, Role.ADMIN: 2}
 REGISTERED = (OfficialStatus.ACTIVE, OfficialStatus.UNREACHABLE)
@@ -74,5 +74,5 @@ async def require_role(
     """The acting official if their role is at least `role` (admins may have no row yet)."""
     official = await repo.official_by_tg(session, tg_user_id)
     if ROLE_RANK[effective_role(settings, official, tg_user_id)] < ROLE_RANK[role]:
-        raise NotAllowed(required=role.value)
+        raise NotAllowed(ErrorCode.NOT_ALLOWED, required=role.value)
     return official

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import audit_log, catalogue, invites
 from bot.db.models import Invite, Official, OfficialStatus, Role
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound
 from bot.services.catalogue import CityInfo, city_info
+from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.identity import require_role
 
 INVITE_CODE_BYTES = 12
@@ -31,11 +31,11 @@ async def redeem(session: AsyncSession, official: Official, code: str, now: date
     """Within /start's transaction: check the code, use it up once per person, set the city."""
     invite = await invites.invite_by_code(session, code.strip())
     if invite is None or invite.revoked:
-        raise InvalidInput("invite_invalid")
+        raise InvalidInput(ErrorCode.INVITE_INVALID)
     if invite.expires_at is not None and invite.expires_at <= now:
-        raise InvalidInput("invite_expired")
+        raise InvalidInput(ErrorCode.INVITE_EXPIRED)
     if invite.uses_left is not None and invite.uses_left <= 0:
-        raise InvalidInput("invite_used_up")
+        raise InvalidInput(ErrorCode.INVITE_USED_UP)
     if official.invite_id != invite.id:
         if invite.uses_left is not None:
             invite.uses_left -= 1
@@ -63,12 +63,12 @@ async def create_invite(
             if role == Role.ORGANISER:
                 await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
         if role == Role.ADMIN:
-            raise InvalidInput("role")
+            raise InvalidInput(ErrorCode.ROLE)
         if uses is not None and uses < 1:
-            raise InvalidInput("uses")
+            raise InvalidInput(ErrorCode.USES)
         city = await catalogue.city_by_name(session, city_name)
         if city is None:
-            raise NotFound("city", name=city_name)
+            raise NotFound(ErrorCode.CITY, name=city_name)
         invite = await invites.add_invite(
             session,
             code=secrets.token_urlsafe(INVITE_CODE_BYTES),

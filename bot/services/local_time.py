@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import repo
 from bot.db.models import Official
-from bot.services import InvalidInput
+from bot.services.errors import ErrorCode, InvalidInput
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M")
@@ -53,14 +53,14 @@ def parse_local_datetime(typed: str, timezone: str) -> datetime:
         except ValueError:
             continue
         return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-    raise InvalidInput("bad_datetime")
+    raise InvalidInput(ErrorCode.BAD_DATETIME)
 
 
 def parse_time_of_day(typed: str) -> tuple[int, int]:
     match = _TIME.match(typed or "")
     if not match:
-        raise InvalidInput("bad_time")
+        raise InvalidInput(ErrorCode.BAD_TIME)
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
-        raise InvalidInput("bad_time")
+        raise InvalidInput(ErrorCode.BAD_TIME)
     return hour, minute

@@ -9,7 +9,7 @@ from typing import Any
 from bot.db import audit_log, catalogue, dialogs, officials
 from bot.db.models import OfficialStatus, Role
 from bot.runtime import Deps
-from bot.services import NotFound, ServiceError
+from bot.services.errors import ErrorCode, NotFound, ServiceError
 from bot.services.identity import REGISTERED, effective_role, require_role
 
 AUDIT_PAGE_SIZE = 10
@@ -87,7 +87,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         city = await catalogue.city_by_id(session, city_id)
         if city is None:
-            raise NotFound(what="city")
+            raise NotFound(ErrorCode.NOT_FOUND, what="city")
         listed = [
             OfficialRow(
                 o.id,
@@ -116,7 +116,7 @@ async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRo
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         found = await officials.official_by_id(session, official_id)
         if found is None or found.status not in LISTED:
-            raise NotFound(what="official")
+            raise NotFound(ErrorCode.NOT_FOUND, what="official")
         return OfficialRow(
             found.id,
             found.name,
@@ -132,7 +132,7 @@ async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         found = await catalogue.city_by_id(session, city_id)
         if found is None:
-            raise NotFound(what="city")
+            raise NotFound(ErrorCode.NOT_FOUND, what="city")
         return CityRow(found.id, found.name, found.country, found.timezone, 0)
 
 
@@ -144,13 +144,13 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
         actor = await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         target = await officials.official_by_id(session, official_id, for_update=True)
         if target is None or target.status in (OfficialStatus.ERASED, OfficialStatus.REGISTERING):
-            raise NotFound(what="official")
+            raise NotFound(ErrorCode.NOT_FOUND, what="official")
         if target.status == OfficialStatus.REMOVED:
-            raise ServiceError("already_removed", name=target.name)
+            raise ServiceError(ErrorCode.ALREADY_REMOVED, name=target.name)
         if target.tg_user_id == actor_tg_id:
-            raise ServiceError("remove_self")
+            raise ServiceError(ErrorCode.REMOVE_SELF)
         if target.tg_user_id in deps.settings.admin_ids:
-            raise ServiceError("configured_admin")
+            raise ServiceError(ErrorCode.CONFIGURED_ADMIN)
         if target.role != Role.OFFICIAL:
             await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
         previous = target.status

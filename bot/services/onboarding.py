@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from bot.db import audit_log, catalogue, dialogs, officials
 from bot.db.models import OfficialStatus, Role
 from bot.runtime import Deps
-from bot.services import NotAllowed, NotFound, ServiceError
 from bot.services.catalogue import CityInfo, city_info
 from bot.services.dialog import expect_step
 from bot.services.erasure import strip_personal_data
+from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
 from bot.services.identity import require_role
 from bot.services.invites import redeem
 from bot.services.profile import Profile, get_or_create_official, load_profile, require_official
@@ -80,7 +80,7 @@ async def start(
         if official.status == OfficialStatus.PENDING:
             return StartResult("pending", None, await load_profile(session, deps, official))
         if official.status in (OfficialStatus.REMOVED, OfficialStatus.REJECTED) and not code:
-            raise NotAllowed("removed")
+            raise NotAllowed(ErrorCode.REMOVED)
         state = await dialogs.get_dialog(session, tg_user_id)
         if not code and state is not None and state.step.startswith("reg."):
             city = await catalogue.city_by_id(session, official.city_id)
@@ -135,7 +135,7 @@ async def pick_city(deps: Deps, tg_user_id: int, city_id: int) -> CityInfo:
         official = await require_official(session, tg_user_id)
         city = await catalogue.city_by_id(session, city_id)
         if city is None:
-            raise NotFound("city")
+            raise NotFound(ErrorCode.CITY)
         official.city_id = city.id
         await dialogs.put_dialog(session, tg_user_id, STEP_NAME, {"mode": "request"}, now)
         return city_info(city)
@@ -221,9 +221,9 @@ async def decide(deps: Deps, actor_tg_id: int, official_id: int, approve: bool) 
         actor = await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         official = await officials.official_by_id(session, official_id, for_update=True)
         if official is None:
-            raise NotFound("official")
+            raise NotFound(ErrorCode.OFFICIAL)
         if official.status != OfficialStatus.PENDING:
-            raise ServiceError("already_decided", status=official.status)
+            raise ServiceError(ErrorCode.ALREADY_DECIDED, status=official.status)
         official.status = OfficialStatus.ACTIVE if approve else OfficialStatus.REJECTED
         await audit_log.record(
             session,

@@ -10,8 +10,8 @@ from bot.db import catalogue, officials
 from bot.db.models import Official, Role
 from bot.i18n import SUPPORTED_LOCALES, negotiate
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotAllowed, NotFound
 from bot.services.catalogue import CityInfo, TopicInfo, city_info, topic_info
+from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound
 from bot.services.identity import REGISTERED, effective_role
 
 
@@ -73,7 +73,7 @@ async def get_or_create_official(
 async def require_official(session: AsyncSession, tg_user_id: int) -> Official:
     official = await officials.official_by_tg(session, tg_user_id)
     if official is None:
-        raise NotFound("no_profile")
+        raise NotFound(ErrorCode.NO_PROFILE)
     return official
 
 
@@ -81,7 +81,7 @@ async def set_locale(
     deps: Deps, tg_user_id: int, chat_id: int, locale: str, language_code: str | None = None
 ) -> str:
     if locale not in SUPPORTED_LOCALES:
-        raise InvalidInput("language")
+        raise InvalidInput(ErrorCode.LANGUAGE)
     async with deps.db.transaction() as session:
         official = await get_or_create_official(session, deps, tg_user_id, chat_id, language_code)
         official.locale = locale
@@ -93,7 +93,7 @@ async def get_profile(deps: Deps, tg_user_id: int) -> Profile:
     async with deps.db.transaction() as session:
         official = await require_official(session, tg_user_id)
         if official.status not in REGISTERED and tg_user_id not in deps.settings.admin_ids:
-            raise NotAllowed("not_registered")
+            raise NotAllowed(ErrorCode.NOT_REGISTERED)
         return await load_profile(session, deps, official)
 
 

@@ -11,8 +11,8 @@ import unicodedata
 from bot.db import catalogue, dialogs, officials
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotAllowed, NotFound
 from bot.services.dialog import expect_step
+from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound
 from bot.services.identity import REGISTERED
 from bot.services.onboarding import (
     STEP_LANGUAGES,
@@ -33,7 +33,7 @@ STEP_EDIT_TOPICS = "profile.topics"
 STEP_EDIT_LANGUAGES = "profile.languages"
 
 
-def clean_text(text: str, lo: int, hi: int, code: str) -> str:
+def clean_text(text: str, lo: int, hi: int, code: ErrorCode) -> str:
     """Collapse whitespace, drop control characters, and check the length."""
     cleaned = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
     cleaned = " ".join(cleaned.split())
@@ -50,18 +50,18 @@ async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
         "languages": STEP_EDIT_LANGUAGES,
     }
     if field_name not in steps:
-        raise InvalidInput("field")
+        raise InvalidInput(ErrorCode.FIELD)
     async with deps.db.transaction() as session:
         official = await require_official(session, tg_user_id)
         if official.status not in REGISTERED:
-            raise NotAllowed("not_registered")
+            raise NotAllowed(ErrorCode.NOT_REGISTERED)
         await dialogs.put_dialog(session, tg_user_id, steps[field_name], {}, deps.clock.now())
         return steps[field_name]
 
 
 async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
     """Save the name; returns the next step (None when it was a profile edit)."""
-    name = clean_text(text, NAME_MIN, NAME_MAX, "name_length")
+    name = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         state = await expect_step(session, tg_user_id, STEP_NAME, STEP_EDIT_NAME)
@@ -75,7 +75,7 @@ async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
 
 
 async def set_position(deps: Deps, tg_user_id: int, text: str) -> str | None:
-    position = clean_text(text, POSITION_MIN, POSITION_MAX, "position_length")
+    position = clean_text(text, POSITION_MIN, POSITION_MAX, ErrorCode.POSITION_LENGTH)
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         state = await expect_step(session, tg_user_id, STEP_POSITION, STEP_EDIT_POSITION)
@@ -93,7 +93,7 @@ async def toggle_topic(deps: Deps, tg_user_id: int, topic_id: int) -> list[int]:
         await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
         official = await require_official(session, tg_user_id)
         if await catalogue.topic_by_id(session, topic_id) is None:
-            raise NotFound("topic")
+            raise NotFound(ErrorCode.NOT_FOUND, what="topic")
         current = set(await officials.topic_ids_of(session, official.id))
         current ^= {topic_id}
         await officials.set_topics(session, official.id, sorted(current))
@@ -112,7 +112,7 @@ async def topics_done(deps: Deps, tg_user_id: int) -> str | None:
         state = await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
         official = await require_official(session, tg_user_id)
         if not await officials.topic_ids_of(session, official.id):
-            raise InvalidInput("no_topics")
+            raise InvalidInput(ErrorCode.NO_TOPICS)
         if state.step == STEP_EDIT_TOPICS:
             await dialogs.clear_dialog(session, tg_user_id)
             return None
@@ -124,7 +124,7 @@ async def topics_done(deps: Deps, tg_user_id: int) -> str | None:
 
 async def toggle_language(deps: Deps, tg_user_id: int, code: str) -> list[str]:
     if code not in SUPPORTED_LOCALES:
-        raise InvalidInput("language")
+        raise InvalidInput(ErrorCode.LANGUAGE)
     async with deps.db.transaction() as session:
         await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
         official = await require_official(session, tg_user_id)
@@ -140,7 +140,7 @@ async def languages_done(deps: Deps, tg_user_id: int) -> str | None:
         state = await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
         official = await require_official(session, tg_user_id)
         if not official.languages:
-            raise InvalidInput("no_languages")
+            raise InvalidInput(ErrorCode.NO_LANGUAGES)
         if state.step == STEP_EDIT_LANGUAGES:
             await dialogs.clear_dialog(session, tg_user_id)
             return None

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import catalogue, officials
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotAllowed
+from bot.services.errors import ErrorCode, InvalidInput, NotAllowed
 from bot.services.identity import REGISTERED
 
 _RANGE = re.compile(
@@ -65,13 +65,13 @@ def parse_range(typed: str) -> tuple[int, int]:
     """'22:00-07:00' (also '22.00 07.00', '22h00 to 7h00') → minutes after midnight."""
     match = _RANGE.match(typed or "")
     if not match:
-        raise InvalidInput("quiet_format")
+        raise InvalidInput(ErrorCode.QUIET_FORMAT)
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise InvalidInput("quiet_format")
+        raise InvalidInput(ErrorCode.QUIET_FORMAT)
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if start == end:
-        raise InvalidInput("quiet_empty")
+        raise InvalidInput(ErrorCode.QUIET_EMPTY)
     return start, end
 
 
@@ -79,7 +79,7 @@ async def get(deps: Deps, tg_user_id: int) -> QuietHours:
     async with deps.db.transaction() as session:
         official = await officials.official_by_tg(session, tg_user_id)
         if official is None or official.status not in REGISTERED:
-            raise NotAllowed("not_registered")
+            raise NotAllowed(ErrorCode.NOT_REGISTERED)
         tz = await timezone_of(session, official.city_id)
         return QuietHours(official.quiet_start, official.quiet_end, tz)
 
@@ -90,7 +90,7 @@ async def set_hours(deps: Deps, tg_user_id: int, typed: str | None) -> QuietHour
     async with deps.db.transaction() as session:
         official = await officials.official_by_tg_for_update(session, tg_user_id)
         if official is None or official.status not in REGISTERED:
-            raise NotAllowed("not_registered")
+            raise NotAllowed(ErrorCode.NOT_REGISTERED)
         official.quiet_start, official.quiet_end = window
         tz = await timezone_of(session, official.city_id)
         return QuietHours(official.quiet_start, official.quiet_end, tz)

@@ -16,8 +16,8 @@ from bot.db import reminders as stored
 from bot.db import repo
 from bot.db.models import Reminder, ReminderStatus, Role
 from bot.runtime import Deps
-from bot.services import InvalidInput, ServiceError
 from bot.services import recurrence as rec
+from bot.services.errors import ErrorCode, InvalidInput, ServiceError
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone, parse_local_datetime, parse_time_of_day
 from bot.services.reminder_audience import AUDIENCE_KINDS, Option, named, options
@@ -58,7 +58,7 @@ async def _open_draft(
     official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
     state = await repo.get_dialog(session, tg_user_id)
     if state is None or not state.step.startswith("remind.") or (steps and state.step not in steps):
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return dict(state.data or {}), state.step, await organiser_timezone(session, official)
 
 
@@ -125,19 +125,19 @@ async def set_message(
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_MESSAGE)
         if text is not None:
             if not text.strip() or len(text) > TEXT_MAX:
-                raise InvalidInput("text_length", max=TEXT_MAX)
+                raise InvalidInput(ErrorCode.TEXT_LENGTH, max=TEXT_MAX)
             data.update(text=text, chat_id=None, message_id=None)
         elif chat_id is not None and message_id is not None:
             data.update(text=None, chat_id=chat_id, message_id=message_id)
         else:
-            raise InvalidInput("no_message")
+            raise InvalidInput(ErrorCode.NO_MESSAGE)
         return await _save(session, deps, tg_user_id, STEP_AUDIENCE, data, tz)
 
 
 async def choose_audience(deps: Deps, tg_user_id: int, kind: str) -> Draft:
     """'all' goes on to the schedule; countries, cities or topics open a picker."""
     if kind != "all" and kind not in AUDIENCE_KINDS:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_AUDIENCE, STEP_PICK)
         if kind == "all":
@@ -153,7 +153,7 @@ async def toggle(deps: Deps, tg_user_id: int, value: str) -> Draft:
         kind = data["pick"]
         valid = {o.value for o in await options(session, kind, [])}
         if value not in valid:
-            raise ServiceError("stale")
+            raise ServiceError(ErrorCode.STALE)
         stored: Any = value if kind == "countries" else int(value)
         chosen = list(data.get("target", {}).get(kind, []))
         chosen = [c for c in chosen if c != stored] if stored in chosen else [*chosen, stored]
@@ -172,13 +172,13 @@ async def audience_done(deps: Deps, tg_user_id: int) -> Draft:
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_PICK)
         if not data.get("target", {}).get(data["pick"]):
-            raise InvalidInput("empty_audience")
+            raise InvalidInput(ErrorCode.EMPTY_AUDIENCE)
         return await _save(session, deps, tg_user_id, STEP_WHEN, data, tz)
 
 
 async def choose_when(deps: Deps, tg_user_id: int, kind: str, nth: int = 1) -> Draft:
     if kind not in WHEN_KINDS or nth not in (1, 2, 3, 4, -1):
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_WHEN)
         data["when"] = {"kind": kind} if kind == "once" else {"kind": kind, "nth": nth}
@@ -192,14 +192,14 @@ async def set_once(deps: Deps, tg_user_id: int, typed: str) -> Draft:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_ONCE)
         run_at = parse_local_datetime(typed, tz)
         if run_at <= deps.clock.now():
-            raise InvalidInput("in_past")
+            raise InvalidInput(ErrorCode.IN_PAST)
         data["when"] = {"kind": "once", "run_at": run_at.isoformat()}
         return await _save(session, deps, tg_user_id, STEP_EVENT_ASK, data, tz)
 
 
 async def set_weekday(deps: Deps, tg_user_id: int, weekday: int) -> Draft:
     if not 0 <= weekday <= 6:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_WEEKDAY)
         data["when"] = dict(data.get("when") or {}, weekday=weekday)
@@ -228,7 +228,7 @@ async def set_event(deps: Deps, tg_user_id: int, typed: str) -> Draft:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_EVENT)
         event_at = parse_local_datetime(typed, tz)
         if event_at <= deps.clock.now():
-            raise InvalidInput("in_past")
+            raise InvalidInput(ErrorCode.IN_PAST)
         data["event_at"] = event_at.isoformat()
         return await _save(session, deps, tg_user_id, STEP_CONFIRM, data, tz)
 
@@ -254,7 +254,7 @@ async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
         if when["kind"] == "once":
             reminder.run_at = datetime.fromisoformat(when["run_at"])
             if reminder.run_at <= now:
-                raise InvalidInput("in_past")
+                raise InvalidInput(ErrorCode.IN_PAST)
             reminder.next_run_at = reminder.run_at
         else:
             reminder.rule = _rule_of(when, tz, now)

@@ -16,8 +16,8 @@ from bot.db import outbox, repo
 from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus, Role
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound
 from bot.services import recurrence as rec
+from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone
 from bot.services.reminder_audience import Option, named
@@ -105,7 +105,7 @@ async def list_reminders(deps: Deps, tg_user_id: int, issues_per_reminder: int =
 async def _for_update(session: AsyncSession, reminder_id: int) -> Reminder:
     reminder = await stored.for_update(session, reminder_id)
     if reminder is None or reminder.status in (ReminderStatus.DELETED, ReminderStatus.DONE):
-        raise NotFound()
+        raise NotFound(ErrorCode.NOT_FOUND)
     return reminder
 
 
@@ -138,7 +138,7 @@ async def resume(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
                 if reminder.next_run_at is None or reminder.next_run_at <= now:
                     reminder.next_run_at = rec.next_after(reminder.rule, reminder.timezone, now)
             elif reminder.next_run_at is None or reminder.next_run_at <= now:
-                raise InvalidInput("time_passed")
+                raise InvalidInput(ErrorCode.TIME_PASSED)
             reminder.status = ReminderStatus.ACTIVE
             await repo.audit(
                 session,

@@ -21,7 +21,7 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound
+from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.export_rows import shape, zone_named
 from bot.services.identity import require_role
 
@@ -118,7 +118,7 @@ def period_filter(now: datetime, period: str) -> tuple[datetime | None, datetime
     if period == "all":
         return None, None
     if period not in PERIOD_DAYS:
-        raise InvalidInput("period")
+        raise InvalidInput(ErrorCode.PERIOD)
     return now - timedelta(days=PERIOD_DAYS[period]), None
 
 
@@ -128,13 +128,13 @@ def parse_dates(text: str, now: datetime) -> tuple[datetime, datetime]:
     if len(parts) == 1:
         parts.append(now.date().isoformat())
     if len(parts) != 2:
-        raise InvalidInput("dates")
+        raise InvalidInput(ErrorCode.DATES)
     try:
         first, last = (date.fromisoformat(p) for p in parts)
     except ValueError:
-        raise InvalidInput("dates") from None
+        raise InvalidInput(ErrorCode.DATES) from None
     if last < first:
-        raise InvalidInput("dates_order")
+        raise InvalidInput(ErrorCode.DATES_ORDER)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     return start, end
@@ -165,14 +165,14 @@ async def resolve_names(
         for name in city_names:
             city = await repo.city_by_name(session, name)
             if city is None:
-                raise NotFound(what="city", name=name)
+                raise NotFound(ErrorCode.NOT_FOUND, what="city", name=name)
             city_ids.append(city.id)
         topic_ids: list[int] = []
         topics = {t.slug: t for t in await repo.all_topics(session)}
         for slug in topic_slugs:
             topic = topics.get(slug)
             if topic is None:
-                raise NotFound(what="topic", slug=slug)
+                raise NotFound(ErrorCode.NOT_FOUND, what="topic", slug=slug)
             topic_ids.append(topic.id)
         return tuple(city_ids), tuple(topic_ids)
 
@@ -187,7 +187,7 @@ async def start_export(
 ) -> ExportStarted:
     """Check the actor is an admin (None: the command line), count the rows, audit the export."""
     if fmt not in FORMATS:
-        raise InvalidInput("format")
+        raise InvalidInput(ErrorCode.FORMAT)
     rows = await count_rows(deps, flt)
     async with deps.db.transaction() as session:
         actor = None

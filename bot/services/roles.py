@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.db import audit_log, officials
 from bot.db.models import Official, Role
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound, ServiceError
+from bot.services.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from bot.services.identity import REGISTERED, require_role
 from bot.services.profile import Profile, load_profile
 
@@ -19,11 +19,11 @@ async def set_role(deps: Deps, actor_tg_id: int, target: int, role: Role) -> Pro
         if official is None and 0 < target < 2**31:
             official = await officials.official_by_id(session, target)
         if official is None or official.status not in REGISTERED:
-            raise NotFound("official")
+            raise NotFound(ErrorCode.OFFICIAL)
         if official.tg_user_id in deps.settings.admin_ids:
-            raise ServiceError("configured_admin")
+            raise ServiceError(ErrorCode.CONFIGURED_ADMIN)
         if role == Role.ADMIN:
-            raise InvalidInput("role")
+            raise InvalidInput(ErrorCode.ROLE)
         previous = official.role
         if previous != role:
             official.role = role

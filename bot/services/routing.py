@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import exchange_log, repo, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
+from bot.db.officials import official_by_id
 from bot.runtime import Deps
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ async def route_round(
     The asker's city and every city this question was already routed to are excluded, so
     later rounds (decline, escalation) reach new cities. Returns [] when nobody covers it.
     """
-    asker = await session.get(Official, question.asker_id)
+    asker = await official_by_id(session, question.asker_id)
     assert asker is not None
     excluded = set(exclude_city_ids)  # and, in the query, the cities already routed to
     if question.city_id is not None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.db import catalogue
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
-from bot.services import InvalidInput
+from bot.services.errors import ErrorCode, InvalidInput
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -30,18 +30,20 @@ def read_seed_file(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput("seed_file", reason=f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            ErrorCode.SEED_FILE, reason=f"cannot read {path}: {exc.strerror}"
+        ) from None
     try:
         data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("seed_file", reason=f"{path}: {exc}") from None
+        raise InvalidInput(ErrorCode.SEED_FILE, reason=f"{path}: {exc}") from None
     validate_seed(data)
     return data
 
 
 def validate_seed(data: dict[str, Any]) -> None:
     def fail(reason: str) -> None:
-        raise InvalidInput("seed_file", reason=reason)
+        raise InvalidInput(ErrorCode.SEED_FILE, reason=reason)
 
     groups = {g.get("slug"): g for g in data.get("group", [])}
     for city in data.get("city", []):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import audience
 from bot.db.models import Official, Role
 from bot.i18n import SUPPORTED_LOCALES
-from bot.services import InvalidInput
+from bot.services.errors import ErrorCode, InvalidInput
 
 DIMENSIONS = ("countries", "cities", "topics", "languages", "roles")
 ROLES = tuple(r.value for r in Role)
@@ -31,23 +31,23 @@ def normalize(target: Mapping[str, Any] | None) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for key, values in (target or {}).items():
         if key not in DIMENSIONS:
-            raise InvalidInput(key=key)
+            raise InvalidInput(ErrorCode.INVALID, key=key)
         if not isinstance(values, list):
-            raise InvalidInput(key=key)
+            raise InvalidInput(ErrorCode.INVALID, key=key)
         clean: set[Any] = set()
         for value in values:
             if key in ("cities", "topics"):
                 if not isinstance(value, int) or isinstance(value, bool):
-                    raise InvalidInput(key=key)
+                    raise InvalidInput(ErrorCode.INVALID, key=key)
             elif key == "countries":
                 if not (isinstance(value, str) and len(value) == 2 and value.isalpha()):
-                    raise InvalidInput(key=key)
+                    raise InvalidInput(ErrorCode.INVALID, key=key)
                 value = value.upper()
             elif key == "languages":
                 if value not in SUPPORTED_LOCALES:
-                    raise InvalidInput(key=key)
+                    raise InvalidInput(ErrorCode.INVALID, key=key)
             elif value not in ROLES:
-                raise InvalidInput(key=key)
+                raise InvalidInput(ErrorCode.INVALID, key=key)
             clean.add(value)
         if clean:
             out[key] = sorted(clean)

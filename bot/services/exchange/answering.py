@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import exchange_log, participants, repo
 from bot.db.models import ExchangeKind, Official, Question, Routing
 from bot.runtime import Deps
-from bot.services import NotAllowed, NotFound, ServiceError
-from bot.services.catalogue import TopicInfo, topic_info
+from bot.services.catalogue import TopicInfo
+from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
 from bot.services.exchange import delivery_records, lookups
 from bot.services.exchange.types import CLOSED, STEP_ANSWER, Brief, Content, Outgoing, Person, Sent
 from bot.services.identity import REGISTERED
@@ -26,7 +26,7 @@ async def begin_answer(deps: Deps, tg_user_id: int, routing_id: int) -> Brief:
         me = await lookups.registered(session, tg_user_id)
         routing, question = await lookups.my_routing(session, me, routing_id)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         await repo.put_dialog(
             session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id}, deps.clock.now()
         )
@@ -96,11 +96,11 @@ async def prepare_relay(
         if replied is not None and routing_id is None:
             # The one-statement lookup found no thread: not registered, or not a relayed message.
             await _me_person(session, tg_user_id)
-            raise NotFound("no_thread")
+            raise NotFound(ErrorCode.NO_THREAD)
         me, me_person = await _me_person(session, tg_user_id)
         known = {me.id: me_person}
         if routing_id is None:
-            raise NotFound("no_thread")
+            raise NotFound(ErrorCode.NO_THREAD)
         routing, question = await lookups.thread_of(session, me, routing_id)
         if me.id == routing.recipient_id:
             return await _answer_outgoing(session, me, routing, question, content, known=known)
@@ -111,7 +111,7 @@ async def _me_person(session: AsyncSession, tg_user_id: int) -> tuple[Official, 
     """The registered official writing, with their city, in one statement."""
     found = await participants.by_tg_with_city(session, tg_user_id)
     if found is None or found[0].status not in REGISTERED:
-        raise NotAllowed("not_registered")
+        raise NotAllowed(ErrorCode.NOT_REGISTERED)
     return found[0], lookups.person(*found)
 
 
@@ -124,43 +124,48 @@ async def relay_by_reply(
         found = await participants.thread_by_reply(session, replied[0], replied[1], tg_user_id)
     if found is None:
         return None
-    me = lookups.person(*found.me)
-    question, routing, topic = found.question, found.routing, found.topic
+    me = lookups.person_of_row(found.me)
     if me.status not in REGISTERED:
-        raise NotAllowed("not_registered")
+        raise NotAllowed(ErrorCode.NOT_REGISTERED)
     if found.kind not in (ExchangeKind.ROUTING, ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP):
-        raise NotFound("no_thread")
+        raise NotFound(ErrorCode.NO_THREAD)
     if found.kind != ExchangeKind.ROUTING and found.from_official_id is None:
-        raise NotFound("no_thread")
-    if routing is None:
-        raise NotFound("no_thread")
-    if topic is None:
-        raise NotFound("topic")
+        raise NotFound(ErrorCode.NO_THREAD)
+    if found.routing_id is None or found.routing_recipient_id is None:
+        raise NotFound(ErrorCode.NO_THREAD)
+    if found.topic is None:
+        raise NotFound(ErrorCode.TOPIC)
     people = {me.official_id: me}
     if found.other is not None:
-        other = lookups.person(*found.other)
+        other = lookups.person_of_row(found.other)
         people[other.official_id] = other
-    info = topic_info(topic)
-    if found.kind == ExchangeKind.ROUTING or me.official_id != question.asker_id:
+    info = TopicInfo(*found.topic)
+    answered = found.routing_answered_at is not None
+    if found.kind == ExchangeKind.ROUTING or me.official_id != found.asker_id:
         # As _answer_outgoing.
-        first = routing.answered_at is None
-        if first and question.status in CLOSED:
-            raise ServiceError("closed")
-        lookups.check_reachable(people, question.asker_id)
+        if not answered and found.question_status in CLOSED:
+            raise ServiceError(ErrorCode.CLOSED)
+        lookups.check_reachable(people, found.asker_id)
         return Outgoing(
-            "answer" if first else "follow_up",
-            question.id,
-            routing.id,
+            "follow_up" if answered else "answer",
+            found.question_id,
+            found.routing_id,
             me,
-            people[question.asker_id],
+            people[found.asker_id],
             info,
             content,
         )
-    if routing.answered_at is None and question.status in CLOSED:  # as _follow_up
-        raise ServiceError("closed")
-    lookups.check_reachable(people, routing.recipient_id)
+    if not answered and found.question_status in CLOSED:  # as _follow_up
+        raise ServiceError(ErrorCode.CLOSED)
+    lookups.check_reachable(people, found.routing_recipient_id)
     return Outgoing(
-        "follow_up", question.id, routing.id, me, people[routing.recipient_id], info, content
+        "follow_up",
+        found.question_id,
+        found.routing_id,
+        me,
+        people[found.routing_recipient_id],
+        info,
+        content,
     )
 
 
@@ -176,7 +181,7 @@ async def _follow_up(
     """The asker writes to a helper (an answerer, or a recipient who has not answered yet)."""
     other = routing.recipient_id
     if routing.answered_at is None and question.status in CLOSED:
-        raise ServiceError("closed")
+        raise ServiceError(ErrorCode.CLOSED)
     people = await lookups.people_known(session, [me.id, other], known)
     lookups.check_reachable(people, other)
     return Outgoing(
@@ -201,7 +206,7 @@ async def _answer_outgoing(
 ) -> Outgoing:
     first = routing.answered_at is None
     if first and question.status in CLOSED:
-        raise ServiceError("closed")
+        raise ServiceError(ErrorCode.CLOSED)
     people = await lookups.people_known(session, [me.id, question.asker_id], known)
     lookups.check_reachable(people, question.asker_id)
     return Outgoing(

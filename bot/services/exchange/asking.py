@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import exchange_log, questions, repo
 from bot.db.models import ExchangeKind, Official, QuestionStatus
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotAllowed, ServiceError
 from bot.services.catalogue import TopicInfo, topic_info
+from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, ServiceError
 from bot.services.exchange import lookups
 from bot.services.exchange.types import (
     QUESTION_MAX,
@@ -39,7 +39,7 @@ async def check_rate(session: AsyncSession, deps: Deps, official: Official) -> N
     if len(times) >= limit:
         wait = times[len(times) - limit] + timedelta(hours=1) - now
         raise ServiceError(
-            "rate_limited", limit=limit, minutes=max(1, int(wait.total_seconds() // 60) + 1)
+            ErrorCode.RATE_LIMITED, limit=limit, minutes=max(1, int(wait.total_seconds() // 60) + 1)
         )
 
 
@@ -48,7 +48,7 @@ async def start_ask(deps: Deps, tg_user_id: int) -> list[TopicInfo]:
     async with deps.db.transaction() as session:
         official = await lookups.registered(session, tg_user_id)
         if official.city_id is None:
-            raise NotAllowed("not_registered")
+            raise NotAllowed(ErrorCode.NOT_REGISTERED)
         await check_rate(session, deps, official)
         await repo.put_dialog(session, tg_user_id, STEP_TOPIC, {}, deps.clock.now())
         return [topic_info(t) for t in await repo.all_topics(session)]
@@ -101,9 +101,9 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
             content = replace(old, text=content.text)
         text = (content.text or "").strip()
         if content.content_type == "text" and len(text) < QUESTION_MIN:
-            raise InvalidInput("too_short", min=QUESTION_MIN)
+            raise InvalidInput(ErrorCode.TOO_SHORT, min=QUESTION_MIN)
         if len(text) > QUESTION_MAX:
-            raise InvalidInput("too_long", max=QUESTION_MAX, length=len(text))
+            raise InvalidInput(ErrorCode.TOO_LONG, max=QUESTION_MAX, length=len(text))
         content = replace(content, text=text or None)
         topic = await lookups.topic_of(session, int(data["topic_id"]))
         new_data: dict[str, Any] = {"topic_id": topic.id, "draft": content.as_dict()}

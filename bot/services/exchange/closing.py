@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import exchange_log, questions, repo, routings
 from bot.db.models import ExchangeKind, Official, Question, QuestionStatus, RoutingStatus
 from bot.runtime import Deps
-from bot.services import NotAllowed, ServiceError
+from bot.services.errors import ErrorCode, NotAllowed, ServiceError
 from bot.services.exchange import delivery_records, lookups
 from bot.services.exchange.types import CLOSED, STEP_ANSWER, Outgoing, Resolved, Thanks
 from bot.services.routing import WAITING
@@ -25,11 +25,11 @@ async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing
         me = await lookups.registered(session, tg_user_id)
         routing, question = await lookups.my_routing(session, me, routing_id)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         if routing.status == RoutingStatus.DECLINED:
-            raise ServiceError("already_declined")
+            raise ServiceError(ErrorCode.ALREADY_DECLINED)
         if routing.answered_at is not None:
-            raise ServiceError("already_answered")
+            raise ServiceError(ErrorCode.ALREADY_ANSWERED)
         routing.status = RoutingStatus.DECLINED
         exchange_log.add(
             session,
@@ -53,7 +53,7 @@ async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing
 async def _my_question(session: AsyncSession, me: Official, question_id: int) -> Question:
     question = await questions.get(session, question_id)
     if question is None or question.asker_id != me.id:
-        raise NotAllowed("not_asker")
+        raise NotAllowed(ErrorCode.NOT_ASKER)
     return question
 
 
@@ -63,7 +63,7 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
         me = await lookups.registered(session, tg_user_id)
         question = await _my_question(session, me, question_id)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         question.status = QuestionStatus.RESOLVED
         question.resolved_at = now
         # No longer waiting for anyone: this is what keeps the routing's open load honest.
@@ -91,9 +91,9 @@ async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
         me = await lookups.registered(session, tg_user_id)
         question = await _my_question(session, me, question_id)
         if question.status != QuestionStatus.RESOLVED:
-            raise ServiceError("not_resolved")
+            raise ServiceError(ErrorCode.NOT_RESOLVED)
         if await exchange_log.thanked(session, question.id):
-            raise ServiceError("already_thanked")
+            raise ServiceError(ErrorCode.ALREADY_THANKED)
         helper_ids = await routings.answerer_ids(session, question.id)
         people = await lookups.load_people(session, [me.id, *helper_ids])
         helpers = [people[h] for h in helper_ids]

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, questions, repo, routings
-from bot.db.models import Official, OfficialStatus, Question, RoutingStatus
+from bot.db import exchange_log, officials, questions, repo, routings
+from bot.db.models import OfficialStatus, Question, RoutingStatus
 from bot.runtime import Deps
 from bot.services.exchange import lookups
 from bot.services.exchange.types import CLOSED, DONE_ROUTING, Outgoing, Recorded, Sent
@@ -29,7 +29,7 @@ async def _reached_cities(session: AsyncSession, question_id: int) -> list[str]:
 
 
 async def mark_unreachable(session: AsyncSession, now: datetime, official_id: int) -> None:
-    official = await session.get(Official, official_id)
+    official = await officials.official_by_id(session, official_id)
     if official is not None and official.status == OfficialStatus.ACTIVE:
         official.status = OfficialStatus.UNREACHABLE
         await repo.audit(

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import participants, questions, repo, routings
-from bot.db.models import City, Official, Question, Routing, Topic
+from bot.db import catalogue, participants, questions, repo, routings
+from bot.db.models import City, Official, Question, Routing
 from bot.runtime import Deps
-from bot.services import NotAllowed, NotFound, ServiceError
 from bot.services.catalogue import TopicInfo, topic_info
+from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
 from bot.services.exchange.types import Brief, Content, Outgoing, Person
 from bot.services.identity import REGISTERED
 from bot.services.routing import RoutingDecision
@@ -47,24 +47,38 @@ def person(o: Official, c: City | None) -> Person:
     )
 
 
+def person_of_row(row: participants.PersonRow) -> Person:
+    return Person(
+        row.official_id,
+        row.chat_id,
+        row.locale,
+        row.name or "—",
+        row.position or "—",
+        row.city_id,
+        row.city_name if row.city_name is not None else "—",
+        row.timezone if row.timezone is not None else "UTC",
+        row.status,
+    )
+
+
 async def registered(session: AsyncSession, tg_user_id: int) -> Official:
     official = await repo.official_by_tg(session, tg_user_id)
     if official is None or official.status not in REGISTERED:
-        raise NotAllowed("not_registered")
+        raise NotAllowed(ErrorCode.NOT_REGISTERED)
     return official
 
 
 async def topic_of(session: AsyncSession, topic_id: int) -> TopicInfo:
-    topic = await session.get(Topic, topic_id)
+    topic = await catalogue.topic_by_id(session, topic_id)
     if topic is None:
-        raise NotFound("topic")
+        raise NotFound(ErrorCode.TOPIC)
     return topic_info(topic)
 
 
 async def expect_step(session: AsyncSession, tg_user_id: int, *steps: str) -> dict[str, Any]:
     state = await repo.get_dialog(session, tg_user_id)
     if state is None or state.step not in steps:
-        raise ServiceError("stale")
+        raise ServiceError(ErrorCode.STALE)
     return dict(state.data or {})
 
 
@@ -117,7 +131,7 @@ async def my_routing(
 ) -> tuple[Routing, Question]:
     routing = await routings.routing(session, routing_id)
     if routing is None or routing.recipient_id != me.id:
-        raise NotAllowed("not_yours")
+        raise NotAllowed(ErrorCode.NOT_YOURS)
     question = await questions.get(session, routing.question_id)
     assert question is not None
     return routing, question
@@ -129,11 +143,11 @@ async def thread_of(
     """A routing row this person is a side of: its recipient, or the question's asker."""
     routing = await routings.routing(session, routing_id)
     if routing is None:
-        raise NotAllowed("not_yours")
+        raise NotAllowed(ErrorCode.NOT_YOURS)
     question = await questions.get(session, routing.question_id)
     assert question is not None
     if me.id not in (routing.recipient_id, question.asker_id):
-        raise NotAllowed("not_yours")
+        raise NotAllowed(ErrorCode.NOT_YOURS)
     return routing, question
 
 
@@ -154,4 +168,4 @@ async def brief(session: AsyncSession, q: Question, routing_id: int | None = Non
 def check_reachable(people: dict[int, Person], official_id: int) -> None:
     found = people.get(official_id)
     if found is None or found.status not in REGISTERED:
-        raise ServiceError("gone")
+        raise ServiceError(ErrorCode.GONE)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from bot.db import questions, repo
 from bot.db.models import Role
 from bot.runtime import Deps
-from bot.services import InvalidInput, NotFound, ServiceError
 from bot.services.catalogue import CityInfo, city_info
+from bot.services.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from bot.services.exchange import lookups
 from bot.services.exchange.types import CLOSED, Brief, Outgoing
 from bot.services.identity import require_role
@@ -21,9 +21,9 @@ async def manual_route_options(
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         question = await questions.get(session, question_id)
         if question is None:
-            raise NotFound("question")
+            raise NotFound(ErrorCode.QUESTION)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         cities = await questions.cities_to_route_to(session, question.city_id)
         return await lookups.brief(session, question), [city_info(c) for c in cities]
 
@@ -36,17 +36,17 @@ async def route_by_hand(
         actor = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         question = await questions.get(session, question_id)
         if question is None:
-            raise NotFound("question")
+            raise NotFound(ErrorCode.QUESTION)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         if city_id == question.city_id:
-            raise InvalidInput("own_city")
+            raise InvalidInput(ErrorCode.OWN_CITY)
         who = f"official #{actor.id}" if actor else f"admin {tg_user_id}"
         decisions = await route_to_city(
             session, deps, question, city_id, f"routed by hand by {who}"
         )
         if not decisions:
-            raise ServiceError("nobody_in_city")
+            raise ServiceError(ErrorCode.NOBODY_IN_CITY)
         await repo.audit(
             session,
             now,

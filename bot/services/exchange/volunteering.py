@@ -8,7 +8,7 @@ import logging
 from bot.db import questions, repo, routings
 from bot.db.models import OfficialStatus, RoutingStatus
 from bot.runtime import Deps
-from bot.services import NotAllowed, NotFound, ServiceError
+from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
 from bot.services.exchange import lookups
 from bot.services.exchange.types import CLOSED, Outgoing
 from bot.services.routing import route_to_official
@@ -24,21 +24,21 @@ async def volunteer(deps: Deps, tg_user_id: int, question_id: int) -> list[Outgo
         me = await lookups.registered(session, tg_user_id)
         question = await questions.get(session, question_id)
         if question is None:
-            raise NotFound("question")
+            raise NotFound(ErrorCode.QUESTION)
         if question.asker_id == me.id:
-            raise ServiceError("own_question")
+            raise ServiceError(ErrorCode.OWN_QUESTION)
         if question.status in CLOSED:
-            raise ServiceError("closed")
+            raise ServiceError(ErrorCode.CLOSED)
         covers = question.topic_id in await repo.topic_ids_of(session, me.id)
         if not covers or me.status != OfficialStatus.ACTIVE or me.city_id is None:
-            raise NotAllowed("not_yours")
+            raise NotAllowed(ErrorCode.NOT_YOURS)
         mine = await routings.routing_of(session, question.id, me.id)
         if mine is not None:
             if mine.answered_at is not None:
-                raise ServiceError("already_answered")
+                raise ServiceError(ErrorCode.ALREADY_ANSWERED)
             if mine.status == RoutingStatus.DECLINED:
-                raise ServiceError("already_declined")
-            raise ServiceError("already_routed")
+                raise ServiceError(ErrorCode.ALREADY_DECLINED)
+            raise ServiceError(ErrorCode.ALREADY_ROUTED)
         decisions = await route_to_official(
             session, deps, question, me, "offered to answer from the weekly digest"
         )

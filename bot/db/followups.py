@@ -1,0 +1,112 @@
+"""Follow-ups that fell due: routings whose recipient gets a nudge, questions to send to more
+cities or to the organisers, and routing rows written but never delivered.
+
+With `skip_locked` (PostgreSQL) each query claims its rows FOR UPDATE SKIP LOCKED, so two
+processes never take the same one; on SQLite the transaction's write lock does that.
+SQL only: callers own the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Official,
+    OfficialStatus,
+    Question,
+    QuestionStatus,
+    Routing,
+    RoutingStatus,
+    routing_waiting,
+)
+
+
+async def routings_to_nudge(
+    session: AsyncSession, delivered_before: datetime, limit: int, *, skip_locked: bool
+) -> Sequence[Routing]:
+    """Delivered, not yet nudged, still waiting for an answer in the question's current round,
+    the question open and the recipient active; oldest first."""
+    query = (
+        select(Routing)
+        .join(Question, Question.id == Routing.question_id)
+        .join(Official, Official.id == Routing.recipient_id)
+        .where(
+            routing_waiting(),
+            Routing.status == RoutingStatus.DELIVERED,
+            Routing.nudged_at.is_(None),
+            Routing.delivered_at <= delivered_before,
+            Routing.round == Question.round,
+            Question.status == QuestionStatus.OPEN,
+            Official.status == OfficialStatus.ACTIVE,
+        )
+        .order_by(Routing.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=Routing)
+    return (await session.scalars(query)).all()
+
+
+async def questions_to_reroute(
+    session: AsyncSession, asked_before: datetime, limit: int, *, skip_locked: bool
+) -> Sequence[Question]:
+    """Open questions asked before then, never escalated nor handed to the organisers."""
+    query = (
+        select(Question)
+        .where(
+            Question.status == QuestionStatus.OPEN,
+            Question.escalated_at.is_(None),
+            Question.organisers_notified_at.is_(None),
+            Question.created_at <= asked_before,
+        )
+        .order_by(Question.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return (await session.scalars(query)).all()
+
+
+async def questions_for_organisers(
+    session: AsyncSession, escalated_before: datetime, limit: int, *, skip_locked: bool
+) -> Sequence[Question]:
+    """Open questions escalated before then and not yet handed to the organisers."""
+    query = (
+        select(Question)
+        .where(
+            Question.status == QuestionStatus.OPEN,
+            Question.escalated_at <= escalated_before,
+            Question.organisers_notified_at.is_(None),
+        )
+        .order_by(Question.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return (await session.scalars(query)).all()
+
+
+async def undelivered_routings(
+    session: AsyncSession, written_before: datetime, limit: int, *, skip_locked: bool
+) -> Sequence[Routing]:
+    """Routing rows still pending since before then (never delivered) of questions still open
+    or answered; oldest first."""
+    query = (
+        select(Routing)
+        .join(Question, Question.id == Routing.question_id)
+        .where(
+            routing_waiting(),
+            Routing.status == RoutingStatus.PENDING,
+            Routing.created_at <= written_before,
+            Question.status.in_([QuestionStatus.OPEN, QuestionStatus.ANSWERED]),
+        )
+        .order_by(Routing.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=Routing)
+    return (await session.scalars(query)).all()

@@ -1,0 +1,235 @@
+"""/ask: topic groups and topics as buttons, the question composed (albums included) and shown
+as officials will see it, then Send (delivered to the routed cities, or the organisers told
+that nobody covers the topic) or Cancel."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+
+from bot.i18n import _, current_locale, use_locale
+from bot.services.catalogue import TopicInfo
+from bot.services.dialog import Step
+from bot.services.exchange import asking, types
+from bot.services.exchange.types import Outgoing
+from handlers.common import answer, esc, guarded, reply, send_text, show
+from handlers.context import Ctx
+from handlers.dialog import on_step
+from handlers.exchange_render import content_of, header, route_button, sent_to_text
+from handlers.exchange_send import (
+    copy_album,
+    deliver_question,
+    drop_buttons,
+    notify,
+    send_album,
+    send_content,
+)
+from handlers.keyboards import BadCallback, button, markup, paged, parse, parse_int
+
+log = logging.getLogger(__name__)
+
+
+def _groups(topics: list[TopicInfo]) -> list[list[TopicInfo]]:
+    groups: dict[str, list[TopicInfo]] = {}
+    for t in topics:
+        groups.setdefault(t.group, []).append(t)
+    return list(groups.values())
+
+
+def _cancel_row() -> list[InlineKeyboardButton]:
+    return [button(_("Cancel"), "ask", "cancel")]
+
+
+async def show_groups(update: Update, topics: list[TopicInfo], page: int) -> None:
+    groups = _groups(topics)
+    if len(groups) == 1:
+        await show_topics(update, topics, groups[0][0].id, page)
+        return
+    loc = current_locale()
+    items = [(g[0].group_name(loc), f"ask:g:{g[0].id}:0") for g in groups]
+    body, _page = paged(items, page, "ask:G")
+    body.append(_cancel_row())
+    await show(
+        update,
+        _("What is your question about? Choose a group of topics:"),
+        InlineKeyboardMarkup(body),
+    )
+
+
+async def show_topics(update: Update, topics: list[TopicInfo], first_id: int, page: int) -> None:
+    groups = _groups(topics)
+    group = next((g for g in groups if any(t.id == first_id for t in g)), None)
+    if group is None:
+        raise BadCallback("unknown group")
+    loc = current_locale()
+    items = [(t.name(loc), f"ask:t:{t.id}") for t in group]
+    body, _page = paged(items, page, f"ask:g:{group[0].id}")
+    if len(groups) > 1:
+        body.append([button(_("‹ All groups"), "ask", "G", 0)])
+    body.append(_cancel_row())
+    await show(
+        update,
+        _("Choose the topic of your question ({group}):").format(
+            group=esc(group[0].group_name(loc))
+        ),
+        InlineKeyboardMarkup(body),
+    )
+
+
+@guarded
+async def cmd_ask(update: Update, context: Ctx) -> None:
+    """Starts a question: topic groups as buttons (or the hourly limit, or 'register first')."""
+    topics = await asking.start_ask(context.deps, context.who.tg_user_id)
+    if not topics:
+        await reply(update, _("No topics have been set up yet. Please tell your organiser."))
+        return
+    await show_groups(update, topics, 0)
+
+
+@guarded
+async def on_ask(update: Update, context: Ctx) -> None:
+    """Topic paging and choice, then Send or Cancel under the preview."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "ask")
+    deps, user_id = context.deps, context.who.tg_user_id
+    if parts[0] == "G" and len(parts) == 2:
+        page = parse_int(parts[1])
+        await answer(query)
+        await show_groups(update, await asking.topics(deps), page)
+    elif parts[0] == "g" and len(parts) == 3:
+        first_id, page = parse_int(parts[1]), parse_int(parts[2])
+        await answer(query)
+        await show_topics(update, await asking.topics(deps), first_id, page)
+    elif parts[0] == "t" and len(parts) == 2:
+        topic = await asking.choose_topic(deps, user_id, parse_int(parts[1]))
+        await answer(query)
+        await show(
+            update,
+            _(
+                "Topic: <b>{topic}</b>.\nNow send your question: as text, or as a photo, document, "
+                "voice note or location with a caption. /cancel to stop."
+            ).format(topic=esc(topic.name(current_locale()))),
+        )
+    elif parts == ["send"]:
+        result = await asking.submit(deps, user_id)
+        await answer(query)
+        await drop_buttons(update)
+        await after_submit(update, context, result)
+    elif parts == ["cancel"]:
+        await asking.cancel_ask(deps, user_id)
+        await answer(query)
+        await drop_buttons(update)
+        await reply(update, _("Cancelled. Nothing was sent."))
+    else:
+        raise BadCallback(query.data)
+
+
+async def after_submit(update: Update, context: Ctx, result: types.AskResult) -> None:
+    if not result.deliveries:
+        await reply(
+            update,
+            _(
+                "Nobody in other cities covers {topic} yet. The organisers have been told and can "
+                "send your question to a city by hand."
+            ).format(topic=esc(result.topic.name(current_locale()))),
+        )
+        await tell_organisers(context, result)
+        return
+    cities = await deliver_question(context.bot, context.deps, result.deliveries)
+    if cities:
+        await reply(update, sent_to_text(cities))
+    else:
+        await reply(
+            update,
+            _(
+                "Your question is saved, but it could not be delivered to anyone right now. "
+                "The organisers can route it by hand."
+            ),
+        )
+
+
+async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
+    a = result.asker
+    for organiser in result.organisers:
+        with use_locale(organiser.locale):
+            text = _(
+                "<b>Nobody covers {topic}</b>\nQuestion #{id} from {name}, {position}, {city} "
+                "could not be routed to any peer city."
+            ).format(
+                topic=esc(result.topic.name(current_locale())),
+                id=result.question_id,
+                name=esc(a.name),
+                position=esc(a.position),
+                city=esc(a.city_name),
+            )
+            kb = markup([route_button(result.question_id)])
+        await notify(context.bot, organiser, text, kb)
+
+
+@on_step(types.STEP_TOPIC)
+async def step_topic(update: Update, context: Ctx, state: Step) -> None:
+    """A message while a topic is expected: show the topics again."""
+    await reply(update, _("Please choose a topic with the buttons first."))
+    await show_groups(update, await asking.topics(context.deps), 0)
+
+
+@on_step(types.STEP_COMPOSE, types.STEP_PREVIEW)
+@guarded
+async def step_compose(update: Update, context: Ctx, state: Step) -> None:
+    """The question itself: shows the preview as recipients will see it, with Send / Cancel."""
+    message = update.effective_message
+    content = content_of(message) if message else None
+    if content is None:
+        await reply(
+            update,
+            _(
+                "Please send your question as text, "
+                "or as a photo, document, voice note or location."
+            ),
+        )
+        return
+    draft = await asking.set_draft(context.deps, context.who.tg_user_id, content)
+    preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
+    kb = markup([button(_("Send"), "ask", "send"), button(_("Cancel"), "ask", "cancel")])
+    if draft.content.album:
+        await album_preview(update, context, draft, header(preview), kb)
+        return
+    await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
+    hint = ""
+    if draft.needs_text:
+        hint = _("You can still send a line of text to go with it, or tap Send.")
+    chat = update.effective_chat
+    assert chat is not None
+    await send_content(context.bot, chat.id, draft.content, header(preview), None if hint else kb)
+    if hint:
+        await reply(update, hint, kb)
+
+
+async def album_preview(
+    update: Update, context: Ctx, draft: types.Draft, head: str, kb: InlineKeyboardMarkup
+) -> None:
+    """An album's items arrive one update each: the first shows the preview, each later one
+    refreshes it (header edited, copies replaced) so one preview shows the whole album."""
+    chat = update.effective_chat
+    assert chat is not None
+    content = draft.content
+    text = head + ("\n\n" + esc(content.text) if content.text else "")
+    if draft.preview is None:
+        await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
+        head_id, copies = await send_album(context.bot, chat.id, content, text, kb)
+    else:
+        head_id, old = draft.preview
+        try:
+            await context.bot.edit_message_text(text, chat.id, head_id, reply_markup=kb)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                head_id = await send_text(context.bot, chat.id, text, kb)
+        try:
+            await context.bot.delete_messages(chat.id, old)
+        except TelegramError as exc:  # stale copies stay on screen; the new ones follow
+            log.debug("could not delete old album preview: %s", exc)
+        copies = await copy_album(context.bot, chat.id, content)
+    await asking.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)

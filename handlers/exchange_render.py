@@ -1,0 +1,99 @@
+"""How the exchange reads and shows messages: what a person sent as relayable content, and the
+header and buttons over a question, answer or follow-up in the recipient's language, and the
+buttons and media labels the follow-up and digest messages share with them."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.i18n import _, current_locale, format_list
+from bot.services.exchange.types import Content, Outgoing
+from handlers.common import esc
+from handlers.keyboards import button, markup
+
+CAPTIONABLE = ("photo", "animation", "document", "video", "audio", "voice")
+# Checked in this order: an animation also carries a document, a venue also a location.
+MEDIA_ORDER = ("photo", "animation", "document", "video", "audio", "voice", "video_note")
+
+
+def unsupported_text() -> str:
+    return _(
+        "I can pass on text, photos, documents, videos, voice notes and locations. "
+        "Please send one of those."
+    )
+
+
+def content_of(message: Message) -> Content | None:
+    """What a person sent, as something the bot can copy on; None for stickers, polls, ..."""
+    chat_id, message_id = message.chat_id, message.message_id
+    if message.text is not None:
+        return Content("text", message.text, chat_id, message_id)
+    for kind in MEDIA_ORDER:
+        if getattr(message, kind):
+            return Content(kind, message.caption, chat_id, message_id, group=message.media_group_id)
+    if message.venue is not None:
+        return Content("venue", None, chat_id, message_id)
+    if message.location is not None:
+        return Content("location", None, chat_id, message_id)
+    return None
+
+
+def plain_length(markup_text: str) -> int:
+    return len(html.unescape(re.sub(r"<[^>]+>", "", markup_text)))
+
+
+def header(o: Outgoing) -> str:
+    """The line above a relayed message, in the recipient's language (call inside use_locale)."""
+    s = o.sender
+    topic = esc(o.topic.name(current_locale()))
+    if o.kind == "question":
+        return _("❓ <b>Question on {topic}</b>\nFrom {name}, {position}, {city}").format(
+            topic=topic, name=esc(s.name), position=esc(s.position), city=esc(s.city_name)
+        )
+    if o.kind == "answer":
+        return _("💬 <b>{name}, {city}</b> answered your question on {topic}:").format(
+            name=esc(s.name), city=esc(s.city_name), topic=topic
+        )
+    return _("↩️ <b>{name}, {city}</b> wrote about {topic}:").format(
+        name=esc(s.name), city=esc(s.city_name), topic=topic
+    )
+
+
+def answer_buttons(routing_id: int | None) -> list[InlineKeyboardButton]:
+    """Answer / Not for me under a question (call inside use_locale)."""
+    return [
+        button(_("Answer"), "qa", "a", routing_id),
+        button(_("Not for me"), "qa", "n", routing_id),
+    ]
+
+
+def route_button(question_id: int) -> InlineKeyboardButton:
+    """Route to a city, for organisers under a question nobody answers (call inside use_locale)."""
+    return button(_("Route to a city"), "qm", "c", question_id, 0)
+
+
+def media_label(content_type: str) -> str:
+    """What stands for a question sent as media where only a line of text fits."""
+    return {
+        "photo": _("[photo]"),
+        "document": _("[document]"),
+        "voice": _("[voice message]"),
+        "video": _("[video]"),
+    }.get(content_type, _("[attachment]"))
+
+
+def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
+    """Buttons under a relayed message, in the recipient's language (call inside use_locale)."""
+    if o.kind == "question":
+        return markup(answer_buttons(o.routing_id))
+    rows = [[button(_("Reply"), "qr", o.routing_id)]]
+    if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
+        rows.append([button(_("Mark resolved"), "qs", "r", o.question_id)])
+    return markup(*rows)
+
+
+def sent_to_text(cities: list[str]) -> str:
+    return _("Sent to officials in {cities}.").format(cities=format_list([esc(c) for c in cities]))

@@ -1,0 +1,54 @@
+"""Organisers route by hand: "Route to a city" under a question nobody covers, the cities to
+choose from, and the question sent there (the asker told)."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.i18n import _, current_locale, format_list, use_locale
+from bot.services.enums import Role
+from bot.services.exchange import manual_routing
+from handlers.common import answer, esc, guarded, requires, show
+from handlers.context import Ctx
+from handlers.exchange_render import sent_to_text
+from handlers.exchange_send import deliver_question, notify
+from handlers.keyboards import BadCallback, paged, parse, parse_int
+
+
+@requires(Role.ORGANISER)
+@guarded
+async def on_manual_route(update: Update, context: Ctx) -> None:
+    """Organisers: choose a city for a question nobody covers, and send it there."""
+    query = update.callback_query
+    assert query is not None
+    parts = parse(query.data, "qm", count=3)
+    question_id, value = parse_int(parts[1]), parse_int(parts[2])
+    deps, user_id = context.deps, context.who.tg_user_id
+    if parts[0] == "c":
+        brief, choices = await manual_routing.manual_route_options(deps, user_id, question_id)
+        await answer(query)
+        items = [(c.name, f"qm:r:{question_id}:{c.id}") for c in choices]
+        body, _page = paged(items, value, f"qm:c:{question_id}", width=2, size=12)
+        text = _("Question #{id} on {topic}: choose the city to send it to.").format(
+            id=question_id, topic=esc(brief.topic.name(current_locale()))
+        )
+        if not choices:
+            text = _("No other city has active officials yet.")
+        await show(update, text, InlineKeyboardMarkup(body))
+    elif parts[0] == "r":
+        outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, value)
+        await answer(query)
+        cities = await deliver_question(context.bot, context.deps, outgoing)
+        if not cities:
+            await show(update, _("It could not be delivered to anyone in that city."))
+            return
+        await show(update, sent_to_text(cities))
+        asker = outgoing[0].sender
+        with use_locale(asker.locale):
+            text = _("An organiser sent your question on {topic} to officials in {cities}.").format(
+                topic=esc(outgoing[0].topic.name(current_locale())),
+                cities=format_list([esc(c) for c in cities]),
+            )
+        await notify(context.bot, asker, text)
+    else:
+        raise BadCallback(query.data)

@@ -1,0 +1,147 @@
+"""A person's own questions and inbox: /questions (with Mark resolved), /inbox (with Answer /
+Not for me), and resolving a question and thanking the officials who answered it."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.i18n import _, current_locale, format_datetime, ngettext, use_locale
+from bot.services.exchange import closing, lists, types
+from handlers.common import answer, esc, guarded, reply
+from handlers.context import Ctx
+from handlers.exchange_send import drop_buttons, notify
+from handlers.keyboards import BadCallback, button, markup, parse, parse_int
+
+EXCERPT = 160
+
+
+@guarded
+async def on_resolve(update: Update, context: Ctx) -> None:
+    """Mark resolved (then offer to thank the helpers), or send the thanks."""
+    query = update.callback_query
+    assert query is not None
+    action, raw = parse(query.data, "qs", count=2)
+    question_id = parse_int(raw)
+    if action == "r":
+        done = await closing.resolve(context.deps, context.who.tg_user_id, question_id)
+        await answer(query)
+        text = _("Question #{id} on {topic} is marked resolved.").format(
+            id=done.question_id, topic=esc(done.topic.name(current_locale()))
+        )
+        kb = None
+        if done.helpers:
+            text += "\n" + ngettext(
+                "{count} official answered it. Thank them?",
+                "{count} officials answered it. Thank them?",
+                done.helpers,
+            ).format(count=done.helpers)
+            kb = markup([button(_("Thank the helpers"), "qs", "t", done.question_id)])
+        await reply(update, text, kb)
+    elif action == "t":
+        thanks = await closing.thank(context.deps, context.who.tg_user_id, question_id)
+        await answer(query)
+        await drop_buttons(update)
+        a = thanks.asker
+        for helper in thanks.helpers:
+            with use_locale(helper.locale):
+                text = _(
+                    "🙏 {name}, {city} marked their question on {topic} resolved and thanks you "
+                    "for your help."
+                ).format(
+                    name=esc(a.name),
+                    city=esc(a.city_name),
+                    topic=esc(thanks.topic.name(current_locale())),
+                )
+            await notify(context.bot, helper, text)
+        await reply(
+            update,
+            ngettext(
+                "Your thanks went to {count} official.",
+                "Your thanks went to {count} officials.",
+                len(thanks.helpers),
+            ).format(count=len(thanks.helpers)),
+        )
+    else:
+        raise BadCallback(query.data)
+
+
+# ---- lists -----------------------------------------------------------------------------
+
+
+def _excerpt(brief: types.Brief) -> str:
+    text = brief.text or ""
+    if len(text) > EXCERPT:
+        text = text[: EXCERPT - 1].rstrip() + "…"
+    kind = "" if brief.content_type == "text" else f"[{brief.content_type}] "
+    return esc(kind + text)
+
+
+def status_name(status: str) -> str:
+    return {
+        "open": _("waiting for answers"),
+        "answered": _("answered"),
+        "resolved": _("resolved"),
+        "expired": _("expired"),
+    }.get(status, status)
+
+
+@guarded
+async def cmd_questions(update: Update, context: Ctx) -> None:
+    """The person's open and recent questions, with a Resolved button for each open one."""
+    briefs = await lists.my_questions(context.deps, context.who.tg_user_id)
+    if not briefs:
+        await reply(update, _("You have not asked any questions yet. Send /ask to ask one."))
+        return
+    lines = [_("<b>Your questions</b>")]
+    buttons = []
+    for b in briefs:
+        when = format_datetime(b.created_at, b.asker.timezone, "short")
+        answers = ngettext("{count} answer", "{count} answers", b.answers).format(count=b.answers)
+        lines.append("")
+        lines.append(
+            f"<b>#{b.question_id}</b> · {esc(b.topic.name(current_locale()))} · "
+            f"{status_name(b.status)} · {answers} · {when}"
+        )
+        if b.cities:
+            lines.append(_("Sent to: {cities}").format(cities=esc(", ".join(b.cities))))
+        lines.append(_excerpt(b))
+        if b.status in ("open", "answered"):
+            buttons.append(
+                [
+                    button(
+                        _("Mark #{id} resolved").format(id=b.question_id), "qs", "r", b.question_id
+                    )
+                ]
+            )
+    await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
+
+
+@guarded
+async def cmd_inbox(update: Update, context: Ctx) -> None:
+    """Questions routed to this official that wait for an answer, with Answer / Not for me."""
+    briefs = await lists.inbox(context.deps, context.who.tg_user_id)
+    if not briefs:
+        await reply(update, _("No questions are waiting for your answer."))
+        return
+    lines = [_("<b>Questions waiting for your answer</b>")]
+    buttons = []
+    for b in briefs:
+        a = b.asker
+        lines.append("")
+        lines.append(
+            _("<b>#{id}</b> · {topic} · from {name}, {position}, {city}").format(
+                id=b.question_id,
+                topic=esc(b.topic.name(current_locale())),
+                name=esc(a.name),
+                position=esc(a.position),
+                city=esc(a.city_name),
+            )
+        )
+        lines.append(_excerpt(b))
+        buttons.append(
+            [
+                button(_("Answer #{id}").format(id=b.question_id), "qa", "a", b.routing_id),
+                button(_("Not for me #{id}").format(id=b.question_id), "qa", "n", b.routing_id),
+            ]
+        )
+    await reply(update, "\n".join(lines), InlineKeyboardMarkup(buttons))
