@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import routing_stats
+from bot.db.base import UTCDateTime
 from bot.db.models import (
     DialogState,
     ExchangeKind,
@@ -81,6 +82,41 @@ async def mark_delivered(
     )
 
 
+# The relay's statements, built once over the tables: every relayed answer and follow-up runs
+# them, and building a statement (or going through the ORM's bulk machinery) costs more Python
+# than running it.
+_LOG = cast(Table, ExchangeMessage.__table__)
+_QUESTION = cast(Table, Question.__table__)
+_ROUTING = cast(Table, Routing.__table__)
+_DIALOG = cast(Table, DialogState.__table__)
+_INSERT_RELAY = insert(_LOG).returning(_LOG.c.id)
+_QUESTION_ANSWERED = (
+    update(_QUESTION)
+    .where(_QUESTION.c.id == bindparam("b_question_id"))
+    .values(
+        first_answer_at=func.coalesce(
+            _QUESTION.c.first_answer_at, bindparam("b_now", type_=UTCDateTime())
+        ),
+        status=case(
+            (_QUESTION.c.status == QuestionStatus.OPEN.value, QuestionStatus.ANSWERED.value),
+            else_=_QUESTION.c.status,
+        ),
+    )
+)
+_ROUTING_ANSWERED = (
+    update(_ROUTING)
+    .where(_ROUTING.c.id == bindparam("b_routing_id"), _ROUTING.c.answered_at.is_(None))
+    .values(
+        status=RoutingStatus.ANSWERED.value,
+        answered_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+    .returning(_ROUTING.c.city_id, _ROUTING.c.topic_id, _ROUTING.c.delivered_at)
+)
+_END_STEP = delete(_DIALOG).where(
+    _DIALOG.c.tg_user_id == bindparam("b_tg_user_id"), _DIALOG.c.step == bindparam("b_step")
+)
+
+
 async def record_relay(
     session: AsyncSession,
     row: dict[str, Any],
@@ -97,29 +133,16 @@ async def record_relay(
     writer's answer step (the dialog state `answer_step`), if any, ends.
     """
     now: datetime = row["created_at"]
-    row_id = await session.scalar(insert(ExchangeMessage).values(row).returning(ExchangeMessage.id))
+    row_id = (await session.execute(_INSERT_RELAY, row)).scalar_one()
     if answers_routing is not None:
         # The question row first: its lock orders two answers to one question, which the
         # city's answered count relies on (routing_stats.add_answer).
         await session.execute(
-            update(Question)
-            .where(Question.id == row["question_id"])
-            .values(
-                first_answer_at=func.coalesce(Question.first_answer_at, now),
-                status=case(
-                    (Question.status == QuestionStatus.OPEN, QuestionStatus.ANSWERED.value),
-                    else_=Question.status,
-                ),
-            )
-            .execution_options(synchronize_session=False)
+            _QUESTION_ANSWERED, {"b_question_id": row["question_id"], "b_now": now}
         )
         answered = (
             await session.execute(
-                update(Routing)
-                .where(Routing.id == answers_routing, Routing.answered_at.is_(None))
-                .values(status=RoutingStatus.ANSWERED, answered_at=now)
-                .returning(Routing.city_id, Routing.topic_id, Routing.delivered_at)
-                .execution_options(synchronize_session=False)
+                _ROUTING_ANSWERED, {"b_routing_id": answers_routing, "b_now": now}
             )
         ).first()
         if answered is not None:
@@ -132,15 +155,12 @@ async def record_relay(
                 now,
             )
     await end_step(session, tg_user_id, answer_step)
-    assert row_id is not None
     return int(row_id)
 
 
 async def end_step(session: AsyncSession, tg_user_id: int, step: str) -> None:
     """The person's dialog state, only if it is at `step`."""
-    await session.execute(
-        delete(DialogState).where(DialogState.tg_user_id == tg_user_id, DialogState.step == step)
-    )
+    await session.execute(_END_STEP, {"b_tg_user_id": tg_user_id, "b_step": step})
 
 
 async def answer_counts(session: AsyncSession, question_ids: Collection[int]) -> dict[int, int]:
