@@ -12,11 +12,11 @@ from telegram.ext import ApplicationHandlerStop
 from bot.i18n import _, set_locale
 from bot.services.dialog import Step
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exchange import answering, closing, types, volunteering
+from bot.services.exchange import answering, closing, volunteering
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
-from handlers.dialog import no_step, on_step
+from handlers.dialog import no_step
 from handlers.error_texts import error_text
 from handlers.exchange_render import content_of, unsupported_text
 from handlers.exchange_send import deliver, deliver_question, drop_buttons
@@ -102,7 +102,6 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     await reply(update, text.format(name=esc(other.name), city=esc(other.city_name)))
 
 
-@on_step(types.STEP_ANSWER)
 @guarded
 async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     """The message after Answer or Reply: relayed to the other side; an album's items (one

@@ -16,7 +16,6 @@ from bot.services.exchange import asking, types
 from bot.services.exchange.types import Outgoing
 from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.exchange_render import content_of, header, route_button, sent_to_text
 from handlers.exchange_send import (
     copy_album,
@@ -169,14 +168,12 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
         await notify(context.bot, organiser, text, kb)
 
 
-@on_step(types.STEP_TOPIC)
 async def step_topic(update: Update, context: Ctx, state: Step) -> None:
     """A message while a topic is expected: show the topics again."""
     await reply(update, _("Please choose a topic with the buttons first."))
     await show_groups(update, await asking.topics(context.deps), 0)
 
 
-@on_step(types.STEP_COMPOSE, types.STEP_PREVIEW)
 @guarded
 async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     """The question itself: shows the preview as recipients will see it, with Send / Cancel."""

@@ -15,7 +15,6 @@ from bot.services.dialog import Step
 from bot.services.reminder_list import Role
 from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.keyboards import button, markup
 from handlers.outreach_buttons import (
     ReminderAudience,
@@ -55,7 +54,6 @@ async def cmd_reminders(update: Update, context: Ctx) -> None:
     await show_list(update, context)
 
 
-@on_step("remind.")
 @guarded
 async def on_typed(update: Update, context: Ctx, state: Step) -> None:
     """A message during /remind: the reminder itself, or a typed date or time."""
