@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, repo
+from bot.db import audience, catalogue
 
 AUDIENCE_KINDS = ("countries", "cities", "topics")
 
@@ -31,11 +31,11 @@ async def options(session: AsyncSession, kind: str, selected: list[Any]) -> list
     if kind == "cities":
         return [
             Option(str(c.id), c.name, selected=str(c.id) in chosen)
-            for c in await repo.all_cities(session)
+            for c in await catalogue.all_cities(session)
         ]
     return [
         Option(str(t.id), t.slug, dict(t.names or {}), str(t.id) in chosen)
-        for t in await repo.all_topics(session)
+        for t in await catalogue.all_topics(session)
     ]
 
 
