@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, cli_reports
+from bot.cli_common import make_deps, migrate
 from bot.config import ConfigError, Settings, load_settings
-from bot.db.engine import Database
 from bot.i18n import CatalogError, load_catalogs
-from bot.runtime import Deps
 from bot.services.errors import ServiceError
 
 log = logging.getLogger("bot")
@@ -61,10 +60,6 @@ def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def make_deps(settings: Settings) -> Deps:
-    return Deps(settings=settings, db=Database(settings.database_url))
-
-
 class StartError(Exception):
     """The bot cannot start (Bot API or database unreachable); one line for the operator."""
 
@@ -102,7 +97,7 @@ async def _preflight(settings: Settings, token: str) -> None:
 
     async with Bot(token, base_url=settings.api_base, base_file_url=settings.file_base):
         pass
-    await _migrate(settings)
+    await migrate(settings)
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -150,18 +145,8 @@ async def _run_worker(app: object) -> int:
     return 0
 
 
-async def _migrate(settings: Settings) -> None:
-    from bot.db.migrate import upgrade
-
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
-
-
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    asyncio.run(_migrate(settings))
+    asyncio.run(migrate(settings))
     print("database is up to date")
     return 0
 
@@ -172,7 +157,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     data = read_seed_file(Path(args.file))
 
     async def go() -> None:
-        await _migrate(settings)
+        await migrate(settings)
         deps = make_deps(settings)
         try:
             result = await seed(deps, data)
@@ -209,7 +194,7 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services.invites import create_invite
 
     async def go() -> None:
-        await _migrate(settings)
+        await migrate(settings)
         deps = make_deps(settings)
         try:
             created = await create_invite(
@@ -277,17 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--expires", type=parse_duration, default=None, help="e.g. 14d, 12h")
     invite.set_defaults(func=cmd_invite)
 
-    extra_commands(sub)
+    cli_reports.add_commands(sub)  # export, stats
     return parser
-
-
-def extra_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Commands added by later features (export, stats)."""
-    try:
-        from bot import cli_reports
-    except ImportError:
-        return
-    cli_reports.add_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

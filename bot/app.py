@@ -1,9 +1,11 @@
-"""Assembly: the Application, its lifecycle hooks, and the handlers table."""
+"""Assembly: the Application, its lifecycle hooks, and the table of scheduler jobs (the handlers'
+table is `handlers.register`)."""
 
 from __future__ import annotations
 
 import gc
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,12 @@ from bot import scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
+from bot.scheduling import Job
 from bot.services.seed import read_seed_file, seed_if_empty
+from bot.telegram_io import outbox_runner
 from bot.telegram_io.pacing import SharedWindow, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
+from handlers import broadcast_list, digest, followups, reminders
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,20 @@ def build_application(
     return app
 
 
+def scheduled_jobs(app: AnyApp) -> list[Job]:
+    """Every periodic job: its name, what it runs (with the bot and dependencies it needs), and
+    how often, in seconds."""
+    bot, deps = app.bot, app.bot_data.deps
+    s = deps.settings
+    return [
+        Job("outbox", partial(outbox_runner.job, app), s.send_poll_seconds),
+        Job("reminders", partial(reminders.reminders_job, deps), s.reminder_job_seconds),
+        Job("digest", partial(digest.digest_job, deps), s.digest_job_seconds),
+        Job("followups", partial(followups.follow_up, bot, deps), s.followup_job_seconds),
+        Job("broadcast-progress", partial(broadcast_list.progress_job, bot, deps), 1.0),
+    ]
+
+
 def command_list() -> list[BotCommand]:
     return [
         BotCommand("ask", _("Ask officials in peer cities a question")),
@@ -101,7 +120,8 @@ async def _post_init(app: AnyApp) -> None:
     except TelegramError as exc:
         log.warning("setMyCommands failed error=%s", exc)
     if app.bot_data.background:
-        await scheduling.start(app)
+        await outbox_runner.start(app)
+        await scheduling.start(app, scheduled_jobs(app))
     freeze_startup_objects()
 
 
@@ -114,6 +134,9 @@ def freeze_startup_objects() -> None:
 
 
 async def _post_shutdown(app: AnyApp) -> None:
+    # The sender first: its pass would otherwise go on until the outbox is empty; stopped, it
+    # gives back the rows it claimed and has not sent.
+    await outbox_runner.stop(app)
     await scheduling.stop(app)
     deps: Deps = app.bot_data.deps
     await deps.db.dispose()

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.cli_common import make_deps, migrate
 from bot.config import Settings
 from bot.services import reports
 
@@ -65,14 +66,13 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bot.__main__ import _migrate, make_deps
     from bot.exporters import write_export
 
     fmt = _format_of(args)
     if fmt == "xlsx" and args.output == "-":
         print("error: XLSX cannot go to stdout; give a file name", file=sys.stderr)
         return 2
-    await _migrate(settings)
+    await migrate(settings)
     deps = make_deps(settings)
     try:
         city_ids, topic_ids = await reports.resolve_names(deps, args.city, args.topic)
@@ -139,9 +139,7 @@ def _duration(delta: timedelta | None) -> str:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.__main__ import _migrate, make_deps
-
-    await _migrate(settings)
+    await migrate(settings)
     deps = make_deps(settings)
     try:
         now = deps.clock.now()

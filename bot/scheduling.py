@@ -1,7 +1,7 @@
-"""APScheduler wiring: periodic jobs that read due work from the database.
+"""APScheduler wiring: run the jobs the assembly passes in, each at its interval; stop them.
 
 Jobs only call services or the outbox sender; all state is in the database, so a restart
-or a second replica loses and repeats nothing.
+or a second replica loses and repeats nothing. The table of jobs is `bot.app.scheduled_jobs`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[Any], Awaitable[None]]
-# Seconds, or a function of the settings (so an interval can be a setting read at start).
-Interval = float | Callable[[Any], float]
-
-# (name, coroutine taking the Application, interval). Features append here.
-JOBS: list[tuple[str, Job, Interval]] = []
 STOP_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One periodic job: `run` already holds what it needs (the bot, the dependencies)."""
+
+    name: str
+    run: Callable[[], Awaitable[None]]
+    seconds: float
 
 
 class Scheduler(AsyncIOScheduler):
@@ -37,14 +41,14 @@ class Scheduler(AsyncIOScheduler):
         super().__init__(**options)
         self.running_jobs: set[asyncio.Task[Any]] = set()
 
-    def tracked(self, job: Job) -> Job:
+    def tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         @functools.wraps(job)
-        async def run(app: Any) -> None:
+        async def run() -> None:
             task = asyncio.current_task()
             assert task is not None  # APScheduler runs each coroutine job in a task
             self.running_jobs.add(task)
             try:
-                await job(app)
+                await job()
             finally:
                 self.running_jobs.discard(task)
 
@@ -61,21 +65,17 @@ class Scheduler(AsyncIOScheduler):
         self.shutdown(wait=False)
 
 
-async def start(app: Any) -> None:
-    from bot.telegram_io import outbox_runner
-
-    await outbox_runner.start(app)
-    jobs = [*JOBS, ("outbox", outbox_runner.job, app.bot_data.deps.settings.send_poll_seconds)]
+async def start(app: Any, jobs: Sequence[Job]) -> None:
+    """Start `jobs`; the scheduler is kept in `app.bot_data.scheduler` for `stop`."""
     scheduler = Scheduler(timezone="UTC")
-    for name, job, interval in jobs:
-        seconds = interval(app.bot_data.deps.settings) if callable(interval) else interval
+    for job in jobs:
         # First run at start: work that fell due while the bot was down goes out at once.
         scheduler.add_job(
-            scheduler.tracked(job),
+            scheduler.tracked(job.run),
             "interval",
-            seconds=seconds,
-            args=[app],
-            id=name,
+            seconds=job.seconds,
+            id=job.name,
+            name=job.name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
@@ -83,15 +83,11 @@ async def start(app: Any) -> None:
         )
     scheduler.start()
     app.bot_data.scheduler = scheduler
-    log.info("scheduler started jobs=%s", ",".join(n for n, _, _ in jobs))
+    log.info("scheduler started jobs=%s", ",".join(job.name for job in jobs))
 
 
 async def stop(app: Any) -> None:
-    from bot.telegram_io import outbox_runner
-
-    # The sender first: its pass would otherwise go on until the outbox is empty; stopped, it
-    # gives back the rows it claimed and has not sent.
-    await outbox_runner.stop(app)
+    """Let running jobs finish (see `Scheduler.stop`), then stop."""
     scheduler: Scheduler | None = app.bot_data.scheduler
     if scheduler is not None and scheduler.running:
         await scheduler.stop()

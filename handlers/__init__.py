@@ -5,7 +5,7 @@ group -200  Telegram replies to relayed exchange messages, relayed when the thre
 group -100  identity guard: who is writing, in which language; drops non-private chats
 group 0     commands and buttons, one handler each (feature modules); Telegram replies to
             relayed exchange messages (they win over an open dialog step)
-group 50    plain messages: the open dialog step, else fallbacks (e.g. a reply to a question)
+group 50    plain messages: the handler of the open dialog step (`dialog_steps`), else a hint
             (group 0 ends with the catch-alls for unknown commands and stale buttons)
 """
 
@@ -25,6 +25,10 @@ from telegram.ext import (
 )
 
 from bot.i18n import _
+from bot.services import broadcast_compose as broadcast_steps
+from bot.services import onboarding as onboarding_steps
+from bot.services import profile_steps as profile_edit_steps
+from bot.services.exchange import types as exchange_steps
 from handlers import (
     answering,
     asking,
@@ -34,9 +38,7 @@ from handlers import (
     cities,
     common,
     dialog,
-    digest,
     exports,
-    followups,
     help,
     invites,
     manual_routing,
@@ -82,11 +84,45 @@ from handlers.people_buttons import (
     WorkLanguageButton,
 )
 
-# Feature modules add their scheduler jobs to bot.scheduling.JOBS when imported.
-JOB_MODULES = (digest, followups, reminders)
-
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
+
+
+def dialog_steps() -> dict[str, dialog.StepHandler]:
+    """The handler of a plain message sent at each dialog step: an exact step name, or a prefix
+    ending in '.' for every step under it (an exact name wins, then the longest prefix)."""
+    ex, reg, prof, bc = exchange_steps, onboarding_steps, profile_edit_steps, broadcast_steps
+    return dialog.step_table(
+        [
+            # joining and the profile
+            (reg.STEP_NAME, profile_steps.step_name),
+            (prof.STEP_EDIT_NAME, profile_steps.step_name),
+            (reg.STEP_POSITION, profile_steps.step_position),
+            (prof.STEP_EDIT_POSITION, profile_steps.step_position),
+            (reg.STEP_CITY, profile_steps.step_buttons),
+            (reg.STEP_PICK_CITY, profile_steps.step_buttons),
+            (reg.STEP_TOPICS, profile_steps.step_buttons),
+            (prof.STEP_EDIT_TOPICS, profile_steps.step_buttons),
+            (reg.STEP_LANGUAGES, profile_steps.step_buttons),
+            (prof.STEP_EDIT_LANGUAGES, profile_steps.step_buttons),
+            (reg.STEP_PRIVACY, profile_steps.step_buttons),
+            # exchange
+            (ex.STEP_TOPIC, asking.step_topic),
+            (ex.STEP_COMPOSE, asking.step_compose),
+            (ex.STEP_PREVIEW, asking.step_compose),
+            (ex.STEP_ANSWER, answering.step_answer),
+            # reminders: every step of /remind
+            ("remind.", reminders.on_typed),
+            # broadcasts
+            (bc.STEP_MESSAGE, broadcasts.step_message),
+            (bc.STEP_TARGET, broadcasts.step_target),
+            (bc.STEP_WHEN, broadcasts.step_when),
+            (bc.STEP_CONFIRM_WHEN, broadcasts.step_when),
+            # exports
+            (exports.STEP_MENU, exports.step_menu),
+            (exports.STEP_DATES, exports.step_dates),
+        ]
+    )
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -128,7 +164,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(manual_routing.on_manual_route, pattern=RouteButton.pattern()),
             CallbackQueryHandler(answering.on_digest_offer, pattern=DigestButton.pattern()),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
-            # reminders, quiet hours (the digest module only adds its scheduler job)
+            # reminders, quiet hours
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
@@ -155,7 +191,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(
         MessageHandler(
-            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, dialog.route_message
+            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            dialog.StepRouter(dialog_steps()).route_message,
         ),
         group=MESSAGES_GROUP,
     )

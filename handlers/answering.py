@@ -12,11 +12,11 @@ from telegram.ext import ApplicationHandlerStop
 from bot.i18n import _, set_locale
 from bot.services.dialog import Step
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exchange import answering, closing, types, volunteering
+from bot.services.exchange import answering, closing, volunteering
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
-from handlers.dialog import no_step, on_step
+from handlers.dialog import no_step
 from handlers.error_texts import error_text
 from handlers.exchange_buttons import DigestAnswer, QuestionAction, ReplyTo
 from handlers.exchange_render import content_of, unsupported_text
@@ -47,7 +47,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
         await drop_buttons(update)
         await reply(update, _("Noted: this question is not for you. Thank you for saying so."))
         if more:
-            await deliver_question(context, more)
+            await deliver_question(context.bot, context.deps, more)
 
 
 @guarded
@@ -61,7 +61,7 @@ async def on_digest_offer(update: Update, context: Ctx) -> None:
         context.deps, context.who.tg_user_id, pressed.question_id
     )
     await answer(query)
-    if not await deliver_question(context, outgoing):
+    if not await deliver_question(context.bot, context.deps, outgoing):
         await reply(
             update, _("Sorry, the question could not be sent to you. Please try again later.")
         )
@@ -85,7 +85,7 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
 
 async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     """Send one answer or follow-up, log it, and tell the sender how it went."""
-    (sent,) = await deliver(context, [outgoing])
+    (sent,) = await deliver(context.bot, [outgoing])
     assert update.effective_user is not None
     await answering.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient
@@ -102,7 +102,6 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     await reply(update, text.format(name=esc(other.name), city=esc(other.city_name)))
 
 
-@on_step(types.STEP_ANSWER)
 @guarded
 async def step_answer(update: Update, context: Ctx, state: Step) -> None:
     """The message after Answer or Reply: relayed to the other side; an album's items (one

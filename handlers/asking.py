@@ -17,7 +17,6 @@ from bot.services.exchange.types import Outgoing
 from handlers.callbacks import BadCallback
 from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.exchange_buttons import (
     AskButton,
     AskCancel,
@@ -146,7 +145,7 @@ async def after_submit(update: Update, context: Ctx, result: types.AskResult) ->
         )
         await tell_organisers(context, result)
         return
-    cities = await deliver_question(context, result.deliveries)
+    cities = await deliver_question(context.bot, context.deps, result.deliveries)
     if cities:
         await reply(update, sent_to_text(cities))
     else:
@@ -174,17 +173,15 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
                 city=esc(a.city_name),
             )
             kb = markup([route_button(result.question_id)])
-        await notify(context, organiser, text, kb)
+        await notify(context.bot, organiser, text, kb)
 
 
-@on_step(types.STEP_TOPIC)
 async def step_topic(update: Update, context: Ctx, state: Step) -> None:
     """A message while a topic is expected: show the topics again."""
     await reply(update, _("Please choose a topic with the buttons first."))
     await show_groups(update, await asking.topics(context.deps), 0)
 
 
-@on_step(types.STEP_COMPOSE, types.STEP_PREVIEW)
 @guarded
 async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     """The question itself: shows the preview as recipients will see it, with Send / Cancel."""
@@ -211,7 +208,7 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
         hint = _("You can still send a line of text to go with it, or tap Send.")
     chat = update.effective_chat
     assert chat is not None
-    await send_content(context, chat.id, draft.content, header(preview), None if hint else kb)
+    await send_content(context.bot, chat.id, draft.content, header(preview), None if hint else kb)
     if hint:
         await reply(update, hint, kb)
 
@@ -227,7 +224,7 @@ async def album_preview(
     text = head + ("\n\n" + esc(content.text) if content.text else "")
     if draft.preview is None:
         await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
-        head_id, copies = await send_album(context, chat.id, content, text, kb)
+        head_id, copies = await send_album(context.bot, chat.id, content, text, kb)
     else:
         head_id, old = draft.preview
         try:
@@ -239,5 +236,5 @@ async def album_preview(
             await context.bot.delete_messages(chat.id, old)
         except TelegramError as exc:  # stale copies stay on screen; the new ones follow
             log.debug("could not delete old album preview: %s", exc)
-        copies = await copy_album(context, chat.id, content)
+        copies = await copy_album(context.bot, chat.id, content)
     await asking.remember_preview(context.deps, context.who.tg_user_id, head_id, copies)

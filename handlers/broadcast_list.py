@@ -4,13 +4,12 @@ progress message the scheduler keeps up to date while one goes out."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import BadRequest, TelegramError
 
-from bot import scheduling
 from bot.i18n import _, format_datetime, ngettext, use_locale
+from bot.runtime import Deps
 from bot.services import broadcast_progress
 from bot.services.broadcast_progress import BroadcastStatus, Counts, Progress, Role, Summary
 from bot.services.errors import ErrorCode, ServiceError
@@ -155,27 +154,21 @@ def rendered_report(p: Progress) -> str:
         return report_text(p)
 
 
-async def progress_job(app: Any) -> None:
-    """Keeps each running broadcast's progress message up to date; the final report goes
-    through the outbox (written with the broadcast's end, so it is never lost)."""
-    deps = app.bot_data.deps
+async def progress_job(bot: Bot, deps: Deps) -> None:
+    """Scheduler job: keeps each running broadcast's progress message up to date; the final
+    report goes through the outbox (written with the broadcast's end, so it is never lost)."""
     for p in await broadcast_progress.progress_due(deps, rendered_report):
         with use_locale(p.locale):
             text = progress_text(p)
         try:
             if p.message_id is not None:
                 try:
-                    await app.bot.edit_message_text(
-                        text, chat_id=p.chat_id, message_id=p.message_id
-                    )
+                    await bot.edit_message_text(text, chat_id=p.chat_id, message_id=p.message_id)
                 except BadRequest as exc:
                     if "not modified" not in str(exc).lower():
                         raise
             elif not p.final:
-                sent = await app.bot.send_message(p.chat_id, text)
+                sent = await bot.send_message(p.chat_id, text)
                 await broadcast_progress.set_progress_message(deps, p.id, sent.message_id)
         except TelegramError as exc:
             log.info("broadcast progress not shown broadcast_id=%s error=%s", p.id, exc)
-
-
-scheduling.JOBS.append(("broadcast-progress", progress_job, 1.0))

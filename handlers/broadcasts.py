@@ -27,7 +27,6 @@ from bot.services.errors import ErrorCode
 from handlers.callbacks import BadCallback, CallbackData
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.error_texts import error_message
 from handlers.keyboards import button, markup, paged
 from handlers.outreach_buttons import (
@@ -175,7 +174,6 @@ def broadcastable(message: Message) -> bool:
     )
 
 
-@on_step(bc.STEP_MESSAGE)
 @guarded
 async def step_message(update: Update, context: Ctx, state: Step) -> None:
     """Takes the message to broadcast and shows the audience buttons."""
@@ -203,7 +201,6 @@ async def step_message(update: Update, context: Ctx, state: Step) -> None:
     await show_audience(update, context, draft, new=True)
 
 
-@on_step(bc.STEP_TARGET)
 @guarded
 async def step_target(update: Update, context: Ctx, state: Step) -> None:
     """A message while the audience buttons are open: show them again."""
@@ -217,7 +214,6 @@ def example_time(context: Ctx, timezone: str) -> str:
     return local.replace(minute=0).strftime("%Y-%m-%d %H:%M")
 
 
-@on_step(bc.STEP_WHEN, bc.STEP_CONFIRM_WHEN)
 @guarded
 async def step_when(update: Update, context: Ctx, state: Step) -> None:
     """Takes the date and time to send at and asks to confirm it."""

@@ -1,12 +1,12 @@
-"""Routes plain messages (text, media) to the step a person is at, or to a fallback.
+"""Routes plain messages (text, media) to the step a person is at, or answers with a hint.
 
-Features register step handlers with `@on_step("prefix.")` and fallbacks (e.g. a reply to a
-relayed question) with `@fallback(priority)`. The state itself lives in the database.
+The table of steps (exact names, or prefixes ending in '.') is built by the assembly
+(`handlers.dialog_steps`) and handed to a `StepRouter`. The state itself lives in the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from telegram import Update
 
@@ -17,66 +17,51 @@ from handlers.common import reply
 from handlers.context import Ctx
 
 StepHandler = Callable[[Update, Ctx, Step], Awaitable[None]]
-Fallback = Callable[[Update, Ctx], Awaitable[bool]]
-
-_steps: dict[str, StepHandler] = {}
-_fallbacks: list[tuple[int, Fallback]] = []
 
 
-def on_step(*names: str) -> Callable[[StepHandler], StepHandler]:
-    """Register a handler for exact step names, or for every step under a prefix ending in '.'."""
-
-    def decorate(func: StepHandler) -> StepHandler:
-        for name in names:
-            if name in _steps:
-                raise ValueError(f"step {name} registered twice")
-            _steps[name] = func
-        return func
-
-    return decorate
+def step_table(entries: Iterable[tuple[str, StepHandler]]) -> dict[str, StepHandler]:
+    """The table from (step name or 'prefix.', handler) pairs; a name given twice is a bug."""
+    table: dict[str, StepHandler] = {}
+    for name, handler in entries:
+        if name in table:
+            raise ValueError(f"step {name} has two handlers")
+        table[name] = handler
+    return table
 
 
-def fallback(priority: int) -> Callable[[Fallback], Fallback]:
-    """Register a handler tried (lowest priority first) when no step is open; True = handled."""
+class StepRouter:
+    """Every non-command message goes to the handler of the step its sender is at."""
 
-    def decorate(func: Fallback) -> Fallback:
-        _fallbacks.append((priority, func))
-        _fallbacks.sort(key=lambda item: item[0])
-        return func
+    def __init__(self, steps: Mapping[str, StepHandler]) -> None:
+        self.steps = dict(steps)
 
-    return decorate
+    def handler_for(self, step: str) -> StepHandler | None:
+        """The handler for this exact step, else for its longest prefix ending in '.'."""
+        if step in self.steps:
+            return self.steps[step]
+        prefix = step
+        while "." in prefix:
+            prefix = prefix.rsplit(".", 1)[0]
+            found = self.steps.get(prefix + ".")
+            if found:
+                return found
+        return None
 
-
-def handler_for(step: str) -> StepHandler | None:
-    if step in _steps:
-        return _steps[step]
-    prefix = step
-    while "." in prefix:
-        prefix = prefix.rsplit(".", 1)[0]
-        found = _steps.get(prefix + ".")
-        if found:
-            return found
-    return None
-
-
-async def route_message(update: Update, context: Ctx) -> None:
-    """Every non-command message: continue the open flow, or a fallback, or a hint."""
-    user = update.effective_user
-    assert user is not None
-    state = await dialog.get(context.deps, user.id)
-    if state is not None:
-        handler = handler_for(state.step)
-        if handler is not None:
-            await handler(update, context, state)
-            return
-    await no_step(update, context)
+    async def route_message(self, update: Update, context: Ctx) -> None:
+        """Continue the open flow, or a hint."""
+        user = update.effective_user
+        assert user is not None
+        state = await dialog.get(context.deps, user.id)
+        if state is not None:
+            handler = self.handler_for(state.step)
+            if handler is not None:
+                await handler(update, context, state)
+                return
+        await no_step(update, context)
 
 
 async def no_step(update: Update, context: Ctx) -> None:
-    """A message outside any flow: a feature's fallback, or a hint."""
-    for _priority, func in _fallbacks:
-        if await func(update, context):
-            return
+    """A message outside any flow: a hint."""
     await reply(update, _("I did not understand that. Send /help to see what you can do."))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import scheduling
 from bot.i18n import _, ngettext, use_locale
+from bot.runtime import Deps
 from bot.services import digest
 from bot.services.digest import DigestNotice
 from handlers.common import esc
@@ -51,10 +51,6 @@ def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
         return "\n\n".join(lines), markup(*rows(buttons, width=3)).to_dict()
 
 
-async def digest_job(app: Any) -> None:
+async def digest_job(deps: Deps) -> None:
     """Scheduler job: write due weekly digests into the outbox."""
-    deps = app.bot_data.deps
     await digest.run_digests(deps, deps.clock.now(), digest_notice)
-
-
-scheduling.JOBS.append(("digest", digest_job, lambda settings: settings.digest_job_seconds))

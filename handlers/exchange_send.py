@@ -10,29 +10,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit
 from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import use_locale
+from bot.runtime import Deps
 from bot.services.exchange import delivery_records
 from bot.services.exchange.types import Content, Outgoing, Person, Sent
 from handlers.common import esc, send_text
-from handlers.context import Ctx
 from handlers.exchange_render import CAPTIONABLE, header, keyboard, plain_length
 
 log = logging.getLogger(__name__)
 
 
 async def send_content(
-    context: Ctx, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
 ) -> int:
     """Send header + content; buttons go on the message a reply is expected to. Its id."""
     body = esc(content.text) if content.text else ""
     text = head + ("\n\n" + body if body else "")
-    bot = context.bot
     if content.album:
-        return (await send_album(context, chat_id, content, text, kb))[0]
+        return (await send_album(bot, chat_id, content, text, kb))[0]
     if content.content_type == "text":
         return await send_text(bot, chat_id, text, kb)
     assert content.chat_id is not None and content.message_id is not None
@@ -55,29 +54,29 @@ async def send_content(
     return copied.message_id
 
 
-async def copy_album(context: Ctx, chat_id: int, content: Content) -> list[int]:
+async def copy_album(bot: Bot, chat_id: int, content: Content) -> list[int]:
     assert content.chat_id is not None
-    copies = await context.bot.copy_messages(chat_id, content.chat_id, list(content.album))
+    copies = await bot.copy_messages(chat_id, content.chat_id, list(content.album))
     return [c.message_id for c in copies]
 
 
 async def send_album(
-    context: Ctx, chat_id: int, content: Content, text: str, kb: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, content: Content, text: str, kb: InlineKeyboardMarkup | None
 ) -> tuple[int, list[int]]:
     """Header (with the caption and the buttons: copyMessages carries neither), then the album
     copied whole. The header's id is the one a reply threads on; then the copies' ids."""
-    head_id = await send_text(context.bot, chat_id, text, kb)
-    return head_id, await copy_album(context, chat_id, content)
+    head_id = await send_text(bot, chat_id, text, kb)
+    return head_id, await copy_album(bot, chat_id, content)
 
 
-async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
+async def deliver(bot: Bot, outgoing: Sequence[Outgoing]) -> list[Sent]:
     """Send each message; a 403 (blocked) or other failure is reported, the rest still go."""
     results: list[Sent] = []
     for o in outgoing:
         with use_locale(o.recipient.locale):
             head, kb = ("", None) if o.quiet else (header(o), keyboard(o))
         try:
-            message_id = await send_content(context, o.recipient.chat_id, o.content, head, kb)
+            message_id = await send_content(bot, o.recipient.chat_id, o.content, head, kb)
             results.append(Sent(o, message_id))
         except Forbidden as exc:
             log.info(
@@ -99,22 +98,20 @@ async def deliver(context: Ctx, outgoing: Sequence[Outgoing]) -> list[Sent]:
     return results
 
 
-async def deliver_question(context: Ctx, outgoing: list[Outgoing]) -> list[str]:
+async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> list[str]:
     """Deliver to the routed officials; cities that fail entirely are replaced. Cities reached."""
     cities: list[str] = []
     while outgoing:
-        recorded = await delivery_records.record_deliveries(
-            context.deps, await deliver(context, outgoing)
-        )
+        recorded = await delivery_records.record_deliveries(deps, await deliver(bot, outgoing))
         cities, outgoing = recorded.cities, recorded.more
     return cities
 
 
 async def notify(
-    context: Ctx, person: Person, text: str, kb: InlineKeyboardMarkup | None = None
+    bot: Bot, person: Person, text: str, kb: InlineKeyboardMarkup | None = None
 ) -> None:
     try:
-        await send_text(context.bot, person.chat_id, text, kb)
+        await send_text(bot, person.chat_id, text, kb)
     except TelegramError as exc:
         log.info("notice failed official_id=%s error=%s", person.official_id, exc)
 

@@ -38,7 +38,6 @@ from handlers.admin_buttons import (
 )
 from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.error_texts import error_text
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num, period_keyboard, period_text
@@ -213,7 +212,6 @@ async def _show_toggles(
     await show(update, prompt, _toggle_keyboard(choices, data.get(kind, []), kind, page))
 
 
-@on_step(STEP_DATES)
 async def step_dates(update: Update, context: Ctx, state: Step) -> None:
     """Takes the typed period of the export, or says how to type it."""
     text = update.effective_message.text if update.effective_message else None
@@ -231,7 +229,6 @@ async def step_dates(update: Update, context: Ctx, state: Step) -> None:
     await show_export_menu(update, context, data)
 
 
-@on_step(STEP_MENU)
 async def step_menu(update: Update, context: Ctx, state: Step) -> None:
     """A message while the export menu is open: point to the buttons."""
     await reply(update, _("Please use the buttons above, or send /cancel."))

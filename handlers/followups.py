@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from telegram import Bot
 
-from bot import scheduling
 from bot.i18n import _, current_locale, format_list, use_locale
 from bot.runtime import Deps
 from bot.services import followups
 from bot.services.followups import Escalation, NudgeNotice
 from handlers.common import esc
-from handlers.context import Ctx
 from handlers.exchange_render import answer_buttons, media_label, route_button
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import markup
@@ -43,30 +40,21 @@ def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
     return text, kb.to_dict()
 
 
-@dataclass
-class JobContext:
-    """What the exchange's delivery functions use from a callback context, for a job."""
-
-    bot: Bot
-    deps: Deps
-
-
 async def follow_up(bot: Bot, deps: Deps) -> None:
-    """Nudge, escalate, and tell the people concerned (one scheduler tick)."""
+    """Scheduler job: nudge, escalate, and tell the people concerned."""
     now = deps.clock.now()
     await followups.run_nudges(deps, now, nudge_notice)
-    ctx = cast(Ctx, JobContext(bot, deps))
     for e in await followups.run_escalations(deps, now):
-        await _escalated(ctx, e)
+        await _escalated(bot, deps, e)
 
 
-async def _escalated(ctx: Ctx, e: Escalation) -> None:
+async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
     if e.stage == "redeliver":
-        await deliver_question(ctx, e.deliveries)
+        await deliver_question(bot, deps, e.deliveries)
         return
     cities: list[str] = []
     if e.stage == "rerouted":
-        reached = await deliver_question(ctx, e.deliveries)
+        reached = await deliver_question(bot, deps, e.deliveries)
         new = {o.recipient.city_name for o in e.deliveries}
         cities = [c for c in reached if c in new]
     with use_locale(e.asker.locale):
@@ -81,7 +69,7 @@ async def _escalated(ctx: Ctx, e: Escalation) -> None:
                 "No answer yet to your question on {topic}. The organisers have been asked to "
                 "find someone who can help."
             ).format(topic=topic)
-    await notify(ctx, e.asker, text)
+    await notify(bot, e.asker, text)
     if cities:
         return
     for organiser in e.organisers:
@@ -98,12 +86,4 @@ async def _escalated(ctx: Ctx, e: Escalation) -> None:
                 city=esc(e.asker.city_name),
             )
             kb = markup([route_button(e.question_id)])
-        await notify(ctx, organiser, text, kb)
-
-
-async def followups_job(app: Any) -> None:
-    """Scheduler job: nudges and escalations that fell due."""
-    await follow_up(app.bot, app.bot_data.deps)
-
-
-scheduling.JOBS.append(("followups", followups_job, lambda settings: settings.followup_job_seconds))
+        await notify(bot, organiser, text, kb)

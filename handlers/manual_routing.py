@@ -40,7 +40,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
         case RouteToCity(question_id, city_id):
             outgoing = await manual_routing.route_by_hand(deps, user_id, question_id, city_id)
             await answer(query)
-            cities = await deliver_question(context, outgoing)
+            cities = await deliver_question(context.bot, context.deps, outgoing)
             if not cities:
                 await show(update, _("It could not be delivered to anyone in that city."))
                 return
@@ -53,6 +53,6 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
                     topic=esc(outgoing[0].topic.name(current_locale())),
                     cities=format_list([esc(c) for c in cities]),
                 )
-            await notify(context, asker, text)
+            await notify(context.bot, asker, text)
         case _:
             raise_bad()

@@ -55,7 +55,7 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                     city=esc(a.city_name),
                     topic=esc(thanks.topic.name(current_locale())),
                 )
-            await notify(context, helper, text)
+            await notify(context.bot, helper, text)
         await reply(
             update,
             ngettext(

@@ -13,7 +13,6 @@ from bot.services.errors import ErrorCode
 from bot.services.profile import get_profile, get_profile_any
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.error_texts import error_message
 from handlers.keyboards import button, markup, paged, rows
 from handlers.people_buttons import (
@@ -121,7 +120,6 @@ async def show_city_picker(update: Update, cities: list[CityInfo], page: int) ->
     await show(update, text, InlineKeyboardMarkup(body))
 
 
-@on_step(onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME)
 @guarded
 async def step_name(update: Update, context: Ctx, state: Step) -> None:
     """Takes the name typed by the official."""
@@ -138,7 +136,6 @@ async def step_name(update: Update, context: Ctx, state: Step) -> None:
     await after_edit(update, context, nxt)
 
 
-@on_step(onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION)
 @guarded
 async def step_position(update: Update, context: Ctx, state: Step) -> None:
     """Takes the position typed by the official."""
@@ -157,15 +154,6 @@ async def step_position(update: Update, context: Ctx, state: Step) -> None:
     await after_edit(update, context, nxt)
 
 
-@on_step(
-    onboarding.STEP_CITY,
-    onboarding.STEP_PICK_CITY,
-    onboarding.STEP_TOPICS,
-    profile_steps.STEP_EDIT_TOPICS,
-    onboarding.STEP_LANGUAGES,
-    profile_steps.STEP_EDIT_LANGUAGES,
-    onboarding.STEP_PRIVACY,
-)
 async def step_buttons(update: Update, context: Ctx, state: Step) -> None:
     """A message where a button is expected: say so and show the buttons again."""
     await reply(update, _("Please use the buttons below."))

@@ -5,18 +5,16 @@ that sends due runs."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import Update
 
-from bot import scheduling
 from bot.i18n import _
+from bot.runtime import Deps
 from bot.services import dialog, reminder_draft, reminder_list, reminder_runs
 from bot.services.dialog import Step
 from bot.services.reminder_list import Role
 from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
-from handlers.dialog import on_step
 from handlers.keyboards import button, markup
 from handlers.outreach_buttons import (
     ReminderAudience,
@@ -56,7 +54,6 @@ async def cmd_reminders(update: Update, context: Ctx) -> None:
     await show_list(update, context)
 
 
-@on_step("remind.")
 @guarded
 async def on_typed(update: Update, context: Ctx, state: Step) -> None:
     """A message during /remind: the reminder itself, or a typed date or time."""
@@ -177,15 +174,11 @@ async def on_list(update: Update, context: Ctx) -> None:
 # ---- the scheduler job -------------------------------------------------------------------
 
 
-async def reminders_job(app: Any) -> None:
+async def reminders_job(deps: Deps) -> None:
     """Scheduler job: send due reminder runs (late within the grace period, else skipped)."""
-    deps = app.bot_data.deps
     while True:
         report = await reminder_runs.run_due(
             deps, deps.clock.now(), reminder_notice, limit=JOB_BATCH
         )
         if report.claimed < JOB_BATCH:
             return
-
-
-scheduling.JOBS.append(("reminders", reminders_job, lambda settings: settings.reminder_job_seconds))

@@ -159,7 +159,7 @@ async def test_organiser_broadcasts_a_photo_to_a_country(harness: Harness) -> No
     await h.press(org, "Send now")  # a second tap sends nothing more
     assert "no longer active" in h.tg.alerts()[-1]
 
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     assert "0 of 3 sent" in h.last_text(org)
     stats = await drain(h)
     assert stats.sent == 3
@@ -172,11 +172,11 @@ async def test_organiser_broadcasts_a_photo_to_a_country(harness: Harness) -> No
     assert h.tg.of("copyMessage", p["potenza_both"].chat_id) == []
     assert h.tg.of("copyMessage", p["blocked"].chat_id) == []
 
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     assert any("finished: 3 of 3 sent" in t for t in h.texts(org))
     await drain(h)  # the report goes through the outbox
     assert "Delivered: 3 of 3" in h.last_text(org)
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     await drain(h)
     assert sum("delivery report" in t for t in h.texts(org)) == 1  # reported once
     await h.command(org, "/broadcasts")
@@ -190,13 +190,13 @@ async def test_the_final_report_survives_a_failed_send(harness: Harness) -> None
     await broadcast_now(h, org, "Evacuation drill")
     await drain(h)
     h.tg.server_error(method="sendMessage", chat_id=org.id)  # the report's first try
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     assert (await drain(h)).retried == 1
     assert not any("delivery report" in t for t in h.texts(org))
 
     h.deps.clock.advance(minutes=1)  # past the retry's backoff
     await drain(h)
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     await drain(h)
     assert [t for t in h.texts(org) if "delivery report" in t] == [
         "<b>Broadcast #1: delivery report</b>\nDelivered: 5 of 5\nFailed: 0\n"
@@ -234,7 +234,7 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
         )
     assert rows[p["kass_heat"].id].chat_id == -p["kass_heat"].id  # erased: no chat id kept
 
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     await drain(h)
     assert h.last_text(org) == (
         "<b>Broadcast #1: delivery report</b>\nDelivered: 3 of 5\nFailed: 0\n"
@@ -251,14 +251,14 @@ async def test_progress_is_edited_in_place_no_more_often_than_the_interval(
     net = await network(h)
     org = net["organiser"]
     await broadcast_now(h, org, "Meeting notes")
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     [progress] = [c for c in h.tg.of("sendMessage", org.id) if "is going out" in (c.text or "")]
     await drain(h, max_rows=2)
     edits = lambda: [c for c in h.tg.of("editMessageText", org.id) if "going out" in (c.text or "")]  # noqa: E731
-    await progress_job(h.app)  # too soon: no edit
+    await progress_job(h.app.bot, h.deps)  # too soon: no edit
     assert not edits()
     h.deps.clock.advance(seconds=h.deps.settings.broadcast_progress_seconds)
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     [edit] = edits()
     assert edit.params["message_id"] == progress.message_id and "2 of 5 sent" in (edit.text or "")
 
@@ -285,7 +285,7 @@ async def test_schedule_goes_at_its_time_in_the_organisers_timezone(harness: Har
     assert "Scheduled: broadcast #1 goes to 5 officials" in h.last_text(org)
 
     assert (await drain(h)).sent == 0
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     h.deps.clock.set(datetime(2026, 3, 2, 13, 29, tzinfo=UTC))
     assert (await drain(h)).sent == 0
     await h.command(org, "/broadcasts")
@@ -293,7 +293,7 @@ async def test_schedule_goes_at_its_time_in_the_organisers_timezone(harness: Har
 
     h.deps.clock.set(datetime(2026, 3, 2, 13, 30, tzinfo=UTC))
     assert (await drain(h)).sent == 5
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     await drain(h)
     assert "Delivered: 5 of 5" in h.last_text(org)
 
@@ -316,7 +316,7 @@ async def test_cancel_a_scheduled_broadcast_sends_nothing(harness: Harness) -> N
     assert "Broadcast #1 cancelled: 0 sent, 5 not sent." in h.last_text(org)
     h.deps.clock.advance(days=5)
     assert (await drain(h)).sent == 0
-    await progress_job(h.app)
+    await progress_job(h.app.bot, h.deps)
     assert not [
         c for c in h.tg.of("copyMessage") if c.params.get("message_id") != 1 and c.chat_id != org.id
     ]

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.app import scheduled_jobs
 from bot.clock import FakeClock
 from bot.db.engine import Database
 from bot.db.models import Delivery, Official, Question, QuestionStatus
 from bot.runtime import Deps
 from bot.services import digest
-from handlers.digest import digest_job, digest_notice
+from handlers.digest import digest_notice
 from tests.factories import make_city, make_official, make_topic
 from tests.harness.updates import Harness
 
@@ -207,7 +208,8 @@ async def test_digest_waits_for_the_end_of_quiet_hours(
 async def test_digest_job_uses_the_application_clock(harness: Harness, clock: FakeClock) -> None:
     x = await exchange(harness.deps.db)
     clock.set(MONDAY_0900_UTC)
-    await digest_job(harness.app)
+    jobs = {job.name: job for job in scheduled_jobs(harness.app)}
+    await jobs["digest"].run()
     assert set(await rows(harness.deps.db)) == {x["fr"].id, x["en"].id, x["es"].id}
 
 

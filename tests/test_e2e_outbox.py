@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.db import repo
+from bot.db import dialogs
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.db.models import (
@@ -301,7 +301,7 @@ async def schedule_reminder(url: str, text: str, run_at: datetime) -> int:
             "event_at": None,
         }
         async with deps.db.transaction() as session:
-            await repo.put_dialog(
+            await dialogs.put_dialog(
                 session, ORGANISER.id, reminder_draft.STEP_CONFIRM, data, deps.clock.now()
             )
         return (await reminder_draft.confirm(deps, ORGANISER.id)).id

@@ -22,7 +22,13 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
-from bot.services import recurrence, reminder_draft, reminder_list, reminder_runs
+from bot.services import (
+    recurrence,
+    reminder_audience,
+    reminder_draft,
+    reminder_list,
+    reminder_runs,
+)
 from bot.services.errors import NotAllowed
 from bot.services.reminder_runs import ReminderNotice
 from bot.services.targeting import resolve_recipients
@@ -161,11 +167,11 @@ async def test_remind_once_with_event_time_in_each_recipients_timezone(
     assert row.text == "Call with &lt;b&gt;Potenza&lt;/b&gt; &amp; partners"
 
     clock.set(datetime(2026, 3, 5, 8, 59, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert await outbox(h.deps.db) == []
 
     clock.set(datetime(2026, 3, 5, 9, 0, 10, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     rows = {d.recipient_id: d for d in await outbox(h.deps.db)}
     assert set(rows) == {n["organiser"].id, n["mr"].id, n["tn"].id}
     # Nouakchott is UTC+0 and reads French; Gabès is UTC+1 and reads English.
@@ -179,7 +185,7 @@ async def test_remind_once_with_event_time_in_each_recipients_timezone(
     assert rows[n["mr"].id].dedupe_key == f"r:1:20260305T090000Z:{n['mr'].id}"
     assert (await reminder_row(h.deps.db, 1)).status == ReminderStatus.DONE
 
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert len(await outbox(h.deps.db)) == 3
 
 
@@ -213,7 +219,7 @@ async def test_remind_weekly_by_topic_and_a_copied_photo(
     assert row.source_message_id == photo["message_id"] and row.text is None
 
     clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     rows = await outbox(h.deps.db)
     assert [(d.recipient_id, d.method, d.message_id) for d in rows] == [
         (n["mr"].id, "copy", photo["message_id"])
@@ -307,7 +313,7 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     assert "Paused." in plain(h.last_text(org))
 
     clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert await outbox(h.deps.db) == []
 
     clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))
@@ -317,14 +323,14 @@ async def test_pause_resume_delete(harness: Harness, clock: FakeClock) -> None:
     assert row.next_run_at == datetime(
         2026, 3, 10, 9, 0, tzinfo=UTC
     )  # the next Tuesday, not a catch-up
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert await outbox(h.deps.db) == []
 
     clock.set(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert len(await outbox(h.deps.db, reminder_id=once)) == 3
     clock.set(datetime(2026, 3, 24, 9, 0, tzinfo=UTC))
-    await reminders_job(h.app)  # the Tuesday run, pending in the outbox
+    await reminders_job(h.deps)  # the Tuesday run, pending in the outbox
 
     await h.command(org, "/reminders")
     await h.press(org, f"Delete #{rid}")
@@ -427,7 +433,7 @@ async def test_missed_one_off_within_grace_is_sent_marked_late(
     due = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
     rid = await add_reminder(h.deps.db, run_at=due)
     clock.set(due + timedelta(minutes=45))  # the bot comes back; grace is 60 minutes
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     rows = {d.recipient_id: plain(d.text) for d in await outbox(h.deps.db)}
     assert len(rows) == 3
     assert (
@@ -449,7 +455,7 @@ async def test_missed_one_off_beyond_grace_is_skipped_and_shown(
     rid = await add_reminder(h.deps.db, run_at=due)
     clock.set(due + timedelta(minutes=61))
     with caplog.at_level("WARNING"):
-        await reminders_job(h.app)
+        await reminders_job(h.deps)
     assert await outbox(h.deps.db) == []
     assert f"reminder skipped reminder_id={rid}" in caplog.text
     [skipped] = await audits(h.deps.db, "reminder.skipped")
@@ -475,7 +481,7 @@ async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(
     rid = await add_reminder(h.deps.db, rule=rule)
     # Down from before Tuesday 3 March until Tuesday 10 March 10:20 in Rome.
     clock.set(datetime(2026, 3, 10, 9, 20, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     rows = await outbox(h.deps.db)
     assert {d.dedupe_key.split(":")[2] for d in rows} == {"20260310T090000Z"}
     assert all("Sent late" in (d.text or "") for d in rows if d.recipient_id != n["mr"].id)
@@ -492,7 +498,7 @@ async def test_recurring_after_long_downtime_sends_latest_run_late_then_resumes(
 
     # Down again, beyond the grace period: the run is skipped and the next one is kept.
     clock.set(datetime(2026, 3, 17, 12, 0, tzinfo=UTC))
-    await reminders_job(h.app)
+    await reminders_job(h.deps)
     assert len(await outbox(h.deps.db)) == len(rows)
     assert (await reminder_row(h.deps.db, rid)).next_run_at == datetime(2026, 3, 24, 9, tzinfo=UTC)
 
@@ -612,10 +618,26 @@ async def test_targeting_narrows_by_every_key(db: Database) -> None:
     assert await ids({"countries": ["TN"], "languages": ["en"]}) == []
 
 
+async def test_audience_picker_offers_countries_cities_and_topics(db: Database) -> None:
+    await make_city(db, "Gabès")
+    await make_city(db, "Potenza", "IT", ROME)
+    await make_topic(db, "flood-risk")
+    async with db.transaction() as s:
+        countries = [o.name for o in await reminder_audience.options(s, "countries", [])]
+        cities = [o.name for o in await reminder_audience.options(s, "cities", [])]
+        topics = [o.name for o in await reminder_audience.options(s, "topics", [])]
+    assert (countries, sorted(cities), topics) == (
+        ["IT", "TN"],
+        ["Gabès", "Potenza"],
+        ["flood-risk"],
+    )
+
+
 async def test_scheduler_runs_the_jobs_at_the_configured_intervals(harness: Harness) -> None:
     from bot import scheduling
+    from bot.app import scheduled_jobs
 
-    await scheduling.start(harness.app)
+    await scheduling.start(harness.app, scheduled_jobs(harness.app))
     try:
         jobs = {job.id: job for job in harness.app.bot_data.scheduler.get_jobs()}
         assert jobs["reminders"].trigger.interval == timedelta(seconds=15)

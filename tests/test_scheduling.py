@@ -12,18 +12,17 @@ from tests.harness.updates import Harness
 
 
 async def test_stop_lets_a_running_job_finish(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[str] = []
 
-    async def busy(app: object) -> None:  # e.g. the reminders job in its transaction
+    async def busy() -> None:  # e.g. the reminders job in its transaction
         started.set()
         await release.wait()
         finished.append("busy")
 
-    monkeypatch.setattr(scheduling, "JOBS", [("busy", busy, 60.0)])
-    await scheduling.start(harness.app)
+    await scheduling.start(harness.app, [scheduling.Job("busy", busy, 60.0)])
     await asyncio.wait_for(started.wait(), 10)
 
     stopping = asyncio.create_task(scheduling.stop(harness.app))

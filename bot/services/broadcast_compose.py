@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, outbox, repo
+from bot.db import audience, audit_log, catalogue, dialogs, outbox
 from bot.db import broadcasts as stored
 from bot.db.models import BroadcastStatus, DialogState, Official, Role
 from bot.i18n import SUPPORTED_LOCALES
@@ -90,7 +90,7 @@ async def begin(deps: Deps, tg_user_id: int) -> None:
     """Start a new broadcast: the next message the organiser sends is the one to broadcast."""
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
-        await repo.put_dialog(session, tg_user_id, STEP_MESSAGE, {}, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_MESSAGE, {}, deps.clock.now())
 
 
 async def set_message(deps: Deps, tg_user_id: int, chat_id: int, message_id: int) -> Draft:
@@ -99,7 +99,7 @@ async def set_message(deps: Deps, tg_user_id: int, chat_id: int, message_id: int
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         await _draft_state(session, tg_user_id, STEP_MESSAGE)
         data = {"chat": chat_id, "msg": message_id, "target": {}}
-        await repo.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
         return await _draft(session, deps, official, data)
 
 
@@ -117,7 +117,7 @@ async def _update_target(deps: Deps, tg_user_id: int, change: Any) -> Draft:
         data = dict(state.data)
         data["target"] = targeting.normalize(change(targeting.normalize(data.get("target"))))
         data.pop("when", None)
-        await repo.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
         return await _draft(session, deps, official, data)
 
 
@@ -152,11 +152,13 @@ async def options(deps: Deps, dimension: str) -> list[Option]:
         if dimension == "countries":
             return [Option(c, c) for c in await audience.countries(session)]
         if dimension == "cities":
-            return [Option(c.id, c.name, detail=c.country) for c in await repo.all_cities(session)]
+            return [
+                Option(c.id, c.name, detail=c.country) for c in await catalogue.all_cities(session)
+            ]
         if dimension == "topics":
             return [
                 Option(t.id, t.slug, {k: str(v) for k, v in (t.names or {}).items()})
-                for t in await repo.all_topics(session)
+                for t in await catalogue.all_topics(session)
             ]
         if dimension == "languages":
             return [Option(code, code) for code in SUPPORTED_LOCALES]
@@ -174,7 +176,7 @@ async def ask_time(deps: Deps, tg_user_id: int) -> Draft:
         draft = await _draft(session, deps, official, data)
         if draft.count == 0:
             raise ServiceError(ErrorCode.NO_RECIPIENTS)
-        await repo.put_dialog(session, tg_user_id, STEP_WHEN, data, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_WHEN, data, deps.clock.now())
         return draft
 
 
@@ -194,14 +196,14 @@ async def set_time(deps: Deps, tg_user_id: int, text: str) -> Draft:
         if when > now + MAX_AHEAD:
             raise ServiceError(ErrorCode.TIME_FAR, timezone=tz)
         data["when"] = when.isoformat()
-        await repo.put_dialog(session, tg_user_id, STEP_CONFIRM_WHEN, data, now)
+        await dialogs.put_dialog(session, tg_user_id, STEP_CONFIRM_WHEN, data, now)
         return await _draft(session, deps, official, data)
 
 
 async def cancel_draft(deps: Deps, tg_user_id: int) -> None:
     async with deps.db.transaction() as session:
         await _draft_state(session, tg_user_id, STEP_MESSAGE, *COMPOSE_STEPS)
-        await repo.clear_dialog(session, tg_user_id)
+        await dialogs.clear_dialog(session, tg_user_id)
 
 
 async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
@@ -252,8 +254,8 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
                 for official_id, chat_id in recipients
             ),
         )
-        await repo.clear_dialog(session, tg_user_id)
-        await repo.audit(
+        await dialogs.clear_dialog(session, tg_user_id)
+        await audit_log.record(
             session,
             now,
             "broadcast.scheduled" if when else "broadcast.sent",

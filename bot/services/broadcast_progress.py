@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import audit_log, outbox
 from bot.db import broadcasts as stored
-from bot.db import outbox, repo
 from bot.db.models import Broadcast, BroadcastStatus, DeliveryStatus, OfficialStatus, Role
 from bot.runtime import Deps
 from bot.services.errors import ErrorCode, NotFound, ServiceError
@@ -125,7 +125,7 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
         broadcast.finished_at = now
         counts = (await _counts(session, [broadcast.id]))[broadcast.id]
         _store_counts(broadcast, counts)
-        await repo.audit(
+        await audit_log.record(
             session,
             now,
             "broadcast.cancelled",

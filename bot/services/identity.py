@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db import repo
+from bot.db import officials
 from bot.db.models import Official, OfficialStatus, Role
 from bot.i18n import negotiate
 from bot.runtime import Deps
@@ -64,7 +64,7 @@ async def whoami(deps: Deps, tg_user_id: int, language_code: str | None) -> Me:
     # Every update runs this, read fresh each time (never cached, so a removed or blocked
     # official is refused from their next update on).
     async with deps.db.read() as session:
-        official = await repo.official_by_tg(session, tg_user_id)
+        official = await officials.official_by_tg(session, tg_user_id)
     return me_from(deps.settings, official, tg_user_id, language_code)
 
 
@@ -72,14 +72,7 @@ async def require_role(
     session: AsyncSession, settings: Settings, tg_user_id: int, role: Role
 ) -> Official | None:
     """The acting official if their role is at least `role` (admins may have no row yet)."""
-    official = await repo.official_by_tg(session, tg_user_id)
+    official = await officials.official_by_tg(session, tg_user_id)
     if ROLE_RANK[effective_role(settings, official, tg_user_id)] < ROLE_RANK[role]:
         raise NotAllowed(ErrorCode.NOT_ALLOWED, required=role.value)
-    return official
-
-
-async def require_registered(session: AsyncSession, tg_user_id: int) -> Official:
-    official = await repo.official_by_tg(session, tg_user_id)
-    if official is None or official.status not in REGISTERED:
-        raise NotAllowed(ErrorCode.NOT_REGISTERED)
     return official

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import repo
+from bot.db import catalogue
 from bot.db.models import Official
 from bot.services.errors import ErrorCode, InvalidInput
 
@@ -23,7 +23,7 @@ _TIME = re.compile(r"^\s*(\d{1,2})[:.h](\d{2})\s*$")
 
 async def organiser_timezone(session: AsyncSession, official: Official | None) -> str:
     """The timezone of the official's city; UTC when they have none."""
-    city = await repo.city_by_id(session, official.city_id if official else None)
+    city = await catalogue.city_by_id(session, official.city_id if official else None)
     return city.timezone if city else "UTC"
 
 

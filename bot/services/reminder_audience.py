@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, repo
+from bot.db import audience, catalogue
 
 AUDIENCE_KINDS = ("countries", "cities", "topics")
 
@@ -28,13 +28,14 @@ async def options(session: AsyncSession, kind: str, selected: list[Any]) -> list
     chosen = {str(s) for s in selected}
     if kind == "countries":
         return [Option(c, c, selected=c in chosen) for c in await audience.countries(session)]
+    if kind == "cities":
         return [
             Option(str(c.id), c.name, selected=str(c.id) in chosen)
-            for c in await repo.all_cities(session)
+            for c in await catalogue.all_cities(session)
         ]
     return [
         Option(str(t.id), t.slug, dict(t.names or {}), str(t.id) in chosen)
-        for t in await repo.all_topics(session)
+        for t in await catalogue.all_topics(session)
     ]
 
 

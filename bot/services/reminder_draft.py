@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import audit_log, dialogs, officials
 from bot.db import reminders as stored
-from bot.db import repo
 from bot.db.models import Reminder, ReminderStatus, Role
 from bot.runtime import Deps
 from bot.services import recurrence as rec
@@ -56,7 +56,7 @@ async def _open_draft(
 ) -> tuple[dict[str, Any], str, str]:
     """The organiser's draft if it is at one of `steps`, with their timezone; else 'stale'."""
     official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
-    state = await repo.get_dialog(session, tg_user_id)
+    state = await dialogs.get_dialog(session, tg_user_id)
     if state is None or not state.step.startswith("remind.") or (steps and state.step not in steps):
         raise ServiceError(ErrorCode.STALE)
     return dict(state.data or {}), state.step, await organiser_timezone(session, official)
@@ -86,7 +86,7 @@ async def _save(
     data: dict[str, Any],
     timezone: str,
 ) -> Draft:
-    await repo.put_dialog(session, tg_user_id, step, data, deps.clock.now())
+    await dialogs.put_dialog(session, tg_user_id, step, data, deps.clock.now())
     choices: list[Option] = []
     if step == STEP_PICK:
         kind = data["pick"]
@@ -238,7 +238,7 @@ async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_CONFIRM)
-        author = await repo.official_by_tg(session, tg_user_id)
+        author = await officials.official_by_tg(session, tg_user_id)
         when = data["when"]
         reminder = Reminder(
             author_id=author.id if author else None,
@@ -260,8 +260,8 @@ async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
             reminder.rule = _rule_of(when, tz, now)
             reminder.next_run_at = rec.next_after(reminder.rule, tz, now)
         await stored.add(session, reminder)
-        await repo.clear_dialog(session, tg_user_id)
-        await repo.audit(
+        await dialogs.clear_dialog(session, tg_user_id)
+        await audit_log.record(
             session,
             now,
             "reminder.created",

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import outbox, repo
+from bot.db import audit_log, outbox
 from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus, Role
 from bot.runtime import Deps
@@ -115,7 +115,7 @@ async def pause(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder = await _for_update(session, reminder_id)
         if reminder.status == ReminderStatus.ACTIVE:
             reminder.status = ReminderStatus.PAUSED
-            await repo.audit(
+            await audit_log.record(
                 session,
                 deps.clock.now(),
                 "reminder.paused",
@@ -140,7 +140,7 @@ async def resume(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
             elif reminder.next_run_at is None or reminder.next_run_at <= now:
                 raise InvalidInput(ErrorCode.TIME_PASSED)
             reminder.status = ReminderStatus.ACTIVE
-            await repo.audit(
+            await audit_log.record(
                 session,
                 now,
                 "reminder.resumed",
@@ -161,7 +161,7 @@ async def delete(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder.status = ReminderStatus.DELETED
         reminder.next_run_at = None
         await outbox.cancel_reminder(session, reminder.id)
-        await repo.audit(
+        await audit_log.record(
             session,
             now,
             "reminder.deleted",

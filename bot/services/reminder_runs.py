@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, outbox, repo
+from bot.db import audience, audit_log, outbox
 from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus
 from bot.runtime import Deps
@@ -143,7 +143,7 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
                     late_by,
                     deps.settings.reminder_grace_minutes,
                 )
-                await repo.audit(
+                await audit_log.record(
                     session,
                     now,
                     "reminder.skipped",
@@ -166,7 +166,7 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
                         send.isoformat(),
                         late_by,
                     )
-                    await repo.audit(
+                    await audit_log.record(
                         session,
                         now,
                         "reminder.late",

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.db import exchange_stats, repo
+from bot.db import audit_log, catalogue, exchange_stats
 from bot.db.exchange_stats import ExportFilter
 from bot.db.models import (
     Role,
@@ -146,8 +146,8 @@ def parse_dates(text: str, now: datetime) -> tuple[datetime, datetime]:
 async def filter_choices(deps: Deps, actor_tg_id: int, locale: str) -> FilterChoices:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
-        cities = await repo.all_cities(session)
-        topics = await repo.all_topics(session)
+        cities = await catalogue.all_cities(session)
+        topics = await catalogue.all_topics(session)
         countries = sorted({c.country for c in cities})
         return FilterChoices(
             cities=[Choice(str(c.id), f"{c.name} ({c.country})") for c in cities],
@@ -163,12 +163,12 @@ async def resolve_names(
     async with deps.db.transaction() as session:
         city_ids: list[int] = []
         for name in city_names:
-            city = await repo.city_by_name(session, name)
+            city = await catalogue.city_by_name(session, name)
             if city is None:
                 raise NotFound(ErrorCode.NOT_FOUND, what="city", name=name)
             city_ids.append(city.id)
         topic_ids: list[int] = []
-        topics = {t.slug: t for t in await repo.all_topics(session)}
+        topics = {t.slug: t for t in await catalogue.all_topics(session)}
         for slug in topic_slugs:
             topic = topics.get(slug)
             if topic is None:
@@ -193,7 +193,7 @@ async def start_export(
         actor = None
         if actor_tg_id is not None:
             actor = await require_role(session, deps.settings, actor_tg_id, Role.ADMIN)
-        entry = await repo.audit(
+        entry = await audit_log.record(
             session,
             deps.clock.now(),
             "export.created",
@@ -220,9 +220,9 @@ async def export_rows(
     async with deps.db.transaction() as session:
         cities = {
             c.id: (c.name, c.country, zone_named(c.timezone, zones))
-            for c in await repo.all_cities(session)
+            for c in await catalogue.all_cities(session)
         }
-        topics = {t.id: t.name(locale) for t in await repo.all_topics(session)}
+        topics = {t.id: t.name(locale) for t in await catalogue.all_topics(session)}
         people: dict[int, tuple[str | None, int | None, bool]] = {
             p.id: (ERASED_NAME if p.erased else p.name, p.city_id, p.erased)
             for p in await exchange_stats.participants(session)
@@ -247,8 +247,8 @@ async def stats(
     async with deps.db.transaction() as session:
         if actor_tg_id is not None:
             await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        cities = {c.id: c for c in await repo.all_cities(session)}
-        topics = {t.id: t for t in await repo.all_topics(session)}
+        cities = {c.id: c for c in await catalogue.all_cities(session)}
+        topics = {t.id: t for t in await catalogue.all_topics(session)}
 
         active = await exchange_stats.active_per_city(session)
         active_rows = [
@@ -317,7 +317,7 @@ async def weekly_series(
     async with deps.db.transaction() as session:
         if actor_tg_id is not None:
             await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
-        groups = {t.id: t.group_name(locale) for t in await repo.all_topics(session)}
+        groups = {t.id: t.group_name(locale) for t in await catalogue.all_topics(session)}
         counts: dict[str, dict[tuple[date, str], int]] = {
             "q": defaultdict(int),
             "a": defaultdict(int),

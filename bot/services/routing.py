@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, repo, routing_stats, routings
+from bot.db import catalogue, exchange_log, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.db.officials import official_by_id
 from bot.runtime import Deps
@@ -316,7 +316,7 @@ async def route_to_city(
     session: AsyncSession, deps: Deps, question: Question, city_id: int, reason: str
 ) -> list[RoutingDecision]:
     """Route by hand to one city: its officials covering the topic, else all its active ones."""
-    city = await repo.city_by_id(session, city_id)
+    city = await catalogue.city_by_id(session, city_id)
     if city is None:
         return []
     routed_cities, already = await routings.routed(session, question.id)
@@ -331,7 +331,7 @@ async def route_to_official(
     session: AsyncSession, deps: Deps, question: Question, official: Official, reason: str
 ) -> list[RoutingDecision]:
     """Route to one official who offered to answer (from the weekly digest)."""
-    city = await repo.city_by_id(session, official.city_id)
+    city = await catalogue.city_by_id(session, official.city_id)
     assert city is not None
     routed_cities, _already = await routings.routed(session, question.id)
     chosen = [Ranked(city.id, city.name, 0.0, reason)]

@@ -108,9 +108,6 @@ class Pacer:
         """Telegram said 429: nothing goes before `until`."""
         self._paused_until = max(self._paused_until, until)
 
-    def sends_within(self, start: float, end: float) -> int:
-        return sum(1 for t in self._log if start <= t < end)
-
 
 def pacer_for(settings: Any) -> Pacer:
     return Pacer(

@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, participants, repo
+from bot.db import dialogs, exchange_log, participants
 from bot.db.models import ExchangeKind, Official, Question, Routing
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo
@@ -27,7 +27,7 @@ async def begin_answer(deps: Deps, tg_user_id: int, routing_id: int) -> Brief:
         routing, question = await lookups.my_routing(session, me, routing_id)
         if question.status in CLOSED:
             raise ServiceError(ErrorCode.CLOSED)
-        await repo.put_dialog(
+        await dialogs.put_dialog(
             session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id}, deps.clock.now()
         )
         return await lookups.brief(session, question, routing.id)
@@ -37,7 +37,7 @@ async def continue_album(deps: Deps, tg_user_id: int, routing_id: int, group: st
     """The answer just relayed was one item of an album, whose items arrive one message each:
     the step stays open for the rest of that album only (step_answer ends it otherwise)."""
     async with deps.db.transaction() as session:
-        await repo.put_dialog(
+        await dialogs.put_dialog(
             session,
             tg_user_id,
             STEP_ANSWER,
@@ -49,7 +49,7 @@ async def continue_album(deps: Deps, tg_user_id: int, routing_id: int, group: st
 async def album_continues(deps: Deps, tg_user_id: int, routing_id: int | None, group: str) -> bool:
     """Whether an earlier item of this album already went to this thread (continue_album)."""
     async with deps.db.read() as session:
-        state = await repo.get_dialog(session, tg_user_id)
+        state = await dialogs.get_dialog(session, tg_user_id)
     return (
         state is not None
         and state.step == STEP_ANSWER
@@ -69,7 +69,7 @@ async def begin_reply(deps: Deps, tg_user_id: int, routing_id: int) -> Person:
         me = await lookups.registered(session, tg_user_id)
         routing, question = await lookups.thread_of(session, me, routing_id)
         other = question.asker_id if me.id == routing.recipient_id else routing.recipient_id
-        await repo.put_dialog(
+        await dialogs.put_dialog(
             session, tg_user_id, STEP_ANSWER, {"routing_id": routing.id}, deps.clock.now()
         )
         return (await lookups.load_people(session, [other]))[other]

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, questions, repo
+from bot.db import catalogue, dialogs, exchange_log, questions
 from bot.db.models import ExchangeKind, Official, QuestionStatus
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
@@ -50,20 +50,20 @@ async def start_ask(deps: Deps, tg_user_id: int) -> list[TopicInfo]:
         if official.city_id is None:
             raise NotAllowed(ErrorCode.NOT_REGISTERED)
         await check_rate(session, deps, official)
-        await repo.put_dialog(session, tg_user_id, STEP_TOPIC, {}, deps.clock.now())
-        return [topic_info(t) for t in await repo.all_topics(session)]
+        await dialogs.put_dialog(session, tg_user_id, STEP_TOPIC, {}, deps.clock.now())
+        return [topic_info(t) for t in await catalogue.all_topics(session)]
 
 
 async def topics(deps: Deps) -> list[TopicInfo]:
     async with deps.db.transaction() as session:
-        return [topic_info(t) for t in await repo.all_topics(session)]
+        return [topic_info(t) for t in await catalogue.all_topics(session)]
 
 
 async def choose_topic(deps: Deps, tg_user_id: int, topic_id: int) -> TopicInfo:
     async with deps.db.transaction() as session:
         await lookups.expect_step(session, tg_user_id, STEP_TOPIC, STEP_COMPOSE)
         topic = await lookups.topic_of(session, topic_id)
-        await repo.put_dialog(
+        await dialogs.put_dialog(
             session, tg_user_id, STEP_COMPOSE, {"topic_id": topic.id}, deps.clock.now()
         )
         return topic
@@ -110,7 +110,7 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
         preview = data.get("preview") if same_album else None
         if preview:
             new_data["preview"] = preview
-        await repo.put_dialog(session, tg_user_id, STEP_PREVIEW, new_data, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_PREVIEW, new_data, deps.clock.now())
         people = await lookups.load_people(session, [official.id])
         return Draft(
             topic,
@@ -126,11 +126,11 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
 async def remember_preview(deps: Deps, tg_user_id: int, head_id: int, copy_ids: list[int]) -> None:
     """The album preview now on screen, so the next item of the album refreshes it."""
     async with deps.db.transaction() as session:
-        state = await repo.get_dialog(session, tg_user_id)
+        state = await dialogs.get_dialog(session, tg_user_id)
         if state is None or state.step != STEP_PREVIEW:
             return
         data = dict(state.data or {}) | {"preview": {"head": head_id, "copies": copy_ids}}
-        await repo.put_dialog(session, tg_user_id, STEP_PREVIEW, data, deps.clock.now())
+        await dialogs.put_dialog(session, tg_user_id, STEP_PREVIEW, data, deps.clock.now())
 
 
 async def submit(deps: Deps, tg_user_id: int) -> AskResult:
@@ -168,7 +168,7 @@ async def submit(deps: Deps, tg_user_id: int) -> AskResult:
             created_at=now,
         )
         decisions = await route_round(session, deps, question, 1)
-        await repo.clear_dialog(session, tg_user_id)
+        await dialogs.clear_dialog(session, tg_user_id)
         topic = await lookups.topic_of(session, question.topic_id)
         if not decisions:
             question.organisers_notified_at = now
@@ -193,4 +193,4 @@ async def submit(deps: Deps, tg_user_id: int) -> AskResult:
 async def cancel_ask(deps: Deps, tg_user_id: int) -> None:
     async with deps.db.transaction() as session:
         await lookups.expect_step(session, tg_user_id, STEP_TOPIC, STEP_COMPOSE, STEP_PREVIEW)
-        await repo.clear_dialog(session, tg_user_id)
+        await dialogs.clear_dialog(session, tg_user_id)

@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, questions, repo, routings
+from bot.db import dialogs, exchange_log, questions, routings
 from bot.db.models import ExchangeKind, Official, Question, QuestionStatus, RoutingStatus
 from bot.runtime import Deps
 from bot.services.errors import ErrorCode, NotAllowed, ServiceError
@@ -42,9 +42,9 @@ async def decline(deps: Deps, tg_user_id: int, routing_id: int) -> list[Outgoing
             content_type="text",
             created_at=now,
         )
-        state = await repo.get_dialog(session, tg_user_id)
+        state = await dialogs.get_dialog(session, tg_user_id)
         if state is not None and state.step == STEP_ANSWER:
-            await repo.clear_dialog(session, tg_user_id)
+            await dialogs.clear_dialog(session, tg_user_id)
         await session.flush()
         log.info("question declined question_id=%s routing_id=%s", question.id, routing.id)
         return await delivery_records.reroute_exhausted(session, deps, question, {routing.city_id})

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import exchange_log, officials, questions, repo, routings
+from bot.db import audit_log, exchange_log, officials, questions, routings
 from bot.db.models import OfficialStatus, Question, RoutingStatus
 from bot.runtime import Deps
 from bot.services.exchange import lookups
@@ -32,7 +32,7 @@ async def mark_unreachable(session: AsyncSession, now: datetime, official_id: in
     official = await officials.official_by_id(session, official_id)
     if official is not None and official.status == OfficialStatus.ACTIVE:
         official.status = OfficialStatus.UNREACHABLE
-        await repo.audit(
+        await audit_log.record(
             session,
             now,
             "official.unreachable",

@@ -3,7 +3,7 @@ answers) and /inbox (questions still waiting for this official's answer)."""
 
 from __future__ import annotations
 
-from bot.db import exchange_log, questions, repo
+from bot.db import catalogue, exchange_log, questions
 from bot.db.models import RoutingStatus
 from bot.runtime import Deps
 from bot.services.catalogue import topic_info
@@ -26,7 +26,7 @@ async def my_questions(deps: Deps, tg_user_id: int) -> list[Brief]:
         cities = await questions.reached_cities(session, ids, REACHED)
         answers = await exchange_log.answer_counts(session, ids)
         people = await lookups.load_people(session, [me.id])
-        topics = {t.id: topic_info(t) for t in await repo.all_topics(session)}
+        topics = {t.id: topic_info(t) for t in await catalogue.all_topics(session)}
         return [
             Brief(
                 q.id,
@@ -56,7 +56,7 @@ async def inbox(deps: Deps, tg_user_id: int) -> list[Brief]:
             INBOX_MAX,
         )
         people = await lookups.load_people(session, [q.asker_id for _r, q in rows])
-        topics = {t.id: topic_info(t) for t in await repo.all_topics(session)}
+        topics = {t.id: topic_info(t) for t in await catalogue.all_topics(session)}
         return [
             Brief(
                 q.id,

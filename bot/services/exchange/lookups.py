@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import catalogue, participants, questions, repo, routings
+from bot.db import catalogue, dialogs, officials, participants, questions, routings
 from bot.db.models import City, Official, Question, Routing
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
@@ -62,7 +62,7 @@ def person_of_row(row: participants.PersonRow) -> Person:
 
 
 async def registered(session: AsyncSession, tg_user_id: int) -> Official:
-    official = await repo.official_by_tg(session, tg_user_id)
+    official = await officials.official_by_tg(session, tg_user_id)
     if official is None or official.status not in REGISTERED:
         raise NotAllowed(ErrorCode.NOT_REGISTERED)
     return official
@@ -76,7 +76,7 @@ async def topic_of(session: AsyncSession, topic_id: int) -> TopicInfo:
 
 
 async def expect_step(session: AsyncSession, tg_user_id: int, *steps: str) -> dict[str, Any]:
-    state = await repo.get_dialog(session, tg_user_id)
+    state = await dialogs.get_dialog(session, tg_user_id)
     if state is None or state.step not in steps:
         raise ServiceError(ErrorCode.STALE)
     return dict(state.data or {})

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.db import questions, repo
+from bot.db import audit_log, questions
 from bot.db.models import Role
 from bot.runtime import Deps
 from bot.services.catalogue import CityInfo, city_info
@@ -47,7 +47,7 @@ async def route_by_hand(
         )
         if not decisions:
             raise ServiceError(ErrorCode.NOBODY_IN_CITY)
-        await repo.audit(
+        await audit_log.record(
             session,
             now,
             "question.routed_by_hand",

@@ -27,20 +27,6 @@ RECENT_QUESTIONS = 10
 
 INBOX_MAX = 20
 
-TEXT_KINDS = ("text",)
-
-MEDIA_KINDS = (
-    "photo",
-    "document",
-    "voice",
-    "video",
-    "audio",
-    "animation",
-    "video_note",
-    "location",
-    "venue",
-)
-
 CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
 
 DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)

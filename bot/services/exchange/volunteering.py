@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.db import questions, repo, routings
+from bot.db import audit_log, officials, questions, routings
 from bot.db.models import OfficialStatus, RoutingStatus
 from bot.runtime import Deps
 from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
@@ -29,7 +29,7 @@ async def volunteer(deps: Deps, tg_user_id: int, question_id: int) -> list[Outgo
             raise ServiceError(ErrorCode.OWN_QUESTION)
         if question.status in CLOSED:
             raise ServiceError(ErrorCode.CLOSED)
-        covers = question.topic_id in await repo.topic_ids_of(session, me.id)
+        covers = question.topic_id in await officials.topic_ids_of(session, me.id)
         if not covers or me.status != OfficialStatus.ACTIVE or me.city_id is None:
             raise NotAllowed(ErrorCode.NOT_YOURS)
         mine = await routings.routing_of(session, question.id, me.id)
@@ -42,7 +42,7 @@ async def volunteer(deps: Deps, tg_user_id: int, question_id: int) -> list[Outgo
         decisions = await route_to_official(
             session, deps, question, me, "offered to answer from the weekly digest"
         )
-        await repo.audit(
+        await audit_log.record(
             session,
             now,
             "question.volunteered",
