@@ -22,6 +22,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
     "PRAGMA synchronous=NORMAL",
+    # 16 MB of pages per connection instead of SQLite's 2 MB: the officials, their topics and
+    # the indexes routing and relaying read stay in memory instead of being read again from
+    # the file on every question.
+    "PRAGMA cache_size=-16000",
 )
 
 

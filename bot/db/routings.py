@@ -9,9 +9,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Integer, Row, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import UTCDateTime
 from bot.db.models import (
     City,
     CityTopicStats,
@@ -25,13 +26,11 @@ from bot.db.models import (
 )
 
 
-async def candidate_cities(
-    session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
-) -> Sequence[Row[Any]]:
-    """Every city with an active official covering the topic, but the excluded ones and those
-    the question was already routed to: `city_id, name, languages, covering`, and the city's
-    history on the topic (`asked, answered, answer_seconds, answer_count`, None without one)."""
-    routed = select(Routing.city_id).where(Routing.question_id == question_id)
+def _candidates_statement() -> Select[Any]:
+    """Coverage and history per candidate city; parameters: the topic, the excluded cities and
+    the question (the cities it was already routed to are excluded too)."""
+    topic_id = bindparam("topic_id", type_=Integer)
+    routed = select(Routing.city_id).where(Routing.question_id == bindparam("question_id"))
     coverage = (
         select(Official.city_id.label("city_id"), func.count().label("covering"))
         .join(OfficialTopic, OfficialTopic.official_id == Official.id)
@@ -39,14 +38,14 @@ async def candidate_cities(
             OfficialTopic.topic_id == topic_id,
             Official.status == OfficialStatus.ACTIVE,
             Official.city_id.is_not(None),
-            Official.city_id.not_in(sorted(set(excluded))),
+            Official.city_id.not_in(bindparam("excluded", expanding=True)),
             Official.city_id.not_in(routed),
         )
         .group_by(Official.city_id)
         .subquery("coverage")
     )
     history = CityTopicStats
-    rows = await session.execute(
+    return (
         select(
             City.id.label("city_id"),
             City.name,
@@ -60,7 +59,30 @@ async def candidate_cities(
         .join(coverage, coverage.c.city_id == City.id)
         .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
     )
-    return rows.all()
+
+
+# Built once, as the load query below: every question runs them, and building them costs more
+# Python than SQLite spends running them.
+_CANDIDATES = _candidates_statement()
+_OPEN_LOAD = (
+    select(Routing.city_id, func.count().label("waiting"))
+    .where(
+        routing_waiting(),
+        Routing.city_id.in_(bindparam("cities", expanding=True)),
+        Routing.created_at >= bindparam("since", type_=UTCDateTime()),
+    )
+    .group_by(Routing.city_id)
+)
+
+
+async def candidate_cities(
+    session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
+) -> Sequence[Row[Any]]:
+    """Every city with an active official covering the topic, but the excluded ones and those
+    the question was already routed to: `city_id, name, languages, covering`, and the city's
+    history on the topic (`asked, answered, answer_seconds, answer_count`, None without one)."""
+    params = {"topic_id": topic_id, "excluded": sorted(set(excluded)), "question_id": question_id}
+    return (await session.execute(_CANDIDATES, params)).all()
 
 
 async def open_load(
@@ -69,15 +91,7 @@ async def open_load(
     """Per city, what its officials were sent since `since` and have not answered yet.
     Waiting rows belong to open questions (resolving closes them), so the partial index of
     waiting rows by (city, created_at) answers it alone."""
-    rows = await session.execute(
-        select(Routing.city_id, func.count().label("waiting"))
-        .where(
-            routing_waiting(),
-            Routing.city_id.in_(sorted(city_ids)),
-            Routing.created_at >= since,
-        )
-        .group_by(Routing.city_id)
-    )
+    rows = await session.execute(_OPEN_LOAD, {"cities": sorted(city_ids), "since": since})
     return {row.city_id: int(row.waiting) for row in rows}
 
 
