@@ -5,11 +5,12 @@ SQL only: callers own the transaction. Rows come back named (`row.city_id`), nev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Row, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import UTCDateTime
@@ -49,7 +50,9 @@ def _candidates_statement() -> Select[Any]:
         select(
             City.id.label("city_id"),
             City.name,
-            City.languages,
+            # As stored (JSON text): a few distinct values among hundreds of cities, decoded
+            # once each by candidate_cities.
+            cast(City.languages, Text).label("languages"),
             coverage.c.covering,
             history.asked,
             history.answered,
@@ -75,14 +78,32 @@ _OPEN_LOAD = (
 )
 
 
+class CandidateCity(NamedTuple):
+    city_id: int
+    name: str
+    languages: tuple[str, ...]
+    covering: int
+    asked: int | None
+    answered: int | None
+    answer_seconds: float | None
+    answer_count: int | None
+
+
 async def candidate_cities(
     session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
-) -> Sequence[Row[Any]]:
+) -> list[CandidateCity]:
     """Every city with an active official covering the topic, but the excluded ones and those
-    the question was already routed to: `city_id, name, languages, covering`, and the city's
-    history on the topic (`asked, answered, answer_seconds, answer_count`, None without one)."""
+    the question was already routed to, with its coverage and its history on the topic (None
+    without one)."""
     params = {"topic_id": topic_id, "excluded": sorted(set(excluded)), "question_id": question_id}
-    return (await session.execute(_CANDIDATES, params)).all()
+    decoded: dict[str | None, tuple[str, ...]] = {}
+    out = []
+    for row in await session.execute(_CANDIDATES, params):
+        languages = decoded.get(row.languages)
+        if languages is None:
+            languages = decoded[row.languages] = tuple(json.loads(row.languages or "[]"))
+        out.append(CandidateCity(row.city_id, row.name, languages, *row[3:]))
+    return out
 
 
 async def open_load(

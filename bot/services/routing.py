@@ -192,11 +192,13 @@ async def gather_candidates(
         Candidate(
             row.city_id,
             row.name,
-            tuple(row.languages or ()),
+            row.languages,
             row.covering,
             row.asked or 0,
             row.answered or 0,
-            round(row.answer_seconds / row.answer_count / 3600, 3) if row.answer_count else None,
+            round((row.answer_seconds or 0.0) / row.answer_count / 3600, 3)
+            if row.answer_count
+            else None,
         )
         for row in await routings.candidate_cities(session, topic_id, exclude_city_ids, question_id)
     ]
