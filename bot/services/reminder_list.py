@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import audit_log, outbox
 from bot.db import reminders as stored
-from bot.db.models import Reminder, ReminderStatus, Role
+from bot.db.models import Official, Reminder, ReminderStatus, Role
 from bot.runtime import Deps
 from bot.services import recurrence as rec
 from bot.services.errors import ErrorCode, InvalidInput, NotFound
@@ -115,15 +115,7 @@ async def pause(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder = await _for_update(session, reminder_id)
         if reminder.status == ReminderStatus.ACTIVE:
             reminder.status = ReminderStatus.PAUSED
-            await audit_log.record(
-                session,
-                deps.clock.now(),
-                "reminder.paused",
-                actor=actor,
-                actor_tg_id=tg_user_id,
-                target_type="reminder",
-                target_id=reminder.id,
-            )
+            await _audit(session, deps.clock.now(), "reminder.paused", actor, tg_user_id, reminder)
         return info_of(reminder, [])
 
 
@@ -140,15 +132,7 @@ async def resume(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
             elif reminder.next_run_at is None or reminder.next_run_at <= now:
                 raise InvalidInput(ErrorCode.TIME_PASSED)
             reminder.status = ReminderStatus.ACTIVE
-            await audit_log.record(
-                session,
-                now,
-                "reminder.resumed",
-                actor=actor,
-                actor_tg_id=tg_user_id,
-                target_type="reminder",
-                target_id=reminder.id,
-            )
+            await _audit(session, now, "reminder.resumed", actor, tg_user_id, reminder)
         return info_of(reminder, [])
 
 
@@ -161,13 +145,25 @@ async def delete(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder.status = ReminderStatus.DELETED
         reminder.next_run_at = None
         await outbox.cancel_reminder(session, reminder.id)
-        await audit_log.record(
-            session,
-            now,
-            "reminder.deleted",
-            actor=actor,
-            actor_tg_id=tg_user_id,
-            target_type="reminder",
-            target_id=reminder.id,
-        )
+        await _audit(session, now, "reminder.deleted", actor, tg_user_id, reminder)
         return info_of(reminder, [])
+
+
+async def _audit(
+    session: AsyncSession,
+    now: datetime,
+    action: str,
+    actor: Official | None,
+    tg_user_id: int,
+    reminder: Reminder,
+) -> None:
+    """An organiser's change to a reminder, in the audit log."""
+    await audit_log.record(
+        session,
+        now,
+        action,
+        actor=actor,
+        actor_tg_id=tg_user_id,
+        target_type="reminder",
+        target_id=reminder.id,
+    )

@@ -862,3 +862,32 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+class CoreAdapter:
+    """What the recorder and the HTTP fake server both offer straight from their core."""
+
+    core: BotApiCore
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.core.calls
+
+    def fail(
+        self,
+        status: int = 400,
+        description: str = "Bad Request: scripted",
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> Rule:
+        return self.core.fail(
+            status,
+            description,
+            method=method,
+            chat_id=chat_id,
+            times=times,
+            retry_after=retry_after,
+        )

@@ -43,6 +43,7 @@ from tests.harness.bot_api_core import (
     ApiError,
     BotApiCore,
     Call,
+    CoreAdapter,
     Event,
     Msg,
     Rule,
@@ -92,7 +93,7 @@ def contains(fragment: str) -> Callable[[Msg], bool]:
     return lambda m: fragment in m.body
 
 
-class FakeTelegram:
+class FakeTelegram(CoreAdapter):
     """The fake Bot API over HTTP. Limits: `rate` messages/s overall, `chat_rate` per chat
     (None = off); see `BotApiCore`. `token=None` accepts any token; `routes` are served
     besides the Bot API (a benchmark's statistics)."""
@@ -128,10 +129,6 @@ class FakeTelegram:
         self._webhook_task: asyncio.Task[None] | None = None
 
     # ---- the core's records -------------------------------------------------------------
-    @property
-    def calls(self) -> list[Call]:
-        return self.core.calls
-
     @property
     def chats(self) -> dict[int, list[Msg]]:
         return self.core.chats
@@ -193,25 +190,6 @@ class FakeTelegram:
         await self.stop()
 
     # ---- scripting (see BotApiCore) -----------------------------------------------------
-    def fail(
-        self,
-        status: int = 400,
-        description: str = "Bad Request: scripted",
-        *,
-        method: str | None = None,
-        chat_id: int | None = None,
-        times: int | None = 1,
-        retry_after: int | None = None,
-    ) -> Rule:
-        return self.core.fail(
-            status,
-            description,
-            method=method,
-            chat_id=chat_id,
-            times=times,
-            retry_after=retry_after,
-        )
-
     def server_error(
         self,
         status: int = 502,

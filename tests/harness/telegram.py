@@ -21,6 +21,7 @@ from tests.harness.bot_api_core import (
     SEND_METHODS,
     BotApiCore,
     Call,
+    CoreAdapter,
     Rule,
     html_error,
 )
@@ -28,17 +29,13 @@ from tests.harness.bot_api_core import (
 __all__ = ["BOT_USER", "Call", "RecordingRequest", "html_error"]
 
 
-class RecordingRequest(BaseRequest):
+class RecordingRequest(CoreAdapter, BaseRequest):
     """Answers Bot API calls in-process and records them."""
 
     def __init__(self, core: BotApiCore | None = None) -> None:
         # Some handlers answer a button press twice (a blank answer, then an alert); Telegram
         # refuses the second, so the in-process fake would hide the alert the tests read.
         self.core = core or BotApiCore(answer_once=False)
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.core.calls
 
     # ---- BaseRequest ----------------------------------------------------------------
     @property
@@ -82,25 +79,6 @@ class RecordingRequest(BaseRequest):
         return status, json.dumps(body).encode()
 
     # ---- scripting failures (see BotApiCore) -----------------------------------------
-    def fail(
-        self,
-        status: int = 400,
-        description: str = "Bad Request: scripted",
-        *,
-        method: str | None = None,
-        chat_id: int | None = None,
-        times: int | None = 1,
-        retry_after: int | None = None,
-    ) -> Rule:
-        return self.core.fail(
-            status,
-            description,
-            method=method,
-            chat_id=chat_id,
-            times=times,
-            retry_after=retry_after,
-        )
-
     def rate_limit(
         self,
         retry_after: int = 3,
