@@ -251,11 +251,15 @@ async def statuses_in(
 
 
 async def reached_city_names(
-    session: AsyncSession, question_id: int, statuses: Collection[str]
+    session: AsyncSession,
+    question_id: int,
+    statuses: Collection[str],
+    routing_ids: Collection[int] | None = None,
 ) -> list[str]:
-    """The cities where the question was delivered (routing in `statuses`), best score first."""
+    """The cities where the question was delivered (routing in `statuses`; only these routing
+    rows when given), best score first."""
     best = func.max(Routing.score)
-    rows = await session.execute(
+    query = (
         select(City.name)
         .select_from(Routing)
         .join(City, City.id == Routing.city_id)
@@ -267,4 +271,6 @@ async def reached_city_names(
         .group_by(City.name)
         .order_by(best.desc(), City.name)
     )
-    return [row.name for row in rows]
+    if routing_ids is not None:
+        query = query.where(Routing.id.in_(list(routing_ids)))
+    return [row.name for row in await session.execute(query)]

@@ -129,11 +129,15 @@ class AskResult:
     asker: Person
     deliveries: list[Outgoing]
     organisers: list[Person] = field(default_factory=list)  # told when nobody covers the topic
+    text: str | None = None  # the question's words (text or caption), quoted to organisers
+    content_type: str = "text"
 
 
 @dataclass(frozen=True)
 class Recorded:
-    cities: list[str]  # cities where at least one official received the question, best first
+    # Cities where at least one official received the question from these sends, best first
+    # (not those of earlier rounds: the person is told where it went this time).
+    cities: list[str]
     more: list[Outgoing]  # next-ranked cities tried because a whole city failed or declined
 
 
@@ -165,3 +169,5 @@ class Thanks:
     asker: Person
     topic: TopicInfo
     helpers: list[Person]
+    text: str | None = None  # the question's words (text or caption), quoted to the helpers
+    content_type: str = "text"
