@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot import PROJECT_ROOT
 
@@ -129,10 +131,15 @@ class Settings(BaseSettings):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         elif value.startswith("sqlite:///"):
             value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        expected = "expected sqlite+aiosqlite:///path or postgresql+asyncpg://user@host:port/db"
         if not (
             value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
         ):
-            raise ValueError("expected sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+            raise ValueError(expected)
+        try:
+            make_url(value)  # raises for a port that is not a number, among others
+        except (ArgumentError, ValueError):
+            raise ValueError(expected) from None
         return value
 
     @cached_property
@@ -157,8 +164,9 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value().strip()
         if not TOKEN_RE.match(token):
             raise ConfigError(
-                "TELEGRAM_BOT_TOKEN is malformed: "
-                "expected <digits>:<letters>, as @BotFather gives it"
+                "TELEGRAM_BOT_TOKEN is malformed: a token is the bot's number, a colon and "
+                "about 35 letters, digits, - or _, like 123456789:AAH4x... "
+                "(copy it whole from @BotFather)"
             )
         return token
 

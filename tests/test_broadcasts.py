@@ -389,7 +389,7 @@ async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
     assert "cannot be broadcast" in h.last_text(org)
     await h.send(org, "x" * 4096)
     await h.callback(org, "broadcast:toggle:cities:99999:0")  # a city that does not exist
-    assert "no longer exists" in h.tg.last_alert()
+    assert "That city is no longer in the list" in h.tg.last_alert()
     await h.callback(org, "broadcast:toggle-code:languages:xx:0")  # a language we do not have
     assert "did not look right" in h.tg.alerts()[-1]
     await h.callback(org, "broadcast:toggle:topics:notanumber:0")
