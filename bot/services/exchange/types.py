@@ -27,7 +27,7 @@ RECENT_QUESTIONS = 10
 
 INBOX_MAX = 20
 
-CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
+CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED, QuestionStatus.WITHDRAWN)
 
 DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)
 
