@@ -117,13 +117,14 @@ async def confirm_city(deps: Deps, tg_user_id: int, confirmed: bool) -> str | No
     """The official confirms the invite's city; declining ends the registration."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        await expect_step(session, tg_user_id, STEP_CITY)
+        state = await expect_step(session, tg_user_id, STEP_CITY)
         official = await require_official(session, tg_user_id)
         if not confirmed:
             await dialogs.clear_dialog(session, tg_user_id)
             official.city_id = None
             return None
-        await dialogs.put_dialog(session, tg_user_id, STEP_NAME, {}, now)
+        # The invite's mode and role travel with every step, up to the last one.
+        await dialogs.put_dialog(session, tg_user_id, STEP_NAME, state.data, now)
         return STEP_NAME
 
 
