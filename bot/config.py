@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
     export_progress_seconds: float = Field(3.0, gt=0)
 
+    # one alert to the admins per kind of error (type and place) in this many seconds
+    error_alert_window_seconds: float = Field(300.0, gt=0)
+
     # process roles
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
