@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import PROJECT_ROOT, cli_reports
+from bot import PROJECT_ROOT, cli_reports, redaction
 from bot.cli_common import (
     CommandError,
     DatabaseUnavailable,
@@ -37,24 +37,14 @@ SAMPLE_SEED = PROJECT_ROOT / "bot" / "data" / "seed.toml"
 NOT_JSON = "Invalid server response"
 
 
-class RedactingFormatter(logging.Formatter):
-    """Replaces secrets (the bot token) in every formatted line, tracebacks included."""
-
-    def __init__(self, fmt: str, secrets: Sequence[str]) -> None:
-        super().__init__(fmt)
-        self.secrets = [s for s in secrets if s]
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "<token>")
-        return text
-
-
 def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    """One handler for every logger; the bot token (and later the webhook secret) is replaced
+    in every line it writes, at every level."""
+    for secret in secrets:
+        redaction.hide(secret, "<token>")
     handler = logging.StreamHandler()
     handler.setFormatter(
-        RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets)
+        redaction.RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # httpx logs request URLs, which contain the bot token: keep it quiet.
@@ -150,15 +140,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.no_updates:
         return asyncio.run(_run_worker(app))
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        from bot.telegram_io.webhook import run_webhook
+
+        run_webhook(app, settings, ALLOWED_UPDATES)
     else:
         app.run_polling(
             allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=args.poll_timeout
