@@ -156,6 +156,7 @@ async def unknown_name(deps: Deps, exc: NotFound) -> CommandError:
 
 
 def make_deps(settings: Settings) -> Deps:
+    _check_sqlite_path(settings.database_url)
     return Deps(settings=settings, db=Database(settings.database_url))
 
 
@@ -166,6 +167,7 @@ async def migrate(settings: Settings) -> None:
 
     from bot.db.migrate import upgrade
 
+    _check_sqlite_path(settings.database_url)
     db: Database | None = None
     try:
         db = Database(settings.database_url)
@@ -191,6 +193,24 @@ def database_problem(url: str, exc: BaseException) -> str:
         return f"cannot open the database (sqlite {path}): {_sqlite_reason(path) or _reason(exc)}"
     where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
     return f"cannot open the database (postgresql at {where}): {_reason(exc)}"
+
+
+def _check_sqlite_path(url: str) -> None:
+    """A SQLite file whose directory is missing (or is a file) is refused before any
+    connection is tried: aiosqlite's worker thread would otherwise print its own traceback when
+    the process exits."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    reason = _sqlite_reason(Path(parsed.database))
+    if reason is not None:
+        raise DatabaseUnavailable(f"cannot open the database (sqlite {parsed.database}): {reason}")
 
 
 def _sqlite_reason(path: Path) -> str | None:

@@ -100,6 +100,9 @@ class Outgoing:
     # A later item of an album already relayed with its header and buttons: sent bare, and
     # the sender is not told again.
     quiet: bool = False
+    # Whether recording it ends the sender's answer step: False when a Telegram reply's lookup
+    # found none open, so the relay's write skips the dialog row.
+    ends_step: bool = True
 
 
 @dataclass(frozen=True)
