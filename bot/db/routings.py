@@ -8,9 +8,22 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+import typing
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import UTCDateTime
@@ -79,7 +92,7 @@ _OPEN_LOAD = (
 
 
 # Over the table, not the mapped class: the ORM's bulk machinery costs more than the insert.
-_ROUTING = Routing.__table__
+_ROUTING = typing.cast(Table, Routing.__table__)
 _INSERT_ROUTINGS = insert(_ROUTING).returning(_ROUTING.c.recipient_id, _ROUTING.c.id)
 _COVERING_OFFICIALS = (
     select(Official.id, Official.city_id, Official.chat_id, Official.locale)
