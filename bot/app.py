@@ -23,9 +23,9 @@ from bot.runtime import Deps
 from bot.scheduling import Job
 from bot.services.seed import read_seed_file, seed_if_empty
 from bot.telegram_io import outbox_runner
-from bot.telegram_io.pacing import SharedWindow, pacer_for
+from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
-from handlers import broadcast_list, digest, followups, reminders
+from handlers import broadcast_list, common, digest, followups, reminders
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,30 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     background: bool = True,
+    timer: Timer | None = None,
 ) -> AnyApp:
-    """The bot as it runs. Tests pass their own `request`; `background` starts sender/scheduler."""
-    token = deps.settings.require_token()
+    """The bot as it runs. Tests pass their own `request` (and a fake `timer` for the pacing of
+    replies); `background` starts the sender and the scheduler."""
+    s = deps.settings
+    token = s.require_token()
+    updates = PerUserUpdateProcessor(
+        s.concurrent_updates,
+        s.max_queued_updates_per_person,
+        on_overflow=partial(common.slow_down, deps),
+    )
+    # The bot's replies wait out a 429 and, where the outbox runs, share its window (first).
+    replies = SharedWindow(
+        pacer_for(s),
+        timer,
+        window=background,
+        attempts=s.reply_max_attempts,
+        max_wait=s.reply_max_wait_seconds,
+    )
     builder = (
         ApplicationBuilder()
         .token(token)
-        .base_url(deps.settings.api_base)
-        .base_file_url(deps.settings.file_base)
+        .base_url(s.api_base)
+        .base_file_url(s.file_base)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -60,11 +76,9 @@ def build_application(
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerUserUpdateProcessor(deps.settings.concurrent_updates))
+        .concurrent_updates(updates)
+        .rate_limiter(replies)
     )
-    if background:
-        # The bot's replies and the outbox share one window of Telegram's overall limit.
-        builder = builder.rate_limiter(SharedWindow(pacer_for(deps.settings)))
     app = builder.build()
     app.bot_data.deps = deps
     app.bot_data.background = background

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     ask_rate_limit_per_hour: int = Field(10, ge=1)
     # updates handled at once (different people; one person's updates always in order)
     concurrent_updates: int = Field(32, ge=1, le=256)
+    # one person's updates waiting or running; more are dropped (one "slow down" per burst)
+    max_queued_updates_per_person: int = Field(20, ge=1, le=1000)
     nudge_delay_hours: float = Field(24.0, gt=0)
     escalation_delay_hours: float = Field(72.0, gt=0)
     followup_job_seconds: float = Field(60.0, gt=0)
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     # "aiohttp": the outbox gets its own faster HTTP client; "default": PTB's httpx one
     send_transport: str = Field("aiohttp", pattern="^(aiohttp|default)$")
     broadcast_progress_seconds: float = Field(5.0, gt=0)
+    # the bot's own replies after a 429: tries in all, and the most they wait in total
+    reply_max_attempts: int = Field(3, ge=1, le=10)
+    reply_max_wait_seconds: float = Field(20.0, ge=0, le=300)
     reminder_grace_minutes: int = Field(60, ge=0)
 
     # scheduler: reminders, weekly digest

@@ -13,7 +13,7 @@ from bot.runtime import Deps
 from bot.services import broadcast_progress
 from bot.services.broadcast_progress import BroadcastStatus, Counts, Progress, Role, Summary
 from bot.services.errors import ErrorCode, ServiceError
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, esc, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, rows
 from handlers.outreach_buttons import BroadcastListAction
@@ -168,7 +168,8 @@ async def progress_job(bot: Bot, deps: Deps) -> None:
                     if "not modified" not in str(exc).lower():
                         raise
             elif not p.final:
-                sent = await bot.send_message(p.chat_id, text)
-                await broadcast_progress.set_progress_message(deps, p.id, sent.message_id)
+                # It follows the organiser's "Send now" at once: keep the chat's spacing.
+                message_id = await send_text(bot, p.chat_id, text, spaced=True)
+                await broadcast_progress.set_progress_message(deps, p.id, message_id)
         except TelegramError as exc:
             log.info("broadcast progress not shown broadcast_id=%s error=%s", p.id, exc)

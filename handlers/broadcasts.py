@@ -24,6 +24,7 @@ from bot.services import broadcast_compose as bc
 from bot.services.broadcast_compose import Draft, Role
 from bot.services.dialog import Step
 from bot.services.errors import ErrorCode
+from bot.telegram_io.pacing import ReplySpacing
 from handlers.callbacks import BadCallback, CallbackData
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
@@ -321,9 +322,11 @@ async def preview(update: Update, context: Ctx) -> None:
         await answer(query, error_message(ErrorCode.NO_RECIPIENTS), alert=True)
         return
     await answer(query)
+    me = context.who.tg_user_id
+    # Two messages in a row to one chat: both keep the chat's one-a-second spacing.
     try:
         await context.bot.copy_message(
-            context.who.tg_user_id, draft.source_chat_id, draft.source_message_id
+            me, draft.source_chat_id, draft.source_message_id, rate_limit_args=ReplySpacing.CHAT
         )
     except BadRequest as exc:
         log.info("preview copy failed user_id=%s error=%s", context.who.tg_user_id, exc)
@@ -344,4 +347,5 @@ async def preview(update: Update, context: Ctx) -> None:
                 button(_("Cancel"), BroadcastCancel()),
             ],
         ),
+        spaced=True,
     )

@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, ExtBot
 
-from bot.i18n import _, set_locale
+from bot.i18n import _, set_locale, use_locale
+from bot.runtime import Deps
 from bot.services import audit, identity
 from bot.services.enums import Role
 from bot.services.errors import ServiceError
+from bot.telegram_io.pacing import ReplySpacing
 from handlers.callbacks import BadCallback
 from handlers.context import Ctx
 from handlers.error_texts import error_text
@@ -49,17 +51,48 @@ async def identify(update: Update, context: Ctx) -> None:
 
 
 async def send_text(
-    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    spaced: bool = False,
 ) -> int:
-    """Text over as many messages as Telegram's limit needs, the buttons on the last; its id."""
+    """Text over as many messages as Telegram's limit needs, the buttons on the last; its id.
+
+    A part that follows another keeps the chat's one-a-second spacing, and so does the first
+    when `spaced` (it follows a message just sent to the same chat)."""
     parts = split_text(text)
     message_id = 0
     for i, part in enumerate(parts):
-        sent = await bot.send_message(
-            chat_id, part, reply_markup=markup if i == len(parts) - 1 else None
-        )
+        keyboard = markup if i == len(parts) - 1 else None
+        if (spaced or i) and isinstance(bot, ExtBot) and bot.rate_limiter is not None:
+            sent = await bot.send_message(
+                chat_id, part, reply_markup=keyboard, rate_limit_args=ReplySpacing.CHAT
+            )
+        else:
+            sent = await bot.send_message(chat_id, part, reply_markup=keyboard)
         message_id = sent.message_id
     return message_id
+
+
+async def slow_down(deps: Deps, update: Update) -> None:
+    """Tells a person sending faster than the bot can answer, once per burst, that some of their
+    messages were skipped (the update processor drops them; see bot/telegram_io/update_order)."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or user.is_bot or chat.type != ChatType.PRIVATE:
+        return
+    me = await identity.whoami(deps, user.id, user.language_code)
+    with use_locale(me.locale):
+        text = _(
+            "Please slow down: you are sending messages faster than I can answer, so I skipped "
+            "some of them. Wait for my answers, then send again what is missing."
+        )
+    try:
+        await update.get_bot().send_message(chat.id, text)
+    except TelegramError as exc:
+        log.info("slow-down notice not sent user_id=%s error=%s", user.id, exc)
 
 
 def raise_bad() -> None:
@@ -68,13 +101,13 @@ def raise_bad() -> None:
 
 
 async def reply(
-    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None, *, spaced: bool = False
 ) -> int | None:
     """Answer in the chat the update came from (long text split); the last message's id."""
     chat = update.effective_chat
     if chat is None:
         return None
-    return await send_text(update.get_bot(), chat.id, text, markup)
+    return await send_text(update.get_bot(), chat.id, text, markup, spaced=spaced)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

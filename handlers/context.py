@@ -8,6 +8,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.runtime import Deps
 from bot.services.identity import Me
+from bot.telegram_io.pacing import ReplySpacing
 from handlers.error_alerts import AlertThrottle
 
 
@@ -24,7 +25,7 @@ class BotData:
         self.alerts = AlertThrottle()
 
 
-class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+class Ctx(CallbackContext[ExtBot[ReplySpacing], dict[Any, Any], dict[Any, Any], BotData]):
     """The context every callback gets; `me` is set by the identity guard for each update."""
 
     def __init__(

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 PRE_OPEN, PRE_CLOSE = "<pre>", "</pre>"
 ELLIPSIS = "…\n"  # marks where a part of the traceback was cut
 OUR_PACKAGES = (Path(bot.__file__).resolve().parent, Path(__file__).resolve().parent)
+# Every Bot API call of the application passes through its rate limiter: not where it was met.
+PASSED_THROUGH = frozenset({"bot/telegram_io/pacing.py"})
 
 
 @dataclass
@@ -60,7 +62,11 @@ def error_kind(err: BaseException) -> tuple[str, str]:
     """(exception type, where it was raised): the innermost frame of the bot's own code, so a
     Telegram error is told apart by the feature that met it."""
     frames = traceback.extract_tb(err.__traceback__)
-    ours = [(f, shown) for f in frames if (shown := _our_path(f.filename)) is not None]
+    ours = [
+        (f, shown)
+        for f in frames
+        if (shown := _our_path(f.filename)) is not None and shown not in PASSED_THROUGH
+    ]
     where = "unknown"
     if ours:
         frame, shown = ours[-1]

@@ -297,7 +297,7 @@ class ExportJob:
     def __init__(
         self,
         deps: Deps,
-        bot: ExtBot[None],
+        bot: ExtBot[Any],
         chat_id: int,
         message_id: int,
         locale: str,

@@ -20,6 +20,7 @@ from bot.db.migrate import upgrade
 from bot.i18n import load_catalogs, set_locale
 from bot.runtime import Deps
 from tests.harness.fake_server import FakeTelegram
+from tests.harness.outbox import FakeTimer
 from tests.harness.process import TOKEN, BotProcesses, bot_processes, database_url, empty_tables
 from tests.harness.telegram import RecordingRequest
 from tests.harness.updates import Harness
@@ -177,10 +178,17 @@ async def bots(
 
 
 @pytest.fixture
+def timer() -> FakeTimer:
+    """The replies' pacing time (spacing in a chat, waiting out a 429): moves only when they
+    wait, so no test sleeps. A module may give its `tg` the same clock (`timer.now`)."""
+    return FakeTimer()
+
+
+@pytest.fixture
 async def harness(
-    request: pytest.FixtureRequest, deps: Deps, tg: RecordingRequest
+    request: pytest.FixtureRequest, deps: Deps, tg: RecordingRequest, timer: FakeTimer
 ) -> AsyncIterator[Harness]:
-    app = build_application(deps, request=tg, get_updates_request=tg, background=False)
+    app = build_application(deps, request=tg, get_updates_request=tg, background=False, timer=timer)
     await app.initialize()
     h = Harness(app, tg)
     try:

@@ -9,6 +9,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.app import build_application
 from handlers.common import send_text
+from tests.harness.outbox import FakeTimer
 from tests.harness.telegram import RecordingRequest
 
 CHAT = 424242
@@ -17,14 +18,15 @@ CHAT = 424242
 @pytest.fixture
 async def sent(deps):
     tg = RecordingRequest()
-    app = build_application(deps, request=tg, get_updates_request=tg, background=False)
+    timer = FakeTimer()
+    app = build_application(deps, request=tg, get_updates_request=tg, background=False, timer=timer)
     await app.initialize()
-    yield app.bot, tg
+    yield app.bot, tg, timer
     await app.shutdown()
 
 
 async def test_send_text_sends_with_the_bots_defaults_and_returns_the_id(sent) -> None:
-    bot, tg = sent
+    bot, tg, _timer = sent
     kb = InlineKeyboardMarkup([[InlineKeyboardButton("Réponse", callback_data="qr:7")]])
     first = await send_text(bot, CHAT, "<b>Gabès</b> &amp; Nice", kb)
     second = await send_text(bot, CHAT, "again")
@@ -37,12 +39,16 @@ async def test_send_text_sends_with_the_bots_defaults_and_returns_the_id(sent) -
 
 
 async def test_send_text_raises_telegrams_errors(sent) -> None:
-    bot, tg = sent
+    bot, tg, timer = sent
     with pytest.raises(BadRequest, match="unescaped"):
         await send_text(bot, CHAT, "a < b")  # refused by the fake as by Telegram (HTML)
-    tg.rate_limit(4, chat_id=CHAT)
+    tg.rate_limit(60, chat_id=CHAT)  # longer than a reply may wait (REPLY_MAX_WAIT_SECONDS)
     with pytest.raises(RetryAfter):
         await send_text(bot, CHAT, "hello")
+    tg.rate_limit(1, chat_id=CHAT, times=3)  # as often as a reply is tried (REPLY_MAX_ATTEMPTS)
+    with pytest.raises(RetryAfter):
+        await send_text(bot, CHAT, "hello")
+    assert tg.texts(CHAT) == [] and 2.0 <= timer.slept < 2.1  # waited twice, then gave up
     tg.block(CHAT)
     with pytest.raises(Forbidden):
         await send_text(bot, CHAT, "hello")

@@ -1,34 +1,62 @@
-"""Updates of different people run concurrently; one person's updates run in arrival order.
+"""Updates of different people run concurrently; one person's updates run in arrival order, and
+one person cannot queue more than a few.
 
 Dialog steps live in the database and depend on the previous step having been written, so
 two messages of one person must never overlap. Different people's updates spend most of
 their time waiting on the database and on Telegram, so they may overlap.
+
+A person who sends faster than the bot answers (700 messages pasted at once) would otherwise
+fill every admitted place with updates waiting for their turn, and everyone else's updates
+would queue behind them. Past `per_person` waiting or running updates, a person's messages and
+button presses are dropped; the first drop of a burst (until their queue is empty again) calls
+`on_overflow`, which tells them once to slow down.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+log = logging.getLogger(__name__)
+
 # Updates admitted (running or waiting for their person's turn) per running slot: bounds the
 # memory a flood can take, while one person's queue cannot take every running slot.
 QUEUE_FACTOR = 16
 
+Overflow = Callable[[Update], Awaitable[None]]
+
+
+@dataclass
+class _Person:
+    """One person's turn: the updates holding or waiting for it, and this burst's drops."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    queued: int = 0
+    dropped: int = 0
+
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
-    """At most `concurrency` updates run at once; a person's updates one after another."""
+    """At most `concurrency` updates run at once; a person's updates one after another, at most
+    `per_person` of them waiting or running."""
 
-    __slots__ = ("_locks", "_running")
+    __slots__ = ("_on_overflow", "_people", "_per_person", "_running")
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(
+        self, concurrency: int, per_person: int = 20, on_overflow: Overflow | None = None
+    ) -> None:
         super().__init__(concurrency * QUEUE_FACTOR)
         self._running = asyncio.BoundedSemaphore(concurrency)
-        # user id -> (lock, updates holding or waiting for it); dropped when it reaches 0
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._per_person = per_person
+        self._on_overflow = on_overflow
+        # user id -> their turn; dropped when nothing holds or waits for it
+        self._people: dict[int, _Person] = {}
 
     @staticmethod
     def _key(update: object) -> int | None:
@@ -41,27 +69,48 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 return chat.id
         return None
 
+    @staticmethod
+    def _droppable(update: object) -> bool:
+        """Messages and button presses; never a change of membership (a block must be seen)."""
+        return isinstance(update, Update) and update.my_chat_member is None
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         if key is None:
             async with self._running:
                 await coroutine
             return
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
+        person = self._people.setdefault(key, _Person())
+        if person.queued >= self._per_person and self._droppable(update):
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never started: nothing of it ran
+            person.dropped += 1
+            if person.dropped == 1:
+                log.warning("update flood user_id=%s queued=%s", key, person.queued)
+                await self._overflow(update)
+            return
+        person.queued += 1
         try:
             # The person's turn first, then a running slot: waiting in line holds no slot.
-            async with lock, self._running:
+            async with person.lock, self._running:
                 await coroutine
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            person.queued -= 1
+            if person.queued == 0:
+                del self._people[key]
+                if person.dropped:
+                    log.warning("update flood over user_id=%s dropped=%s", key, person.dropped)
+
+    async def _overflow(self, update: object) -> None:
+        if self._on_overflow is None or not isinstance(update, Update):
+            return
+        try:
+            await self._on_overflow(update)
+        except Exception:  # telling them is a courtesy; it must not break the processor
+            log.exception("slow-down notice failed update_id=%s", update.update_id)
 
     async def initialize(self) -> None:
-        """Nothing to allocate: the locks are made on demand."""
+        """Nothing to allocate: the turns are made on demand."""
 
     async def shutdown(self) -> None:
-        """Nothing to free: the locks are dropped when their person is idle."""
+        """Nothing to free: a turn is dropped when its person is idle."""
