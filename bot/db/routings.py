@@ -6,9 +6,9 @@ SQL only: callers own the transaction. Rows come back named (`row.city_id`), nev
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-import typing
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
