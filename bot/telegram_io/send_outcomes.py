@@ -29,6 +29,7 @@ class Job:
     broadcast_id: int | None
     recipient_id: int | None
     source: str
+    claim_token: str
     claimed_until: datetime
     requeued: bool = False
 
@@ -42,6 +43,7 @@ class RunStats:
     rate_limited: int = 0
     released: int = 0
     claimed: int = 0
+    lost: int = 0  # sent, but the claim had gone to another sender: not recorded
 
     @property
     def busy(self) -> bool:
@@ -64,6 +66,26 @@ class Outcomes:
             + len(self.unreachable)
             + len(self.retry)
             + len(self.release)
+        )
+
+    def ids(self) -> list[int]:
+        return [
+            *(r[0] for r in self.sent),
+            *(r[0] for r in self.failed),
+            *(r[0] for r in self.unreachable),
+            *(r[0] for r in self.retry),
+            *self.release,
+        ]
+
+    def only(self, ids: set[int]) -> Outcomes:
+        """The outcomes of these rows only (those whose claim this sender still holds)."""
+        return Outcomes(
+            [r for r in self.sent if r[0] in ids],
+            [r for r in self.failed if r[0] in ids],
+            [r for r in self.unreachable if r[0] in ids],
+            self.unreachable_officials,
+            [r for r in self.retry if r[0] in ids],
+            [i for i in self.release if i in ids],
         )
 
     def take(self) -> Outcomes:
