@@ -190,7 +190,7 @@ async def run(args: argparse.Namespace) -> None:
         bot = Bot(
             TOKEN,
             base_url=settings.api_base,
-            request=AiohttpRequest(connections=max(8, settings.send_concurrency * 2)),
+            request=AiohttpRequest(connections=max(8, settings.send_max_in_flight)),
         )
         await bot.initialize()
         sender = Sender(deps, bot)

@@ -357,12 +357,13 @@ def delivered(h: Harness) -> int:
 
 
 async def test_slow_answers_do_not_hold_back_the_other_sends(harness: Harness) -> None:
-    """Eight sends wait on answers that do not come (twice the sends once allowed in flight):
-    every other row still goes out meanwhile, and the slow ones are recorded when answered."""
+    """Eight sends wait on answers that do not come (twice SEND_CONCURRENCY): every other row
+    still goes out meanwhile, and the slow ones are recorded when answered."""
     h = harness
     people = await recipients(h, 30)
     await enqueue_copies(h, people)
     slow = people[:8]
+    assert len(slow) == 2 * h.deps.settings.send_concurrency
     holds = [h.tg.hold(method="copyMessage", chat_id=o.chat_id).hold for o in slow]
     sender = Sender(h.deps, h.app.bot, worker="w1", timer=FakeTimer(h.deps.clock))
     running = asyncio.create_task(sender.run_once())

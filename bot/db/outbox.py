@@ -179,8 +179,8 @@ async def renew(
 
 
 async def still_held(session: AsyncSession, worker: str, tokens: Mapping[int, str]) -> set[int]:
-    """Of these rows (id -> claim token), those `worker` still holds under that claim; locked
-    until the transaction ends, so the outcomes written next are this claim's."""
+    """Of these rows (id -> claim token), those `worker` still holds under that claim (locked
+    until the transaction ends)."""
     table = DELIVERY
     held: set[int] = set()
     ids = sorted(tokens)

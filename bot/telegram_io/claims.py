@@ -19,7 +19,9 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import outbox, sender_processes
 from bot.runtime import Deps
@@ -70,6 +72,15 @@ class Claims:
 
     def tokens(self, ids: Iterable[int]) -> dict[int, str]:
         return {i: self.held[i].claim_token for i in ids if i in self.held}
+
+    async def still_ours(
+        self, session: AsyncSession, tokens: dict[int, str], now: datetime
+    ) -> set[int]:
+        """Which of these claims are still ours. The fenced updates are what guarantees it;
+        only rows whose lease (as last renewed) has run out are looked up, to count the lost."""
+        lapsed = {i: t for i, t in tokens.items() if self.held[i].claimed_until <= now}
+        kept = set(tokens).difference(lapsed)
+        return kept | await outbox.still_held(session, self.worker, lapsed)
 
     def settled(self, tokens: dict[int, str]) -> None:
         """These claims are written (or lost): no longer held, unless claimed again since."""

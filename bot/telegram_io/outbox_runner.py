@@ -31,7 +31,7 @@ async def start(app: Any) -> None:
             s.require_token(),
             base_url=s.api_base,
             base_file_url=s.file_base,
-            request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)),
+            request=AiohttpRequest(connections=max(8, s.send_max_in_flight)),
         )
         await bot.initialize()
     limiter = getattr(app.bot, "rate_limiter", None)

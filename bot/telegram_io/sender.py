@@ -6,9 +6,9 @@ digests as pre-rendered text). Its rules, from measurements on this machine (DES
 - pacing is a strict window: never more than `send_rate_per_second` sends in any one-second
   window (a sliding log of the last sends) and an even spacing between them, so there is no
   burst at the start or after a pause; each chat gets at most `send_rate_per_chat_per_second`;
-- the pacing, not the number of sends in flight, sets the rate: a send waiting on a slow
-  answer (a timeout can take seconds) keeps its place while the next ones go out on time, up
-  to `send_concurrency` sends in flight, never thousands waiting in an HTTP pool;
+- a small number of sends waits for a prompt answer (`send_concurrency`), never thousands in
+  an HTTP pool; a send whose answer is slow (a timeout can take seconds) gives its slot to
+  the next, so the pacing, not the slots, sets the rate, up to `send_max_in_flight` waiting;
 - 429 pauses every send for `retry_after`, and the row goes again without counting an attempt;
   5xx and timeouts come back after an exponential backoff with jitter, up to
   `send_max_attempts`; 400 fails the row; 403 marks the row and the official unreachable;
@@ -55,7 +55,14 @@ from bot.db.models import DeliveryStatus
 from bot.runtime import Deps
 from bot.telegram_io.claims import Claims
 from bot.telegram_io.pacing import Pacer, RealTimer, Timer, outbox_send, pacer_for
-from bot.telegram_io.send_outcomes import Job, Outcomes, RunStats, backoff, retry_after_seconds
+from bot.telegram_io.send_outcomes import (
+    InFlight,
+    Job,
+    Outcomes,
+    RunStats,
+    backoff,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +131,7 @@ class Sender:
             s.send_claim_batch, max(8, int(s.send_rate_per_second * s.send_lease_seconds / 4))
         )
         low_water = max(8, batch // 2)
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight = InFlight(s.send_concurrency, s.send_max_in_flight, s.send_rate_per_second)
         claim_task: asyncio.Task[int] | None = None
         flush_task: asyncio.Task[None] | None = None
         exhausted = False
@@ -170,11 +177,7 @@ class Sender:
                         break
                     # Answers still to come may put a row back (429, "not sent"), and rows may
                     # fall due meanwhile: look again at the first answer or after a poll.
-                    await asyncio.wait(
-                        set(in_flight),
-                        timeout=s.send_poll_seconds,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+                    await in_flight.wait(s.send_poll_seconds)
                     exhausted = False
                     continue
                 if (
@@ -184,8 +187,8 @@ class Sender:
                     and claim_size() > 0
                 ):
                     claim_task = asyncio.create_task(self._claim(claim_size()))
-                if len(in_flight) >= s.send_concurrency:
-                    await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_COMPLETED)
+                if (busy := in_flight.full_for()) > 0:
+                    await in_flight.wait(busy)
                     continue
 
                 job = self._pick(now)
@@ -212,10 +215,8 @@ class Sender:
                 self.pacer.record(job.chat_id, self.timer.now())
                 task = asyncio.create_task(self._send(job))
                 in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
         finally:
-            if in_flight:
-                await asyncio.wait(set(in_flight))
+            await in_flight.wait_all()
             if claim_task is not None:
                 await asyncio.wait([claim_task])
                 if not claim_task.cancelled() and claim_task.exception() is None:
@@ -359,7 +360,7 @@ class Sender:
         claim = (self.worker, tokens)
         try:
             async with self.claims.writing, self.deps.db.transaction() as session:
-                held = await outbox.still_held(session, self.worker, tokens)
+                held = await self.claims.still_ours(session, tokens, now)
                 mine = batch.only(held)
                 await outbox.record_sent(session, claim, mine.sent, now)
                 await outbox.record_final(session, claim, DeliveryStatus.FAILED, mine.failed)

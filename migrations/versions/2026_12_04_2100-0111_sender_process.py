@@ -7,7 +7,7 @@ before it at once instead of waiting for their lease to run out.
 
 Revision ID: 0111
 Revises: 0110
-Create Date: 2026-12-05 12:00:00+00:00
+Create Date: 2026-12-04 21:00:00+00:00
 """
 
 from collections.abc import Sequence
