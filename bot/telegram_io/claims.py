@@ -91,10 +91,10 @@ class Claims:
 
     async def renew(self) -> set[int]:
         """Extend the lease of every held row, and beat; returns the rows no longer ours."""
-        now = self.deps.clock.now()
-        until = now + self.lease
-        ids = set(self.held)
         async with self.writing, self.deps.db.transaction() as session:
+            now = self.deps.clock.now()
+            until = now + self.lease
+            ids = set(self.held)  # after any outcomes written meanwhile were settled
             kept = await outbox.renew(session, self.worker, ids, until) if ids else set()
             await sender_processes.heartbeat(session, self.worker, self.host, os.getpid(), now)
         for i in kept:
