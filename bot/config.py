@@ -51,12 +51,15 @@ class Settings(BaseSettings):
     # outbox sender
     send_rate_per_second: float = Field(30.0, gt=0)
     send_rate_per_chat_per_second: float = Field(1.0, gt=0)
+    # sends waiting for a prompt answer; a slow one gives its slot to the next, up to
+    # send_max_in_flight waiting at once: the pacing, not these, sets the rate
     send_concurrency: int = Field(4, ge=1, le=64)
+    send_max_in_flight: int = Field(64, ge=1, le=1000)
     send_max_attempts: int = Field(5, ge=1)
-    # rows claimed per round trip to the database, and how long a claim holds before another
-    # worker may take the rows of a worker that died
+    # rows claimed per round trip to the database, and how long a claim holds once its sender
+    # stops renewing it (a live sender renews every quarter of it) before another may take it
     send_claim_batch: int = Field(500, ge=1, le=5000)
-    send_lease_seconds: float = Field(30.0, ge=1)
+    send_lease_seconds: float = Field(10.0, ge=1)
     # widens the one-second window a little: request arrival at Telegram jitters by a few ms
     send_window_margin_seconds: float = Field(0.01, ge=0, le=1)
     send_backoff_base_seconds: float = Field(2.0, gt=0)

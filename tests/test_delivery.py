@@ -347,3 +347,69 @@ async def test_the_senders_own_sends_through_the_shared_bot_count_once(harness: 
 
     assert stats.sent == 60
     assert timer.slept < 2.5  # 60 sends at 30 a second; counted twice they would take 4 s
+
+
+# ---- issue 13: slow answers, lost claims --------------------------------------------------------
+
+
+def delivered(h: Harness) -> int:
+    return sum(1 for c in h.tg.of("copyMessage") if c.ok)
+
+
+async def test_slow_answers_do_not_hold_back_the_other_sends(harness: Harness) -> None:
+    """Eight sends wait on answers that do not come (twice SEND_CONCURRENCY): every other row
+    still goes out meanwhile, and the slow ones are recorded when answered."""
+    h = harness
+    people = await recipients(h, 30)
+    await enqueue_copies(h, people)
+    slow = people[:8]
+    assert len(slow) == 2 * h.deps.settings.send_concurrency
+    holds = [h.tg.hold(method="copyMessage", chat_id=o.chat_id).hold for o in slow]
+    sender = Sender(h.deps, h.app.bot, worker="w1", timer=FakeTimer(h.deps.clock))
+    running = asyncio.create_task(sender.run_once())
+    try:
+        await h.tg.until(lambda: delivered(h) == len(people) - len(slow), within=30)
+        assert all(hold is not None and hold.count == 1 for hold in holds)
+    finally:
+        for hold in holds:
+            assert hold is not None
+            hold.release()
+    stats = await running
+
+    assert stats.sent == 30
+    assert sorted(c.chat_id for c in h.tg.of("copyMessage")) == sorted(o.chat_id for o in people)
+    assert {r.status for r in (await rows(h)).values()} == {DeliveryStatus.SENT}
+
+
+async def test_a_sender_that_lost_its_claim_records_nothing(harness: Harness) -> None:
+    """w1's answer comes after its lease ran out and w2 took the row: what w1 learns late is
+    not written over w2's record (the row keeps the message w2 sent)."""
+    h = harness
+    # Renewals every quarter lease in real time: none within this test.
+    h.deps.settings.send_lease_seconds = 600
+    [person] = await recipients(h, 1)
+    await enqueue_copies(h, [person])
+    hold = h.tg.hold(method="copyMessage", chat_id=person.chat_id).hold
+    assert hold is not None
+    first = Sender(h.deps, h.app.bot, worker="w1", timer=FakeTimer(h.deps.clock))
+    running = asyncio.create_task(first.run_once())
+    await asyncio.wait_for(hold.arrived.wait(), 30)
+
+    # The lease runs out while w1 waits on Telegram (as if its renewals could not reach the
+    # database); w2 takes the row and sends it.
+    h.deps.clock.advance(seconds=h.deps.settings.send_lease_seconds + 1)
+    assert (await drain(h, worker="w2")).sent == 1
+    recorded = (await rows(h))[person.chat_id]
+    hold.release()
+    late = await running
+
+    row = (await rows(h))[person.chat_id]
+    assert row.status == DeliveryStatus.SENT
+    assert row.sent_message_id == recorded.sent_message_id
+    copies = h.tg.of("copyMessage", person.chat_id)
+    # w1's copy went out late, after w2's; the database only knows w2's.
+    assert sorted(c.result["message_id"] for c in copies) == [
+        recorded.sent_message_id,
+        recorded.sent_message_id + 1,
+    ]
+    assert late.lost == 1 and late.sent == 1

@@ -105,8 +105,14 @@ async def seed_network(url: str, officials: int) -> list[int]:
     return [ORGANISER.id, *range(FIRST_OFFICIAL, FIRST_OFFICIAL + officials)]
 
 
-async def broadcast_to_everyone(fake: FakeTelegram, text: str, total: int) -> tuple[int, int]:
-    """The organiser's /broadcast, as they tap it; returns (source message id, mark at send)."""
+async def broadcast_to_everyone(
+    fake: FakeTelegram,
+    text: str,
+    total: int,
+    before_send: Callable[[], object] | None = None,
+) -> tuple[int, int]:
+    """The organiser's /broadcast, as they tap it; returns (source message id, mark at send).
+    `before_send` runs after the preview, before "Send now" is tapped."""
     org = ORGANISER
     mark = await fake.command(org, "/broadcast")
     await fake.wait_for(org, contains="Send me the message to broadcast", since=mark, within=WAIT)
@@ -118,6 +124,8 @@ async def broadcast_to_everyone(fake: FakeTelegram, text: str, total: int) -> tu
     await fake.wait_call("answerCallbackQuery", since=mark, within=WAIT)
     mark = await fake.press(org, "Preview")
     await fake.wait_for(org, contains="exactly as recipients will see it", since=mark, within=WAIT)
+    if before_send is not None:
+        before_send()
     mark = await fake.press(org, "Send now")
     await fake.wait_for(
         org, contains=f"is on its way to {total} officials", since=mark, within=WAIT
@@ -193,13 +201,48 @@ FLUSH_ALLOWANCE = 0.1
 MAX_DUPLICATES = CONCURRENCY + math.ceil(RATE * (sender.FLUSH_SECONDS + 2 * FLUSH_ALLOWANCE))
 
 
+# How soon the restarted process sends again, from its start (issue 13: a broadcast stalled
+# for its whole 30 s lease). A functional bound, generous for a loaded machine: the restart
+# itself (interpreter, migrations, getMe) takes one to three seconds here.
+RESUME_WITHIN = 10.0
+
+
+def first_copy_at(fake: FakeTelegram, source_id: int, since: int) -> float | None:
+    """When the first copy of the organiser's message after `since` reached the fake."""
+    return next(
+        (
+            c.at
+            for c in fake.calls
+            if c.seq > since
+            and c.ok
+            and c.method == "copyMessage"
+            and (c.params.get("from_chat_id"), c.params.get("message_id"))
+            == (ORGANISER.id, source_id)
+        ),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "lease",
+    [
+        "2",  # the dead process's claims run out
+        "30",  # longer than the test waits: the restarted process takes them back at once
+    ],
+    ids=["short-lease", "long-lease"],
+)
 async def test_broadcast_resumes_after_sigkill(
-    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, e2e_db_url: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake: FakeTelegram,
+    e2e_db_url: str,
+    lease: str,
 ) -> None:
     chats = await seed_network(e2e_db_url, officials=200)
     total = len(chats)
     text = "Flood drill on Friday at 10:00: bring the evacuation lists."
-    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url, **SETTINGS) as bots:
+    settings = {**SETTINGS, "SEND_LEASE_SECONDS": lease}
+    async with bot_processes(request, tmp_path / "cwd", fake, e2e_db_url, **settings) as bots:
         first = await bots.start()
         source_id, sent_mark = await broadcast_to_everyone(fake, text, total)
 
@@ -210,6 +253,7 @@ async def test_broadcast_resumes_after_sigkill(
         )
         assert await bots.stop(first, signal.SIGKILL) == -signal.SIGKILL
         mark = fake.mark()
+        restarted_at = fake.core.clock()
         second = await bots.start()
         # The new process's first call (getMe) comes long after the fake has answered every
         # request the killed one had written, and before the new one sends anything.
@@ -222,6 +266,9 @@ async def test_broadcast_resumes_after_sigkill(
         )
         assert await bots.stop(second) == 0
 
+        resumed_at = first_copy_at(fake, source_id, mark)
+        assert resumed_at is not None
+        assert resumed_at - restarted_at <= RESUME_WITHIN, f"{resumed_at - restarted_at:.1f} s"
         received = copies(fake, source_id, sent_mark)
         assert sorted(received) == sorted(chats), "every recipient gets the broadcast"
         again = {chat: n - 1 for chat, n in received.items() if n > 1}
@@ -268,6 +315,44 @@ async def test_two_processes_send_each_message_once(
         assert refused_sends(fake) == []
         statuses, broadcasts = await delivery_counts(pg_e2e_url)
         # every recipient's row and the organiser's report
+        assert statuses == {DeliveryStatus.SENT: total + 1}
+        assert broadcasts == [BroadcastStatus.DONE]
+        clean_logs(bots)
+
+
+SLOW_ANSWER = 6.0  # seconds Telegram takes to answer each copy, longer than the lease
+
+
+async def test_a_send_slower_than_the_lease_goes_once(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, pg_e2e_url: str
+) -> None:
+    """Two processes; Telegram answers every copy in 6 s; claims last 4 s: the other process
+    never takes a row whose send is still waiting for its answer, and each copy goes once."""
+    chats = await seed_network(pg_e2e_url, officials=20)
+    total = len(chats)
+    settings = {**SETTINGS, "SEND_RATE_PER_SECOND": str(RATE // 2), "SEND_LEASE_SECONDS": "4"}
+    async with bot_processes(request, tmp_path / "cwd", fake, pg_e2e_url, **settings) as bots:
+        polling = await bots.start()
+        worker = await bots.start("--no-updates")
+        source_id, sent_mark = await broadcast_to_everyone(
+            fake,
+            "Shelter capacities for week 12.",
+            total,
+            before_send=lambda: fake.delay(SLOW_ANSWER, method="copyMessage", times=None),
+        )
+        report = await fake.wait_for(
+            ORGANISER, contains="delivery report", since=sent_mark, within=DONE_WAIT
+        )
+        assert await bots.stop(worker) == 0
+        assert await bots.stop(polling) == 0
+
+        received = copies(fake, source_id, sent_mark)
+        assert sorted(received) == sorted(chats)
+        assert set(received.values()) == {1}, {c: n for c, n in received.items() if n > 1}
+        assert f"Delivered: {total} of {total}" in report.body, report.body
+        assert fake.count(ORGANISER, "delivery report") == 1
+        assert refused_sends(fake) == []
+        statuses, broadcasts = await delivery_counts(pg_e2e_url)
         assert statuses == {DeliveryStatus.SENT: total + 1}
         assert broadcasts == [BroadcastStatus.DONE]
         clean_logs(bots)

@@ -59,6 +59,7 @@ __all__ = [
     "Role",
     "Routing",
     "RoutingStatus",
+    "SenderProcess",
     "Topic",
     "UTCDateTime",
     "WAITING_SQL",
@@ -321,10 +322,25 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column()
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # New with every claim: an outcome is written only by the claim it belongs to.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class SenderProcess(Base):
+    """A running outbox sender: where it runs, so a restarted process on the same host can
+    tell that the one before it is dead and take back its claims at once."""
+
+    __tablename__ = "sender_process"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # delivery.claimed_by
+    host: Mapped[str] = mapped_column(String(255), index=True)  # host name and pid namespace
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()
 
 
 class Reminder(Base):

@@ -6,7 +6,8 @@ Rows are idempotent by `dedupe_key` (e.g. ``b:<broadcast>:<official>``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -100,16 +101,24 @@ GONE_ERROR = "recipient no longer registered"
 
 
 async def claim(
-    session: AsyncSession, worker: str, now: datetime, until: datetime, limit: int
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    exclude: Iterable[int] = (),
 ) -> list[dict[str, Any]]:
-    """Lease up to `limit` due pending rows to `worker` until `until`, oldest first.
+    """Lease up to `limit` due pending rows to `worker` until `until`, oldest first; each row
+    comes with the claim's new `claim_token`. `exclude`: rows the worker holds already.
 
-    On PostgreSQL `SKIP LOCKED` lets several workers claim side by side; the lease makes the
-    rows of a worker that died due again once it runs out. Rows whose recipient has left since
-    they were written (a broadcast confirmed before an official was removed) are cancelled
-    here, not sent.
+    On PostgreSQL `SKIP LOCKED` lets several workers claim side by side; a live worker renews
+    its lease (`renew`), and the rows of a worker that died are due again once it runs out.
+    Rows whose recipient has left since they were written (a broadcast confirmed before an
+    official was removed) are cancelled here, not sent.
     """
     table = DELIVERY
+    token = secrets.token_hex(8)
+    skip = sorted(exclude)
     query = (
         select(*CLAIM_COLUMNS, Official.status.label("recipient_status"))
         .outerjoin(Official, Official.id == Delivery.recipient_id)
@@ -117,6 +126,7 @@ async def claim(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at <= now,
             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            *([Delivery.id.not_in(skip)] if skip else []),
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
@@ -125,7 +135,7 @@ async def claim(
     rows: list[dict[str, Any]] = []
     gone: list[dict[str, Any]] = []
     for r in await session.execute(query):
-        row = dict(r._mapping)
+        row = dict(r._mapping, claim_token=token)
         (gone if row.pop("recipient_status") in GONE else rows).append(row)
     if gone:
         await session.execute(
@@ -138,78 +148,171 @@ async def claim(
         await session.execute(
             update(table)
             .where(table.c.id.in_(ids[start : start + 1000]))
-            .values(claimed_until=until, claimed_by=worker)
+            .values(claimed_until=until, claimed_by=worker, claim_token=token)
         )
     return rows
 
 
+async def renew(
+    session: AsyncSession, worker: str, ids: Iterable[int], until: datetime
+) -> set[int]:
+    """Extend `worker`'s lease on these rows to `until`; returns the rows it still holds."""
+    table = DELIVERY
+    kept: set[int] = set()
+    batch = sorted(ids)
+    for start in range(0, len(batch), 1000):
+        kept.update(
+            (
+                await session.scalars(
+                    update(table)
+                    .where(
+                        table.c.id.in_(batch[start : start + 1000]),
+                        table.c.claimed_by == worker,
+                        table.c.status == DeliveryStatus.PENDING,
+                    )
+                    .values(claimed_until=until)
+                    .returning(table.c.id)
+                )
+            ).all()
+        )
+    return kept
+
+
+async def still_held(session: AsyncSession, worker: str, tokens: Mapping[int, str]) -> set[int]:
+    """Of these rows (id -> claim token), those `worker` still holds under that claim (locked
+    until the transaction ends)."""
+    table = DELIVERY
+    held: set[int] = set()
+    ids = sorted(tokens)
+    for start in range(0, len(ids), 1000):
+        rows = await session.execute(
+            select(table.c.id, table.c.claim_token)
+            .where(table.c.id.in_(ids[start : start + 1000]), table.c.claimed_by == worker)
+            .with_for_update()
+        )
+        held.update(i for i, token in rows if token == tokens[i])
+    return held
+
+
+async def free_claims(session: AsyncSession, workers: list[str]) -> int:
+    """The pending rows claimed by these (dead) workers may be claimed again at once."""
+    if not workers:
+        return 0
+    table = DELIVERY
+    result = await session.execute(
+        update(table)
+        .where(table.c.claimed_by.in_(workers), table.c.status == DeliveryStatus.PENDING)
+        .values(claimed_until=None, claimed_by=None, claim_token=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Outcomes are written only by the claim they belong to (issue 13): a worker whose lease ran
+# out while Telegram was slow to answer does not write over the row's new claim.
+FENCE = (
+    DELIVERY.c.id == bindparam("b_id"),
+    DELIVERY.c.claimed_by == bindparam("b_worker"),
+    DELIVERY.c.claim_token == bindparam("b_token"),
+)
+RELEASED = {"claimed_until": None, "claimed_by": None, "claim_token": None}
+
+
 async def record_sent(
-    session: AsyncSession, results: list[tuple[int, int | None, int]], now: datetime
+    session: AsyncSession,
+    claim: tuple[str, Mapping[int, str]],
+    results: list[tuple[int, int | None, int]],
+    now: datetime,
 ) -> None:
-    """(row id, Telegram message id, attempts) for rows Telegram accepted."""
+    """(row id, Telegram message id, attempts) for rows Telegram accepted; `claim` is the
+    worker and each row's claim token."""
     if not results:
         return
     table = DELIVERY
+    worker, tokens = claim
     stmt = (
         update(table)
-        .where(table.c.id == bindparam("b_id"))
+        .where(*FENCE)
         .values(
             status=DeliveryStatus.SENT,
             sent_message_id=bindparam("b_mid"),
             attempts=bindparam("b_attempts"),
             sent_at=now,
-            claimed_until=None,
-            claimed_by=None,
             last_error=None,
+            **RELEASED,
         )
     )
-    await session.execute(stmt, [{"b_id": i, "b_mid": m, "b_attempts": a} for i, m, a in results])
+    await session.execute(
+        stmt,
+        [
+            {"b_id": i, "b_worker": worker, "b_token": tokens[i], "b_mid": m, "b_attempts": a}
+            for i, m, a in results
+        ],
+    )
 
 
 async def record_final(
-    session: AsyncSession, status: DeliveryStatus, results: list[tuple[int, str, int]]
+    session: AsyncSession,
+    claim: tuple[str, Mapping[int, str]],
+    status: DeliveryStatus,
+    results: list[tuple[int, str, int]],
 ) -> None:
     """(row id, error, attempts) for rows that end here: failed or unreachable."""
     if not results:
         return
     table = DELIVERY
+    worker, tokens = claim
     stmt = (
         update(table)
-        .where(table.c.id == bindparam("b_id"))
+        .where(*FENCE)
         .values(
             status=status,
             last_error=bindparam("b_err"),
             attempts=bindparam("b_attempts"),
-            claimed_until=None,
-            claimed_by=None,
+            **RELEASED,
         )
     )
     await session.execute(
-        stmt, [{"b_id": i, "b_err": e[:500], "b_attempts": a} for i, e, a in results]
+        stmt,
+        [
+            {"b_id": i, "b_worker": worker, "b_token": tokens[i], "b_err": e[:500], "b_attempts": a}
+            for i, e, a in results
+        ],
     )
 
 
 async def record_retry(
-    session: AsyncSession, results: list[tuple[int, str, int, datetime]]
+    session: AsyncSession,
+    claim: tuple[str, Mapping[int, str]],
+    results: list[tuple[int, str, int, datetime]],
 ) -> None:
     """(row id, error, attempts, next attempt) for rows to try again; a cancelled row stays so."""
     if not results:
         return
     table = DELIVERY
+    worker, tokens = claim
     stmt = (
         update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.PENDING)
+        .where(*FENCE, table.c.status == DeliveryStatus.PENDING)
         .values(
             last_error=bindparam("b_err"),
             attempts=bindparam("b_attempts"),
             next_attempt_at=bindparam("b_next"),
-            claimed_until=None,
-            claimed_by=None,
+            **RELEASED,
         )
     )
     await session.execute(
         stmt,
-        [{"b_id": i, "b_err": e[:500], "b_attempts": a, "b_next": n} for i, e, a, n in results],
+        [
+            {
+                "b_id": i,
+                "b_worker": worker,
+                "b_token": tokens[i],
+                "b_err": e[:500],
+                "b_attempts": a,
+                "b_next": n,
+            }
+            for i, e, a, n in results
+        ],
     )
 
 
@@ -220,7 +323,7 @@ async def release(session: AsyncSession, ids: list[int], worker: str) -> None:
         await session.execute(
             update(table)
             .where(table.c.id.in_(ids[start : start + 1000]), table.c.claimed_by == worker)
-            .values(claimed_until=None, claimed_by=None)
+            .values(**RELEASED)
         )
 
 
@@ -271,11 +374,12 @@ async def cancelled_broadcasts(session: AsyncSession, broadcast_ids: set[int]) -
 
 
 async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> None:
-    """A cancelled broadcast's rows not sent yet stay unsent (and are no longer leased)."""
+    """A cancelled broadcast's rows not sent yet stay unsent. A copy already on its way keeps
+    its claim, so the sender still records it as sent."""
     await session.execute(
         update(Delivery)
         .where(Delivery.broadcast_id == broadcast_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.CANCELLED, claimed_until=None, claimed_by=None)
+        .values(status=DeliveryStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
 

@@ -31,12 +31,14 @@ async def start(app: Any) -> None:
             s.require_token(),
             base_url=s.api_base,
             base_file_url=s.file_base,
-            request=AiohttpRequest(connections=max(8, s.send_concurrency * 2)),
+            request=AiohttpRequest(connections=max(8, s.send_max_in_flight)),
         )
         await bot.initialize()
     limiter = getattr(app.bot, "rate_limiter", None)
     pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
-    app.bot_data.outbox = Outbox(Sender(deps, bot, pacer=pacer), bot if own else None)
+    sender = Sender(deps, bot, pacer=pacer)
+    await sender.start()
+    app.bot_data.outbox = Outbox(sender, bot if own else None)
 
 
 async def stop(app: Any) -> None:
@@ -49,6 +51,10 @@ async def stop(app: Any) -> None:
             await asyncio.wait_for(asyncio.shield(outbox_.running), timeout=10)
         except (TimeoutError, Exception):
             log.warning("outbox did not stop cleanly worker=%s", outbox_.sender.worker)
+    try:
+        await outbox_.sender.close()
+    except Exception:  # the database may be gone: the lease then runs out on its own
+        log.warning("outbox could not leave the list of senders worker=%s", outbox_.sender.worker)
     if outbox_.own_bot is not None:
         await outbox_.own_bot.shutdown()
     app.bot_data.outbox = None

@@ -4,6 +4,8 @@ be written, its statistics, and how long a failed send waits before it goes agai
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -29,8 +31,66 @@ class Job:
     broadcast_id: int | None
     recipient_id: int | None
     source: str
+    claim_token: str
     claimed_until: datetime
     requeued: bool = False
+
+
+class InFlight:
+    """Sends waiting for their answer, with when each went (in real time).
+
+    A send still unanswered when the window needs its slot again (`slots` sends at `rate`,
+    at least 0.25 s) gives its slot to the next one: the pacing, not the slots, sets the rate,
+    so a slow answer (a timeout takes seconds) does not hold the window back. `bound` caps
+    how many may wait at once, slow ones included.
+    """
+
+    def __init__(self, slots: int, bound: int, rate: float) -> None:
+        self.slots, self.bound = slots, bound
+        self.slow_after = max(0.25, slots / rate)
+        self.tasks: dict[asyncio.Task[None], float] = {}
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def add(self, task: asyncio.Task[None]) -> None:
+        self.tasks[task] = asyncio.get_running_loop().time()
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        del self.tasks[task]
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def full_for(self) -> float:
+        """0 if a send may go now, else how long until a slot frees by age (inf: an answer)."""
+        if len(self.tasks) >= self.bound:
+            return math.inf
+        now = asyncio.get_running_loop().time()
+        prompt = [t for t in self.tasks.values() if now - t < self.slow_after]
+        return 0.0 if len(prompt) < self.slots else min(prompt) + self.slow_after - now
+
+    async def wait(self, seconds: float = math.inf) -> None:
+        """Until the next answer, or `seconds`."""
+        if not self.tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        timer = None if math.isinf(seconds) else loop.call_later(seconds, self._wake)
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    async def wait_all(self) -> None:
+        if self.tasks:
+            await asyncio.wait(set(self.tasks))
 
 
 @dataclass
@@ -42,6 +102,7 @@ class RunStats:
     rate_limited: int = 0
     released: int = 0
     claimed: int = 0
+    lost: int = 0  # sent, but the claim had gone to another sender: not recorded
 
     @property
     def busy(self) -> bool:
@@ -64,6 +125,26 @@ class Outcomes:
             + len(self.unreachable)
             + len(self.retry)
             + len(self.release)
+        )
+
+    def ids(self) -> list[int]:
+        return [
+            *(r[0] for r in self.sent),
+            *(r[0] for r in self.failed),
+            *(r[0] for r in self.unreachable),
+            *(r[0] for r in self.retry),
+            *self.release,
+        ]
+
+    def only(self, ids: set[int]) -> Outcomes:
+        """The outcomes of these rows only (those whose claim this sender still holds)."""
+        return Outcomes(
+            [r for r in self.sent if r[0] in ids],
+            [r for r in self.failed if r[0] in ids],
+            [r for r in self.unreachable if r[0] in ids],
+            self.unreachable_officials,
+            [r for r in self.retry if r[0] in ids],
+            [i for i in self.release if i in ids],
         )
 
     def take(self) -> Outcomes:

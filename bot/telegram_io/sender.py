@@ -6,18 +6,21 @@ digests as pre-rendered text). Its rules, from measurements on this machine (DES
 - pacing is a strict window: never more than `send_rate_per_second` sends in any one-second
   window (a sliding log of the last sends) and an even spacing between them, so there is no
   burst at the start or after a pause; each chat gets at most `send_rate_per_chat_per_second`;
-- a small fixed number of requests is in flight (`send_concurrency`), never thousands waiting
-  in an HTTP pool;
+- a small number of sends waits for a prompt answer (`send_concurrency`), never thousands in
+  an HTTP pool; a send whose answer is slow (a timeout can take seconds) gives its slot to
+  the next, so the pacing, not the slots, sets the rate, up to `send_max_in_flight` waiting;
 - 429 pauses every send for `retry_after`, and the row goes again without counting an attempt;
   5xx and timeouts come back after an exponential backoff with jitter, up to
   `send_max_attempts`; 400 fails the row; 403 marks the row and the official unreachable;
 - the bot's own replies (and the progress messages) share the window: in the process that
   runs the sender they pass through `SharedWindow`, which takes the next free slot for them,
   so replies and the outbox together stay within the limit instead of drawing 429s;
-- the database decides who sends what: rows are leased (`claimed_until`/`claimed_by`) in
-  short transactions with `FOR UPDATE SKIP LOCKED`, outcomes are written every ~0.1 s, and a
-  row whose lease is about to run out is given back instead of sent. A killed process
-  re-sends at most what was in flight or sent-but-not-yet-written when it died.
+- the database decides who sends what: rows are leased (`claimed_until`/`claimed_by`, a
+  token per claim) in short transactions with `FOR UPDATE SKIP LOCKED`; the lease is renewed
+  while the sender holds the rows, outcomes are written every ~0.1 s by the claim they belong
+  to only, and a row whose lease is about to run out (renewals failing) is given back instead
+  of sent (bot/telegram_io/claims.py). A killed process re-sends at most what was in flight or
+  sent-but-not-yet-written when it died.
 
 It is not a service (it imports telegram); `bot.telegram_io.outbox_runner.start` gives the
 process its sender and `bot.scheduling` runs it as a job.
@@ -50,8 +53,16 @@ from telegram.error import (
 from bot.db import outbox
 from bot.db.models import DeliveryStatus
 from bot.runtime import Deps
+from bot.telegram_io.claims import Claims
 from bot.telegram_io.pacing import Pacer, RealTimer, Timer, outbox_send, pacer_for
-from bot.telegram_io.send_outcomes import Job, Outcomes, RunStats, backoff, retry_after_seconds
+from bot.telegram_io.send_outcomes import (
+    InFlight,
+    Job,
+    Outcomes,
+    RunStats,
+    backoff,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +97,27 @@ class Sender:
         self.buffer: deque[Job] = deque()
         self.outcomes = Outcomes()
         self.stats = RunStats()
-        self._lease = timedelta(seconds=s.send_lease_seconds)
+        self.claims = Claims(deps, worker)
         self._lease_margin = timedelta(seconds=min(5.0, s.send_lease_seconds / 4))
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """For the life of the process: take back dead predecessors' claims, renew ours."""
+        await self.claims.register()
+        self._renewing = self.claims.keep(self._drop)
+
+    async def close(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            await asyncio.gather(self._renewing, return_exceptions=True)
+            self._renewing = None
+        await self.claims.unregister()
+
+    def _drop(self, gone: set[int]) -> None:
+        """Rows no longer ours (cancelled, or taken by another sender) are not sent from here."""
+        dropped = {j.id: j.claim_token for j in self.buffer if j.id in gone}
+        self.buffer = deque(j for j in self.buffer if j.id not in dropped)
+        self.claims.settled(dropped)
 
     # ---- the loop ---------------------------------------------------------------------
     async def run_once(self, *, max_rows: int | None = None) -> RunStats:
@@ -98,17 +128,16 @@ class Sender:
         s = self.deps.settings
         self.stats = RunStats()
         batch = min(
-            s.send_claim_batch,
-            max(s.send_concurrency * 2, int(s.send_rate_per_second * s.send_lease_seconds / 4)),
+            s.send_claim_batch, max(8, int(s.send_rate_per_second * s.send_lease_seconds / 4))
         )
-        low_water = max(s.send_concurrency * 4, batch // 2)
-        slots = asyncio.Semaphore(s.send_concurrency)
-        in_flight: set[asyncio.Task[None]] = set()
+        low_water = max(8, batch // 2)
+        in_flight = InFlight(s.send_concurrency, s.send_max_in_flight, s.send_rate_per_second)
         claim_task: asyncio.Task[int] | None = None
         flush_task: asyncio.Task[None] | None = None
         exhausted = False
         claimed = 0
         last_flush = next_cancel_check = self.timer.now()
+        renewing = None if self._renewing else self.claims.keep(self._drop)
 
         def claim_size() -> int:
             return batch if max_rows is None else max(0, min(batch, max_rows - claimed))
@@ -138,12 +167,18 @@ class Sender:
                     if claim_task is not None:
                         await asyncio.wait([claim_task])
                         continue
-                    if exhausted or claim_size() == 0:
+                    if not exhausted and claim_size() > 0:
+                        got = await self._claim(claim_size())
+                        claimed += got
+                        exhausted = got == 0
+                        if got:
+                            continue
+                    if not in_flight:
                         break
-                    got = await self._claim(claim_size())
-                    claimed += got
-                    if got == 0:
-                        break
+                    # Answers still to come may put a row back (429, "not sent"), and rows may
+                    # fall due meanwhile: look again at the first answer or after a poll.
+                    await in_flight.wait(s.send_poll_seconds)
+                    exhausted = False
                     continue
                 if (
                     claim_task is None
@@ -152,6 +187,9 @@ class Sender:
                     and claim_size() > 0
                 ):
                     claim_task = asyncio.create_task(self._claim(claim_size()))
+                if (busy := in_flight.full_for()) > 0:
+                    await in_flight.wait(busy)
+                    continue
 
                 job = self._pick(now)
                 if job is None:
@@ -164,34 +202,21 @@ class Sender:
                     )
                     await self.timer.sleep(max(wait, 0.001))
                     continue
-                await slots.acquire()
                 while (wait := self.pacer.ready_at() - self.timer.now()) > 0:
                     await self.timer.sleep(wait)
                 if self.stopping.is_set():
-                    slots.release()
                     self.buffer.appendleft(job)
                     break
                 if job.claimed_until - self._lease_margin <= self.deps.clock.now():
                     # Another worker may take it soon; sending it now could send it twice.
-                    slots.release()
                     self.outcomes.release.append(job.id)
                     self.stats.released += 1
                     continue
                 self.pacer.record(job.chat_id, self.timer.now())
                 task = asyncio.create_task(self._send(job))
                 in_flight.add(task)
-
-                def done(t: asyncio.Task[None]) -> None:
-                    in_flight.discard(t)
-                    slots.release()
-
-                task.add_done_callback(done)
-                if not self.buffer and in_flight:
-                    # A 429 or a "not sent" timeout puts a job back: wait for the answers first.
-                    await asyncio.wait(set(in_flight))
         finally:
-            if in_flight:
-                await asyncio.wait(set(in_flight))
+            await in_flight.wait_all()
             if claim_task is not None:
                 await asyncio.wait([claim_task])
                 if not claim_task.cancelled() and claim_task.exception() is None:
@@ -202,12 +227,15 @@ class Sender:
                 self.outcomes.release.append(self.buffer.popleft().id)
                 self.stats.released += 1
             await self._flush()
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
         self.stats.claimed = claimed
         if self.stats.busy:
             st = self.stats
             log.info(
                 "outbox run worker=%s claimed=%s sent=%s failed=%s unreachable=%s retried=%s "
-                "rate_limited=%s released=%s",
+                "rate_limited=%s released=%s lost=%s",
                 self.worker,
                 st.claimed,
                 st.sent,
@@ -216,6 +244,7 @@ class Sender:
                 st.retried,
                 st.rate_limited,
                 st.released,
+                st.lost,
             )
         return self.stats
 
@@ -313,10 +342,13 @@ class Sender:
         if limit <= 0:
             return 0
         now = self.deps.clock.now()
-        until = now + self._lease
+        until = now + self.claims.lease
         async with self.deps.db.transaction() as session:
-            rows = await outbox.claim(session, self.worker, now, until, limit)
-        self.buffer.extend(Job(**row, claimed_until=until) for row in rows)
+            # Rows this sender holds are not claimed again, even if a renewal came late.
+            rows = await outbox.claim(session, self.worker, now, until, limit, self.claims.held)
+        jobs = [Job(**row, claimed_until=until) for row in rows]
+        self.claims.add(jobs)
+        self.buffer.extend(jobs)
         return len(rows)
 
     async def _flush(self) -> None:
@@ -324,19 +356,35 @@ class Sender:
         if not batch:
             return
         now = self.deps.clock.now()
+        tokens = self.claims.tokens(batch.ids())
+        claim = (self.worker, tokens)
         try:
-            async with self.deps.db.transaction() as session:
-                await outbox.record_sent(session, batch.sent, now)
-                await outbox.record_final(session, DeliveryStatus.FAILED, batch.failed)
-                await outbox.record_final(session, DeliveryStatus.UNREACHABLE, batch.unreachable)
+            async with self.claims.writing, self.deps.db.transaction() as session:
+                held = await self.claims.still_ours(session, tokens, now)
+                mine = batch.only(held)
+                await outbox.record_sent(session, claim, mine.sent, now)
+                await outbox.record_final(session, claim, DeliveryStatus.FAILED, mine.failed)
+                await outbox.record_final(
+                    session, claim, DeliveryStatus.UNREACHABLE, mine.unreachable
+                )
                 await outbox.mark_unreachable(session, batch.unreachable_officials, now)
-                await outbox.record_retry(session, batch.retry)
-                await outbox.release(session, batch.release, self.worker)
+                await outbox.record_retry(session, claim, mine.retry)
+                await outbox.release(session, mine.release, self.worker)
         except Exception:
             log.exception("outbox could not record outcomes rows=%s; will try again", len(batch))
             self.outcomes.put_back(batch)
             if self.stopping.is_set():
                 raise
+            return
+        self.claims.settled(tokens)
+        lost = [i for i in batch.ids() if i not in held]
+        if lost:
+            self.stats.lost += len(lost)
+            log.warning(
+                "outbox claim lost before its outcome was written worker=%s delivery_ids=%s",
+                self.worker,
+                ",".join(map(str, lost[:20])),
+            )
 
     async def _drop_cancelled(self) -> None:
         ids = {j.broadcast_id for j in self.buffer if j.broadcast_id is not None}
@@ -344,13 +392,7 @@ class Sender:
             return
         async with self.deps.db.transaction() as session:
             cancelled = await outbox.cancelled_broadcasts(session, ids)
-        if not cancelled:
-            return
-        keep: deque[Job] = deque()
-        for job in self.buffer:
-            if job.broadcast_id in cancelled:
-                self.outcomes.release.append(job.id)
-                self.stats.released += 1
-            else:
-                keep.append(job)
-        self.buffer = keep
+        dropped = [j.id for j in self.buffer if j.broadcast_id in cancelled]
+        self.buffer = deque(j for j in self.buffer if j.broadcast_id not in cancelled)
+        self.outcomes.release += dropped
+        self.stats.released += len(dropped)

@@ -16,6 +16,7 @@ JSON body Telegram would send (`{"ok": true, "result": ...}` or `error_code`,
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -177,8 +178,20 @@ class ApiError(Exception):
 
 
 @dataclass
+class Hold:
+    """Calls held unanswered until the test lets them go: `arrived` is set by the first."""
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    count: int = 0
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class Rule:
-    """A scripted failure, delay or timeout for calls matching method and chat."""
+    """A scripted failure, delay, hold or timeout for calls matching method and chat."""
 
     method: str | None
     chat_id: int | None
@@ -188,6 +201,7 @@ class Rule:
     delay: float = 0.0
     times: int | None = 1  # None: for ever
     timeout: bool = False
+    hold: Hold | None = None
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         return self.method in (None, method) and (self.chat_id is None or self.chat_id == chat_id)
@@ -385,12 +399,37 @@ class BotApiCore:
         return rule
 
     def time_out(
-        self, *, method: str | None = None, chat_id: int | None = None, times: int | None = 1
+        self,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+        after: float = 0.0,
     ) -> Rule:
-        """The call never gets an answer: the adapter makes the client time out."""
-        rule = Rule(method, chat_id, times=times, timeout=True)
+        """The call never gets an answer: the adapter makes the client time out (over HTTP,
+        the connection is dropped `after` seconds)."""
+        rule = Rule(method, chat_id, times=times, timeout=True, delay=after)
         self.rules.append(rule)
         return rule
+
+    def hold(
+        self, *, method: str | None = None, chat_id: int | None = None, times: int | None = 1
+    ) -> Rule:
+        """Answer only when the test calls `rule.hold.release()` (a slow Telegram, on cue)."""
+        rule = Rule(method, chat_id, times=times, hold=Hold())
+        self.rules.append(rule)
+        return rule
+
+    async def wait_out(self, rule: Rule | None) -> None:
+        """What an adapter waits before it answers: a scripted delay, then a hold."""
+        if rule is None:
+            return
+        if rule.delay:
+            await asyncio.sleep(rule.delay)
+        if rule.hold is not None:
+            rule.hold.count += 1
+            rule.hold.arrived.set()
+            await rule.hold.released.wait()
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every call to that chat answers 403 from now on."""

@@ -202,6 +202,17 @@ class FakeTelegram(CoreAdapter):
     ) -> Rule:
         return self.core.server_error(status, method=method, chat_id=chat_id, times=times)
 
+    def time_out(
+        self,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        times: int | None = 1,
+        after: float = 0.0,
+    ) -> Rule:
+        """No answer: the connection is dropped `after` seconds (the call takes no effect)."""
+        return self.core.time_out(method=method, chat_id=chat_id, times=times, after=after)
+
     def delay(
         self,
         seconds: float,
@@ -422,8 +433,14 @@ class FakeTelegram(CoreAdapter):
         params, files = await _read_params(request)
         call = self.core.record(method, params, files, at=arrived)
         rule = self.core.scripted(call)
-        if rule is not None and rule.delay:
-            await asyncio.sleep(rule.delay)
+        await self.core.wait_out(rule)
+        if rule is not None and rule.timeout:
+            # No answer at all: the connection drops, as when Telegram's side times out.
+            call.status, call.description = 0, "timeout"
+            await self._notify()
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPGatewayTimeout()  # never reaches the closed connection
         try:
             status, body = await self._respond(call, rule)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from telegram.error import TimedOut
@@ -36,6 +37,7 @@ class RecordingRequest(CoreAdapter, BaseRequest):
         # Some handlers answer a button press twice (a blank answer, then an alert); Telegram
         # refuses the second, so the in-process fake would hide the alert the tests read.
         self.core = core or BotApiCore(answer_once=False)
+        self._answered: asyncio.Condition | None = None
 
     # ---- BaseRequest ----------------------------------------------------------------
     @property
@@ -70,13 +72,22 @@ class RecordingRequest(CoreAdapter, BaseRequest):
                 params.setdefault(name, f"attach://{name}")
         call = self.core.record(url.rsplit("/", 1)[-1], params, files)
         rule = self.core.scripted(call)
-        if rule is not None and rule.delay:
-            await asyncio.sleep(rule.delay)
+        await self.core.wait_out(rule)
         if rule is not None and rule.timeout:
             call.status, call.description = 0, "timeout"
             raise TimedOut("Timed out (scripted)")
         status, body = self.core.respond(call, rule)
+        if self._answered is not None:
+            async with self._answered:
+                self._answered.notify_all()
         return status, json.dumps(body).encode()
+
+    async def until(self, check: Callable[[], bool], within: float = 20.0) -> None:
+        """Wait until `check()` holds, checked again after each answer (for a sender pass
+        running in another task); `within` only turns a hang into a failure."""
+        self._answered = self._answered or asyncio.Condition()
+        async with self._answered:
+            await asyncio.wait_for(self._answered.wait_for(check), within)
 
     # ---- scripting failures (see BotApiCore) -----------------------------------------
     def rate_limit(
@@ -109,6 +120,11 @@ class RecordingRequest(CoreAdapter, BaseRequest):
         self, *, method: str | None = None, chat_id: int | None = None, times: int = 1
     ) -> Rule:
         return self.core.time_out(method=method, chat_id=chat_id, times=times)
+
+    def hold(
+        self, *, method: str | None = None, chat_id: int | None = None, times: int = 1
+    ) -> Rule:
+        return self.core.hold(method=method, chat_id=chat_id, times=times)
 
     # ---- reading what people saw ----------------------------------------------------
     def sent(self, chat_id: int | None = None, *, include_edits: bool = True) -> list[Call]:
