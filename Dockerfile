@@ -20,4 +20,11 @@ RUN pip install -e .
 USER bot
 VOLUME ["/data"]
 # TELEGRAM_BOT_TOKEN, ADMIN_IDS and the rest come from the environment (docker run --env-file).
+# Webhook mode (WEBHOOK_URL set): the server must listen on every interface of the container,
+# not on its loopback, or nothing outside it can reach it; publish the port (-p 8080:8080) to
+# the HTTPS proxy only. Every update must carry the secret token (WEBHOOK_SECRET, or one made
+# at start), so a request that reaches the port without it gets 403.
+ENV WEBHOOK_LISTEN=0.0.0.0 \
+    WEBHOOK_PORT=8080
+EXPOSE 8080
 CMD ["city-exchange-bot", "run"]

@@ -5,52 +5,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import sys
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot import PROJECT_ROOT, cli_reports
-from bot.cli_common import make_deps, migrate
+from bot import PROJECT_ROOT, cli_reports, redaction
+from bot.cli_common import (
+    CommandError,
+    DatabaseUnavailable,
+    OneLineParser,
+    database_problem,
+    duration,
+    make_deps,
+    migrate,
+    positive,
+    unknown_name,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import CatalogError, load_catalogs
 from bot.services.errors import ServiceError
 
+if TYPE_CHECKING:
+    from telegram.error import TelegramError
+
 log = logging.getLogger("bot")
 
 SAMPLE_SEED = PROJECT_ROOT / "bot" / "data" / "seed.toml"
-DURATION_RE = re.compile(r"^(\d+)\s*([dhm])$")
-
-
-def parse_duration(text: str) -> timedelta:
-    match = DURATION_RE.match(text.strip().lower())
-    if not match:
-        raise argparse.ArgumentTypeError("use a number and d, h or m, e.g. 14d")
-    value, unit = int(match.group(1)), match.group(2)
-    return {"d": timedelta(days=value), "h": timedelta(hours=value), "m": timedelta(minutes=value)}[
-        unit
-    ]
-
-
-class RedactingFormatter(logging.Formatter):
-    """Replaces secrets (the bot token) in every formatted line, tracebacks included."""
-
-    def __init__(self, fmt: str, secrets: Sequence[str]) -> None:
-        super().__init__(fmt)
-        self.secrets = [s for s in secrets if s]
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "<token>")
-        return text
+# PTB's message when an answer is not JSON (an HTML page from a proxy, a wrong URL)
+NOT_JSON = "Invalid server response"
 
 
 def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    """One handler for every logger; the bot token (and later the webhook secret) is replaced
+    in every line it writes, at every level."""
+    for secret in secrets:
+        redaction.hide(secret, "<token>")
     handler = logging.StreamHandler()
     handler.setFormatter(
-        RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", secrets)
+        redaction.RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # httpx logs request URLs, which contain the bot token: keep it quiet.
@@ -66,7 +60,7 @@ class StartError(Exception):
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import TelegramError
 
     token = settings.require_token()
     load_catalogs(settings.locales_dir, settings.default_locale)
@@ -75,29 +69,65 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # a traceback (with the token in it) for what is one line of configuration.
         asyncio.run(_preflight(settings, token))
         return _run(settings, args)
-    except InvalidToken:
-        # PTB's own message repeats the token; never let it reach a log.
-        raise ConfigError(
-            "TELEGRAM_BOT_TOKEN was rejected by the Bot API (401 Unauthorized): "
-            "check it with @BotFather"
-        ) from None
-    except NetworkError as exc:
-        reason = str(exc).replace(token, "<token>")
-        raise StartError(
-            f"cannot reach the Bot API at {settings.telegram_api_base_url}: {reason}"
-        ) from None
+    except TelegramError as exc:
+        failure = bot_api_failure(settings, token, exc)
+        if isinstance(failure, ConfigError):
+            raise failure from None
+        raise StartError(str(failure)) from None
+    except DatabaseUnavailable as exc:
+        raise StartError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        scheme = settings.database_url.split(":", 1)[0]
-        raise StartError(f"cannot open the database ({scheme}): {reason}") from None
+        raise StartError(database_problem(settings.database_url, exc)) from None
 
 
 async def _preflight(settings: Settings, token: str) -> None:
     from telegram import Bot
 
-    async with Bot(token, base_url=settings.api_base, base_file_url=settings.file_base):
-        pass
+    with quiet_telegram_log():
+        async with Bot(token, base_url=settings.api_base, base_file_url=settings.file_base):
+            pass
     await migrate(settings)
+
+
+@contextmanager
+def quiet_telegram_log() -> Iterator[None]:
+    """PTB logs a traceback with the whole page for an answer that is not JSON; the one line
+    bot_api_failure makes says it instead."""
+    logger = logging.getLogger("telegram")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def bot_api_failure(
+    settings: Settings, token: str, exc: TelegramError
+) -> ConfigError | CommandError:
+    """One line for what went wrong with the Bot API (never the token): a rejected token is a
+    setting to fix (ConfigError); anything else fails at run time (CommandError)."""
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    base = settings.telegram_api_base_url
+    cause = exc.__cause__
+    if exc.message == NOT_JSON or (isinstance(cause, TelegramError) and cause.message == NOT_JSON):
+        # a status other than 2xx comes as "Bad Gateway (502). Parsing the server response ..."
+        status = "" if exc.message == NOT_JSON else exc.message.split(". ", 1)[0] + " "
+        return CommandError(
+            f"the Bot API at {base} answered {status}with a page that is not the Bot API's "
+            "JSON (a proxy's error page?): check TELEGRAM_API_BASE_URL"
+        )
+    if isinstance(exc, InvalidToken):
+        # PTB's own message repeats the token; never let it reach a log.
+        return ConfigError(
+            "TELEGRAM_BOT_TOKEN was rejected by the Bot API (401 Unauthorized): "
+            "check it with @BotFather"
+        )
+    reason = str(exc).replace(token, "<token>")
+    if isinstance(exc, NetworkError):
+        return CommandError(f"cannot reach the Bot API at {base}: {reason}")
+    return CommandError(f"the Bot API at {base} refused the request: {reason}")
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -110,15 +140,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.no_updates:
         return asyncio.run(_run_worker(app))
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        from bot.telegram_io.webhook import run_webhook
+
+        run_webhook(app, settings, ALLOWED_UPDATES)
     else:
         app.run_polling(
             allowed_updates=ALLOWED_UPDATES, poll_interval=0.0, timeout=args.poll_timeout
@@ -172,47 +196,50 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def bot_username(settings: Settings) -> str | None:
-    if settings.bot_username:
-        return settings.bot_username.lstrip("@")
-    if settings.telegram_bot_token is None:
-        return None
+async def bot_username(settings: Settings) -> str:
+    """For invite links: BOT_USERNAME, else getMe through TELEGRAM_API_BASE_URL."""
+    if settings.bot_username and settings.bot_username.strip().lstrip("@"):
+        return settings.bot_username.strip().lstrip("@")
+    secret = settings.telegram_bot_token
+    if secret is None or not secret.get_secret_value().strip():
+        raise ConfigError(
+            "an invite link needs the bot's username: set BOT_USERNAME "
+            "(e.g. BOT_USERNAME=CityExchangeBot), or TELEGRAM_BOT_TOKEN to ask the Bot API for it"
+        )
+    token = settings.require_token()
     from telegram import Bot
     from telegram.error import TelegramError
 
     try:
-        async with Bot(settings.require_token(), base_url=settings.api_base) as tg:
-            return tg.username
-    except (TelegramError, ConfigError):
-        return None
+        with quiet_telegram_log():
+            async with Bot(token, base_url=settings.api_base) as tg:
+                return tg.username
+    except TelegramError as exc:
+        failure = bot_api_failure(settings, token, exc)
+        if isinstance(failure, CommandError):
+            failure = CommandError(f"{failure}; or set BOT_USERNAME")
+        raise failure from None
 
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db.models import Role
-    from bot.services.catalogue import list_cities
-    from bot.services.errors import InvalidInput, NotFound
+    from bot.services.errors import NotFound
     from bot.services.invites import create_invite
 
     async def go() -> None:
+        # Before the invite is made: without the username there is no link to give.
+        username = await bot_username(settings)
         await migrate(settings)
         deps = make_deps(settings)
         try:
             created = await create_invite(
                 deps, args.city, role=Role(args.role), uses=args.uses, expires_in=args.expires
             )
-        except NotFound:
-            known = ", ".join(c.name for c in await list_cities(deps))
-            raise SystemExit(
-                f"error: no city named {args.city!r}; "
-                f"known cities: {known or 'none (run seed first)'}"
-            ) from None
-        except InvalidInput as exc:
-            raise SystemExit(f"error: invalid {exc.code}") from None
+        except NotFound as exc:
+            raise await unknown_name(deps, exc) from None
         finally:
             await deps.db.dispose()
-        username = await bot_username(settings)
-        link = f"https://t.me/{username or '<bot_username>'}?start={created.code}"
-        print(link)
+        print(f"https://t.me/{username}?start={created.code}")
         details = [
             f"city={created.city.name}",
             f"role={created.role.value}",
@@ -221,18 +248,13 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
         if created.expires_at:
             details.append(f"expires={created.expires_at:%Y-%m-%d %H:%M} UTC")
         print(" ".join(details), file=sys.stderr)
-        if username is None:
-            print(
-                "set BOT_USERNAME (or a valid TELEGRAM_BOT_TOKEN) to print the full link",
-                file=sys.stderr,
-            )
 
     asyncio.run(go())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="city-exchange-bot", description=__doc__)
+    parser = OneLineParser(prog="city-exchange-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="migrate the database, then run the bot")
@@ -258,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="create an invite link for a city")
     invite.add_argument("--city", required=True)
     invite.add_argument("--role", choices=["official", "organiser"], default="official")
-    invite.add_argument("--uses", type=int, default=None, help="how many people may use it")
-    invite.add_argument("--expires", type=parse_duration, default=None, help="e.g. 14d, 12h")
+    invite.add_argument("--uses", type=positive, default=None, help="how many people may use it")
+    invite.add_argument("--expires", type=duration, default=None, help="e.g. 14d, 12h")
     invite.set_defaults(func=cmd_invite)
 
     cli_reports.add_commands(sub)  # export, stats
@@ -280,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
     except CatalogError as exc:
         print(f"translation error: {exc}", file=sys.stderr)
         return 2
@@ -287,11 +312,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = ", ".join(f"{k}={v}" for k, v in exc.details.items())
         print(f"error: {exc.code}{' (' + detail + ')' if detail else ''}", file=sys.stderr)
         return 1
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
-            return 1
-        raise
     except KeyboardInterrupt:
         return 130
 

@@ -7,29 +7,31 @@ import asyncio
 import shutil
 import sys
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.cli_common import make_deps, migrate
+from bot.cli_common import (
+    CommandError,
+    check_output,
+    check_period,
+    day,
+    days,
+    make_deps,
+    migrate,
+    unknown_name,
+)
 from bot.config import Settings
 from bot.services import reports
-
-
-def _day(text: str) -> datetime:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("use a date like 2026-01-31") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+from bot.services.errors import NotFound
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = sub.add_parser(
         "export", help="write the exchange log to a CSV, XLSX or JSON Lines file"
     )
-    export.add_argument("--since", type=_day, help="first day (UTC), e.g. 2026-01-01")
-    export.add_argument("--until", type=_day, help="last day included (UTC)")
+    export.add_argument("--since", type=day, help="first day (UTC), e.g. 2026-01-01")
+    export.add_argument("--until", type=day, help="last day included (UTC)")
     export.add_argument("--city", action="append", default=[], help="city name (repeatable)")
     export.add_argument(
         "--country", action="append", default=[], help="ISO country code (repeatable)"
@@ -37,6 +39,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     export.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
     export.add_argument(
         "--format",
+        type=str.lower,
         choices=reports.FORMATS,
         default=None,
         help="default: from the file name, else csv",
@@ -46,9 +49,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     export.set_defaults(func=cmd_export)
 
     stats = sub.add_parser("stats", help="print a summary of the exchange")
-    stats.add_argument("--since", type=_day, help="first day (UTC); default: everything")
-    stats.add_argument("--until", type=_day, help="last day included (UTC)")
-    stats.add_argument("--days", type=int, help="the last N days instead of --since")
+    start = stats.add_mutually_exclusive_group()
+    start.add_argument("--since", type=day, help="first day (UTC); default: everything")
+    start.add_argument("--days", type=days, help="the last N days instead of --since")
+    stats.add_argument("--until", type=day, help="last day included (UTC)")
     stats.set_defaults(func=cmd_stats)
 
 
@@ -70,18 +74,24 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 
     fmt = _format_of(args)
     if fmt == "xlsx" and args.output == "-":
-        print("error: XLSX cannot go to stdout; give a file name", file=sys.stderr)
-        return 2
+        raise CommandError("XLSX cannot go to stdout; give a file name", 2)
+    check_period(args.since, args.until)
+    target = None if args.output == "-" else check_output(args.output)
     await migrate(settings)
     deps = make_deps(settings)
     try:
-        city_ids, topic_ids = await reports.resolve_names(deps, args.city, args.topic)
+        try:
+            city_ids, topic_ids, countries = await reports.resolve_names(
+                deps, args.city, args.topic, args.country
+            )
+        except NotFound as exc:
+            raise await unknown_name(deps, exc) from None
         until = args.until + timedelta(days=1) if args.until else None
         flt = reports.ExportFilter(
             since=args.since,
             until=until,
             city_ids=city_ids,
-            countries=tuple(c.upper() for c in args.country),
+            countries=countries,
             topic_ids=topic_ids,
         )
         started = await reports.start_export(deps, None, flt, fmt, via="cli")
@@ -112,13 +122,15 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             )
             bar.close()
             (only,) = result.files
-            if args.output == "-":
+            if target is None:
                 with only.path.open("rb") as fh:
                     shutil.copyfileobj(fh, sys.stdout.buffer)
             else:
-                target = Path(args.output)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(only.path, target)
+                try:
+                    shutil.move(only.path, target)
+                except OSError as exc:
+                    reason = exc.strerror or str(exc)
+                    raise CommandError(f"cannot write the export to {target}: {reason}") from None
         print(f"exported {result.rows} rows to {args.output}", file=sys.stderr)
         return 0
     finally:
@@ -139,6 +151,7 @@ def _duration(delta: timedelta | None) -> str:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    check_period(args.since, args.until)
     await migrate(settings)
     deps = make_deps(settings)
     try:

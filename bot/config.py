@@ -10,11 +10,15 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot import PROJECT_ROOT
 
 SUPPORTED_LOCALES = ("en", "fr", "ar", "it", "es")
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
+# What Telegram accepts as a webhook's secret_token.
+WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class ConfigError(Exception):
@@ -73,8 +77,12 @@ class Settings(BaseSettings):
     export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
     export_progress_seconds: float = Field(3.0, gt=0)
 
+    # one alert to the admins per kind of error (type and place) in this many seconds
+    error_alert_window_seconds: float = Field(300.0, gt=0)
+
     # process roles
     webhook_url: str | None = None
+    # unset or empty: a new random secret each start (one process taking webhook updates)
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8080
@@ -91,6 +99,16 @@ class Settings(BaseSettings):
                 raise ValueError("expected Telegram user ids separated by commas") from exc
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value: it is a secret.
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET_RE.match(value.get_secret_value()):
+            raise ValueError("expected 1 to 256 characters: letters A-Z a-z, digits, _ and -")
         return value
 
     @field_validator("default_locale")
@@ -129,10 +147,15 @@ class Settings(BaseSettings):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
         elif value.startswith("sqlite:///"):
             value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        expected = "expected sqlite+aiosqlite:///path or postgresql+asyncpg://user@host:port/db"
         if not (
             value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
         ):
-            raise ValueError("expected sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+            raise ValueError(expected)
+        try:
+            make_url(value)  # raises for a port that is not a number, among others
+        except (ArgumentError, ValueError):
+            raise ValueError(expected) from None
         return value
 
     @cached_property
@@ -157,8 +180,9 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value().strip()
         if not TOKEN_RE.match(token):
             raise ConfigError(
-                "TELEGRAM_BOT_TOKEN is malformed: "
-                "expected <digits>:<letters>, as @BotFather gives it"
+                "TELEGRAM_BOT_TOKEN is malformed: a token is the bot's number, a colon and "
+                "about 35 letters, digits, - or _, like 123456789:AAH4x... "
+                "(copy it whole from @BotFather)"
             )
         return token
 

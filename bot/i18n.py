@@ -11,12 +11,13 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_datetime as _babel_format_datetime
+from babel.dates import format_timedelta as _babel_format_timedelta
 from babel.lists import format_list as _babel_format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -132,6 +133,12 @@ def format_datetime(when: datetime, timezone: str | None = "UTC", fmt: str = "me
     """A date and time in the current locale and the given IANA timezone."""
     tz = ZoneInfo(timezone or "UTC")
     return _babel_format_datetime(when, format=fmt, tzinfo=tz, locale=babel_locale())
+
+
+def format_duration(delta: timedelta) -> str:
+    """How long, as a person says it in the current locale: '45 minutes', '1 hour', '6 days'
+    (CLDR units and plural forms; rounded to the largest whole unit, at least a minute)."""
+    return _babel_format_timedelta(delta, granularity="minute", threshold=1, locale=babel_locale())
 
 
 def format_list(items: list[str]) -> str:

@@ -38,6 +38,7 @@ from handlers import (
     cities,
     common,
     dialog,
+    error_alerts,
     exports,
     help,
     invites,
@@ -205,7 +206,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ],
         group=COMMANDS_GROUP,
     )
-    app.add_error_handler(common.on_error)
+    app.add_error_handler(error_alerts.on_error)
 
 
 async def stale_button(update: Update, context: common.Ctx) -> None:

@@ -25,7 +25,13 @@ from handlers.exchange_buttons import (
     AskSend,
     AskTopic,
 )
-from handlers.exchange_render import content_of, header, route_button, sent_to_text
+from handlers.exchange_render import (
+    content_of,
+    header,
+    question_words,
+    route_button,
+    sent_to_text,
+)
 from handlers.exchange_send import (
     copy_album,
     deliver_question,
@@ -163,11 +169,12 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
     for organiser in result.organisers:
         with use_locale(organiser.locale):
             text = _(
-                "<b>Nobody covers {topic}</b>\nQuestion #{id} from {name}, {position}, {city} "
-                "could not be routed to any peer city."
+                "<b>Nobody covers {topic}</b>\nQuestion #{id} ({question}) from {name}, "
+                "{position}, {city} could not be routed to any peer city."
             ).format(
                 topic=esc(result.topic.name(current_locale())),
                 id=result.question_id,
+                question=question_words(result.text, result.content_type),
                 name=esc(a.name),
                 position=esc(a.position),
                 city=esc(a.city_name),

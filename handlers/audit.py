@@ -16,6 +16,7 @@ from handlers.keyboards import button, markup
 def action_label(action: str) -> str:
     labels = {
         "access.denied": _("access refused"),
+        "setting.denied": _("setting change refused"),
         "role.granted": _("role granted"),
         "role.revoked": _("role taken away"),
         "official.removed": _("official removed"),

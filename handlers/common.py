@@ -1,4 +1,5 @@
-"""What every feature uses: the identity guard, replies, refusals and the error handler."""
+"""What every feature uses: the identity guard, replies and refusals (the error handler is in
+`handlers.error_alerts`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import _, set_locale
@@ -40,6 +41,12 @@ async def identify(update: Update, context: Ctx) -> None:
         raise ApplicationHandlerStop
     context.me = await identity.whoami(context.deps, user.id, user.language_code)
     set_locale(context.me.locale)
+    query = update.callback_query
+    if query is not None and query.message is None:
+        # A button on a message sent in inline mode (it carries inline_message_id): this bot
+        # sends none, so the press is forged or foreign, and no feature could edit its message.
+        await answer(query, _("This button is no longer active."), alert=True)
+        raise ApplicationHandlerStop
 
 
 async def send_text(
@@ -192,35 +199,3 @@ def guarded(func: F) -> F:
                 await reply(update, text)
 
     return wrapper  # type: ignore[return-value]
-
-
-async def on_error(update: object, context: Ctx) -> None:
-    """Log with ids for the operator, apologise to the user, tell the admins (no user data)."""
-    err = context.error
-    update_id = getattr(update, "update_id", None)
-    user = getattr(update, "effective_user", None)
-    log.error(
-        "unhandled error update_id=%s user_id=%s error=%r",
-        update_id,
-        user.id if user else None,
-        err,
-        exc_info=err,
-    )
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            await update.effective_chat.send_message(
-                _("Sorry, something went wrong on our side. Please try again in a moment.")
-            )
-        except (Forbidden, TelegramError):
-            pass
-    deps = context.bot_data.deps
-    if deps is None:
-        return
-    for admin_id in sorted(deps.settings.admin_ids):
-        try:
-            await context.bot.send_message(
-                admin_id,
-                f"⚠️ error update_id={update_id} {esc(type(err).__name__)}: {esc(str(err))[:300]}",
-            )
-        except TelegramError:
-            pass

@@ -8,16 +8,20 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.runtime import Deps
 from bot.services.identity import Me
+from handlers.error_alerts import AlertThrottle
 
 
 class BotData:
-    """Application-wide data: only the dependencies; every other state lives in the database."""
+    """Application-wide data: the dependencies, and the admins' error alerts' throttle (kept
+    in memory: it must work when the database fails). Every other state lives in the
+    database."""
 
     def __init__(self) -> None:
         self.deps: Deps | None = None
         self.background: bool = True
         self.scheduler: Any = None
         self.outbox: Any = None  # bot.telegram_io.outbox_runner.Outbox while the sender runs
+        self.alerts = AlertThrottle()
 
 
 class Ctx(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):

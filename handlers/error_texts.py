@@ -25,6 +25,14 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
         "or send /start to ask to join."
     ),
     E.REMOVED: lambda **_k: _("Your access was removed. Ask your organiser for a new invite link."),
+    E.PENDING: lambda **_k: _(
+        "Your request to join is still waiting for an organiser. You can change your settings "
+        "once it is approved."
+    ),
+    E.REJECTED: lambda **_k: _(
+        "Your request to join was not approved, so you cannot change any settings. Ask your "
+        "organiser for an invite link if you should be part of the exchange."
+    ),
     E.STALE: lambda **_k: _("This button is no longer active."),
     E.NOT_FOUND: lambda **_k: _("That no longer exists."),
     E.INVALID: lambda **_k: _("That did not look right. Please try again."),

@@ -1,6 +1,7 @@
 """How the exchange reads and shows messages: what a person sent as relayable content, and the
-header and buttons over a question, answer or follow-up in the recipient's language, and the
-buttons and media labels the follow-up and digest messages share with them."""
+header and buttons over a question, answer or follow-up in the recipient's language, the
+buttons and media labels the follow-up and digest messages share with them, and a question's
+first words as notices quote them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from handlers.common import esc
 from handlers.exchange_buttons import MyQuestionAction, QuestionAction, ReplyTo, RouteCities
 from handlers.keyboards import button, markup
 
+# A question named in a notice by its first words: about this many characters of them.
+QUOTE_CHARS = 60
+# Bidi embeddings, overrides and isolates: one left in a person's text could end the isolate
+# its quote is put in, and turn the rest of the sentence around.
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 CAPTIONABLE = ("photo", "animation", "document", "video", "audio", "voice")
 # Checked in this order: an animation also carries a document, a venue also a location.
 MEDIA_ORDER = ("photo", "animation", "document", "video", "audio", "voice", "video_note")
@@ -84,6 +90,26 @@ def media_label(content_type: str) -> str:
         "voice": _("[voice message]"),
         "video": _("[video]"),
     }.get(content_type, _("[attachment]"))
+
+
+def shorten(text: str, limit: int) -> str:
+    """The text on one line, cut on a word boundary to at most `limit` characters, with an
+    ellipsis if cut. Escape after this, never before, or an entity could be cut in two."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    space = flat.rfind(" ", 0, limit + 1)
+    cut = flat[:space] if space > limit // 2 else flat[:limit]  # one long word: cut inside it
+    return cut.rstrip(" ,.;:!?-–—") + "…"
+
+
+def question_words(text: str | None, content_type: str) -> str:
+    """A question's first words, quoted and isolated from the sentence around them, or what
+    stands for a bare photo, document, ... (call inside use_locale)."""
+    words = shorten((text or "").translate(BIDI_CONTROLS), QUOTE_CHARS)
+    if not words:
+        return media_label(content_type)
+    return _("“{words}”").format(words="\u2068" + esc(words) + "\u2069")
 
 
 def keyboard(o: Outgoing) -> InlineKeyboardMarkup:

@@ -99,11 +99,13 @@ async def deliver(bot: Bot, outgoing: Sequence[Outgoing]) -> list[Sent]:
 
 
 async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> list[str]:
-    """Deliver to the routed officials; cities that fail entirely are replaced. Cities reached."""
+    """Deliver to the routed officials; cities that fail entirely are replaced. The cities
+    these sends reached (replacements included), not those of earlier rounds."""
     cities: list[str] = []
     while outgoing:
         recorded = await delivery_records.record_deliveries(deps, await deliver(bot, outgoing))
-        cities, outgoing = recorded.cities, recorded.more
+        cities += [c for c in recorded.cities if c not in cities]
+        outgoing = recorded.more
     return cities
 
 

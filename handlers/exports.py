@@ -180,6 +180,8 @@ async def on_export(update: Update, context: Ctx) -> None:
         case ExportToggle(kind, choice, page):
             choices = await _choices_of(context, kind)
             if choice not in {c.key for c in choices}:
+                if kind == "cities":
+                    raise ServiceError(ErrorCode.CITY)
                 raise_bad()
             chosen = list(data.get(kind, []))
             chosen = [k for k in chosen if k != choice] if choice in chosen else [*chosen, choice]

@@ -7,12 +7,12 @@ from typing import Any
 
 from telegram import Bot
 
-from bot.i18n import _, current_locale, format_list, use_locale
+from bot.i18n import _, current_locale, format_duration, format_list, use_locale
 from bot.runtime import Deps
 from bot.services import followups
 from bot.services.followups import Escalation, NudgeNotice
 from handlers.common import esc
-from handlers.exchange_render import answer_buttons, media_label, route_button
+from handlers.exchange_render import answer_buttons, media_label, question_words, route_button
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import markup
 
@@ -54,33 +54,33 @@ async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
         return
     cities: list[str] = []
     if e.stage == "rerouted":
-        reached = await deliver_question(bot, deps, e.deliveries)
-        new = {o.recipient.city_name for o in e.deliveries}
-        cities = [c for c in reached if c in new]
+        cities = await deliver_question(bot, deps, e.deliveries)
     with use_locale(e.asker.locale):
         topic = esc(e.topic.name(current_locale()))
+        question = question_words(e.text, e.content_type)
         if cities:
             text = _(
-                "No answer yet to your question on {topic}, so it was also sent to officials "
-                "in {cities}."
-            ).format(topic=topic, cities=format_list([esc(c) for c in cities]))
+                "No answer yet to your question on {topic} ({question}), so it was also sent "
+                "to officials in {cities}."
+            ).format(topic=topic, question=question, cities=format_list([esc(c) for c in cities]))
         else:
             text = _(
-                "No answer yet to your question on {topic}. The organisers have been asked to "
-                "find someone who can help."
-            ).format(topic=topic)
+                "No answer yet to your question on {topic} ({question}). The organisers have "
+                "been asked to find someone who can help."
+            ).format(topic=topic, question=question)
     await notify(bot, e.asker, text)
     if cities:
         return
     for organiser in e.organisers:
         with use_locale(organiser.locale):
             text = _(
-                "<b>Unanswered for {hours} hours</b>\nQuestion #{id} on {topic} from {name}, "
-                "{position}, {city} has no answer yet."
+                "<b>Unanswered for {duration}</b>\nQuestion #{id} on {topic} ({question}) from "
+                "{name}, {position}, {city} has no answer yet."
             ).format(
-                hours=e.hours,
+                duration=format_duration(e.waited),
                 id=e.question_id,
                 topic=esc(e.topic.name(current_locale())),
+                question=question_words(e.text, e.content_type),
                 name=esc(e.asker.name),
                 position=esc(e.asker.position),
                 city=esc(e.asker.city_name),

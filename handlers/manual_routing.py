@@ -11,7 +11,7 @@ from bot.services.exchange import manual_routing
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.exchange_buttons import RouteButton, RouteCities, RouteToCity
-from handlers.exchange_render import sent_to_text
+from handlers.exchange_render import question_words, sent_to_text
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import paged
 
@@ -31,8 +31,12 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
             body, _page = paged(
                 items, page, lambda n: RouteCities(question_id, n), width=2, size=12
             )
-            text = _("Question #{id} on {topic}: choose the city to send it to.").format(
-                id=question_id, topic=esc(brief.topic.name(current_locale()))
+            text = _(
+                "Question #{id} on {topic} ({question}): choose the city to send it to."
+            ).format(
+                id=question_id,
+                topic=esc(brief.topic.name(current_locale())),
+                question=question_words(brief.text, brief.content_type),
             )
             if not choices:
                 text = _("No other city has active officials yet.")
@@ -45,12 +49,14 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
                 await show(update, _("It could not be delivered to anyone in that city."))
                 return
             await show(update, sent_to_text(cities))
-            asker = outgoing[0].sender
+            asker, content = outgoing[0].sender, outgoing[0].content
             with use_locale(asker.locale):
                 text = _(
-                    "An organiser sent your question on {topic} to officials in {cities}."
+                    "An organiser sent your question on {topic} ({question}) to officials in "
+                    "{cities}."
                 ).format(
                     topic=esc(outgoing[0].topic.name(current_locale())),
+                    question=question_words(content.text, content.content_type),
                     cities=format_list([esc(c) for c in cities]),
                 )
             await notify(context.bot, asker, text)

@@ -10,6 +10,7 @@ from bot.services.exchange import closing, lists, types
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
 from handlers.exchange_buttons import MyQuestionAction, QuestionAction
+from handlers.exchange_render import question_words
 from handlers.exchange_send import drop_buttons, notify
 from handlers.keyboards import button, markup
 
@@ -48,12 +49,13 @@ async def on_resolve(update: Update, context: Ctx) -> None:
         for helper in thanks.helpers:
             with use_locale(helper.locale):
                 text = _(
-                    "🙏 {name}, {city} marked their question on {topic} resolved and thanks you "
-                    "for your help."
+                    "🙏 {name}, {city} marked their question on {topic} ({question}) resolved and "
+                    "thanks you for your help."
                 ).format(
                     name=esc(a.name),
                     city=esc(a.city_name),
                     topic=esc(thanks.topic.name(current_locale())),
+                    question=question_words(thanks.text, thanks.content_type),
                 )
             await notify(context.bot, helper, text)
         await reply(

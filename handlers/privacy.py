@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.i18n import _
+from bot.i18n import _, current_locale, use_locale
 from bot.services import erasure
+from bot.services.erasure import WithdrawnNotice
 from bot.services.profile import get_profile_any
-from handlers.common import answer, guarded, raise_bad, reply, show
+from handlers.common import answer, esc, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
 from handlers.people_buttons import EraseMyData
 from handlers.profile_texts import privacy_notice, profile_text
+from handlers.reminder_texts import format_when
 
 
 @guarded
@@ -43,9 +45,11 @@ async def cmd_deleteme(update: Update, context: Ctx) -> None:
 
 def deleteme_question() -> str:
     return _(
-        "This erases your name, position, topics, languages and Telegram id from City Exchange. "
-        "Questions and answers you exchanged stay in the log without your name or their text. "
-        "This cannot be undone. Erase your data?"
+        "This erases your name, position, topics, languages, Telegram id and everything you "
+        "wrote from City Exchange. Your questions still waiting for answers are withdrawn (the "
+        "officials who received them are told), and broadcasts and reminders you scheduled are "
+        "cancelled. Questions and answers you exchanged stay in the log (dates, cities, topics) "
+        "without your name or their text. This cannot be undone. Erase your data?"
     )
 
 
@@ -69,7 +73,7 @@ async def on_delete(update: Update, context: Ctx) -> None:
         if context.who.official_id is None:
             await show(update, _("We store nothing about you."))
             return
-        await erasure.erase(context.deps, context.who.tg_user_id)
+        await erasure.erase(context.deps, context.who.tg_user_id, withdrawn_notice)
         await show(
             update,
             _("Your data has been erased. Goodbye! You can join again with a new invite link."),
@@ -78,3 +82,16 @@ async def on_delete(update: Update, context: Ctx) -> None:
         await show(update, _("Nothing was erased."))
     else:
         raise_bad()
+
+
+def withdrawn_notice(n: WithdrawnNotice) -> str:
+    """What an official who received a question reads when its asker erased their data."""
+    with use_locale(n.locale):
+        return _(
+            "🚫 The question on {topic} from {city}, asked on {date}, was withdrawn: the person "
+            "who asked it has left City Exchange. No answer is needed any more."
+        ).format(
+            topic=esc(n.topic.name(current_locale())),
+            city=esc(n.city_name or "—"),
+            date=format_when(n.asked_at, n.timezone),
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, language_name, use_locale
-from bot.services import profile_steps
+from bot.services import profile_steps, settings_access
 from bot.services.profile import get_profile, set_digest, set_locale
 from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
@@ -29,21 +29,27 @@ async def on_profile(update: Update, context: Ctx) -> None:
     assert query is not None
     pressed = ProfileButton.decode(query.data)
     user_id = context.who.tg_user_id
-    await answer(query)
+    # The service first: a refusal is then the press's only answer, shown as an alert.
     match pressed:
         case ProfileDigest(setting):
             await set_digest(context.deps, user_id, setting == "on")
+            await answer(query)
             profile = await get_profile(context.deps, user_id)
             await show(update, profile_text(profile), profile_keyboard(profile))
         case ProfileEdit(part):
             step = await profile_steps.begin_edit(context.deps, user_id, part)
+            await answer(query)
             await prompt(update, context, step)
         case _:
             raise_bad()
 
 
+@guarded
 async def cmd_language(update: Update, context: Ctx) -> None:
-    """Shows the five languages as buttons."""
+    """Shows the five languages as buttons (to anyone but a removed, pending or rejected person)."""
+    await settings_access.require(
+        context.deps, context.who.tg_user_id, "language", registering=True
+    )
     buttons = [button(LANGUAGE_NAMES[c], LanguageSet(c)) for c in SUPPORTED_LOCALES]
     await reply(update, _("Choose your language:"), markup(*rows(buttons, 2)))
 

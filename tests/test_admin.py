@@ -277,8 +277,9 @@ async def test_audit_log_pages(harness: Harness) -> None:
     h = harness
     history = await seed_history(h.deps)
     official = TgUser(history.lucia.tg_user_id)
-    for _ in range(11):
+    for _ in range(11):  # an hour apart: each is a row of its own (within an hour, counted)
         await h.command(official, "/export")
+        h.deps.clock.advance(minutes=61)
     await h.command(ADMIN, f"/promote {history.helene.tg_user_id}")
     await h.command(ADMIN, "/audit")
     text = h.last_text(ADMIN)

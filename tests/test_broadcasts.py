@@ -20,6 +20,7 @@ from bot.db.models import (
 from bot.services import broadcast_progress, erasure
 from bot.services import network as network_service
 from handlers.broadcast_list import progress_job
+from handlers.privacy import withdrawn_notice
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.outbox import drain
@@ -214,7 +215,7 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
     await broadcast_now(h, org, "Evacuation drill on Friday")
     assert "on its way to 5 officials" in h.last_text(org)
     await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id)
-    await erasure.erase(h.deps, p["kass_heat"].tg_user_id)
+    await erasure.erase(h.deps, p["kass_heat"].tg_user_id, withdrawn_notice)
 
     stats = await drain(h)
     assert stats.sent == 3
@@ -389,7 +390,7 @@ async def test_only_organisers_broadcast_and_bad_input_gets_a_clear_answer(
     assert "cannot be broadcast" in h.last_text(org)
     await h.send(org, "x" * 4096)
     await h.callback(org, "broadcast:toggle:cities:99999:0")  # a city that does not exist
-    assert "no longer exists" in h.tg.last_alert()
+    assert "That city is no longer in the list" in h.tg.last_alert()
     await h.callback(org, "broadcast:toggle-code:languages:xx:0")  # a language we do not have
     assert "did not look right" in h.tg.alerts()[-1]
     await h.callback(org, "broadcast:toggle:topics:notanumber:0")

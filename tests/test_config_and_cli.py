@@ -47,6 +47,7 @@ def test_settings_parse_and_normalise() -> None:
     [
         ({"admin_ids": "12,abc"}, "ADMIN_IDS"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),
+        ({"database_url": "postgresql://u@127.0.0.1:notaport/db"}, "DATABASE_URL"),
         ({"telegram_api_base_url": "api.telegram.org"}, "TELEGRAM_API_BASE_URL"),
         ({"default_locale": "de"}, "DEFAULT_LOCALE"),
     ],

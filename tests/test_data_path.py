@@ -115,3 +115,23 @@ async def test_a_relay_works_after_postgresql_closed_idle_connections(harness: H
         await admin.dispose()
     await h.send(w.nice2, "We rent generators.", reply_to=q_msg.message_id)
     assert "Luc Bernard, Nice" in h.last_text(w.asker)
+
+
+async def test_a_telegram_reply_ends_an_answer_step_left_open(harness: Harness) -> None:
+    """Pressing Answer and then replying to the question with Telegram's Reply instead: the
+    answer is relayed once and the open step ends with it (the relay's write deletes the dialog
+    row only when the reply's lookup found one open)."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (q_msg,) = question_calls(h, w.nice2)
+    await h.press(w.nice2, "Answer")
+    assert await _steps(h.deps.db) == [w.nice2.id]
+    await h.send(w.nice2, "Batteries in every siren.", reply_to=q_msg.message_id)
+    assert "Batteries in every siren." in h.last_text(w.asker)
+    assert await _steps(h.deps.db) == []
+    # Without a step, a reply still relays, and writes no dialog row.
+    (q_luc,) = question_calls(h, w.nice1)
+    await h.send(w.nice1, "Solar panels on the masts.", reply_to=q_luc.message_id)
+    assert "Solar panels on the masts." in h.last_text(w.asker)
+    assert await _steps(h.deps.db) == []

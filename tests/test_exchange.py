@@ -206,7 +206,10 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     await h.press(w.asker, "Thank the helpers")
     assert h.last_text(w.asker) == "Your thanks went to 2 officials."
     for helper in (w.nice1, w.potenza):
-        assert "marked their question on Flood risk resolved and thanks you" in h.last_text(helper)
+        assert h.last_text(helper) == (
+            "🙏 Amina &lt;Ben&gt; &amp; Salah, Gabès marked their question on Flood risk "
+            f"(“\u2068{QUESTION}\u2069”) resolved and thanks you for your help."
+        )
     assert "thanks you" not in h.last_text(w.nice2)
 
     # A closed question takes no new answer; nothing changes.
@@ -466,7 +469,12 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
         s.add(OfficialTopic(official_id=colleague.id, topic_id=lone.id))
     await ask(h, w.asker, "Landslides", "Who has mapped landslide risk on coastal cliffs?")
     assert "Nobody in other cities covers Landslides yet" in h.last_text(w.asker)
-    assert "Nobody covers Landslides" in h.last_text(w.organiser)
+    (q,) = await rows(h, Question)
+    assert h.last_text(w.organiser) == (
+        f"<b>Nobody covers Landslides</b>\nQuestion #{q.id} (“\u2068Who has mapped landslide "
+        "risk on coastal cliffs?\u2069”) from Amina &lt;Ben&gt; &amp; Salah, Head of civil "
+        "protection, Gabès could not be routed to any peer city."
+    )
     assert question_calls(h, w.colleague) == []
 
     # An official cannot use the organiser's button.
@@ -479,8 +487,9 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     assert h.last_text(w.organiser) == "Sent to officials in Potenza."
     (got,) = question_calls(h, w.potenza)
     assert "Landslides" in got.text
-    assert "An organiser sent your question on Landslides to officials in Potenza." in h.last_text(
-        w.asker
+    assert h.last_text(w.asker) == (
+        "An organiser sent your question on Landslides (“\u2068Who has mapped landslide risk on "
+        "coastal cliffs?\u2069”) to officials in Potenza."
     )
     (routing,) = await rows(h, Routing)
     assert routing.reason.startswith("routed by hand by official #")

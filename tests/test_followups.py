@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.engine import Database
@@ -15,14 +16,23 @@ from bot.db.models import (
     Official,
     Question,
     QuestionStatus,
+    Role,
     Routing,
     RoutingStatus,
 )
 from bot.runtime import Deps
 from handlers.followups import follow_up
+from tests.factories import make_city
 from tests.harness.outbox import drain
 from tests.harness.updates import Harness, TgUser
-from tests.test_exchange import QUESTION, ask, question_calls, rows, world
+from tests.test_exchange import QUESTION, ask, person, question_calls, rows, world
+
+LEVEES = "Which <b>levee</b> designs & pumps held during the 2023 storms in your coastal districts?"
+# The first words, cut on a word boundary under 60 characters, escaped after the cut, isolated.
+LEVEES_SHORT = (
+    "“\u2068Which &lt;b&gt;levee&lt;/b&gt; designs &amp; pumps held during the 2023…\u2069”"
+)
+SIRENS_SHORT = "“\u2068" + QUESTION + "\u2069”"
 
 
 async def nudges(h: Harness) -> list[Delivery]:
@@ -114,7 +124,8 @@ async def test_escalation_to_next_cities_then_organisers(harness: Harness) -> No
     await tick(h, hours=2)
     assert len(torino_questions(h, w)) == 1
     assert h.last_text(w.asker) == (
-        "No answer yet to your question on Flood risk, so it was also sent to officials in Torino."
+        f"No answer yet to your question on Flood risk ({SIRENS_SHORT}), so it was also sent "
+        "to officials in Torino."
     )
     (q,) = await rows(h, Question)
     assert q.round == 2 and q.escalated_at is not None
@@ -124,7 +135,9 @@ async def test_escalation_to_next_cities_then_organisers(harness: Harness) -> No
     assert "Unanswered" not in "\n".join(h.texts(w.organiser))
     await tick(h, hours=2)
     notice = h.tg.last(w.organiser.id)
-    assert "Unanswered for 144 hours" in notice.text and f"Question #{q.id}" in notice.text
+    assert notice.text.startswith(
+        "<b>Unanswered for 6 days</b>\n"
+    )  # 146 hours and f"Question #{q.id}" in notice.text
     assert any("Route to a city" == t for row in notice.buttons for t, _ in row)
     assert "organisers have been asked" in h.last_text(w.asker)
     before = len(h.tg.calls)
@@ -198,3 +211,120 @@ async def test_nudge_in_the_recipients_language(harness: Harness) -> None:
     )
     assert h.last_text(TgUser(w.madrid.id)).startswith(expected)
     assert expected != "⏰ A colleague in Gabès is waiting for your answer on Flood risk."
+
+
+@pytest.mark.parametrize("settings_overrides", [{"escalation_delay_hours": 0.25}])
+async def test_routing_by_hand_after_escalations_names_only_the_new_city(
+    harness: Harness,
+) -> None:
+    """Two rounds, then the organisers (after 32 minutes, said so in each reader's words); an
+    organiser routes it by hand to Kasserine: organiser and asker hear of Kasserine alone."""
+    h = harness
+    w = await world(h)
+    kasserine = await make_city(h.deps.db, "Kasserine")
+    heat_only = await person(h, kasserine, "Hedi Trabelsi", [w.other_topic])
+    arabic = await person(h, kasserine, "Org Arabic", [w.other_topic], role=Role.ORGANISER)
+    async with h.deps.db.transaction() as s:
+        (
+            await s.scalars(select(Official).where(Official.tg_user_id == arabic.id))
+        ).one().locale = "ar"
+    await ask(h, w.asker)
+    await tick(h, minutes=16)
+    assert len(torino_questions(h, w)) == 1
+    await tick(h, minutes=16)
+    (q,) = await rows(h, Question)
+    assert h.tg.last(w.organiser.id).text.startswith("<b>Unanswered for 32 minutes</b>\n")
+    assert "32 دقيقة" in h.tg.last(arabic.id).text  # Arabic, in Arabic words and plural form
+
+    await h.press(w.organiser, "Route to a city")
+    await h.press(w.organiser, "Kasserine")
+    assert len(question_calls(h, heat_only)) == 1
+    assert h.last_text(w.organiser) == "Sent to officials in Kasserine."
+    told = h.last_text(w.asker)
+    assert told.startswith("An organiser sent your question on Flood risk")
+    assert told.endswith(" to officials in Kasserine."), told
+    assert not any(city in told for city in ("Nice", "Potenza", "Madrid", "Torino"))
+
+
+async def test_follow_ups_say_which_question_by_its_first_words(harness: Harness) -> None:
+    """An asker with two open questions on one topic: each notice about either (escalation,
+    organisers, routing by hand, thanks) quotes the first words of its own question."""
+    h = harness
+    w = await world(h)
+    kasserine = await make_city(h.deps.db, "Kasserine")
+    await person(h, kasserine, "Hedi Trabelsi", [w.other_topic])
+    await ask(h, w.asker)
+    await tick(h, hours=1)
+    await ask(h, w.asker, text=LEVEES)
+    sirens, levees = await rows(h, Question)
+
+    await tick(h, hours=71.5)
+    assert h.last_text(w.asker) == (
+        f"No answer yet to your question on Flood risk ({SIRENS_SHORT}), so it was also sent "
+        "to officials in Torino."
+    )
+    await tick(h, hours=1)
+    assert h.last_text(w.asker) == (
+        f"No answer yet to your question on Flood risk ({LEVEES_SHORT}), so it was also sent "
+        "to officials in Madrid."
+    )
+
+    await tick(h, hours=72)
+    told = h.texts(w.asker)[-2:]
+    assert told == [
+        f"No answer yet to your question on Flood risk ({short}). The organisers have been "
+        "asked to find someone who can help."
+        for short in (SIRENS_SHORT, LEVEES_SHORT)
+    ]
+    notices = h.texts(w.organiser)[-2:]
+    assert notices == [
+        f"<b>Unanswered for 6 days</b>\nQuestion #{q.id} on Flood risk ({short}) from "
+        "Amina &lt;Ben&gt; &amp; Salah, Head of civil protection, Gabès has no answer yet."
+        for q, short in ((sirens, SIRENS_SHORT), (levees, LEVEES_SHORT))
+    ]
+
+    await h.press(w.organiser, "Route to a city")  # the newest notice: the levees question
+    assert h.last_text(w.organiser) == (
+        f"Question #{levees.id} on Flood risk ({LEVEES_SHORT}): choose the city to send it to."
+    )
+    await h.press(w.organiser, "Kasserine")
+    assert h.last_text(w.asker) == (
+        f"An organiser sent your question on Flood risk ({LEVEES_SHORT}) to officials in Kasserine."
+    )
+
+    await h.press(w.madrid, "Answer")  # Madrid's newest question: the levees one (round 2)
+    await h.send(w.madrid, "Sheet piles and mobile pumps.")
+    await h.press(w.asker, "Mark resolved")
+    await h.press(w.asker, "Thank the helpers")
+    assert h.last_text(w.madrid) == (
+        f"🙏 Amina &lt;Ben&gt; &amp; Salah, Gabès marked their question on Flood risk "
+        f"({LEVEES_SHORT}) resolved and thanks you for your help."
+    )
+
+
+def test_a_question_is_named_by_its_first_words_and_a_wait_in_words() -> None:
+    """The quote: cut on a word, escaped after the cut, one line, isolated (a person's own bidi
+    controls dropped so none can end the isolate); bare media by its label. The wait: in the
+    largest whole unit, in the reader's language and plural forms."""
+    from datetime import timedelta
+
+    from bot.i18n import format_duration, use_locale
+    from handlers.exchange_render import question_words
+
+    assert question_words("x" * 55 + " & then more words than fit", "text") == (
+        "“\u2068" + "x" * 55 + " &amp;…\u2069”"
+    )
+    assert question_words("a" * 100, "text") == "“\u2068" + "a" * 60 + "…\u2069”"
+    assert question_words("Two\nlines, \u2069\u202eturned?", "text") == (
+        "“\u2068Two lines, turned?\u2069”"
+    )
+    assert question_words(None, "photo") == "[photo]"
+    assert question_words(" \n", "document") == "[document]"
+    with use_locale("fr"):
+        assert question_words("Digues ?", "text") == "«\u00a0\u2068Digues ?\u2069\u00a0»"
+
+    waits = [timedelta(minutes=45), timedelta(minutes=61), timedelta(hours=3), timedelta(hours=146)]
+    assert [format_duration(t) for t in waits] == ["45 minutes", "1 hour", "3 hours", "6 days"]
+    with use_locale("ar"):
+        assert format_duration(timedelta(days=2)) == "يومان"  # the dual form
+        assert format_duration(timedelta(hours=3)) == "3 ساعات"

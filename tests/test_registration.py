@@ -138,6 +138,57 @@ async def test_restart_mid_registration_continues(harness: Harness, deps, tg) ->
     assert row.position == "Head of civil protection"
 
 
+async def test_tapping_the_invite_link_again_resumes_registration(harness: Harness) -> None:
+    h = harness
+    await seed_basic(h)
+    user = TgUser(next_tg_id(), "Lucia", "it")
+    invite = await create_invite(h.deps, "Gabès", role=Role.ORGANISER, uses=2)
+    await h.command(user, f"/start {invite.code}")
+    await h.command(user, f"/start {invite.code}")  # before confirming the city
+    city_prompt = tr(
+        "it", "You were invited to join City Exchange for <b>{city}</b>. Is that your city?"
+    ).format(city="Gabès (TN)")
+    assert h.texts(user)[-2:] == [tr("it", "Let's continue where you left off."), city_prompt]
+    await h.press(user, tr("it", "Yes, that's my city"))
+    await h.send(user, "Lucia Bianchi")
+    await h.send(user, "Responsabile della protezione civile")
+    await h.press(user, "Flood risk")
+    await h.command(user, f"/start {invite.code}")  # in the middle of choosing topics
+    assert h.texts(user)[-2:] == [
+        tr("it", "Let's continue where you left off."),
+        tr("it", "Which topics do you work on? Tap to select, then Done."),
+    ]
+    assert "✅ Flood risk" in [t for row in h.tg.last(user.id).buttons for t, _ in row]
+    await h.press(user, tr("it", "Done"))
+    await h.command(user, f"/start {invite.code}")  # at the working languages
+    assert h.last_text(user) == tr(
+        "it", "Which languages can you work in? Tap to select, then Done."
+    )
+    await h.press(user, tr("it", "Done"))
+    await h.press(user, tr("it", "I accept"))
+
+    row = await official_row(h, user.id)
+    assert row is not None and row.status == OfficialStatus.ACTIVE
+    assert (row.name, row.position, row.role) == (
+        "Lucia Bianchi",
+        "Responsabile della protezione civile",
+        Role.ORGANISER,
+    )
+    texts = h.texts(user)
+    assert texts.count(tr("it", "What is your full name?")) == 1
+    assert texts.count(city_prompt) == 2  # the first time, and once more before confirming
+    async with h.deps.db.transaction() as s:
+        assert (await s.scalar(select(Invite))).uses_left == 1  # type: ignore[union-attr]
+
+    # Another person's link mid-registration is a new invite: its city is confirmed afresh.
+    other = TgUser(next_tg_id())
+    await h.command(other, f"/start {invite.code}")
+    await h.press(other, "Yes")
+    potenza = await create_invite(h.deps, "Potenza")
+    await h.command(other, f"/start {potenza.code}")
+    assert "Potenza (IT)" in h.last_text(other) and "Is that your city?" in h.last_text(other)
+
+
 async def test_bad_input_during_registration(harness: Harness) -> None:
     h = harness
     await seed_basic(h)

@@ -35,6 +35,7 @@ from bot.runtime import Deps
 from bot.services import reports
 from bot.services.erasure import erase
 from bot.services.errors import NotAllowed
+from handlers.privacy import withdrawn_notice
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic
 
@@ -180,7 +181,7 @@ async def seed_history(deps: Deps) -> History:
         "Abbiamo sirene in ogni quartiere",
         t("2026-01-11", "08:00"),
     )
-    await erase(deps, marco.tg_user_id)
+    await erase(deps, marco.tg_user_id, withdrawn_notice)
     return History(gabes, madrid, nice, potenza, flood, warning, sami, lucia, helene, marco, q1, q2)
 
 

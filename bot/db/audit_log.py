@@ -46,6 +46,22 @@ async def record(
     return row
 
 
+async def by_actor_since(
+    session: AsyncSession, actor_tg_id: int, action: str, since: datetime
+) -> Sequence[AuditLog]:
+    """One person's entries of one action written at or after `since`, newest first."""
+    query = (
+        select(AuditLog)
+        .where(
+            AuditLog.actor_tg_id == actor_tg_id,
+            AuditLog.action == action,
+            AuditLog.created_at >= since,
+        )
+        .order_by(AuditLog.id.desc())
+    )
+    return (await session.scalars(query)).all()
+
+
 async def newest(
     session: AsyncSession, limit: int, action_prefix: str | None = None
 ) -> Sequence[AuditLog]:

@@ -26,6 +26,7 @@ class QuestionStatus(StrEnum):
     ANSWERED = "answered"
     RESOLVED = "resolved"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # the asker erased their data before it was resolved
 
 
 class RoutingStatus(StrEnum):

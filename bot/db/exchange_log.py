@@ -25,6 +25,15 @@ from bot.db.models import (
     RoutingStatus,
 )
 
+# The tables, for statements built once (the relay's below, the routing rows' log): every
+# question and relay runs them, and building a statement (or going through the ORM's bulk
+# machinery) costs more Python than running it.
+_LOG = cast(Table, ExchangeMessage.__table__)
+_QUESTION = cast(Table, Question.__table__)
+_ROUTING = cast(Table, Routing.__table__)
+_DIALOG = cast(Table, DialogState.__table__)
+_INSERT_LOG = insert(_LOG)
+
 
 def add(session: AsyncSession, **columns: Any) -> ExchangeMessage:
     """One row of the log (question asked, declined, resolved, thanks...), added to the session."""
@@ -41,7 +50,7 @@ async def add_routings(
     if not recipients:
         return
     await session.execute(
-        insert(ExchangeMessage),
+        _INSERT_LOG,
         [
             {
                 "question_id": question.id,
@@ -82,13 +91,7 @@ async def mark_delivered(
     )
 
 
-# The relay's statements, built once over the tables: every relayed answer and follow-up runs
-# them, and building a statement (or going through the ORM's bulk machinery) costs more Python
-# than running it.
-_LOG = cast(Table, ExchangeMessage.__table__)
-_QUESTION = cast(Table, Question.__table__)
-_ROUTING = cast(Table, Routing.__table__)
-_DIALOG = cast(Table, DialogState.__table__)
+# The relay's statements.
 _INSERT_RELAY = insert(_LOG).returning(_LOG.c.id)
 _QUESTION_ANSWERED = (
     update(_QUESTION)
@@ -123,14 +126,15 @@ async def record_relay(
     *,
     answers_routing: int | None,
     tg_user_id: int,
-    answer_step: str,
+    answer_step: str | None,
 ) -> int:
     """A relayed answer or follow-up, the relay's whole write; the log row's id.
 
     `row`: the log row's columns (created_at is the relay's time). `answers_routing`: the
     routing row this message answers for the first time, if it counts as an answer: the
     question and routing rows are marked answered and the city's history counted. The
-    writer's answer step (the dialog state `answer_step`), if any, ends.
+    writer's answer step (the dialog state `answer_step`), if any, ends; None when the caller
+    knows none is open.
     """
     now: datetime = row["created_at"]
     row_id = (await session.execute(_INSERT_RELAY, row)).scalar_one()
@@ -154,7 +158,8 @@ async def record_relay(
                 answered.delivered_at,
                 now,
             )
-    await end_step(session, tg_user_id, answer_step)
+    if answer_step is not None:
+        await end_step(session, tg_user_id, answer_step)
     return int(row_id)
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, case, select
+from sqlalchemy import Select, and_, bindparam, case, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.db.models import (
     City,
+    DialogState,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -108,6 +109,9 @@ class ReplyThread:
     routing_answered_at: datetime | None
     topic: TopicRow | None
     other: PersonRow | None  # the other side of the thread
+    # Whether the replier's dialog is at `answer_step` (the relay then ends it; otherwise the
+    # relay's write has no dialog row to delete).
+    answer_step_open: bool
 
 
 def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
@@ -156,6 +160,12 @@ def _reply_thread_statement() -> Select[Any]:
             Topic.names.label("topic_names"),
             Topic.group_names.label("topic_group_names"),
             *_person_columns(other, other_city, "other"),
+            exists()
+            .where(
+                DialogState.tg_user_id == me.tg_user_id,
+                DialogState.step == bindparam("answer_step"),
+            )
+            .label("answer_step_open"),
         )
         .select_from(ExchangeMessage)
         .join(me, me.id == ExchangeMessage.to_official_id)
@@ -182,11 +192,16 @@ REPLY_THREAD = _reply_thread_statement()
 
 
 async def thread_by_reply(
-    session: AsyncSession, chat_id: int, message_id: int, tg_user_id: int
+    session: AsyncSession, chat_id: int, message_id: int, tg_user_id: int, answer_step: str
 ) -> ReplyThread | None:
     """For a Telegram reply, in one statement: see `_reply_thread_statement`. None when no
     message delivered to this person has these ids."""
-    params = {"chat_id": chat_id, "message_id": message_id, "tg_user_id": tg_user_id}
+    params = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "tg_user_id": tg_user_id,
+        "answer_step": answer_step,
+    }
     row = (await session.execute(REPLY_THREAD, params)).first()
     if row is None:
         return None
@@ -211,4 +226,5 @@ async def thread_by_reply(
         routing_answered_at=row.routing_answered_at,
         topic=topic,
         other=_person(row, "other"),
+        answer_step_open=bool(row.answer_step_open),
     )

@@ -28,6 +28,11 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
+@functools.cache  # built once per dialect: every routed question runs it
+def _routed_statement(dialect: str) -> Any:
+    return _accumulate(_insert(dialect), "asked")
+
+
 def _insert(dialect: str) -> Any:
     return postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
 
@@ -47,9 +52,8 @@ async def add_routed(session: AsyncSession, topic_id: int, city_ids: Sequence[in
     """A question on this topic was routed to these cities for the first time (distinct)."""
     if not city_ids:
         return
-    stmt = _accumulate(_insert(dialect_name(session)), "asked")
     await session.execute(
-        stmt,
+        _routed_statement(dialect_name(session)),
         [
             {
                 "topic_id": topic_id,

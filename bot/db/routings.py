@@ -78,6 +78,22 @@ _OPEN_LOAD = (
 )
 
 
+# Over the table, not the mapped class: the ORM's bulk machinery costs more than the insert.
+_ROUTING = Routing.__table__
+_INSERT_ROUTINGS = insert(_ROUTING).returning(_ROUTING.c.recipient_id, _ROUTING.c.id)
+_COVERING_OFFICIALS = (
+    select(Official.id, Official.city_id, Official.chat_id, Official.locale)
+    .join(OfficialTopic, OfficialTopic.official_id == Official.id)
+    .where(
+        OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
+        Official.status == OfficialStatus.ACTIVE,
+        Official.city_id.in_(bindparam("cities", expanding=True)),
+        Official.id != bindparam("asker_id", type_=Integer),
+    )
+    .order_by(Official.city_id, Official.id)
+)
+
+
 class CandidateCity(NamedTuple):
     city_id: int
     name: str
@@ -122,15 +138,8 @@ async def covering_officials(
     """The active officials of these cities who cover the topic, but the asker:
     `id, city_id, chat_id, locale`, by city then id."""
     rows = await session.execute(
-        select(Official.id, Official.city_id, Official.chat_id, Official.locale)
-        .join(OfficialTopic, OfficialTopic.official_id == Official.id)
-        .where(
-            OfficialTopic.topic_id == topic_id,
-            Official.status == OfficialStatus.ACTIVE,
-            Official.city_id.in_(sorted(city_ids)),
-            Official.id != asker_id,
-        )
-        .order_by(Official.city_id, Official.id)
+        _COVERING_OFFICIALS,
+        {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id},
     )
     return rows.all()
 
@@ -181,7 +190,7 @@ async def add_routings(
     if not rows:
         return {}
     result = await session.execute(
-        insert(Routing).returning(Routing.recipient_id, Routing.id),
+        _INSERT_ROUTINGS,
         [
             {
                 "question_id": question.id,
@@ -251,11 +260,15 @@ async def statuses_in(
 
 
 async def reached_city_names(
-    session: AsyncSession, question_id: int, statuses: Collection[str]
+    session: AsyncSession,
+    question_id: int,
+    statuses: Collection[str],
+    routing_ids: Collection[int] | None = None,
 ) -> list[str]:
-    """The cities where the question was delivered (routing in `statuses`), best score first."""
+    """The cities where the question was delivered (routing in `statuses`; only these routing
+    rows when given), best score first."""
     best = func.max(Routing.score)
-    rows = await session.execute(
+    query = (
         select(City.name)
         .select_from(Routing)
         .join(City, City.id == Routing.city_id)
@@ -267,4 +280,6 @@ async def reached_city_names(
         .group_by(City.name)
         .order_by(best.desc(), City.name)
     )
-    return [row.name for row in rows]
+    if routing_ids is not None:
+        query = query.where(Routing.id.in_(list(routing_ids)))
+    return [row.name for row in await session.execute(query)]

@@ -136,6 +136,8 @@ async def toggle(deps: Deps, tg_user_id: int, dimension: str, value: str | int) 
             if not isinstance(value, int) or not await audience.exists_in(
                 session, dimension, value
             ):
+                if dimension == "cities":
+                    raise NotFound(ErrorCode.CITY)
                 raise NotFound(ErrorCode.NOT_FOUND, key=dimension)
 
     def change(target: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -1,13 +1,49 @@
-"""Erasing a person's data (/deleteme, or privacy declined): what is kept is anonymous."""
+"""Erasing a person's data (/deleteme, or privacy declined): what is kept is anonymous.
+
+Erasure withdraws the person's open questions (each official who received one is told, through
+the outbox, and its buttons no longer act), then removes every id, chat id and text of theirs
+from every table (bot/db/erasure.py); the exchange's rows stay, without them, so counts,
+dates, cities and topics still add up. Nothing is copied from their chat or sent to it again.
+"""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audit_log, dialogs, erasure, officials
+from bot.db import audit_log, catalogue, dialogs, erasure, officials, outbox
 from bot.db.models import Official, OfficialStatus, Role
 from bot.runtime import Deps
+from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.profile import require_official
+from bot.services.quiet_hours import not_before
+from bot.services.routing import OPEN_QUESTION, WAITING
+
+# A text of theirs is looked for, where others' messages may quote it (nudges, digests), by its
+# first characters: every excerpt shown is longer. Shorter texts ("Yes", "Thanks!") say
+# nothing of the person and would match unrelated messages.
+PROBE_CHARS = 40
+TEXT_MIN = 12
+NAME_MIN = 3
+
+
+@dataclass(frozen=True)
+class WithdrawnNotice:
+    """A question an official received was withdrawn; rendered in the recipient's locale. It
+    names the question by its topic, city and date only: nothing of the person who left."""
+
+    locale: str
+    timezone: str
+    topic: TopicInfo
+    city_name: str | None
+    asked_at: datetime
+
+
+RenderWithdrawn = Callable[[WithdrawnNotice], str]
 
 
 async def strip_personal_data(session: AsyncSession, official: Official) -> None:
@@ -20,20 +56,27 @@ async def strip_personal_data(session: AsyncSession, official: Official) -> None
     await officials.drop_topics(session, official.id)
 
 
-async def erase(deps: Deps, tg_user_id: int) -> None:
-    """Erase a person's data; the exchange log keeps anonymous rows (no text, no ids)."""
+def words_of(name: str | None, texts: Iterable[str]) -> tuple[str, ...]:
+    """What of the person may stand in other rows: the name, and the start of each text they
+    wrote, as typed and as escaped in HTML messages."""
+    found = {name.strip()} if name and len(name.strip()) >= NAME_MIN else set()
+    found |= {t.strip()[:PROBE_CHARS] for t in texts if len(t.strip()) >= TEXT_MIN}
+    return tuple(sorted(found | {html.escape(w) for w in found}))
+
+
+async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
+    """Erase a person's data: open questions withdrawn (recipients told), every id and text of
+    theirs removed; the exchange log keeps anonymous rows."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         official = await require_official(session, tg_user_id)
-        await strip_personal_data(session, official)
-        await erasure.anonymise_traces(session, official.id)
-        await dialogs.clear_dialog(session, tg_user_id)
-        # The Telegram ids are personal data too: replace them by a value no user can have.
-        official.tg_user_id = -official.id
-        official.chat_id = -official.id
-        official.status = OfficialStatus.ERASED
-        official.role = Role.OFFICIAL
-        official.erased_at = now
+        traces = erasure.Traces(
+            official.id,
+            tuple({official.tg_user_id, official.chat_id}),
+            words_of(official.name, await erasure.texts_of(session, official.id)),
+        )
+        withdrawn = await erasure.withdraw_questions(session, official.id, OPEN_QUESTION, WAITING)
+        told = await erasure.received(session, withdrawn)
         await audit_log.record(
             session,
             now,
@@ -41,4 +84,53 @@ async def erase(deps: Deps, tg_user_id: int) -> None:
             actor=official,
             target_type="official",
             target_id=official.id,
+            withdrawn=len(withdrawn),
         )
+        await erasure.remove_traces(session, traces)
+        await strip_personal_data(session, official)
+        await dialogs.clear_dialog(session, tg_user_id)
+        # Telegram ids cannot be empty: a value no user or chat can have.
+        official.tg_user_id = -official.id
+        official.chat_id = -official.id
+        official.invite_id = None
+        official.status = OfficialStatus.ERASED
+        official.role = Role.OFFICIAL
+        official.erased_at = now
+        city = await catalogue.city_by_id(session, official.city_id)
+        await _tell_recipients(session, now, told, city.name if city else None, render)
+
+
+async def _tell_recipients(
+    session: AsyncSession,
+    now: datetime,
+    told: list[erasure.Received],
+    city_name: str | None,
+    render: RenderWithdrawn,
+) -> None:
+    """One notice through the outbox to each official who received a withdrawn question
+    (after their quiet hours)."""
+    topics: dict[int, TopicInfo] = {}
+    rows = []
+    for r in told:
+        q = r.question
+        if q.topic_id not in topics:
+            found = await catalogue.topic_by_id(session, q.topic_id)
+            if found is None:
+                continue
+            topics[q.topic_id] = topic_info(found)
+        timezone = r.timezone or "UTC"
+        notice = WithdrawnNotice(
+            r.recipient.locale, timezone, topics[q.topic_id], city_name, q.created_at
+        )
+        rows.append(
+            outbox.delivery_row(
+                dedupe_key=f"w:{r.routing_id}",
+                source="notice",
+                chat_id=r.recipient.chat_id,
+                recipient_id=r.recipient.id,
+                text=render(notice),
+                now=now,
+                not_before=not_before(r.recipient, now, timezone),
+            )
+        )
+    await outbox.enqueue(session, rows)

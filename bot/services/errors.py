@@ -15,6 +15,8 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"
     NOT_REGISTERED = "not_registered"
     REMOVED = "removed"
+    PENDING = "pending"
+    REJECTED = "rejected"
     STALE = "stale"
     NOT_FOUND = "not_found"
     INVALID = "invalid"

@@ -69,7 +69,10 @@ class Escalation:
     topic: TopicInfo
     deliveries: list[Outgoing] = field(default_factory=list)
     organisers: list[Person] = field(default_factory=list)
-    hours: int = 0
+    waited: timedelta = timedelta(0)  # since the question was asked
+    # The question's own words (text or caption; None for bare media), to tell it from others.
+    text: str | None = None
+    content_type: str = "text"
 
 
 async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
@@ -157,7 +160,6 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                 text=None,
                 created_at=now,
             )
-            hours = int(deps.settings.escalation_delay_hours)
             if decisions:
                 out.append(
                     Escalation(
@@ -166,7 +168,9 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                         asker,
                         topic,
                         deliveries=await lookups.outgoings_for(session, q, decisions),
-                        hours=hours,
+                        waited=now - q.created_at,
+                        text=q.text,
+                        content_type=q.content_type,
                     )
                 )
             else:
@@ -178,7 +182,9 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                         asker,
                         topic,
                         organisers=await _organisers_except(session, deps, q.asker_id),
-                        hours=hours,
+                        waited=now - q.created_at,
+                        text=q.text,
+                        content_type=q.content_type,
                     )
                 )
             log.info(
@@ -198,7 +204,9 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                     asker,
                     await lookups.topic_of(session, q.topic_id),
                     organisers=await _organisers_except(session, deps, q.asker_id),
-                    hours=int(2 * deps.settings.escalation_delay_hours),
+                    waited=now - q.created_at,
+                    text=q.text,
+                    content_type=q.content_type,
                 )
             )
             log.info("question sent to organisers question_id=%s", q.id)

@@ -87,7 +87,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         city = await catalogue.city_by_id(session, city_id)
         if city is None:
-            raise NotFound(ErrorCode.NOT_FOUND, what="city")
+            raise NotFound(ErrorCode.CITY)
         listed = [
             OfficialRow(
                 o.id,
@@ -132,7 +132,7 @@ async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         found = await catalogue.city_by_id(session, city_id)
         if found is None:
-            raise NotFound(ErrorCode.NOT_FOUND, what="city")
+            raise NotFound(ErrorCode.CITY)
         return CityRow(found.id, found.name, found.country, found.timezone, 0)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.db import audit_log, catalogue, dialogs, officials
-from bot.db.models import OfficialStatus, Role
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import audit_log, catalogue, dialogs, invites, officials
+from bot.db.models import Official, OfficialStatus, Role
 from bot.runtime import Deps
 from bot.services.catalogue import CityInfo, city_info
 from bot.services.dialog import expect_step
@@ -82,7 +84,10 @@ async def start(
         if official.status in (OfficialStatus.REMOVED, OfficialStatus.REJECTED) and not code:
             raise NotAllowed(ErrorCode.REMOVED)
         state = await dialogs.get_dialog(session, tg_user_id)
-        if not code and state is not None and state.step.startswith("reg."):
+        # The same invite link opened again (people do) resumes, as a plain /start does;
+        # another invite starts over with its city.
+        again = code is not None and await same_invite(session, official, code)
+        if (again or not code) and state is not None and state.step.startswith("reg."):
             city = await catalogue.city_by_id(session, official.city_id)
             return StartResult(
                 "resume",
@@ -113,17 +118,24 @@ async def start(
         return StartResult("request", STEP_PICK_CITY, await load_profile(session, deps, official))
 
 
+async def same_invite(session: AsyncSession, official: Official, code: str) -> bool:
+    """Whether `code` is the invite this person is already registering with."""
+    invite = await invites.invite_by_code(session, code.strip())
+    return invite is not None and official.invite_id == invite.id
+
+
 async def confirm_city(deps: Deps, tg_user_id: int, confirmed: bool) -> str | None:
     """The official confirms the invite's city; declining ends the registration."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        await expect_step(session, tg_user_id, STEP_CITY)
+        state = await expect_step(session, tg_user_id, STEP_CITY)
         official = await require_official(session, tg_user_id)
         if not confirmed:
             await dialogs.clear_dialog(session, tg_user_id)
             official.city_id = None
             return None
-        await dialogs.put_dialog(session, tg_user_id, STEP_NAME, {}, now)
+        # The invite's mode and role travel with every step, up to the last one.
+        await dialogs.put_dialog(session, tg_user_id, STEP_NAME, state.data, now)
         return STEP_NAME
 
 

@@ -10,9 +10,10 @@ from bot.db import catalogue, officials
 from bot.db.models import Official, Role
 from bot.i18n import SUPPORTED_LOCALES, negotiate
 from bot.runtime import Deps
+from bot.services import settings_access
 from bot.services.catalogue import CityInfo, TopicInfo, city_info, topic_info
 from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound
-from bot.services.identity import REGISTERED, effective_role
+from bot.services.identity import effective_role
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,15 @@ async def require_official(session: AsyncSession, tg_user_id: int) -> Official:
     return official
 
 
+@settings_access.audited
 async def set_locale(
     deps: Deps, tg_user_id: int, chat_id: int, locale: str, language_code: str | None = None
 ) -> str:
     if locale not in SUPPORTED_LOCALES:
         raise InvalidInput(ErrorCode.LANGUAGE)
     async with deps.db.transaction() as session:
+        known = await officials.official_by_tg(session, tg_user_id)
+        settings_access.ensure(known, "language", registering=True)
         official = await get_or_create_official(session, deps, tg_user_id, chat_id, language_code)
         official.locale = locale
         official.locale_chosen = True
@@ -92,8 +96,9 @@ async def set_locale(
 async def get_profile(deps: Deps, tg_user_id: int) -> Profile:
     async with deps.db.transaction() as session:
         official = await require_official(session, tg_user_id)
-        if official.status not in REGISTERED and tg_user_id not in deps.settings.admin_ids:
-            raise NotAllowed(ErrorCode.NOT_REGISTERED)
+        code = settings_access.refusal_code(official)
+        if code is not None and tg_user_id not in deps.settings.admin_ids:
+            raise NotAllowed(code)
         return await load_profile(session, deps, official)
 
 
@@ -103,8 +108,10 @@ async def get_profile_any(deps: Deps, tg_user_id: int) -> Profile:
         return await load_profile(session, deps, await require_official(session, tg_user_id))
 
 
+@settings_access.audited
 async def set_digest(deps: Deps, tg_user_id: int, enabled: bool) -> bool:
     async with deps.db.transaction() as session:
         official = await require_official(session, tg_user_id)
+        settings_access.ensure(official, "digest")
         official.digest_opt_in = enabled
         return enabled

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import unicodedata
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.db import catalogue, dialogs, officials
+from bot.db.models import DialogState, Official
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
+from bot.services import settings_access
 from bot.services.dialog import expect_step
-from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound
-from bot.services.identity import REGISTERED
+from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.onboarding import (
     STEP_LANGUAGES,
     STEP_NAME,
@@ -42,6 +45,18 @@ def clean_text(text: str, lo: int, hi: int, code: ErrorCode) -> str:
     return cleaned
 
 
+async def open_step(
+    session: AsyncSession, tg_user_id: int, setting: str, *steps: str
+) -> tuple[DialogState, Official]:
+    """Within a step's transaction: the open step (one of `steps`) and the person, who must
+    still be registering (a registration step) or registered (an edit from /profile)."""
+    state = await expect_step(session, tg_user_id, *steps)
+    official = await require_official(session, tg_user_id)
+    settings_access.ensure(official, setting, registering=state.step.startswith("reg."))
+    return state, official
+
+
+@settings_access.audited
 async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
     steps = {
         "name": STEP_EDIT_NAME,
@@ -52,21 +67,18 @@ async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
     if field_name not in steps:
         raise InvalidInput(ErrorCode.FIELD)
     async with deps.db.transaction() as session:
-        official = await require_official(session, tg_user_id)
-        if official.status not in REGISTERED:
-            raise NotAllowed(ErrorCode.NOT_REGISTERED)
+        settings_access.ensure(await require_official(session, tg_user_id), field_name)
         await dialogs.put_dialog(session, tg_user_id, steps[field_name], {}, deps.clock.now())
         return steps[field_name]
 
 
+@settings_access.audited
 async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
     """Save the name; returns the next step (None when it was a profile edit)."""
-    name = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        state = await expect_step(session, tg_user_id, STEP_NAME, STEP_EDIT_NAME)
-        official = await require_official(session, tg_user_id)
-        official.name = name
+        state, official = await open_step(session, tg_user_id, "name", STEP_NAME, STEP_EDIT_NAME)
+        official.name = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
         if state.step == STEP_EDIT_NAME:
             await dialogs.clear_dialog(session, tg_user_id)
             return None
@@ -74,13 +86,14 @@ async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
         return STEP_POSITION
 
 
+@settings_access.audited
 async def set_position(deps: Deps, tg_user_id: int, text: str) -> str | None:
-    position = clean_text(text, POSITION_MIN, POSITION_MAX, ErrorCode.POSITION_LENGTH)
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        state = await expect_step(session, tg_user_id, STEP_POSITION, STEP_EDIT_POSITION)
-        official = await require_official(session, tg_user_id)
-        official.position = position
+        state, official = await open_step(
+            session, tg_user_id, "position", STEP_POSITION, STEP_EDIT_POSITION
+        )
+        official.position = clean_text(text, POSITION_MIN, POSITION_MAX, ErrorCode.POSITION_LENGTH)
         if state.step == STEP_EDIT_POSITION:
             await dialogs.clear_dialog(session, tg_user_id)
             return None
@@ -88,10 +101,12 @@ async def set_position(deps: Deps, tg_user_id: int, text: str) -> str | None:
         return STEP_TOPICS
 
 
+@settings_access.audited
 async def toggle_topic(deps: Deps, tg_user_id: int, topic_id: int) -> list[int]:
     async with deps.db.transaction() as session:
-        await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
-        official = await require_official(session, tg_user_id)
+        _state, official = await open_step(
+            session, tg_user_id, "topics", STEP_TOPICS, STEP_EDIT_TOPICS
+        )
         if await catalogue.topic_by_id(session, topic_id) is None:
             raise NotFound(ErrorCode.NOT_FOUND, what="topic")
         current = set(await officials.topic_ids_of(session, official.id))
@@ -106,11 +121,13 @@ async def selected_topics(deps: Deps, tg_user_id: int) -> list[int]:
         return await officials.topic_ids_of(session, official.id)
 
 
+@settings_access.audited
 async def topics_done(deps: Deps, tg_user_id: int) -> str | None:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        state = await expect_step(session, tg_user_id, STEP_TOPICS, STEP_EDIT_TOPICS)
-        official = await require_official(session, tg_user_id)
+        state, official = await open_step(
+            session, tg_user_id, "topics", STEP_TOPICS, STEP_EDIT_TOPICS
+        )
         if not await officials.topic_ids_of(session, official.id):
             raise InvalidInput(ErrorCode.NO_TOPICS)
         if state.step == STEP_EDIT_TOPICS:
@@ -122,23 +139,27 @@ async def topics_done(deps: Deps, tg_user_id: int) -> str | None:
         return STEP_LANGUAGES
 
 
+@settings_access.audited
 async def toggle_language(deps: Deps, tg_user_id: int, code: str) -> list[str]:
     if code not in SUPPORTED_LOCALES:
         raise InvalidInput(ErrorCode.LANGUAGE)
     async with deps.db.transaction() as session:
-        await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
-        official = await require_official(session, tg_user_id)
+        _state, official = await open_step(
+            session, tg_user_id, "languages", STEP_LANGUAGES, STEP_EDIT_LANGUAGES
+        )
         langs = list(official.languages or [])
         langs = [x for x in langs if x != code] if code in langs else [*langs, code]
         official.languages = [x for x in SUPPORTED_LOCALES if x in langs]
         return list(official.languages)
 
 
+@settings_access.audited
 async def languages_done(deps: Deps, tg_user_id: int) -> str | None:
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        state = await expect_step(session, tg_user_id, STEP_LANGUAGES, STEP_EDIT_LANGUAGES)
-        official = await require_official(session, tg_user_id)
+        state, official = await open_step(
+            session, tg_user_id, "languages", STEP_LANGUAGES, STEP_EDIT_LANGUAGES
+        )
         if not official.languages:
             raise InvalidInput(ErrorCode.NO_LANGUAGES)
         if state.step == STEP_EDIT_LANGUAGES:

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import catalogue, officials
 from bot.runtime import Deps
+from bot.services import settings_access
 from bot.services.errors import ErrorCode, InvalidInput, NotAllowed
-from bot.services.identity import REGISTERED
 
 _RANGE = re.compile(
     r"^\s*(\d{1,2})[:.h](\d{2})\s*(?:-|–|—|to|\s)\s*(\d{1,2})[:.h](\d{2})\s*$", re.I
@@ -78,19 +78,22 @@ def parse_range(typed: str) -> tuple[int, int]:
 async def get(deps: Deps, tg_user_id: int) -> QuietHours:
     async with deps.db.transaction() as session:
         official = await officials.official_by_tg(session, tg_user_id)
-        if official is None or official.status not in REGISTERED:
-            raise NotAllowed(ErrorCode.NOT_REGISTERED)
+        code = settings_access.refusal_code(official)
+        if code is not None:
+            raise NotAllowed(code)
+        assert official is not None
         tz = await timezone_of(session, official.city_id)
         return QuietHours(official.quiet_start, official.quiet_end, tz)
 
 
+@settings_access.audited
 async def set_hours(deps: Deps, tg_user_id: int, typed: str | None) -> QuietHours:
     """Set quiet hours from typed text, or clear them when `typed` is None."""
-    window = parse_range(typed) if typed is not None else (None, None)
     async with deps.db.transaction() as session:
         official = await officials.official_by_tg_for_update(session, tg_user_id)
-        if official is None or official.status not in REGISTERED:
-            raise NotAllowed(ErrorCode.NOT_REGISTERED)
+        settings_access.ensure(official, "quiet_hours")
+        assert official is not None
+        window = parse_range(typed) if typed is not None else (None, None)
         official.quiet_start, official.quiet_end = window
         tz = await timezone_of(session, official.city_id)
         return QuietHours(official.quiet_start, official.quiet_end, tz)

@@ -17,7 +17,7 @@ from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus, Role
 from bot.runtime import Deps
 from bot.services import recurrence as rec
-from bot.services.errors import ErrorCode, InvalidInput, ServiceError
+from bot.services.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone, parse_local_datetime, parse_time_of_day
 from bot.services.reminder_audience import AUDIENCE_KINDS, Option, named, options
@@ -152,6 +152,8 @@ async def toggle(deps: Deps, tg_user_id: int, value: str) -> Draft:
         data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_PICK)
         kind = data["pick"]
         valid = {o.value for o in await options(session, kind, [])}
+        if value not in valid and kind == "cities":
+            raise NotFound(ErrorCode.CITY)
         if value not in valid:
             raise ServiceError(ErrorCode.STALE)
         stored: Any = value if kind == "countries" else int(value)

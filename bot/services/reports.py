@@ -157,15 +157,19 @@ async def filter_choices(deps: Deps, actor_tg_id: int, locale: str) -> FilterCho
 
 
 async def resolve_names(
-    deps: Deps, city_names: Sequence[str], topic_slugs: Sequence[str]
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """City names and topic slugs (as typed on the command line) to ids."""
+    deps: Deps,
+    city_names: Sequence[str],
+    topic_slugs: Sequence[str],
+    countries: Sequence[str] = (),
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str, ...]]:
+    """City names, topic slugs and country codes (as typed on the command line) to ids and
+    codes; NotFound for one the catalogue does not have."""
     async with deps.db.transaction() as session:
         city_ids: list[int] = []
         for name in city_names:
             city = await catalogue.city_by_name(session, name)
             if city is None:
-                raise NotFound(ErrorCode.NOT_FOUND, what="city", name=name)
+                raise NotFound(ErrorCode.CITY, name=name)
             city_ids.append(city.id)
         topic_ids: list[int] = []
         topics = {t.slug: t for t in await catalogue.all_topics(session)}
@@ -174,7 +178,12 @@ async def resolve_names(
             if topic is None:
                 raise NotFound(ErrorCode.NOT_FOUND, what="topic", slug=slug)
             topic_ids.append(topic.id)
-        return tuple(city_ids), tuple(topic_ids)
+        known_countries = {c.country for c in await catalogue.all_cities(session)}
+        codes = tuple(c.strip().upper() for c in countries)
+        for code in codes:
+            if code not in known_countries:
+                raise NotFound(ErrorCode.NOT_FOUND, what="country", country=code)
+        return tuple(city_ids), tuple(topic_ids), codes
 
 
 async def count_rows(deps: Deps, flt: ExportFilter) -> int:

@@ -483,6 +483,19 @@ class BotApiCore:
             "message": message,
         }
 
+    def inline_callback_query(self, user: dict[str, Any], data: str) -> dict[str, Any]:
+        """A button press on a message sent in inline mode: `inline_message_id`, no message."""
+        query_id = str(next(self._query_ids))
+        self.open_queries.add(query_id)
+        self.last_query_id = query_id
+        return {
+            "id": query_id,
+            "from": user,
+            "chat_instance": "inline",
+            "data": data,
+            "inline_message_id": f"inline-{query_id}",
+        }
+
     # ---- answering ----------------------------------------------------------------------
     def record(
         self,

@@ -118,6 +118,8 @@ class FakeTelegram(CoreAdapter):
         self.port = port
         self.routes = routes
         self.webhook_url: str | None = None
+        # setWebhook's secret_token: every update pushed to the webhook carries it, as
+        # Telegram does (a test reads it here or in the recorded setWebhook call)
         self.webhook_secret: str | None = None
         self.confirmed_offset = 0
         self._updates: list[dict[str, Any]] = []

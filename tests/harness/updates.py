@@ -93,6 +93,12 @@ class Harness:
         query = self.tg.core.callback_query(user.to_dict(), user.chat(), data, message_id)
         await self.process({"callback_query": query})
 
+    async def inline_callback(self, user: TgUser, data: str) -> None:
+        """The user taps a button on a message sent in inline mode (no message, no chat)."""
+        await self.process(
+            {"callback_query": self.tg.core.inline_callback_query(user.to_dict(), data)}
+        )
+
     async def press(self, user: TgUser, label: str) -> None:
         """The user taps the newest button whose text contains `label`."""
         message_id, data = self.tg.find_button(user.id, label)

@@ -121,7 +121,9 @@ async def relay_by_reply(
     """A Telegram reply: everything the relay needs, the replier's identity included, in one
     statement; None when no thread was found (prepare_relay then asks why)."""
     async with deps.db.read() as session:
-        found = await participants.thread_by_reply(session, replied[0], replied[1], tg_user_id)
+        found = await participants.thread_by_reply(
+            session, replied[0], replied[1], tg_user_id, STEP_ANSWER
+        )
     if found is None:
         return None
     me = lookups.person_of_row(found.me)
@@ -154,6 +156,7 @@ async def relay_by_reply(
             people[found.asker_id],
             info,
             content,
+            ends_step=found.answer_step_open,
         )
     if not answered and found.question_status in CLOSED:  # as _follow_up
         raise ServiceError(ErrorCode.CLOSED)
@@ -166,6 +169,7 @@ async def relay_by_reply(
         people[found.routing_recipient_id],
         info,
         content,
+        ends_step=found.answer_step_open,
     )
 
 
@@ -249,7 +253,7 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
             row,
             answers_routing=o.routing_id if counts_answer else None,
             tg_user_id=tg_user_id,
-            answer_step=STEP_ANSWER,
+            answer_step=STEP_ANSWER if o.ends_step else None,
         )
         if sent.blocked:
             await delivery_records.mark_unreachable(session, now, o.recipient.official_id)

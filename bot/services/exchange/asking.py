@@ -179,7 +179,9 @@ async def submit(deps: Deps, tg_user_id: int) -> AskResult:
             log.info(
                 "question nobody_covers question_id=%s topic_id=%s", question.id, question.topic_id
             )
-            return AskResult(question.id, topic, asker, [], organisers)
+            return AskResult(
+                question.id, topic, asker, [], organisers, question.text, question.content_type
+            )
         outs = await lookups.outgoings_for(session, question, decisions)
         log.info(
             "question asked question_id=%s topic_id=%s recipients=%s",

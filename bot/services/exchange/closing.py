@@ -110,4 +110,10 @@ async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
                 content_type="text",
                 created_at=now,
             )
-        return Thanks(people[me.id], await lookups.topic_of(session, question.topic_id), helpers)
+        return Thanks(
+            people[me.id],
+            await lookups.topic_of(session, question.topic_id),
+            helpers,
+            question.text,
+            question.content_type,
+        )

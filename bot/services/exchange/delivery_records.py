@@ -20,11 +20,14 @@ from bot.services.routing import route_round
 log = logging.getLogger(__name__)
 
 
-async def _reached_cities(session: AsyncSession, question_id: int) -> list[str]:
+async def _reached_cities(
+    session: AsyncSession, question_id: int, routing_ids: list[int]
+) -> list[str]:
     return await routings.reached_city_names(
         session,
         question_id,
         [RoutingStatus.DELIVERED, RoutingStatus.ANSWERED, RoutingStatus.CLOSED],
+        routing_ids,
     )
 
 
@@ -77,11 +80,13 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
         question = await questions.get(session, question_id)
         assert question is not None
         failed_cities: set[int] = set()
+        delivered: list[int] = []
         for s in sent:
             routing = await routings.routing(session, s.outgoing.routing_id)
             if routing is None:
                 continue
             if s.message_id is not None:
+                delivered.append(routing.id)
                 # Resolved while it was being sent: delivered, but nobody waits for it.
                 routing.status = (
                     RoutingStatus.CLOSED if question.status in CLOSED else RoutingStatus.DELIVERED
@@ -112,4 +117,4 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
             )
         await session.flush()
         more = await reroute_exhausted(session, deps, question, failed_cities)
-        return Recorded(await _reached_cities(session, question_id), more)
+        return Recorded(await _reached_cities(session, question_id, delivered), more)

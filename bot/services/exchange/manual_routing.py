@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.db import audit_log, questions
+from bot.db import audit_log, catalogue, questions
 from bot.db.models import Role
 from bot.runtime import Deps
 from bot.services.catalogue import CityInfo, city_info
@@ -41,6 +41,8 @@ async def route_by_hand(
             raise ServiceError(ErrorCode.CLOSED)
         if city_id == question.city_id:
             raise InvalidInput(ErrorCode.OWN_CITY)
+        if await catalogue.city_by_id(session, city_id) is None:
+            raise NotFound(ErrorCode.CITY)
         who = f"official #{actor.id}" if actor else f"admin {tg_user_id}"
         decisions = await route_to_city(
             session, deps, question, city_id, f"routed by hand by {who}"

@@ -27,7 +27,7 @@ RECENT_QUESTIONS = 10
 
 INBOX_MAX = 20
 
-CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED)
+CLOSED = (QuestionStatus.RESOLVED, QuestionStatus.EXPIRED, QuestionStatus.WITHDRAWN)
 
 DONE_ROUTING = (RoutingStatus.DECLINED, RoutingStatus.FAILED, RoutingStatus.UNREACHABLE)
 
@@ -100,6 +100,9 @@ class Outgoing:
     # A later item of an album already relayed with its header and buttons: sent bare, and
     # the sender is not told again.
     quiet: bool = False
+    # Whether recording it ends the sender's answer step: False when a Telegram reply's lookup
+    # found none open, so the relay's write skips the dialog row.
+    ends_step: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,15 @@ class AskResult:
     asker: Person
     deliveries: list[Outgoing]
     organisers: list[Person] = field(default_factory=list)  # told when nobody covers the topic
+    text: str | None = None  # the question's words (text or caption), quoted to organisers
+    content_type: str = "text"
 
 
 @dataclass(frozen=True)
 class Recorded:
-    cities: list[str]  # cities where at least one official received the question, best first
+    # Cities where at least one official received the question from these sends, best first
+    # (not those of earlier rounds: the person is told where it went this time).
+    cities: list[str]
     more: list[Outgoing]  # next-ranked cities tried because a whole city failed or declined
 
 
@@ -165,3 +172,5 @@ class Thanks:
     asker: Person
     topic: TopicInfo
     helpers: list[Person]
+    text: str | None = None  # the question's words (text or caption), quoted to the helpers
+    content_type: str = "text"
