@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -137,23 +138,50 @@ async def answer(query: CallbackQuery | None, text: str | None = None, alert: bo
         log.debug("answerCallbackQuery failed: %s", exc)
 
 
+# A tag or an entity of the HTML the bot sends: a part of a long text never ends inside one.
+_MARKUP = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>|&#?\w+;")
+# Room kept at the end of a part to close the tags still open there.
+_CLOSING_ROOM = 64
+
+
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split at line breaks (then spaces) so every part fits one Telegram message."""
+    """Split at line breaks (then spaces) so every part fits one Telegram message.
+
+    The text is HTML: a part never ends inside a tag or an entity (`&amp;`), and the tags still
+    open where it ends are closed there and opened again at the start of the next part, so
+    Telegram can parse each part on its own."""
     if len(text) <= limit:
         return [text]
     parts: list[str] = []
+    carried: list[tuple[str, str]] = []  # (name, opening tag) of the tags open at the last cut
     rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(rest[:cut])
+    while True:
+        head = "".join(tag for _name, tag in carried)
+        if len(head) + len(rest) <= limit:
+            parts.append(head + rest)
+            return parts
+        room = max(limit - len(head) - _CLOSING_ROOM, limit // 2)
+        cut = rest.rfind("\n", 0, room)
+        if cut < room // 2:
+            cut = rest.rfind(" ", 0, room)
+        if cut < room // 2:
+            cut = room
+        open_tags = list(carried)
+        for m in _MARKUP.finditer(rest):
+            if m.end() > cut:
+                if m.start() < cut and m.start() > 0:
+                    cut = m.start()  # not inside it: the part ends before it
+                break
+            closing, name = m.group(1), m.group(2)
+            if name and closing:
+                if open_tags and open_tags[-1][0] == name.lower():
+                    open_tags.pop()
+            elif name:
+                open_tags.append((name.lower(), m.group(0)))
+        closing_tags = "".join(f"</{name}>" for name, _tag in reversed(open_tags))
+        parts.append(head + rest[:cut] + closing_tags)
+        carried = open_tags
         rest = rest[cut:].lstrip("\n ")
-    if rest:
-        parts.append(rest)
-    return parts
 
 
 def requires(role: Role) -> Callable[[F], F]:
