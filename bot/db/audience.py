@@ -2,23 +2,19 @@
 
 Targets come in clean (bot.services.targeting.normalize): known keys, values of the right type.
 An empty or missing list does not filter; a person must match every list that is given, and
-any one value within a list. Only active officials are ever targeted.
+any one value within a list. Only active officials are ever targeted. A broadcast's outbox
+rows are written from `recipients_query` in one statement (bot/db/broadcast_deliveries.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Official, OfficialStatus, OfficialTopic, Role, Topic
-
-
-class Recipient(NamedTuple):
-    official_id: int
-    chat_id: int
 
 
 def recipients_query(target: Mapping[str, Any], admin_ids: Iterable[int] = ()) -> Select[Any]:
@@ -70,14 +66,6 @@ async def officials(
 ) -> list[Official]:
     """The officials themselves (reminders render a text per recipient)."""
     return list((await session.scalars(recipients_query(target, admin_ids))).all())
-
-
-async def chats(
-    session: AsyncSession, target: Mapping[str, Any], admin_ids: Iterable[int] = ()
-) -> list[Recipient]:
-    """Each recipient's official id and chat (a broadcast copies one message to all)."""
-    query = recipients_query(target, admin_ids).with_only_columns(Official.id, Official.chat_id)
-    return [Recipient(oid, chat_id) for oid, chat_id in await session.execute(query)]
 
 
 async def countries(session: AsyncSession) -> list[str]:

@@ -2,8 +2,9 @@
 that writes it into the outbox.
 
 The draft lives in `dialog_state` (steps ``bc.*``). Confirming writes the broadcast and one
-delivery row per recipient in one transaction; the sender in bot/telegram_io/sender.py sends
-them, and bot/services/broadcast_progress.py follows them.
+delivery row per recipient in one transaction (one INSERT ... SELECT from the audience query);
+the sender in bot/telegram_io/sender.py sends them, and bot/services/broadcast_progress.py
+follows them.
 
 Handlers take `Role` from here: they never import bot.db.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, audit_log, catalogue, dialogs, outbox
+from bot.db import audience, audit_log, broadcast_deliveries, catalogue, dialogs
 from bot.db import broadcasts as stored
 from bot.db.models import BroadcastStatus, DialogState, Official, Role
 from bot.i18n import SUPPORTED_LOCALES
@@ -223,9 +224,6 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             raise ServiceError(
                 ErrorCode.TIME_PAST, timezone=await organiser_timezone(session, official)
             )
-        recipients = await targeting.recipient_chats(session, target, deps.settings.admin_ids)
-        if not recipients:
-            raise ServiceError(ErrorCode.NO_RECIPIENTS)
         broadcast = await stored.add(
             session,
             author_id=official.id if official else None,
@@ -234,28 +232,25 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             target=target,
             scheduled_at=when,
             status=BroadcastStatus.SCHEDULED if when else BroadcastStatus.SENDING,
-            total=len(recipients),
+            total=0,
             progress_chat_id=tg_user_id,
             created_at=now,
             started_at=None if when else now,
         )
-        await outbox.enqueue(
+        # One INSERT ... SELECT from the audience query: the organiser is waiting on this.
+        total = await broadcast_deliveries.write(
             session,
-            (
-                outbox.delivery_row(
-                    dedupe_key=f"b:{broadcast.id}:{official_id}",
-                    source="broadcast",
-                    chat_id=chat_id,
-                    now=now,
-                    recipient_id=official_id,
-                    from_chat_id=broadcast.source_chat_id,
-                    message_id=broadcast.source_message_id,
-                    not_before=when,
-                    broadcast_id=broadcast.id,
-                )
-                for official_id, chat_id in recipients
-            ),
+            broadcast_id=broadcast.id,
+            from_chat_id=broadcast.source_chat_id,
+            message_id=broadcast.source_message_id,
+            target=target,
+            admin_ids=deps.settings.admin_ids,
+            now=now,
+            not_before=when,
         )
+        if not total:
+            raise ServiceError(ErrorCode.NO_RECIPIENTS)  # rolls the broadcast back
+        broadcast.total = total
         await dialogs.clear_dialog(session, tg_user_id)
         await audit_log.record(
             session,
@@ -265,10 +260,8 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             actor_tg_id=tg_user_id,
             target_type="broadcast",
             target_id=broadcast.id,
-            total=len(recipients),
+            total=total,
             target=target,
             scheduled_at=when.isoformat() if when else None,
         )
-        return Created(
-            broadcast.id, len(recipients), when, await organiser_timezone(session, official)
-        )
+        return Created(broadcast.id, total, when, await organiser_timezone(session, official))

@@ -65,10 +65,3 @@ async def resolve_recipients(
 ) -> list[Official]:
     """The officials themselves (reminders render a text per recipient)."""
     return await audience.officials(session, normalize(target), admin_ids)
-
-
-async def recipient_chats(
-    session: AsyncSession, target: Mapping[str, Any] | None, admin_ids: Iterable[int] = ()
-) -> list[audience.Recipient]:
-    """Each recipient's official id and chat id (a broadcast copies one message to all)."""
-    return await audience.chats(session, normalize(target), admin_ids)
