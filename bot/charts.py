@@ -1,16 +1,14 @@
-"""The /stats chart: questions and answers per week, stacked by topic group, as PNG bytes."""
+"""The /stats chart: questions and answers per week, stacked by topic group, as PNG bytes.
+
+matplotlib (some 40 MB and a second of start-up) is imported on the first chart drawn, not
+when the bot starts: most processes never draw one (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
 from datetime import date
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server; must be chosen before pyplot is imported
-
-from matplotlib.figure import Figure  # noqa: E402
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 800, 100
 
@@ -26,6 +24,11 @@ def weekly_chart(
     week_label: str,
 ) -> bytes:
     """Two stacked bar charts sharing the week axis; labels come translated from the caller."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server; chosen before anything draws
+    from matplotlib.figure import Figure
+
     # Figure() rather than pyplot: no global state, safe when two charts render at once.
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     top, bottom = fig.subplots(2, 1, sharex=True)

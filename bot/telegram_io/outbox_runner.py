@@ -24,21 +24,19 @@ async def start(app: Any) -> None:
     """Give the outbox its own Bot (faster transport unless configured otherwise)."""
     deps: Deps = app.bot_data.deps
     s = deps.settings
-    own = s.send_transport == "aiohttp"
     bot: Bot = app.bot
-    if own:
-        bot = Bot(
-            s.require_token(),
-            base_url=s.api_base,
-            base_file_url=s.file_base,
-            request=AiohttpRequest(connections=max(8, s.send_max_in_flight)),
-        )
-        await bot.initialize()
+    own: AiohttpRequest | None = None
+    if s.send_transport == "aiohttp":
+        own = AiohttpRequest(connections=max(8, s.send_max_in_flight))
+        # Not initialised: Bot.initialize() would ask getMe through it at once, and the outbox
+        # needs neither the bot's identity (the application's Bot checked the token) nor its
+        # HTTP client (aiohttp) until it has something to send.
+        bot = Bot(s.require_token(), base_url=s.api_base, base_file_url=s.file_base, request=own)
     limiter = getattr(app.bot, "rate_limiter", None)
     pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
     sender = Sender(deps, bot, pacer=pacer)
     await sender.start()
-    app.bot_data.outbox = Outbox(sender, bot if own else None)
+    app.bot_data.outbox = Outbox(sender, own)
 
 
 async def stop(app: Any) -> None:
@@ -55,15 +53,15 @@ async def stop(app: Any) -> None:
         await outbox_.sender.close()
     except Exception:  # the database may be gone: the lease then runs out on its own
         log.warning("outbox could not leave the list of senders worker=%s", outbox_.sender.worker)
-    if outbox_.own_bot is not None:
-        await outbox_.own_bot.shutdown()
+    if outbox_.own_request is not None:
+        await outbox_.own_request.shutdown()
     app.bot_data.outbox = None
 
 
 @dataclass
 class Outbox:
     sender: Sender
-    own_bot: Bot | None
+    own_request: AiohttpRequest | None  # the outbox's own HTTP client, closed at stop
     running: asyncio.Future[RunStats] | None = None
 
 

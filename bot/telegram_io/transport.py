@@ -1,12 +1,18 @@
-"""The outbox's own HTTP client: a `BaseRequest` on aiohttp, built on PTB's public request API."""
+"""The outbox's own HTTP client: a `BaseRequest` on aiohttp, built on PTB's public request API.
+
+aiohttp is imported when the first request goes out, not when the bot starts: a process whose
+outbox stays empty never loads it (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class AiohttpRequest(BaseRequest):
@@ -30,9 +36,15 @@ class AiohttpRequest(BaseRequest):
         return self._read_timeout
 
     async def initialize(self) -> None:
+        """Nothing to open yet: the session is made by the first request."""
+
+    async def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -49,9 +61,9 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self._session is None:
-            await self.initialize()
-        assert self._session is not None
+        import aiohttp
+
+        session = await self._open()
 
         def pick(value: Any, default: float) -> float | None:
             return default if value is BaseRequest.DEFAULT_NONE else value
@@ -75,7 +87,7 @@ class AiohttpRequest(BaseRequest):
             else:
                 data = request_data.json_parameters
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as resp:
+            async with session.request(method, url, data=data, timeout=timeout) as resp:
                 return resp.status, await resp.read()
         except TimeoutError as exc:
             raise TimedOut(f"Timed out: {exc!r}") from exc
