@@ -35,6 +35,7 @@ XLSX_CELL_OVERHEAD = 12  # compressed XML around each cell, generously
 # safe guess (sheets of exchange rows compress far better than that).
 XLSX_COMPRESSION_GUESS = 2
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset(FORMULA_START)
 ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 Progress = Callable[[int], Awaitable[None] | None]
@@ -103,15 +104,16 @@ class _Encoder:
         return b""
 
     def _csv_cells(self, row: Sequence[Any]) -> list[Any]:
-        # csv writes None as an empty field; only dates and free text need a look.
+        # csv writes None as an empty field; only dates and free text need a look. This runs
+        # once per exported row: keep it to the few operations it needs (bench_export.py).
         cells = list(row)
         for i in self.datetime_columns:
             value = cells[i]
             if value is not None:
-                cells[i] = value.isoformat(sep=" ")[:19]
+                cells[i] = value.isoformat(" ")[:19]
         for i in self.text_columns:
             value = cells[i]
-            if isinstance(value, str) and value.startswith(FORMULA_START):
+            if isinstance(value, str) and value[:1] in FORMULA_FIRST:
                 cells[i] = "'" + value  # spreadsheets would run it as a formula
         return cells
 

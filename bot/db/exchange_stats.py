@@ -4,6 +4,8 @@ statistics and the weekly chart are made of. SQL only: select; never commit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,13 +135,28 @@ async def participants(session: AsyncSession) -> list[Participant]:
 async def stream_messages(
     session: AsyncSession, flt: ExportFilter, batch: int
 ) -> AsyncIterator[Sequence[Row[Any]]]:
-    """The filtered log, oldest first, in batches from a server-side cursor. Each row: message
+    """The filtered log, oldest first, in batches from a server-side cursor, one batch read
+    ahead. Each row: message
     id, created_at, question_id, kind, from/to official, from/to city, text, then the question's
     asker_id, topic_id, city_id and created_at."""
     ids = await _country_city_ids(session, flt.countries)
-    result = await session.stream(_export_query(flt, ids).execution_options(yield_per=batch))
-    async for part in result.partitions():
-        yield part
+    # Core, on the session's connection (its transaction): plain rows, none of the ORM's
+    # per-row bookkeeping, which cost a third more time for the same rows (bench_export.py).
+    connection = await session.connection()
+    result = await connection.stream(_export_query(flt, ids).execution_options(yield_per=batch))
+    parts = result.partitions()
+    # The next batch is fetched while the caller works on this one: the driver's thread (or
+    # the server) reads ahead instead of waiting for the caller to ask.
+    ahead: asyncio.Future[Sequence[Row[Any]] | None] = asyncio.ensure_future(anext(parts, None))
+    try:
+        while (part := await ahead) is not None:
+            ahead = asyncio.ensure_future(anext(parts, None))
+            yield part
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ahead
 
 
 async def active_per_city(session: AsyncSession) -> list[tuple[int, int]]:
