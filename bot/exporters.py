@@ -3,7 +3,8 @@
 Rows arrive in batches from an async iterator and go straight to disk, so memory stays flat.
 A part that would pass `part_limit` bytes is closed and the next rows start a new part with
 its own header (each part opens on its own). CSV and JSON Lines are zipped once a part
-passes `compress_at` bytes; XLSX is a zip already.
+passes `compress_at` bytes; XLSX is a zip already (bot/export_xlsx.py writes it). Each batch
+is written in a thread while the next is fetched.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import csv
 import io
 import json
 import logging
-import re
 import shutil
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from bot.export_xlsx import XlsxParts
+
 log = logging.getLogger(__name__)
 
 # The compressor may hold back output it has not flushed yet; deflate emits a block at the
@@ -29,14 +31,8 @@ log = logging.getLogger(__name__)
 DEFLATE_PENDING_BOUND = 128 * 1024
 ZIP_OVERHEAD = 2048
 COMPRESS_LEVEL = 1  # text compresses well even at the fastest level; higher levels cost time
-XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
-XLSX_CELL_OVERHEAD = 12  # compressed XML around each cell, generously
-# Sheets are zipped on save, so the size is only known afterwards; half the raw text is a
-# safe guess (sheets of exchange rows compress far better than that).
-XLSX_COMPRESSION_GUESS = 2
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_FIRST = frozenset(FORMULA_START)
-ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 Progress = Callable[[int], Awaitable[None] | None]
 MIME = {
@@ -233,110 +229,6 @@ class _TextParts:
         return self.files
 
 
-def _xlsx_cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str):
-        return ILLEGAL_XML.sub("", value)
-    return value
-
-
-class _XlsxParts:
-    """XLSX parts via openpyxl's write-only mode (rows go to a temporary file, not memory)."""
-
-    def __init__(
-        self,
-        directory: Path,
-        stem: str,
-        columns: Sequence[str],
-        part_limit: int | None,
-        datetime_columns: frozenset[int],
-    ) -> None:
-        self.directory, self.stem = directory, stem
-        self.columns = list(columns)
-        self.part_limit = part_limit
-        self.datetime_columns = datetime_columns
-        self.files: list[ExportFile] = []
-        self._number = 0
-        self._pending_saves: list[tuple[Any, Path, int]] = []
-        self._open_part()
-
-    def _open_part(self) -> None:
-        from openpyxl import Workbook
-
-        self._number += 1
-        self._book = Workbook(write_only=True)
-        self._sheet = self._book.create_sheet("exchanges")
-        self._sheet.freeze_panes = "A2"
-        widths = {"time_utc": 20, "time_local": 20, "text": 60}
-        for i, name in enumerate(self.columns):
-            letter = _column_letter(i)
-            self._sheet.column_dimensions[letter].width = widths.get(name, 16)
-        self._sheet.append(self.columns)
-        self._rows = 0
-        self._estimate = ZIP_OVERHEAD * 4
-
-    def _cells(self, row: Sequence[Any]) -> list[Any]:
-        from openpyxl.cell import WriteOnlyCell
-
-        out: list[Any] = []
-        for i, value in enumerate(row):
-            value = _xlsx_cell(value)
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(self._sheet, value)
-                cell.data_type = "s"  # text that looks like a formula stays text
-                out.append(cell)
-            elif i in self.datetime_columns and value is not None:
-                cell = WriteOnlyCell(self._sheet, value)
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                out.append(cell)
-            else:
-                out.append(value)
-        return out
-
-    def add(self, row: Sequence[Any]) -> None:
-        size = (
-            sum(len(str(v).encode()) for v in row if v is not None) + XLSX_CELL_OVERHEAD * len(row)
-        ) // XLSX_COMPRESSION_GUESS
-        full = self._rows >= XLSX_MAX_ROWS or (
-            self.part_limit is not None and self._rows and self._estimate + size > self.part_limit
-        )
-        if full:
-            self._finish_part()
-            self._open_part()
-        self._sheet.append(self._cells(row))
-        self._rows += 1
-        self._estimate += size
-
-    def _name(self) -> str:
-        return f"{self.stem}-part{self._number}" if self._number > 1 else self.stem
-
-    def _finish_part(self) -> None:
-        path = self.directory / f"{self._name()}.xlsx"
-        self._pending_saves.append((self._book, path, self._rows))
-
-    async def close(self) -> list[ExportFile]:
-        self._finish_part()
-        for book, path, rows in self._pending_saves:
-            # Saving zips the whole sheet: seconds for a large one, so off the event loop.
-            await asyncio.to_thread(book.save, path)
-            if self.part_limit is not None and path.stat().st_size > self.part_limit:
-                log.warning(
-                    "xlsx part over the limit path=%s bytes=%s limit=%s",
-                    path.name,
-                    path.stat().st_size,
-                    self.part_limit,
-                )
-            self.files.append(ExportFile(path, rows))
-        return self.files
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
-
-
 async def write_export(
     batches: AsyncIterator[list[tuple[Any, ...]]],
     fmt: str,
@@ -357,40 +249,51 @@ async def write_export(
     """
     if text_columns is None:
         text_columns = frozenset(range(len(columns))) - datetime_columns
-    rows = 0
     if fmt == "xlsx":
-        xlsx = _XlsxParts(directory, stem, columns, part_limit, datetime_columns)
-        async for batch in batches:
-            for row in batch:
-                xlsx.add(row)
-            rows += len(batch)
-            await _report(progress, rows)
-        files = await xlsx.close()
+        xlsx = await asyncio.to_thread(XlsxParts, directory, stem, columns, part_limit)
+        try:
+            rows = await _write_in_thread(batches, xlsx.add_batch, progress)
+        finally:
+            parts = await asyncio.to_thread(xlsx.close)
+        files = [ExportFile(path, n) for path, n in parts]
     elif fmt in ("csv", "jsonl"):
         encoder = _Encoder(fmt, columns, datetime_columns, text_columns)
         text = await asyncio.to_thread(
             _TextParts, directory, stem, fmt, encoder, part_limit, compress_at
         )
-        # Encoding and compressing run in a thread while the next batch is fetched: the two
-        # overlap (zlib and file writes release the GIL) and the event loop stays free.
-        writing: asyncio.Future[None] | None = None
         try:
-            async for batch in batches:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(asyncio.to_thread(text.add_batch, batch))
-                rows += len(batch)
-                await _report(progress, rows)
-            if writing is not None:
-                await writing
-                writing = None
+            rows = await _write_in_thread(batches, text.add_batch, progress)
         finally:
-            if writing is not None:
-                await asyncio.gather(writing, return_exceptions=True)
             files = await asyncio.to_thread(text.close)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return ExportResult(files, rows)
+
+
+async def _write_in_thread(
+    batches: AsyncIterator[list[tuple[Any, ...]]],
+    add_batch: Callable[[list[tuple[Any, ...]]], None],
+    progress: Progress | None,
+) -> int:
+    """Each batch written by `add_batch` in a thread while the next one is fetched: the two
+    overlap (zlib and file writes release the GIL) and the event loop stays free. Returns
+    the rows written."""
+    rows = 0
+    writing: asyncio.Future[None] | None = None
+    try:
+        async for batch in batches:
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(add_batch, batch))
+            rows += len(batch)
+            await _report(progress, rows)
+        if writing is not None:
+            await writing
+            writing = None
+    finally:
+        if writing is not None:
+            await asyncio.gather(writing, return_exceptions=True)
+    return rows
 
 
 async def _report(progress: Progress | None, rows: int) -> None:

@@ -10,6 +10,7 @@ import json
 import random
 import struct
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -578,3 +579,50 @@ async def test_cli_export_and_stats(
     out = capsys.readouterr().out
     assert "questions asked: 2" in out and "answered: 2 (100%)" in out
     assert "Gabès (TN): 1" in out
+
+
+async def test_xlsx_cells_read_back_as_written(tmp_path: Path) -> None:
+    """Opened with a reader library (openpyxl), as Excel or LibreOffice would open it: text
+    stays text (no formula, no link, nothing turned into a number), control characters XML
+    cannot hold are gone, times are dates shown to the second, and the header stays in view."""
+
+    async def rows() -> AsyncIterator[list[tuple[Any, ...]]]:
+        yield [
+            (
+                1,
+                datetime(2026, 2, 20, 10, 0, 5, tzinfo=UTC),
+                '=HYPERLINK("http://evil.example")',
+                "https://example.org/a",
+                "a\x01b\x0bc\td",
+                "-5",
+                None,
+                42,
+            ),
+            (2, None, "+1", "٣ أيام", "", "0012", "x", 7.5),
+        ]
+
+    columns = ["id", "time_utc", "formula", "url", "control", "number_text", "empty", "n"]
+    result = await write_export(
+        rows(), "xlsx", tmp_path, "cells", columns, datetime_columns=frozenset({1})
+    )
+    (part,) = result.files
+    assert (part.path.name, part.rows, result.rows) == ("cells.xlsx", 2, 2)
+    sheet = openpyxl.load_workbook(part.path).active
+    assert sheet is not None
+    assert list(sheet.iter_rows(values_only=True)) == [
+        tuple(columns),
+        (
+            1,
+            datetime(2026, 2, 20, 10, 0, 5),
+            '=HYPERLINK("http://evil.example")',
+            "https://example.org/a",
+            "abc\td",
+            "-5",
+            None,
+            42,
+        ),
+        (2, None, "+1", "٣ أيام", "", "0012", "x", 7.5),
+    ]
+    assert sheet["C2"].data_type == "s" and sheet["D2"].hyperlink is None
+    assert sheet["B2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert sheet.freeze_panes == "A2"
