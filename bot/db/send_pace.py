@@ -32,6 +32,11 @@ SEND_PACE = cast(Table, SendPace.__table__)
 ROW = 1
 
 
+async def begin(session: AsyncSession) -> None:
+    """Open the transaction first, so that `reserve` is one round trip the caller can time."""
+    await session.execute(select(1))
+
+
 async def reserve(session: AsyncSession, slots: int, interval: float) -> float:
     """Reserve `slots` slots `interval` seconds apart; returns the seconds from now to the
     first (negative never: at the earliest it is now)."""

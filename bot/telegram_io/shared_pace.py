@@ -3,7 +3,7 @@ slots from the `send_pace` row (bot/db/send_pace.py), so together they never exc
 SEND_RATE_PER_SECOND in any one-second window, however many processes run.
 
 Each process reserves a tenth of a second's slots at a time (one short transaction), spaced
-as the in-memory `Pacer` spaces them, and sends each at its time; a slot not used within the
+as the in-memory `Pacer` spaces them, and sends each at its time; a slot not used within half the
 window's margin is let go (sending later could bunch it with the next process's slot). The
 in-memory pacer still keeps the per-chat spacing and the replies-first order inside the
 process; across processes a chat's rows are claimed by one sender at a time and not within a
@@ -33,7 +33,9 @@ class SharedPace:
         self.deps = deps
         self.timer = timer
         self.interval = pacer.interval
-        self.grace = max(margin, 0.001)
+        # A slot may be used this late: half the window's margin, the rest is left for the
+        # jitter between processes (their clocks' reading of the database's, the network).
+        self.grace = max(margin / 2, 0.001)
         self.batch = max(1, round(RESERVE_SECONDS / pacer.interval))
         self._slots: deque[float] = deque()
         self._lock = asyncio.Lock()
@@ -52,7 +54,10 @@ class SharedPace:
     async def _reserve(self) -> None:
         try:
             async with self.deps.db.transaction() as session:
+                await send_pace.begin(session)
+                before = self.timer.now()
                 first = await send_pace.reserve(session, self.batch, self.interval)
+                after = self.timer.now()
         except Exception:
             # The outbox cannot claim without the database either; replies go at this
             # process's own pace meanwhile.
@@ -61,7 +66,8 @@ class SharedPace:
             self._failing = True
             return
         self._failing = False
-        start = self.timer.now() + first
+        # The database read its clock between the two readings of ours.
+        start = (before + after) / 2 + first
         self._slots.extend(start + i * self.interval for i in range(self.batch))
 
     async def pause(self, seconds: float) -> None:
