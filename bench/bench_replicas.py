@@ -1,7 +1,7 @@
 """Three sender processes on one PostgreSQL database against the strict fake Bot API.
 
     .venv/bin/python -m bench.bench_replicas --database-url postgresql+asyncpg://...
-        [--messages 900] [--limit 30] [--processes 3] [--margin 0.03]
+        [--messages 900] [--limit 30] [--processes 3] [--margin 0.01]
 
 The outbox holds `--messages` notices, three to a chat (so replicas meet in chats too).
 Each process runs the outbox sender set to the bot's whole limit (SEND_RATE_PER_SECOND =
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=900)
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--processes", type=int, default=3)
-    parser.add_argument("--margin", type=float, default=0.03, help="SEND_WINDOW_MARGIN_SECONDS")
+    parser.add_argument("--margin", type=float, default=0.01, help="SEND_WINDOW_MARGIN_SECONDS")
     asyncio.run(run(parser.parse_args()))
 
 
