@@ -24,7 +24,10 @@ VOLUME ["/data"]
 # not on its loopback, or nothing outside it can reach it; publish the port (-p 8080:8080) to
 # the HTTPS proxy only. Every update must carry the secret token (WEBHOOK_SECRET, or one made
 # at start), so a request that reaches the port without it gets 403.
+# /healthz and /metrics listen on METRICS_PORT when it is set (compose.yaml sets 9100 and
+# checks /healthz with the image's own Python; scrape /metrics from the compose network).
 ENV WEBHOOK_LISTEN=0.0.0.0 \
-    WEBHOOK_PORT=8080
-EXPOSE 8080
+    WEBHOOK_PORT=8080 \
+    METRICS_LISTEN=0.0.0.0
+EXPOSE 8080 9100
 CMD ["city-exchange-bot", "run"]

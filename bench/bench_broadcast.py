@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_broadcast [--officials 10000] [--limit 1000]
         [--database-url postgresql+asyncpg://...]   (default: a fresh SQLite file)
+        [--shared]   (PostgreSQL: the send limit shared by replicas through the database)
     .venv/bin/python -m bench.bench_broadcast --faults [--officials 80] [--limit 30]
 
 Goes the whole way a real broadcast goes: the organiser's draft is confirmed by the service
@@ -42,6 +43,7 @@ from bot.db.models import City, Delivery, DeliveryStatus, Official, OfficialStat
 from bot.runtime import Deps
 from bot.services import broadcast_compose
 from bot.telegram_io.sender import Sender
+from bot.telegram_io.shared_pace import SharedPace
 from bot.telegram_io.transport import AiohttpRequest
 
 TOKEN = "123456789:BENCH-token-abcdefghijklmnopqrstuvwxyz0123"
@@ -194,6 +196,10 @@ async def run(args: argparse.Namespace) -> None:
         )
         await bot.initialize()
         sender = Sender(deps, bot)
+        if args.shared:  # as a replica on PostgreSQL runs it (issue 17)
+            sender.use_shared(
+                SharedPace(deps, sender.pacer, sender.timer, settings.send_window_margin_seconds)
+            )
         t1 = time.perf_counter()
         stats = await sender.run_once()
         while args.faults and await pending_rows(db):  # retries, as the scheduler's next runs
@@ -256,6 +262,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="1,000; 30 with --faults")
     parser.add_argument("--concurrency", type=int, default=None, help="SEND_CONCURRENCY")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--shared", action="store_true", help="PostgreSQL: slots from the database (replicas)"
+    )
     args = parser.parse_args()
     args.officials = args.officials or (80 if args.faults else 10_000)
     args.limit = args.limit or (30 if args.faults else 1_000)

@@ -16,13 +16,13 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
-from bot import scheduling
+from bot import health, scheduling
 from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.scheduling import Job
 from bot.services.seed import read_seed_file, seed_if_empty
-from bot.telegram_io import outbox_runner
+from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
 from handlers import broadcast_list, common, digest, followups, reminders
@@ -51,6 +51,7 @@ def build_application(
         s.concurrent_updates,
         s.max_queued_updates_per_person,
         on_overflow=partial(common.slow_down, deps),
+        first_time=partial(update_once.first_time, deps),
     )
     # The bot's replies wait out a 429 and, where the outbox runs, share its window (first).
     replies = SharedWindow(
@@ -97,6 +98,7 @@ def scheduled_jobs(app: AnyApp) -> list[Job]:
         Job("digest", partial(digest.digest_job, deps), s.digest_job_seconds),
         Job("followups", partial(followups.follow_up, bot, deps), s.followup_job_seconds),
         Job("broadcast-progress", partial(broadcast_list.progress_job, bot, deps), 1.0),
+        Job("handled-updates", partial(update_once.forget_old, deps), 3600.0),
     ]
 
 
@@ -115,6 +117,10 @@ def command_list() -> list[BotCommand]:
 
 async def _post_init(app: AnyApp) -> None:
     deps: Deps = app.bot_data.deps
+    if deps.settings.metrics_port:
+        app.bot_data.health = await health.start(
+            probes(app), deps.settings.metrics_listen, deps.settings.metrics_port
+        )
     await migrate.upgrade(deps.db)
     log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
     if deps.settings.seed_file:
@@ -139,6 +145,18 @@ async def _post_init(app: AnyApp) -> None:
     freeze_startup_objects()
 
 
+def probes(app: AnyApp) -> health.Probes:
+    """What /healthz asks of this process."""
+    processor = app.update_processor
+    return health.Probes(
+        db=app.bot_data.deps.db,
+        clock=app.bot_data.deps.clock,
+        sender=partial(outbox_runner.alive, app),
+        scheduler=partial(scheduling.alive, app),
+        last_update_at=lambda: getattr(processor, "last_update_at", None),
+    )
+
+
 def freeze_startup_objects() -> None:
     """What start-up loaded (modules, catalogues, the schema, the bot) lives as long as the
     process: frozen, it is left out of the garbage collector's full passes, which would
@@ -152,5 +170,8 @@ async def _post_shutdown(app: AnyApp) -> None:
     # gives back the rows it claimed and has not sent.
     await outbox_runner.stop(app)
     await scheduling.stop(app)
+    if app.bot_data.health is not None:
+        await app.bot_data.health.cleanup()
+        app.bot_data.health = None
     deps: Deps = app.bot_data.deps
     await deps.db.dispose()

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8080
+    # /healthz and /metrics (Prometheus) on this port; unset: not served
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_listen: str = "127.0.0.1"
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -86,6 +86,14 @@ async def start(app: Any, jobs: Sequence[Job]) -> None:
     log.info("scheduler started jobs=%s", ",".join(job.name for job in jobs))
 
 
+def alive(app: Any) -> bool | None:
+    """For the health check: None where no scheduler runs (no background work here)."""
+    scheduler: Scheduler | None = app.bot_data.scheduler
+    if scheduler is None:
+        return None if not app.bot_data.background else False
+    return bool(scheduler.running)
+
+
 async def stop(app: Any) -> None:
     """Let running jobs finish (see `Scheduler.stop`), then stop."""
     scheduler: Scheduler | None = app.bot_data.scheduler

@@ -22,6 +22,7 @@ class BotData:
         self.background: bool = True
         self.scheduler: Any = None
         self.outbox: Any = None  # bot.telegram_io.outbox_runner.Outbox while the sender runs
+        self.health: Any = None  # the /healthz and /metrics server (METRICS_PORT)
         self.alerts = AlertThrottle()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.base import Base, UTCDateTime
+from bot.db.coordination import HandledUpdate, SendPace
 from bot.db.enums import (
     WAITING_SQL,
     BroadcastStatus,
@@ -48,6 +49,7 @@ __all__ = [
     "DialogState",
     "ExchangeKind",
     "ExchangeMessage",
+    "HandledUpdate",
     "Invite",
     "Official",
     "OfficialStatus",
@@ -59,6 +61,7 @@ __all__ = [
     "Role",
     "Routing",
     "RoutingStatus",
+    "SendPace",
     "SenderProcess",
     "Topic",
     "UTCDateTime",
@@ -299,7 +302,11 @@ class Delivery(Base):
     """The outbox: one row per message to send to one chat (broadcasts, reminders, nudges)."""
 
     __tablename__ = "delivery"
-    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        # Replicas keep a chat's one-a-second spacing: a claim skips chats another holds.
+        Index("ix_delivery_chat_id", "chat_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import send_pace
 from bot.db.models import (
     AuditLog,
     Broadcast,
@@ -107,6 +108,7 @@ async def claim(
     until: datetime,
     limit: int,
     exclude: Iterable[int] = (),
+    chat_gap: timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """Lease up to `limit` due pending rows to `worker` until `until`, oldest first; each row
     comes with the claim's new `claim_token`. `exclude`: rows the worker holds already.
@@ -114,9 +116,12 @@ async def claim(
     On PostgreSQL `SKIP LOCKED` lets several workers claim side by side; a live worker renews
     its lease (`renew`), and the rows of a worker that died are due again once it runs out.
     Rows whose recipient has left since they were written (a broadcast confirmed before an
-    official was removed) are cancelled here, not sent.
+    official was removed) are cancelled here, not sent. `chat_gap` (replicas on PostgreSQL):
+    one chat's rows are held by one sender at a time and wait `chat_gap` after a send.
     """
     table = DELIVERY
+    if chat_gap is not None:
+        await send_pace.one_claim_at_a_time(session)
     token = secrets.token_hex(8)
     skip = sorted(exclude)
     query = (
@@ -127,6 +132,7 @@ async def claim(
             Delivery.next_attempt_at <= now,
             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
             *([Delivery.id.not_in(skip)] if skip else []),
+            *([send_pace.chat_free(worker, now, chat_gap)] if chat_gap is not None else []),
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)

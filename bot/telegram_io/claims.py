@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -65,6 +66,21 @@ class Claims:
         # Renewals and the writing of outcomes lock the same rows: one at a time, never a
         # deadlock between this sender's own transactions.
         self.writing = asyncio.Lock()
+        self.beat_at: float | None = None  # time.monotonic() of the last heartbeat written
+
+    async def claim(self, limit: int, chat_gap: timedelta | None) -> list[Job]:
+        """Lease up to `limit` due rows to this sender (`chat_gap`: replicas, see
+        `bot.db.outbox.claim`)."""
+        now = self.deps.clock.now()
+        until = now + self.lease
+        async with self.deps.db.transaction() as session:
+            # Rows this sender holds are not claimed again, even if a renewal came late.
+            rows = await outbox.claim(
+                session, self.worker, now, until, limit, self.held, chat_gap=chat_gap
+            )
+        jobs = [Job(**row, claimed_until=until) for row in rows]
+        self.add(jobs)
+        return jobs
 
     def add(self, jobs: Iterable[Job]) -> None:
         for job in jobs:
@@ -97,6 +113,7 @@ class Claims:
             ids = set(self.held)  # after any outcomes written meanwhile were settled
             kept = await outbox.renew(session, self.worker, ids, until) if ids else set()
             await sender_processes.heartbeat(session, self.worker, self.host, os.getpid(), now)
+        self.beat_at = time.monotonic()
         for i in kept:
             if i in self.held:
                 self.held[i].claimed_until = until
@@ -129,6 +146,7 @@ class Claims:
             await sender_processes.forget(session, dead)
             await sender_processes.forget_stale(session, now - self.lease)
             await sender_processes.heartbeat(session, self.worker, self.host, os.getpid(), now)
+        self.beat_at = time.monotonic()
         if dead:
             log.info(
                 "outbox took back the claims of dead senders worker=%s dead=%s rows=%s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.runtime import Deps
 from bot.telegram_io.pacing import SharedWindow
 from bot.telegram_io.send_outcomes import RunStats
 from bot.telegram_io.sender import WORKER_ID, Sender
+from bot.telegram_io.shared_pace import SharedPace
 from bot.telegram_io.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,12 @@ async def start(app: Any) -> None:
     limiter = getattr(app.bot, "rate_limiter", None)
     pacer = limiter.pacer if isinstance(limiter, SharedWindow) else None
     sender = Sender(deps, bot, pacer=pacer)
+    if deps.db.is_postgres:
+        # Replicas may share the database: every send and reply takes a slot from it.
+        shared = SharedPace(deps, sender.pacer, sender.timer, s.send_window_margin_seconds)
+        sender.use_shared(shared)
+        if isinstance(limiter, SharedWindow):
+            limiter.shared = shared
     await sender.start()
     app.bot_data.outbox = Outbox(sender, own)
 
@@ -63,6 +71,20 @@ class Outbox:
     sender: Sender
     own_request: AiohttpRequest | None  # the outbox's own HTTP client, closed at stop
     running: asyncio.Future[RunStats] | None = None
+
+
+def alive(app: Any) -> bool | None:
+    """For the health check: the sender beats (renews its claims) every quarter lease; None
+    where it does not run."""
+    outbox_: Outbox | None = getattr(app.bot_data, "outbox", None)
+    if outbox_ is None:
+        return None if not app.bot_data.background else False
+    claims = outbox_.sender.claims
+    return (
+        not outbox_.sender.stopping.is_set()
+        and claims.beat_at is not None
+        and time.monotonic() - claims.beat_at < claims.lease.total_seconds()
+    )
 
 
 async def job(app: Any) -> None:

@@ -16,12 +16,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot import metrics
 from bot.telegram_io.send_outcomes import retry_after_seconds
+
+if TYPE_CHECKING:
+    from bot.telegram_io.shared_pace import SharedPace
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +198,8 @@ class SharedWindow(BaseRateLimiter[ReplySpacing]):
         self.max_wait = max_wait
         # chat id (0: calls without one) -> until when a 429 holds every reply to it
         self._held: dict[int, float] = {}
+        # replicas on PostgreSQL: a reply also takes one of the slots shared by every process
+        self.shared: SharedPace | None = None
 
     async def initialize(self) -> None:
         pass
@@ -227,6 +233,7 @@ class SharedWindow(BaseRateLimiter[ReplySpacing]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
+                metrics.RATE_LIMITED.labels("reply").inc()
                 pause = retry_after_seconds(exc)
                 if attempt == self.attempts or waited + pause > self.max_wait:
                     log.warning(
@@ -270,6 +277,9 @@ class SharedWindow(BaseRateLimiter[ReplySpacing]):
                     pacer.replies_waiting -= 1
             if chat_ready() <= self.timer.now():
                 break
+        if self.window and self.shared is not None:
+            at = await self.shared.next_slot()
+            await self._wait(lambda: at)
         now = self.timer.now()
         if self.window:
             self.pacer.record(chat_id, now, reply=True)

@@ -15,6 +15,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
+
 
 @dataclass
 class Job:
@@ -107,6 +109,14 @@ class RunStats:
     @property
     def busy(self) -> bool:
         return bool(self.claimed or self.sent or self.failed or self.unreachable or self.retried)
+
+    def add(self, outcome: str) -> None:
+        """One send ended so (sent, failed, unreachable, retried, rate_limited): this run's
+        count and the process's metrics."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        metrics.SENDS.labels(outcome).inc()
+        if outcome == "rate_limited":
+            metrics.RATE_LIMITED.labels("outbox").inc()
 
 
 @dataclass

@@ -13,8 +13,8 @@ digests as pre-rendered text). Its rules, from measurements on this machine (DES
   5xx and timeouts come back after an exponential backoff with jitter, up to
   `send_max_attempts`; 400 fails the row; 403 marks the row and the official unreachable;
 - the bot's own replies (and the progress messages) share the window: in the process that
-  runs the sender they pass through `SharedWindow`, which takes the next free slot for them,
-  so replies and the outbox together stay within the limit instead of drawing 429s;
+  runs the sender they pass through `SharedWindow`, which takes the next free slot for them;
+  replicas on PostgreSQL take their slots from one row (bot/telegram_io/shared_pace.py);
 - the database decides who sends what: rows are leased (`claimed_until`/`claimed_by`, a
   token per claim) in short transactions with `FOR UPDATE SKIP LOCKED`; the lease is renewed
   while the sender holds the rows, outcomes are written every ~0.1 s by the claim they belong
@@ -63,6 +63,7 @@ from bot.telegram_io.send_outcomes import (
     backoff,
     retry_after_seconds,
 )
+from bot.telegram_io.shared_pace import SharedPace, take_turn
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class Sender:
         self.timer: Timer = timer or RealTimer()
         self.rng = rng or random.Random()
         self.pacer = pacer or pacer_for(s)
+        # Replicas on PostgreSQL (`use_shared`): one limit for all, a chat claimed by one.
+        self.shared: SharedPace | None = None
+        self.chat_gap: timedelta | None = None
         self.stopping = asyncio.Event()
         self.buffer: deque[Job] = deque()
         self.outcomes = Outcomes()
@@ -100,6 +104,10 @@ class Sender:
         self.claims = Claims(deps, worker)
         self._lease_margin = timedelta(seconds=min(5.0, s.send_lease_seconds / 4))
         self._renewing: asyncio.Task[None] | None = None
+
+    def use_shared(self, shared: SharedPace) -> None:
+        self.shared = shared
+        self.chat_gap = timedelta(seconds=self.pacer.chat_interval)
 
     async def start(self) -> None:
         """For the life of the process: take back dead predecessors' claims, renew ours."""
@@ -202,8 +210,7 @@ class Sender:
                     )
                     await self.timer.sleep(max(wait, 0.001))
                     continue
-                while (wait := self.pacer.ready_at() - self.timer.now()) > 0:
-                    await self.timer.sleep(wait)
+                await take_turn(self.pacer, self.shared, self.timer)
                 if self.stopping.is_set():
                     self.buffer.appendleft(job)
                     break
@@ -284,14 +291,16 @@ class Sender:
         except RetryAfter as exc:
             pause = retry_after_seconds(exc)
             self.pacer.pause(self.timer.now() + pause)
+            if self.shared is not None:
+                await self.shared.pause(pause)
             self.buffer.appendleft(job)
-            self.stats.rate_limited += 1
+            self.stats.add("rate_limited")
             log.warning("outbox rate limited delivery_id=%s retry_after=%s", job.id, pause)
         except Forbidden as exc:
             self.outcomes.unreachable.append((job.id, str(exc), attempts))
             if job.recipient_id is not None:
                 self.outcomes.unreachable_officials.append(job.recipient_id)
-            self.stats.unreachable += 1
+            self.stats.add("unreachable")
             log.info("outbox unreachable delivery_id=%s chat_id=%s", job.id, job.chat_id)
         except InvalidToken as exc:
             log.error("outbox token refused delivery_id=%s error=%s", job.id, exc)
@@ -299,7 +308,7 @@ class Sender:
             self.outcomes.release.append(job.id)
         except (BadRequest, ChatMigrated) as exc:
             self.outcomes.failed.append((job.id, str(exc), attempts))
-            self.stats.failed += 1
+            self.stats.add("failed")
             log.info("outbox failed delivery_id=%s chat_id=%s error=%s", job.id, job.chat_id, exc)
         except TimedOut as exc:
             if "not* sent" in str(exc) and not job.requeued:
@@ -315,20 +324,20 @@ class Sender:
         else:
             mid = getattr(result, "message_id", None)
             self.outcomes.sent.append((job.id, mid, attempts))
-            self.stats.sent += 1
+            self.stats.add("sent")
 
     def _retry(self, job: Job, attempts: int, error: str) -> None:
         s = self.deps.settings
         if attempts >= s.send_max_attempts:
             self.outcomes.failed.append((job.id, error, attempts))
-            self.stats.failed += 1
+            self.stats.add("failed")
             log.info("outbox gave up delivery_id=%s attempts=%s error=%s", job.id, attempts, error)
             return
         delay = backoff(attempts, s.send_backoff_base_seconds, s.send_backoff_max_seconds, self.rng)
         self.outcomes.retry.append(
             (job.id, error, attempts, self.deps.clock.now() + timedelta(seconds=delay))
         )
-        self.stats.retried += 1
+        self.stats.add("retried")
         log.info(
             "outbox retry delivery_id=%s attempts=%s in_seconds=%.1f error=%s",
             job.id,
@@ -339,17 +348,9 @@ class Sender:
 
     # ---- the database -------------------------------------------------------------------
     async def _claim(self, limit: int) -> int:
-        if limit <= 0:
-            return 0
-        now = self.deps.clock.now()
-        until = now + self.claims.lease
-        async with self.deps.db.transaction() as session:
-            # Rows this sender holds are not claimed again, even if a renewal came late.
-            rows = await outbox.claim(session, self.worker, now, until, limit, self.claims.held)
-        jobs = [Job(**row, claimed_until=until) for row in rows]
-        self.claims.add(jobs)
+        jobs = await self.claims.claim(limit, self.chat_gap) if limit > 0 else []
         self.buffer.extend(jobs)
-        return len(rows)
+        return len(jobs)
 
     async def _flush(self) -> None:
         batch = self.outcomes.take()
