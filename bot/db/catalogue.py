@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,13 @@ async def all_cities(session: AsyncSession) -> Sequence[City]:
     return (await session.scalars(select(City).order_by(City.country, City.name))).all()
 
 
+async def cities_by_ids(session: AsyncSession, city_ids: Iterable[int]) -> dict[int, City]:
+    ids = sorted(set(city_ids))
+    if not ids:
+        return {}
+    return {c.id: c for c in await session.scalars(select(City).where(City.id.in_(ids)))}
+
+
 async def cities_by_name(session: AsyncSession) -> dict[str, City]:
     return {c.name: c for c in await session.scalars(select(City))}
 
@@ -45,8 +53,16 @@ def add_city(
     timezone: str,
     languages: list[str],
     now: datetime,
+    calendar: dict[str, Any] | None = None,
 ) -> City:
-    city = City(name=name, country=country, timezone=timezone, languages=languages, created_at=now)
+    city = City(
+        name=name,
+        country=country,
+        timezone=timezone,
+        languages=languages,
+        calendar=calendar,
+        created_at=now,
+    )
     session.add(city)
     return city
 

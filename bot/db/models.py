@@ -80,6 +80,8 @@ class City(Base):
     country: Mapped[str] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
     timezone: Mapped[str] = mapped_column(String(64))  # IANA name
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The seed file's overrides of the country's working calendar (bot.city_calendar).
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -178,6 +180,8 @@ class Question(Base):
     nudged_at: Mapped[datetime | None] = mapped_column()
     escalated_at: Mapped[datetime | None] = mapped_column()
     organisers_notified_at: Mapped[datetime | None] = mapped_column()
+    # When its cities have had the escalation delay in their working hours (None: legacy row).
+    escalation_due_at: Mapped[datetime | None] = mapped_column()
 
 
 class Routing(Base):
@@ -217,6 +221,7 @@ class Routing(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
     nudged_at: Mapped[datetime | None] = mapped_column()
+    nudge_due_at: Mapped[datetime | None] = mapped_column()  # the nudge delay, in working hours
 
 
 def routing_waiting() -> ColumnElement[bool]:

@@ -29,6 +29,7 @@ from bot.db import catalogue, exchange_log, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.db.officials import official_by_id
 from bot.runtime import Deps
+from bot.services import calendars
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,11 @@ async def _write(
     await exchange_log.add_routings(
         session, question, now, [(oid, r.city_id) for oid, r in targets]
     )
+    due = await calendars.due_after(
+        session, {r.city_id for r in chosen}, now, deps.settings.escalation_delay_hours
+    )
+    if due is not None and (question.escalation_due_at is None or due > question.escalation_due_at):
+        question.escalation_due_at = due
     new_cities = sorted({r.city_id for r in chosen} - set(routed_cities))
     if new_cities and question.topic_id is not None:
         await routing_stats.add_routed(session, question.topic_id, new_cities)

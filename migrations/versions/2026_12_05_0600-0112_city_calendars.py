@@ -1,0 +1,47 @@
+"""city calendars: per city overrides, follow-ups due in working hours
+
+city.calendar holds the seed file's overrides of the country's working calendar.
+routing.nudge_due_at and question.escalation_due_at are the moments the nudge and the
+escalation fall due, counted in the recipient cities' working hours when the question was
+routed or delivered; rows written before this revision keep them NULL and are followed up
+by plain hours as before.
+
+Revision ID: 0112
+Revises: 0111
+Create Date: 2026-12-05 06:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import bot.db.models
+
+revision: str = "0112"
+down_revision: str | Sequence[str] | None = "0111"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("city", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("calendar", sa.JSON(), nullable=True))
+    with op.batch_alter_table("question", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "escalation_due_at", bot.db.models.UTCDateTime(timezone=True), nullable=True
+            )
+        )
+    with op.batch_alter_table("routing", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("nudge_due_at", bot.db.models.UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): rebuilding `city` in batch mode would trip
+    # the foreign keys that point at it.
+    op.drop_column("routing", "nudge_due_at")
+    op.drop_column("question", "escalation_due_at")
+    op.drop_column("city", "calendar")
