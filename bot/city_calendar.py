@@ -308,6 +308,14 @@ def next_working_day(cal: CityCalendar, day: date) -> date:
     return day
 
 
+def on_working_day(cal: CityCalendar, moment: datetime, hour: int) -> datetime:
+    """`moment` when it falls on a working day, else `hour` o'clock on the next working day
+    (local time): where "working days only" sends move to."""
+    day = moment.astimezone(cal.zone).date()
+    working = next_working_day(cal, day)
+    return moment if working == day else _at(working, hour * 60, cal.zone)
+
+
 def availability(cal: CityCalendar, clock: Clock, locale: str = "en") -> Availability:
     """Whether the city works now; if not, why (a holiday named in `locale`, the weekend, or
     outside working hours) and when work starts again."""

@@ -1,5 +1,5 @@
-"""The weekly digest's reads: the opted-in officials whose digest may be due (with their city's
-timezone), and the open, unanswered questions in a set of topics.
+"""The weekly digest's reads: the opted-in officials whose digest may be due (with their city),
+and the open, unanswered questions in a set of topics.
 
 SQL only: callers own the transaction.
 """
@@ -18,7 +18,7 @@ from bot.db.models import City, Official, OfficialStatus, Question, QuestionStat
 
 class DigestCandidate(NamedTuple):
     official: Official
-    timezone: str | None  # their city's; None without a city
+    city: City | None  # their city (its timezone and calendar); None without a city
 
 
 class UnansweredQuestion(NamedTuple):
@@ -33,7 +33,7 @@ async def officials_due(
     """Active officials who opted in and whose last digest slot was handled before then (or
     never), locked (FOR UPDATE SKIP LOCKED on PostgreSQL); by id."""
     rows = await session.execute(
-        select(Official, City.timezone)
+        select(Official, City)
         .outerjoin(City, City.id == Official.city_id)
         .where(
             Official.digest_opt_in.is_(True),
@@ -44,7 +44,7 @@ async def officials_due(
         .limit(limit)
         .with_for_update(of=Official, skip_locked=True)
     )
-    return [DigestCandidate(official, timezone) for official, timezone in rows.all()]
+    return [DigestCandidate(official, city) for official, city in rows.all()]
 
 
 def _unanswered(topic_ids: Collection[int], except_asker_id: int) -> tuple[ColumnElement[Any], ...]:

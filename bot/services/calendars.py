@@ -21,6 +21,7 @@ class CityWait:
     """A city that received a question but is not at work now, for the asker."""
 
     city: str
+    timezone: str
     availability: Availability
 
 
@@ -54,5 +55,5 @@ async def waits(deps: Deps, city_names: Iterable[str], locale: str) -> list[City
             continue
         found = city_calendar.availability(of_city(city), deps.clock, locale)
         if found.state != "working":
-            out.append(CityWait(city.name, found))
+            out.append(CityWait(city.name, city.timezone, found))
     return out
