@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.models import City, Official, OfficialStatus, Question, QuestionStatus, Topic
 
 
@@ -28,16 +29,17 @@ class UnansweredQuestion(NamedTuple):
 
 
 async def officials_due(
-    session: AsyncSession, handled_before: datetime, limit: int
+    session: AsyncSession, now: datetime, handled_before: datetime, limit: int
 ) -> list[DigestCandidate]:
-    """Active officials who opted in and whose last digest slot was handled before then (or
-    never), locked (FOR UPDATE SKIP LOCKED on PostgreSQL); by id."""
+    """Active officials who opted in, are not away, and whose last digest slot was handled
+    before then (or never), locked (FOR UPDATE SKIP LOCKED on PostgreSQL); by id."""
     rows = await session.execute(
         select(Official, City)
         .outerjoin(City, City.id == Official.city_id)
         .where(
             Official.digest_opt_in.is_(True),
             Official.status == OfficialStatus.ACTIVE,
+            ~is_away(Official.id, now),
             or_(Official.last_digest_at.is_(None), Official.last_digest_at <= handled_before),
         )
         .order_by(Official.id)

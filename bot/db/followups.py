@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.models import (
     Official,
     OfficialStatus,
@@ -51,6 +52,7 @@ async def routings_to_nudge(
             Routing.round == Question.round,
             Question.status == QuestionStatus.OPEN,
             Official.status == OfficialStatus.ACTIVE,
+            ~is_away(Official.id, now),  # nudges pause while they are away
         )
         .order_by(Routing.id)
         .limit(limit)

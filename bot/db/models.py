@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.db.absence_model import Absence
 from bot.db.base import Base, UTCDateTime
 from bot.db.enums import (
     WAITING_SQL,
@@ -37,6 +38,7 @@ from bot.db.enums import (
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
+    "Absence",
     "AuditLog",
     "Base",
     "Broadcast",

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.base import UTCDateTime
 from bot.db.models import (
     City,
@@ -102,6 +103,7 @@ _COVERING_OFFICIALS = (
         Official.status == OfficialStatus.ACTIVE,
         Official.city_id.in_(bindparam("cities", expanding=True)),
         Official.id != bindparam("asker_id", type_=Integer),
+        ~is_away(Official.id, bindparam("now", type_=UTCDateTime())),
     )
     .order_by(Official.city_id, Official.id)
 )
@@ -146,13 +148,13 @@ async def open_load(
 
 
 async def covering_officials(
-    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int
+    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int, now: datetime
 ) -> Sequence[Any]:
-    """The active officials of these cities who cover the topic, but the asker:
-    `id, city_id, chat_id, locale`, by city then id."""
+    """The active officials of these cities who cover the topic and are not away, but the
+    asker: `id, city_id, chat_id, locale`, by city then id."""
     rows = await session.execute(
         _COVERING_OFFICIALS,
-        {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id},
+        {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id, "now": now},
     )
     return rows.all()
 

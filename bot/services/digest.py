@@ -104,7 +104,7 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
     async with deps.db.transaction() as session:
         # A handled slot is at least a week before the next one: a cheap filter before the
         # exact per-timezone check below.
-        rows = await digests.officials_due(session, now - timedelta(days=6), limit)
+        rows = await digests.officials_due(session, now, now - timedelta(days=6), limit)
         for official, city in rows:
             timezone = city.timezone if city else "UTC"
             slot = last_slot(now, timezone, settings.digest_weekday, settings.digest_hour)

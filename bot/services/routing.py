@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import catalogue, exchange_log, routing_stats, routings
+from bot.db import absences, catalogue, exchange_log, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.db.officials import official_by_id
 from bot.runtime import Deps
@@ -303,12 +303,16 @@ async def route_round(
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
-    officials = [
-        _Official(row.id, row.city_id, row.chat_id, row.locale)
-        for row in await routings.covering_officials(
-            session, question.topic_id, [r.city_id for r in chosen], asker.id
-        )
+    now, city_ids = deps.clock.now(), [r.city_id for r in chosen]
+    # Officials away are left out; a deputy stands in for each who named one.
+    found = await routings.covering_officials(session, question.topic_id, city_ids, asker.id, now)
+    found = [
+        *found,
+        *await absences.deputies_for(session, question.topic_id, city_ids, asker.id, now),
     ]
+    officials = list(
+        {row.id: _Official(row.id, row.city_id, row.chat_id, row.locale) for row in found}.values()
+    )
     # Never routed to before (they were excluded): each is a new city for the question.
     decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities=())
     log.info(

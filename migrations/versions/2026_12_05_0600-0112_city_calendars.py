@@ -1,10 +1,11 @@
-"""city calendars: per city overrides, follow-ups due in working hours
+"""city calendars and absences: per city overrides, follow-ups due in working hours, /away
 
 city.calendar holds the seed file's overrides of the country's working calendar.
 routing.nudge_due_at and question.escalation_due_at are the moments the nudge and the
 escalation fall due, counted in the recipient cities' working hours when the question was
 routed or delivered; rows written before this revision keep them NULL and are followed up
-by plain hours as before.
+by plain hours as before. absence: an official away between two moments (local midnights),
+with an optional deputy who receives their questions meanwhile.
 
 Revision ID: 0112
 Revises: 0111
@@ -37,9 +38,43 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("nudge_due_at", bot.db.models.UTCDateTime(timezone=True), nullable=True)
         )
+    op.create_table(
+        "absence",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("official_id", sa.Integer(), nullable=False),
+        sa.Column("deputy_id", sa.Integer(), nullable=True),
+        sa.Column("set_by_id", sa.Integer(), nullable=True),
+        sa.Column("starts_at", bot.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", bot.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", bot.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("summary_sent_at", bot.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", bot.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["deputy_id"],
+            ["official.id"],
+            name=op.f("fk_absence_deputy_id_official"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["official_id"],
+            ["official.id"],
+            name=op.f("fk_absence_official_id_official"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["set_by_id"],
+            ["official.id"],
+            name=op.f("fk_absence_set_by_id_official"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_absence")),
+    )
+    op.create_index(op.f("ix_absence_official_id"), "absence", ["official_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_absence_official_id"), table_name="absence")
+    op.drop_table("absence")
     # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): rebuilding `city` in batch mode would trip
     # the foreign keys that point at it.
     op.drop_column("routing", "nudge_due_at")
