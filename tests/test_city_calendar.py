@@ -262,3 +262,57 @@ def test_holiday_names_in_the_readers_language_where_the_package_has_it() -> Non
     assert city_calendar.working_seconds_between(summer, start, start + timedelta(days=1)) == (
         6 * 3600
     )
+
+
+async def test_time_to_first_answer_in_working_hours_in_stats_chart_and_export(
+    harness: Harness,
+) -> None:
+    """Asked on Friday at 15:00 in Potenza, answered there on Monday at 10:00: 67 hours on the
+    clock, 3 of them working hours (Friday 15-17, Monday 9-10)."""
+    import struct
+
+    from bot import charts
+    from bot.services import reports
+    from tests.conftest import ADMIN_TG_ID
+
+    h = harness
+    h.deps.clock.set(datetime(2026, 3, 6, 14, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    w = await world(h)
+    await ask(h, w.asker)
+    h.deps.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    await h.press(w.potenza, "Answer")
+    await h.send(w.potenza, "Sirens on batteries, tested monthly.")
+
+    s = await reports.stats(h.deps, ADMIN_TG_ID, None)
+    assert [(t.city, t.country, t.median_hours, t.answered) for t in s.answer_times] == [
+        ("Potenza", "IT", 3.0, 1)
+    ]
+    await h.command(w.organiser, "/stats")
+    await h.press(w.organiser, "Everything")
+    shown = [t for t in h.texts(w.organiser) if "Statistics: everything" in t][-1]
+    assert (
+        "<b>Time to first answer, in each city's working hours (median)</b>\n"
+        "Potenza (IT): 3 h, 1 question answered"
+    ) in shown
+    photo = h.tg.calls[-1]
+    assert photo.method == "sendPhoto"
+
+    rows_out = [r async for b in reports.export_rows(h.deps, reports.ExportFilter()) for r in b]
+    col = reports.COLUMNS.index
+    (answer,) = [r for r in rows_out if r[col("kind")] == "answer"]
+    assert answer[col("response_seconds")] == 67 * 3600
+    assert answer[col("response_working_seconds")] == 3 * 3600
+    assert answer[col("answerer_city")] == "Potenza"
+
+    png = charts.weekly_chart(
+        [],
+        {},
+        {},
+        title="t",
+        questions_label="q",
+        answers_label="a",
+        week_label="w",
+        answer_hours=[("Potenza", 3.0), ("Nice", 5.5)],
+        answer_hours_label="h",
+    )
+    assert struct.unpack(">II", png[16:24]) == (charts.WIDTH_PX, charts.HEIGHT_PX * 3 // 2)

@@ -3,6 +3,7 @@ recipients' working hours, and what an asker should expect from cities not at wo
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import city_calendar
 from bot.city_calendar import Availability, CityCalendar
-from bot.db import catalogue
+from bot.db import catalogue, exchange_stats
 from bot.db.models import City
 from bot.runtime import Deps
 
@@ -57,3 +58,34 @@ async def waits(deps: Deps, city_names: Iterable[str], locale: str) -> list[City
         if found.state != "working":
             out.append(CityWait(city.name, city.timezone, found))
     return out
+
+
+@dataclass(frozen=True)
+class CityAnswerTime:
+    """How soon a city answers: the median time from a question reaching it to its first
+    answer from there, counted in the city's working hours."""
+
+    city: str
+    country: str
+    median_hours: float
+    answered: int  # questions it answered in the period
+
+
+async def answer_times(
+    session: AsyncSession, since: datetime | None, until: datetime
+) -> list[CityAnswerTime]:
+    """Per city that answered questions asked in the period, fastest first."""
+    cities = {c.id: c for c in await catalogue.all_cities(session)}
+    cals = {i: of_city(c) for i, c in cities.items()}
+    hours: dict[int, list[float]] = {}
+    for city_id, delivered, answered in await exchange_stats.first_answers_by_city(
+        session, since, until
+    ):
+        if city_id in cals and answered >= delivered:
+            seconds = city_calendar.working_seconds_between(cals[city_id], delivered, answered)
+            hours.setdefault(city_id, []).append(seconds / 3600)
+    out = [
+        CityAnswerTime(cities[i].name, cities[i].country, statistics.median(values), len(values))
+        for i, values in hours.items()
+    ]
+    return sorted(out, key=lambda t: (t.median_hours, t.country, t.city))
