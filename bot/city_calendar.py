@@ -308,12 +308,14 @@ def next_working_day(cal: CityCalendar, day: date) -> date:
     return day
 
 
-def on_working_day(cal: CityCalendar, moment: datetime, hour: int) -> datetime:
-    """`moment` when it falls on a working day, else `hour` o'clock on the next working day
-    (local time): where "working days only" sends move to."""
+def on_working_day(cal: CityCalendar, moment: datetime, hour: int | None = None) -> datetime:
+    """`moment` when it falls on a working day, else `hour` o'clock (default: the start of
+    working hours) on the next working day, local time: where "working days only" sends go."""
     day = moment.astimezone(cal.zone).date()
     working = next_working_day(cal, day)
-    return moment if working == day else _at(working, hour * 60, cal.zone)
+    if working == day:
+        return moment
+    return _at(working, hours_on(cal, working)[0] if hour is None else hour * 60, cal.zone)
 
 
 def availability(cal: CityCalendar, clock: Clock, locale: str = "en") -> Availability:

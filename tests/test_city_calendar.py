@@ -316,3 +316,38 @@ async def test_time_to_first_answer_in_working_hours_in_stats_chart_and_export(
         answer_hours_label="h",
     )
     assert struct.unpack(">II", png[16:24]) == (charts.WIDTH_PX, charts.HEIGHT_PX * 3 // 2)
+
+
+async def test_a_working_days_only_reminder_waits_for_each_recipients_next_working_morning(
+    harness: Harness,
+) -> None:
+    """Scheduled for Easter Monday 2026 at 09:00 (Rome), working days only: Madrid works that
+    day and gets it then; Potenza gets it on Tuesday at 09:00. Chosen in /remind by button."""
+    from bot.db.models import Reminder
+    from bot.services import reminder_runs
+    from handlers.reminder_texts import reminder_notice
+
+    h = harness
+    clock: FakeClock = h.deps.clock  # type: ignore[assignment]
+    clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
+    w = await world(h)
+    await h.command(w.organiser, "/remind")
+    await h.send(w.organiser, "Send the flood figures, please.")
+    await h.press(w.organiser, "Everyone")
+    await h.press(w.organiser, "Once")
+    await h.send(w.organiser, "2026-04-06 07:00")  # the organiser is in Rosso (UTC)
+    await h.press(w.organiser, "No event time")
+    await h.press(w.organiser, "Working days only")
+    assert "Working days only: on a recipient's weekend or public holiday" in h.last_text(
+        w.organiser
+    )
+    await h.press(w.organiser, "Schedule")
+    (reminder,) = await rows(h, Reminder)
+    assert reminder.working_days
+
+    clock.set(datetime(2026, 4, 6, 7, 0, tzinfo=UTC))
+    await reminder_runs.run_due(h.deps, clock.now(), reminder_notice)
+    by_chat = {d.chat_id: d for d in await rows(h, Delivery, Delivery.source == "reminder")}
+    assert by_chat[w.madrid.id].next_attempt_at == clock.now()
+    assert by_chat[w.potenza.id].next_attempt_at == datetime(2026, 4, 7, 7, 0, tzinfo=UTC)
+    assert by_chat[w.asker.id].next_attempt_at == clock.now()  # Gabès works on Easter Monday

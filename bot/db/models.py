@@ -366,6 +366,7 @@ class Reminder(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.ACTIVE, index=True)
+    working_days: Mapped[bool] = mapped_column(Boolean, default=False)  # moved off days off
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -4,7 +4,8 @@ city.calendar holds the seed file's overrides of the country's working calendar.
 routing.nudge_due_at and question.escalation_due_at are the moments the nudge and the
 escalation fall due, counted in the recipient cities' working hours when the question was
 routed or delivered; rows written before this revision keep them NULL and are followed up
-by plain hours as before. absence: an official away between two moments (local midnights),
+by plain hours as before. reminder.working_days: a reminder that never lands on a recipient's
+local weekend day or holiday (it moves to their next working morning). absence: an official away between two moments (local midnights),
 with an optional deputy who receives their questions meanwhile.
 
 Revision ID: 0112
@@ -37,6 +38,10 @@ def upgrade() -> None:
     with op.batch_alter_table("routing", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("nudge_due_at", bot.db.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("reminder", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("working_days", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     op.create_table(
         "absence",
@@ -77,6 +82,7 @@ def downgrade() -> None:
     op.drop_table("absence")
     # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): rebuilding `city` in batch mode would trip
     # the foreign keys that point at it.
+    op.drop_column("reminder", "working_days")
     op.drop_column("routing", "nudge_due_at")
     op.drop_column("question", "escalation_due_at")
     op.drop_column("city", "calendar")
