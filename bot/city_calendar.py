@@ -13,6 +13,7 @@ working hours ends once N hours of such windows have passed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -250,16 +251,15 @@ def window(cal: CityCalendar, day: date) -> tuple[datetime, datetime] | None:
     return _at(day, start, cal.zone), _at(day, end, cal.zone)
 
 
-def _windows_from(cal: CityCalendar, moment: datetime) -> list[tuple[datetime, datetime]]:
-    """The working windows from `moment` on (the first one cut at `moment`), for the horizon."""
+def _windows_from(cal: CityCalendar, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The working windows from `moment` on (the first one cut at `moment`), day by day up to
+    the horizon; lazily, as most callers need the first one or two."""
     first = moment.astimezone(cal.zone).date()
-    out = []
     for offset in range(_HORIZON_DAYS):
         found = window(cal, first + timedelta(days=offset))
         if found is None or found[1] <= moment:
             continue
-        out.append((max(found[0], moment), found[1]))
-    return out
+        yield max(found[0], moment), found[1]
 
 
 def add_working_hours(cal: CityCalendar, start: datetime, hours: float) -> datetime:
@@ -267,14 +267,15 @@ def add_working_hours(cal: CityCalendar, start: datetime, hours: float) -> datet
     left = timedelta(hours=hours)
     moment = start
     while True:
-        windows = _windows_from(cal, moment)
-        if not windows:
-            return moment + left  # no working day at all: plain time rather than never
-        for begin, end in windows:
+        seen = False
+        for begin, end in _windows_from(cal, moment):
+            seen = True
             if end - begin >= left:
                 return begin + left
             left -= end - begin
             moment = end
+        if not seen:
+            return moment + left  # no working day at all: plain time rather than never
 
 
 def working_seconds_between(cal: CityCalendar, start: datetime, end: datetime) -> float:
@@ -282,21 +283,22 @@ def working_seconds_between(cal: CityCalendar, start: datetime, end: datetime) -
     total = 0.0
     moment = start
     while moment < end:
-        windows = _windows_from(cal, moment)
-        if not windows:
-            return total + (end - moment).total_seconds()
-        for begin, finish in windows:
+        seen = False
+        for begin, finish in _windows_from(cal, moment):
+            seen = True
             if begin >= end:
                 return total
             total += (min(finish, end) - begin).total_seconds()
             moment = finish
+        if not seen:
+            return total + (end - moment).total_seconds()
     return total
 
 
 def next_working_start(cal: CityCalendar, moment: datetime) -> datetime:
     """`moment` itself inside working hours, else the start of the next working window."""
-    windows = _windows_from(cal, moment)
-    return windows[0][0] if windows else moment
+    found = next(_windows_from(cal, moment), None)
+    return found[0] if found else moment
 
 
 def next_working_day(cal: CityCalendar, day: date) -> date:

@@ -202,3 +202,34 @@ async def test_another_city_s_official_cannot_be_a_deputy(harness: Harness) -> N
         "That person cannot stand in for you: choose a colleague of your city with the buttons."
     )
     assert await rows(h, Absence) == []
+
+
+async def test_routing_by_hand_skips_someone_away_but_reaches_their_deputy(
+    harness: Harness,
+) -> None:
+    """An organiser routes a question to Potenza by hand while Marco is away: Paola has it."""
+    from bot.db.models import Question
+    from bot.services.routing import route_to_city
+
+    h = harness
+    w, deputy = await with_deputy(h)
+    await go_away(h, w.potenza, "Sun 8 Mar", "Paola Verdi")
+    asker_id = await official_id(h, w.asker)
+    async with h.deps.db.transaction() as s:
+        q = Question(
+            asker_id=asker_id, topic_id=w.topic.id, text="Pumps?", created_at=h.deps.clock.now()
+        )
+        s.add(q)
+        await s.flush()
+        potenza_id = (
+            await s.scalars(select(Official.city_id).where(Official.tg_user_id == w.potenza.id))
+        ).one()
+        decisions = await route_to_city(s, h.deps, q, potenza_id, "routed by hand")
+    assert [[r.official_id for r in d.recipients] for d in decisions] == [
+        [await official_id(h, deputy)]
+    ]
+
+
+async def official_id(h: Harness, user: TgUser) -> int:
+    async with h.deps.db.read() as s:
+        return (await s.scalars(select(Official.id).where(Official.tg_user_id == user.id))).one()

@@ -160,15 +160,21 @@ async def covering_officials(
 
 
 async def officials_for_city(
-    session: AsyncSession, city_id: int, topic_id: int, asker_id: int, already: Collection[int]
+    session: AsyncSession,
+    city_id: int,
+    topic_id: int,
+    asker_id: int,
+    already: Collection[int],
+    now: datetime,
 ) -> Sequence[Official]:
     """Routing by hand to a city: its active officials covering the topic, else all its active
-    ones; never the asker nor those the question already reached."""
+    ones; never the asker, those the question already reached, nor anyone away."""
     base = select(Official).where(
         Official.city_id == city_id,
         Official.status == OfficialStatus.ACTIVE,
         Official.id != asker_id,
         Official.id.not_in(sorted(already)),
+        ~is_away(Official.id, now),
     )
     covering = (
         await session.scalars(

@@ -327,14 +327,26 @@ async def route_round(
 async def route_to_city(
     session: AsyncSession, deps: Deps, question: Question, city_id: int, reason: str
 ) -> list[RoutingDecision]:
-    """Route by hand to one city: its officials covering the topic, else all its active ones."""
+    """Route by hand to one city: its officials covering the topic, else all its active ones;
+    not those away, but the deputies of those among them who named one."""
     city = await catalogue.city_by_id(session, city_id)
     if city is None:
         return []
     routed_cities, already = await routings.routed(session, question.id)
-    officials = await routings.officials_for_city(
-        session, city_id, question.topic_id, question.asker_id, already
+    now = deps.clock.now()
+    found: list[Official | _Official] = list(
+        await routings.officials_for_city(
+            session, city_id, question.topic_id, question.asker_id, already, now
+        )
     )
+    ids = {o.id for o in found} | set(already)
+    for row in await absences.deputies_for(
+        session, question.topic_id, [city_id], question.asker_id, now
+    ):
+        if row.id not in ids:
+            ids.add(row.id)
+            found.append(_Official(row.id, row.city_id, row.chat_id, row.locale))
+    officials = found
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
 
