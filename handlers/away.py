@@ -11,9 +11,9 @@ from telegram import InlineKeyboardButton, Update
 from bot.i18n import _
 from bot.runtime import Deps
 from bot.services import absence_returns, absences
-from bot.services.absences import AwayPrompt, AwayView
+from bot.services.absences import AwayPrompt
 from bot.services.dialog import Step
-from handlers.away_texts import day_label, return_summary_text
+from handlers.away_texts import day_label, return_summary_text, view_text
 from handlers.common import answer, esc, guarded, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged, rows
@@ -34,28 +34,6 @@ SHORT_DAY = "EEE d MMM"
 
 def _cancel() -> InlineKeyboardButton:
     return button(_("Cancel"), AwayCancel())
-
-
-def view_text(v: AwayView) -> str:
-    first, last = day_label(v.first_day), day_label(v.last_day)
-    if v.for_self:
-        if v.deputy:
-            return _(
-                "You are away from {first} to {last}. Your questions go to {deputy} meanwhile; "
-                "reminders and the weekly digest pause."
-            ).format(first=first, last=last, deputy=esc(v.deputy))
-        return _(
-            "You are away from {first} to {last}. Your questions go to your city's other "
-            "officials on your topics meanwhile; reminders and the weekly digest pause."
-        ).format(first=first, last=last)
-    if v.deputy:
-        return _(
-            "{name} is away from {first} to {last}. Their questions go to {deputy} meanwhile."
-        ).format(name=esc(v.name), first=first, last=last, deputy=esc(v.deputy))
-    return _(
-        "{name} is away from {first} to {last}. Their questions go to their city's other "
-        "officials on their topics meanwhile."
-    ).format(name=esc(v.name), first=first, last=last)
 
 
 async def prompt(update: Update, p: AwayPrompt) -> None:

@@ -1,5 +1,6 @@
-"""Texts about absences that several features show: an asker told that the person they wrote
-to is away, and the summary an official reads on return."""
+"""Texts about absences that several features show: an absence as its official reads it (/away,
+/privacy), an asker told that the person they wrote to is away, and the summary an official
+reads on return."""
 
 from __future__ import annotations
 
@@ -9,13 +10,35 @@ from babel.dates import format_date
 
 from bot.i18n import _, babel_locale, ngettext, use_locale
 from bot.services.absence_returns import ReturnSummary
-from bot.services.absences import AwayNotice
+from bot.services.absences import AwayNotice, AwayView
 from handlers.common import esc
 
 
 def day_label(day: date, fmt: str = "EEEE d MMMM") -> str:
     """A day as people say it in the current locale: 'Monday 20 April'."""
     return format_date(day, fmt, locale=babel_locale())
+
+
+def view_text(v: AwayView) -> str:
+    first, last = day_label(v.first_day), day_label(v.last_day)
+    if v.for_self:
+        if v.deputy:
+            return _(
+                "You are away from {first} to {last}. Your questions go to {deputy} meanwhile; "
+                "reminders and the weekly digest pause."
+            ).format(first=first, last=last, deputy=esc(v.deputy))
+        return _(
+            "You are away from {first} to {last}. Your questions go to your city's other "
+            "officials on your topics meanwhile; reminders and the weekly digest pause."
+        ).format(first=first, last=last)
+    if v.deputy:
+        return _(
+            "{name} is away from {first} to {last}. Their questions go to {deputy} meanwhile."
+        ).format(name=esc(v.name), first=first, last=last, deputy=esc(v.deputy))
+    return _(
+        "{name} is away from {first} to {last}. Their questions go to their city's other "
+        "officials on their topics meanwhile."
+    ).format(name=esc(v.name), first=first, last=last)
 
 
 def away_notice_text(notice: AwayNotice) -> str:

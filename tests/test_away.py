@@ -64,6 +64,8 @@ async def test_away_with_a_deputy_a_thread_reply_and_the_return_summary(harness:
         "You are away from Monday 2 March to Sunday 8 March. Your questions go to Paola Verdi "
         "meanwhile; reminders and the weekly digest pause."
     )
+    await h.command(w.potenza, "/privacy")  # what is stored about them says so too
+    assert "\nYou are away from Monday 2 March to Sunday 8 March." in h.last_text(w.potenza)
 
     # A new question: Paola gets it for Marco; Marco does not.
     await ask(h, w.asker, text="How often do you test the sirens in winter?")

@@ -10,10 +10,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.db.base import UTCDateTime
 from bot.db.models import (
     Absence,
     ExchangeKind,
@@ -105,13 +106,10 @@ async def colleagues(
     ).all()
 
 
-async def deputies_for(
-    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int, now: datetime
-) -> Sequence[Any]:
-    """Deputies of the officials of these cities who cover the topic and are away now (the
-    deputy active, not away, not the asker): `id, city_id, chat_id, locale`."""
+def _deputies_statement() -> Select[int, int | None, int, str]:
     absent, deputy = aliased(Official), aliased(Official)
-    rows = await session.execute(
+    now = bindparam("now", type_=UTCDateTime())
+    return (
         select(deputy.id, deputy.city_id, deputy.chat_id, deputy.locale)
         .distinct()
         .select_from(Absence)
@@ -120,17 +118,29 @@ async def deputies_for(
         .join(deputy, deputy.id == Absence.deputy_id)
         .where(
             _active(now),
-            OfficialTopic.topic_id == topic_id,
+            OfficialTopic.topic_id == bindparam("topic_id", type_=Integer),
             absent.status == OfficialStatus.ACTIVE,
-            absent.city_id.in_(sorted(city_ids)),
+            absent.city_id.in_(bindparam("cities", expanding=True)),
             deputy.status == OfficialStatus.ACTIVE,
             deputy.city_id == absent.city_id,
-            deputy.id != asker_id,
+            deputy.id != bindparam("asker_id", type_=Integer),
             ~is_away(deputy.id, now),
         )
         .order_by(deputy.city_id, deputy.id)
     )
-    return rows.all()
+
+
+# Built once: routing runs it for every question (as bot/db/routings.py's statements).
+_DEPUTIES = _deputies_statement()
+
+
+async def deputies_for(
+    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int, now: datetime
+) -> Sequence[Any]:
+    """Deputies of the officials of these cities who cover the topic and are away now (the
+    deputy active, not away, not the asker): `id, city_id, chat_id, locale`."""
+    params = {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id, "now": now}
+    return (await session.execute(_DEPUTIES, params)).all()
 
 
 async def over(session: AsyncSession, now: datetime, limit: int) -> Sequence[Absence]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Topic
@@ -34,11 +34,14 @@ async def all_cities(session: AsyncSession) -> Sequence[City]:
     return (await session.scalars(select(City).order_by(City.country, City.name))).all()
 
 
+_CITIES_BY_IDS = select(City).where(City.id.in_(bindparam("ids", expanding=True)))
+
+
 async def cities_by_ids(session: AsyncSession, city_ids: Iterable[int]) -> dict[int, City]:
     ids = sorted(set(city_ids))
     if not ids:
         return {}
-    return {c.id: c for c in await session.scalars(select(City).where(City.id.in_(ids)))}
+    return {c.id: c for c in await session.scalars(_CITIES_BY_IDS, {"ids": ids})}
 
 
 async def cities_by_name(session: AsyncSession) -> dict[str, City]:

@@ -306,6 +306,17 @@ async def come_back(deps: Deps, tg_user_id: int, official_id: int | None = None)
         return await _view(session, absence, target, me.id, now)
 
 
+async def mine(deps: Deps, tg_user_id: int) -> AwayView | None:
+    """This person's absence under way or planned (for /privacy), if any."""
+    async with deps.db.read() as session:
+        me = await officials.official_by_tg(session, tg_user_id)
+        if me is None:
+            return None
+        now = deps.clock.now()
+        found = await absences.current_or_next(session, me.id, now)
+        return await _view(session, found, me, me.id, now) if found else None
+
+
 async def cancel(deps: Deps, tg_user_id: int) -> None:
     async with deps.db.transaction() as session:
         state = await dialogs.get_dialog(session, tg_user_id)
