@@ -287,6 +287,12 @@ async def test_time_to_first_answer_in_working_hours_in_stats_chart_and_export(
     assert [(t.city, t.country, t.median_hours, t.answered) for t in s.answer_times] == [
         ("Potenza", "IT", 3.0, 1)
     ]
+    from bot.cli_reports import render_stats
+
+    assert (
+        "median working hours to a first answer, per city (its own calendar):\n"
+        "  Potenza (IT): 3.0 h over 1 answered\n"
+    ) in render_stats(s)
     await h.command(w.organiser, "/stats")
     await h.press(w.organiser, "Everything")
     shown = [t for t in h.texts(w.organiser) if "Statistics: everything" in t][-1]
