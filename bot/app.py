@@ -25,7 +25,7 @@ from bot.services.seed import read_seed_file, seed_if_empty
 from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
-from handlers import broadcast_list, common, digest, followups, reminders
+from handlers import away, broadcast_list, common, digest, followups, reminders
 from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def scheduled_jobs(app: AnyApp) -> list[Job]:
         Job("reminders", partial(reminders.reminders_job, deps), s.reminder_job_seconds),
         Job("digest", partial(digest.digest_job, deps), s.digest_job_seconds),
         Job("followups", partial(followups.follow_up, bot, deps), s.followup_job_seconds),
+        Job("away-returns", partial(away.returns_job, deps), s.followup_job_seconds),
         Job("broadcast-progress", partial(broadcast_list.progress_job, bot, deps), 1.0),
         Job("handled-updates", partial(update_once.forget_old, deps), 3600.0),
     ]

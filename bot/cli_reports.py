@@ -178,7 +178,12 @@ def render_stats(s: reports.Stats) -> str:
         "top topics: " + (", ".join(f"{t} ({n})" for t, n in s.top_topics) or "-"),
         "most helpful cities: "
         + (", ".join(f"{c.city} {c.country} ({c.count})" for c in s.helpful_cities) or "-"),
-        "active officials per city:",
+        "median working hours to a first answer, per city (its own calendar):",
     ]
+    lines += [
+        f"  {t.city} ({t.country}): {t.median_hours:.1f} h over {t.answered} answered"
+        for t in s.answer_times
+    ] or ["  -"]
+    lines.append("active officials per city:")
     lines += [f"  {c.city} ({c.country}): {c.count}" for c in s.active_officials] or ["  -"]
     return "\n".join(lines)

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     concurrent_updates: int = Field(32, ge=1, le=256)
     # one person's updates waiting or running; more are dropped (one "slow down" per burst)
     max_queued_updates_per_person: int = Field(20, ge=1, le=1000)
-    nudge_delay_hours: float = Field(24.0, gt=0)
-    escalation_delay_hours: float = Field(72.0, gt=0)
+    # Counted in the recipient city's working hours (8 a working day by default).
+    nudge_delay_hours: float = Field(8.0, gt=0)
+    escalation_delay_hours: float = Field(24.0, gt=0)
     followup_job_seconds: float = Field(60.0, gt=0)
 
     # outbox sender

@@ -33,6 +33,7 @@ from handlers import (
     answering,
     asking,
     audit,
+    away,
     broadcast_list,
     broadcasts,
     cities,
@@ -76,6 +77,7 @@ from handlers.outreach_buttons import (
     ReminderListAction,
 )
 from handlers.people_buttons import (
+    AwayButton,
     EraseMyData,
     JoinRequestDecision,
     LanguageButton,
@@ -112,6 +114,8 @@ def dialog_steps() -> dict[str, dialog.StepHandler]:
             (ex.STEP_COMPOSE, asking.step_compose),
             (ex.STEP_PREVIEW, asking.step_compose),
             (ex.STEP_ANSWER, answering.step_answer),
+            # absences: the days typed during /away
+            ("away.", away.on_typed),
             # reminders: every step of /remind
             ("remind.", reminders.on_typed),
             # broadcasts
@@ -169,6 +173,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),
             CommandHandler("quiet", quiet.cmd_quiet, filters=private),
+            CommandHandler("away", away.cmd_away, filters=private),
+            CallbackQueryHandler(away.on_away, pattern=AwayButton.pattern()),
             CallbackQueryHandler(reminders.on_remind, pattern=ReminderButton.pattern()),
             CallbackQueryHandler(reminders.on_list, pattern=ReminderListAction.pattern()),
             # broadcasts

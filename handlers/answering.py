@@ -10,10 +10,12 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import _, set_locale
+from bot.services import absences
 from bot.services.dialog import Step
 from bot.services.errors import NotFound, ServiceError
 from bot.services.exchange import answering, closing, volunteering
 from bot.services.exchange.types import Content, Outgoing
+from handlers.away_texts import away_notice_text
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
 from handlers.dialog import no_step
@@ -99,7 +101,12 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
         text = _(
             "Sorry, your message could not be delivered to {name}, {city}. Please try again later."
         )
-    await reply(update, text.format(name=esc(other.name), city=esc(other.city_name)))
+    text = text.format(name=esc(other.name), city=esc(other.city_name))
+    if sent.message_id is not None:
+        away = await absences.away_notice(context.deps, other.official_id)
+        if away is not None:
+            text += "\n\n" + away_notice_text(away)
+    await reply(update, text)
 
 
 @guarded

@@ -10,10 +10,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import _, current_locale, use_locale
+from bot.services import calendars
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
 from bot.services.exchange import asking, types
 from bot.services.exchange.types import Outgoing
+from handlers.calendar_texts import waits_text
 from handlers.callbacks import BadCallback
 from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
@@ -153,7 +155,12 @@ async def after_submit(update: Update, context: Ctx, result: types.AskResult) ->
         return
     cities = await deliver_question(context.bot, context.deps, result.deliveries)
     if cities:
-        await reply(update, sent_to_text(cities))
+        text = sent_to_text(cities)
+        waits = await calendars.waits(context.deps, cities, current_locale())
+        if waits:
+            now = context.deps.clock.now()
+            text += "\n\n" + waits_text(waits, now, result.asker.timezone)
+        await reply(update, text)
     else:
         await reply(
             update,

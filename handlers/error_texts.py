@@ -151,6 +151,18 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
     E.FORMAT: lambda **_k: _(
         "That file format is not available. Please choose one of the formats offered."
     ),
+    # Absences (/away)
+    E.AWAY_DATE: lambda **_k: _("Please write the date like 2026-04-20 or 20/04/2026."),
+    E.AWAY_PAST: lambda **_k: _("That day has already passed. Please choose today or a later day."),
+    E.AWAY_ORDER: lambda **_k: _(
+        "The last day comes before the first day. Please choose a later day."
+    ),
+    E.AWAY_TOO_LONG: lambda days, **_k: ngettext(
+        "An absence can last at most {days} day.", "An absence can last at most {days} days.", days
+    ).format(days=days),
+    E.AWAY_DEPUTY: lambda **_k: _(
+        "That person cannot stand in for you: choose a colleague of your city with the buttons."
+    ),
     # The command line (shown in Telegram only if a future command raised it)
     E.SEED_FILE: lambda reason, **_k: _("The seed file could not be used: {reason}").format(
         reason=html.escape(str(reason))

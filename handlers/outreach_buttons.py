@@ -139,6 +139,11 @@ class ReminderCancel(ReminderButton, action="cancel"):
 
 
 @dataclass(frozen=True)
+class ReminderWorkingDays(ReminderButton, action="workdays"):
+    """Working days only: on, or off again."""
+
+
+@dataclass(frozen=True)
 class ReminderListAction(CallbackData, prefix="reminders"):
     """/reminders: pause, resume, delete (ask, then confirm or keep)."""
 

@@ -106,3 +106,48 @@ class JoinRequestDecision(CallbackData, prefix="join-request"):
 
     verdict: Literal["approve", "reject"]
     official_id: int
+
+
+class AwayButton(CallbackData, prefix="away"):
+    """/away: the first and last day (as day numbers), the deputy, coming back, and an
+    organiser's choice of whom it is for."""
+
+
+@dataclass(frozen=True)
+class AwayFrom(AwayButton, action="from"):
+    day: int  # date.toordinal()
+
+
+@dataclass(frozen=True)
+class AwayUntil(AwayButton, action="until"):
+    day: int
+
+
+@dataclass(frozen=True)
+class AwayDeputy(AwayButton, action="deputy"):
+    official_id: int  # 0: no deputy
+
+
+@dataclass(frozen=True)
+class AwayBack(AwayButton, action="back"):
+    official_id: int
+
+
+@dataclass(frozen=True)
+class AwayCities(AwayButton, action="cities"):
+    page: int
+
+
+@dataclass(frozen=True)
+class AwayCity(AwayButton, action="city"):
+    city_id: int
+
+
+@dataclass(frozen=True)
+class AwayPerson(AwayButton, action="person"):
+    official_id: int
+
+
+@dataclass(frozen=True)
+class AwayCancel(AwayButton, action="cancel"):
+    pass

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.i18n import _, current_locale, use_locale
-from bot.services import erasure
+from bot.services import absences, erasure
 from bot.services.erasure import WithdrawnNotice
 from bot.services.profile import get_profile_any
+from handlers.away_texts import view_text
 from handlers.common import answer, esc, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
@@ -32,6 +33,9 @@ async def cmd_privacy(update: Update, context: Ctx) -> None:
         + "\n"
         + profile_text(profile)
     )
+    away = await absences.mine(context.deps, context.who.tg_user_id)
+    if away is not None:
+        text += "\n" + view_text(away)
     await reply(update, text, markup([button(_("Erase my data"), EraseMyData("ask"))]))
 
 

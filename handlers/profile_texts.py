@@ -78,6 +78,7 @@ def help_text(role: Role) -> str:
         _("/profile — see and edit your profile"),
         _("/language — change the language"),
         _("/quiet — hours when reminders and the digest wait"),
+        _("/away — when you are away, and who answers for you"),
         _("/privacy — what we store about you"),
         _("/deleteme — erase your data"),
         _("/cancel — stop what you are doing"),

@@ -31,6 +31,7 @@ from handlers.outreach_buttons import (
     ReminderToggle,
     ReminderWeekday,
     ReminderWhen,
+    ReminderWorkingDays,
 )
 from handlers.reminder_texts import day_name, describe_rule, format_when
 
@@ -178,8 +179,16 @@ async def prompt(update: Update, draft: Draft, page: int = 0) -> None:
             ),
         )
     elif step == reminder_draft.STEP_CONFIRM:
+        workdays = (
+            _("Every day, please") if draft.data.get("working_days") else _("Working days only")
+        )
         await show(
-            update, confirm_text(draft), markup([button(_("Schedule"), ReminderConfirm()), cancel])
+            update,
+            confirm_text(draft),
+            markup(
+                [button(workdays, ReminderWorkingDays())],
+                [button(_("Schedule"), ReminderConfirm()), cancel],
+            ),
         )
 
 
@@ -205,6 +214,13 @@ def confirm_text(draft: Draft) -> str:
         lines.append(
             _("First run: {time} ({timezone})").format(
                 time=format_when(draft.next_run_at, tz), timezone=tz
+            )
+        )
+    if data.get("working_days"):
+        lines.append(
+            _(
+                "Working days only: on a recipient's weekend or public holiday it arrives the "
+                "next working morning."
             )
         )
     return "\n".join(lines)

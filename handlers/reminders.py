@@ -28,6 +28,7 @@ from handlers.outreach_buttons import (
     ReminderToggle,
     ReminderWeekday,
     ReminderWhen,
+    ReminderWorkingDays,
 )
 from handlers.reminder_texts import format_when, reminder_notice
 from handlers.reminder_views import prompt, show_list
@@ -109,6 +110,8 @@ async def on_remind(update: Update, context: Ctx) -> None:
         draft = await reminder_draft.set_weekday(deps, user_id, pressed.weekday)
     elif isinstance(pressed, ReminderEvent):
         draft = await reminder_draft.ask_event(deps, user_id, pressed.answer == "yes")
+    elif isinstance(pressed, ReminderWorkingDays):
+        draft = await reminder_draft.toggle_working_days(deps, user_id)
     elif isinstance(pressed, ReminderConfirm):
         created = await reminder_draft.confirm(deps, user_id)
         await answer(query)

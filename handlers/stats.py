@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from babel.dates import format_timedelta
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
 from telegram import Update
 
 from bot import charts
@@ -34,6 +34,10 @@ def _duration(delta: timedelta | None) -> str:
     return format_timedelta(delta, threshold=1.5, locale=current_locale())
 
 
+def _hours(value: float) -> str:
+    return format_decimal(round(value, 1), format="#,##0.#", locale=current_locale())
+
+
 def stats_text(s: reports.Stats, period: str) -> str:
     rate = (
         format_percent(s.answer_rate, locale=current_locale()) if s.answer_rate is not None else "—"
@@ -50,6 +54,21 @@ def stats_text(s: reports.Stats, period: str) -> str:
         ),
         _("Top topics: {topics}").format(topics=topics),
         _("Most helpful cities: {cities}").format(cities=helpful),
+        "",
+        _("<b>Time to first answer, in each city's working hours (median)</b>"),
+    ]
+    times = s.answer_times[:STATS_TOP_CITIES]
+    lines += [
+        ngettext(
+            "{city} ({country}): {hours} h, {n} question answered",
+            "{city} ({country}): {hours} h, {n} questions answered",
+            t.answered,
+        ).format(
+            city=esc(t.city), country=t.country, hours=_hours(t.median_hours), n=num(t.answered)
+        )
+        for t in times
+    ] or ["—"]
+    lines += [
         "",
         _("<b>Active officials per city</b>"),
     ]
@@ -84,6 +103,8 @@ async def on_stats(update: Update, context: Ctx) -> None:
         questions_label=_("Questions"),
         answers_label=_("Answers"),
         week_label=_("Week starting"),
+        answer_hours=[(t.city, t.median_hours) for t in s.answer_times],
+        answer_hours_label=_("Working hours to a first answer"),
     )
     chat = update.effective_chat
     assert chat is not None

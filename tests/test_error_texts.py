@@ -22,6 +22,7 @@ ERROR_CLASSES = {"ServiceError", "NotAllowed", "NotFound", "InvalidInput"}
 SAMPLES: dict[str, object] = {
     "min": 2,
     "max": 100,
+    "days": 366,
     "length": 120,
     "limit": 5,
     "minutes": 3,

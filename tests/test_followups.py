@@ -131,13 +131,15 @@ async def test_escalation_to_next_cities_then_organisers(harness: Harness) -> No
     assert q.round == 2 and q.escalated_at is not None
     assert {r.round for r in await rows(h, Routing, Routing.city_id.isnot(None))} == {1, 2}
 
-    await tick(h, hours=71)
+    # Escalated on Thursday at 11:00 in Torino: its 24 working hours (8 a day, not at the
+    # weekend) end on Tuesday at 11:00, 120 hours later.
+    await tick(h, hours=119)
     assert "Unanswered" not in "\n".join(h.texts(w.organiser))
     await tick(h, hours=2)
     notice = h.tg.last(w.organiser.id)
     assert notice.text.startswith(
-        "<b>Unanswered for 6 days</b>\n"
-    )  # 146 hours and f"Question #{q.id}" in notice.text
+        "<b>Unanswered for 1 week</b>\n"
+    )  # 194 hours: 8 days, said in weeks and f"Question #{q.id}" in notice.text
     assert any("Route to a city" == t for row in notice.buttons for t, _ in row)
     assert "organisers have been asked" in h.last_text(w.asker)
     before = len(h.tg.calls)
@@ -269,7 +271,7 @@ async def test_follow_ups_say_which_question_by_its_first_words(harness: Harness
         "to officials in Madrid."
     )
 
-    await tick(h, hours=72)
+    await tick(h, hours=121)  # 24 working hours in Torino and Madrid, over a weekend
     told = h.texts(w.asker)[-2:]
     assert told == [
         f"No answer yet to your question on Flood risk ({short}). The organisers have been "
@@ -278,7 +280,7 @@ async def test_follow_ups_say_which_question_by_its_first_words(harness: Harness
     ]
     notices = h.texts(w.organiser)[-2:]
     assert notices == [
-        f"<b>Unanswered for 6 days</b>\nQuestion #{q.id} on Flood risk ({short}) from "
+        f"<b>Unanswered for 1 week</b>\nQuestion #{q.id} on Flood risk ({short}) from "
         "Amina &lt;Ben&gt; &amp; Salah, Head of civil protection, Gabès has no answer yet."
         for q, short in ((sirens, SIRENS_SHORT), (levees, LEVEES_SHORT))
     ]

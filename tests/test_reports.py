@@ -399,6 +399,7 @@ async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
                 "ES",
                 "answerer",
                 60,
+                60,
                 text,
             )
         )

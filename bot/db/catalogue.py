@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Topic
@@ -33,6 +34,16 @@ async def all_cities(session: AsyncSession) -> Sequence[City]:
     return (await session.scalars(select(City).order_by(City.country, City.name))).all()
 
 
+_CITIES_BY_IDS = select(City).where(City.id.in_(bindparam("ids", expanding=True)))
+
+
+async def cities_by_ids(session: AsyncSession, city_ids: Iterable[int]) -> dict[int, City]:
+    ids = sorted(set(city_ids))
+    if not ids:
+        return {}
+    return {c.id: c for c in await session.scalars(_CITIES_BY_IDS, {"ids": ids})}
+
+
 async def cities_by_name(session: AsyncSession) -> dict[str, City]:
     return {c.name: c for c in await session.scalars(select(City))}
 
@@ -45,8 +56,16 @@ def add_city(
     timezone: str,
     languages: list[str],
     now: datetime,
+    calendar: dict[str, Any] | None = None,
 ) -> City:
-    city = City(name=name, country=country, timezone=timezone, languages=languages, created_at=now)
+    city = City(
+        name=name,
+        country=country,
+        timezone=timezone,
+        languages=languages,
+        calendar=calendar,
+        created_at=now,
+    )
     session.add(city)
     return city
 

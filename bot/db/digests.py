@@ -1,5 +1,5 @@
-"""The weekly digest's reads: the opted-in officials whose digest may be due (with their city's
-timezone), and the open, unanswered questions in a set of topics.
+"""The weekly digest's reads: the opted-in officials whose digest may be due (with their city),
+and the open, unanswered questions in a set of topics.
 
 SQL only: callers own the transaction.
 """
@@ -13,12 +13,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.models import City, Official, OfficialStatus, Question, QuestionStatus, Topic
 
 
 class DigestCandidate(NamedTuple):
     official: Official
-    timezone: str | None  # their city's; None without a city
+    city: City | None  # their city (its timezone and calendar); None without a city
 
 
 class UnansweredQuestion(NamedTuple):
@@ -28,23 +29,24 @@ class UnansweredQuestion(NamedTuple):
 
 
 async def officials_due(
-    session: AsyncSession, handled_before: datetime, limit: int
+    session: AsyncSession, now: datetime, handled_before: datetime, limit: int
 ) -> list[DigestCandidate]:
-    """Active officials who opted in and whose last digest slot was handled before then (or
-    never), locked (FOR UPDATE SKIP LOCKED on PostgreSQL); by id."""
+    """Active officials who opted in, are not away, and whose last digest slot was handled
+    before then (or never), locked (FOR UPDATE SKIP LOCKED on PostgreSQL); by id."""
     rows = await session.execute(
-        select(Official, City.timezone)
+        select(Official, City)
         .outerjoin(City, City.id == Official.city_id)
         .where(
             Official.digest_opt_in.is_(True),
             Official.status == OfficialStatus.ACTIVE,
+            ~is_away(Official.id, now),
             or_(Official.last_digest_at.is_(None), Official.last_digest_at <= handled_before),
         )
         .order_by(Official.id)
         .limit(limit)
         .with_for_update(of=Official, skip_locked=True)
     )
-    return [DigestCandidate(official, timezone) for official, timezone in rows.all()]
+    return [DigestCandidate(official, city) for official, city in rows.all()]
 
 
 def _unanswered(topic_ids: Collection[int], except_asker_id: int) -> tuple[ColumnElement[Any], ...]:

@@ -10,11 +10,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Text, cast, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, cast, delete, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import outbox
 from bot.db.models import (
+    Absence,
     AuditLog,
     Broadcast,
     BroadcastStatus,
@@ -159,8 +160,25 @@ async def remove_traces(session: AsyncSession, t: Traces) -> None:
             .execution_options(synchronize_session=False)
         )
     await _broadcasts_and_reminders(session, oid)
+    await _absences(session, oid)
     await _outbox(session, t)
     await _audit(session, t)
+
+
+async def _absences(session: AsyncSession, oid: int) -> None:
+    """Their absences go; where they stood in for someone or set an absence, they are gone."""
+    await session.execute(
+        delete(Absence)
+        .where(Absence.official_id == oid)
+        .execution_options(synchronize_session=False)
+    )
+    for column in (Absence.deputy_id, Absence.set_by_id):
+        await session.execute(
+            update(Absence)
+            .where(column == oid)
+            .values({column.key: None})
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _broadcasts_and_reminders(session: AsyncSession, oid: int) -> None:

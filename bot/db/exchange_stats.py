@@ -11,10 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import City, ExchangeKind, ExchangeMessage, Official, OfficialStatus, Question
+from bot.db.base import UTCDateTime
+from bot.db.models import (
+    City,
+    ExchangeKind,
+    ExchangeMessage,
+    Official,
+    OfficialStatus,
+    Question,
+    Routing,
+)
 
 # The messages people exchanged; nudges and escalations are the bot's own and stay out.
 EXPORT_KINDS = (
@@ -234,3 +243,24 @@ async def stream_answer_topics(
     result = await session.stream(query.execution_options(yield_per=batch))
     async for created, topic_id in result:
         yield created, topic_id
+
+
+async def first_answers_by_city(
+    session: AsyncSession, since: datetime | None, until: datetime
+) -> list[tuple[int, datetime, datetime]]:
+    """Per city and question asked then: when it first reached the city and when someone of
+    the city first answered it, `(city id, delivered at, answered at)`."""
+    asked = [Question.created_at < until]
+    if since is not None:
+        asked.append(Question.created_at >= since)
+    rows = await session.execute(
+        select(
+            Routing.city_id,
+            type_coerce(func.min(Routing.delivered_at), UTCDateTime()).label("delivered"),
+            type_coerce(func.min(Routing.answered_at), UTCDateTime()).label("answered"),
+        )
+        .join(Question, Question.id == Routing.question_id)
+        .where(*asked, Routing.delivered_at.is_not(None), Routing.answered_at.is_not(None))
+        .group_by(Routing.city_id, Routing.question_id)
+    )
+    return [(city_id, delivered, answered) for city_id, delivered, answered in rows]

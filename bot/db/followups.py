@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.models import (
     Official,
     OfficialStatus,
@@ -26,10 +27,16 @@ from bot.db.models import (
 
 
 async def routings_to_nudge(
-    session: AsyncSession, delivered_before: datetime, limit: int, *, skip_locked: bool
+    session: AsyncSession,
+    now: datetime,
+    delivered_before: datetime,
+    limit: int,
+    *,
+    skip_locked: bool,
 ) -> Sequence[Routing]:
-    """Delivered, not yet nudged, still waiting for an answer in the question's current round,
-    the question open and the recipient active; oldest first."""
+    """Delivered, due (in the recipient city's working hours; rows from before those were
+    counted, by `delivered_before`), not yet nudged, still waiting for an answer in the
+    question's current round, the question open and the recipient active; oldest first."""
     query = (
         select(Routing)
         .join(Question, Question.id == Routing.question_id)
@@ -38,10 +45,14 @@ async def routings_to_nudge(
             routing_waiting(),
             Routing.status == RoutingStatus.DELIVERED,
             Routing.nudged_at.is_(None),
-            Routing.delivered_at <= delivered_before,
+            or_(
+                Routing.nudge_due_at <= now,
+                and_(Routing.nudge_due_at.is_(None), Routing.delivered_at <= delivered_before),
+            ),
             Routing.round == Question.round,
             Question.status == QuestionStatus.OPEN,
             Official.status == OfficialStatus.ACTIVE,
+            ~is_away(Official.id, now),  # nudges pause while they are away
         )
         .order_by(Routing.id)
         .limit(limit)
@@ -52,16 +63,20 @@ async def routings_to_nudge(
 
 
 async def questions_to_reroute(
-    session: AsyncSession, asked_before: datetime, limit: int, *, skip_locked: bool
+    session: AsyncSession, now: datetime, asked_before: datetime, limit: int, *, skip_locked: bool
 ) -> Sequence[Question]:
-    """Open questions asked before then, never escalated nor handed to the organisers."""
+    """Open questions due for escalation (their cities had the delay in working hours; older
+    rows: asked before `asked_before`), never escalated nor handed to the organisers."""
     query = (
         select(Question)
         .where(
             Question.status == QuestionStatus.OPEN,
             Question.escalated_at.is_(None),
             Question.organisers_notified_at.is_(None),
-            Question.created_at <= asked_before,
+            or_(
+                Question.escalation_due_at <= now,
+                and_(Question.escalation_due_at.is_(None), Question.created_at <= asked_before),
+            ),
         )
         .order_by(Question.id)
         .limit(limit)
@@ -72,14 +87,27 @@ async def questions_to_reroute(
 
 
 async def questions_for_organisers(
-    session: AsyncSession, escalated_before: datetime, limit: int, *, skip_locked: bool
+    session: AsyncSession,
+    now: datetime,
+    escalated_before: datetime,
+    limit: int,
+    *,
+    skip_locked: bool,
 ) -> Sequence[Question]:
-    """Open questions escalated before then and not yet handed to the organisers."""
+    """Open escalated questions whose new cities had the delay in working hours (older rows:
+    escalated before `escalated_before`), not yet handed to the organisers."""
     query = (
         select(Question)
         .where(
             Question.status == QuestionStatus.OPEN,
-            Question.escalated_at <= escalated_before,
+            Question.escalated_at.is_not(None),
+            or_(
+                Question.escalation_due_at <= now,
+                and_(
+                    Question.escalation_due_at.is_(None),
+                    Question.escalated_at <= escalated_before,
+                ),
+            ),
             Question.organisers_notified_at.is_(None),
         )
         .order_by(Question.id)

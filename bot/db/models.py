@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.db.absence_model import Absence
 from bot.db.base import Base, UTCDateTime
 from bot.db.coordination import HandledUpdate, SendPace
 from bot.db.enums import (
@@ -38,6 +39,7 @@ from bot.db.enums import (
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
+    "Absence",
     "AuditLog",
     "Base",
     "Broadcast",
@@ -83,6 +85,8 @@ class City(Base):
     country: Mapped[str] = mapped_column(String(2), index=True)  # ISO 3166-1 alpha-2
     timezone: Mapped[str] = mapped_column(String(64))  # IANA name
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The seed file's overrides of the country's working calendar (bot.city_calendar).
+    calendar: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -181,6 +185,8 @@ class Question(Base):
     nudged_at: Mapped[datetime | None] = mapped_column()
     escalated_at: Mapped[datetime | None] = mapped_column()
     organisers_notified_at: Mapped[datetime | None] = mapped_column()
+    # When its cities have had the escalation delay in their working hours (None: legacy row).
+    escalation_due_at: Mapped[datetime | None] = mapped_column()
 
 
 class Routing(Base):
@@ -220,6 +226,7 @@ class Routing(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column()
     nudged_at: Mapped[datetime | None] = mapped_column()
+    nudge_due_at: Mapped[datetime | None] = mapped_column()  # the nudge delay, in working hours
 
 
 def routing_waiting() -> ColumnElement[bool]:
@@ -366,6 +373,7 @@ class Reminder(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
     last_run_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.ACTIVE, index=True)
+    working_days: Mapped[bool] = mapped_column(Boolean, default=False)  # moved off days off
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.absences import is_away
 from bot.db.base import UTCDateTime
 from bot.db.models import (
     City,
@@ -102,6 +103,7 @@ _COVERING_OFFICIALS = (
         Official.status == OfficialStatus.ACTIVE,
         Official.city_id.in_(bindparam("cities", expanding=True)),
         Official.id != bindparam("asker_id", type_=Integer),
+        ~is_away(Official.id, bindparam("now", type_=UTCDateTime())),
     )
     .order_by(Official.city_id, Official.id)
 )
@@ -146,27 +148,33 @@ async def open_load(
 
 
 async def covering_officials(
-    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int
+    session: AsyncSession, topic_id: int, city_ids: Collection[int], asker_id: int, now: datetime
 ) -> Sequence[Any]:
-    """The active officials of these cities who cover the topic, but the asker:
-    `id, city_id, chat_id, locale`, by city then id."""
+    """The active officials of these cities who cover the topic and are not away, but the
+    asker: `id, city_id, chat_id, locale`, by city then id."""
     rows = await session.execute(
         _COVERING_OFFICIALS,
-        {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id},
+        {"topic_id": topic_id, "cities": sorted(city_ids), "asker_id": asker_id, "now": now},
     )
     return rows.all()
 
 
 async def officials_for_city(
-    session: AsyncSession, city_id: int, topic_id: int, asker_id: int, already: Collection[int]
+    session: AsyncSession,
+    city_id: int,
+    topic_id: int,
+    asker_id: int,
+    already: Collection[int],
+    now: datetime,
 ) -> Sequence[Official]:
     """Routing by hand to a city: its active officials covering the topic, else all its active
-    ones; never the asker nor those the question already reached."""
+    ones; never the asker, those the question already reached, nor anyone away."""
     base = select(Official).where(
         Official.city_id == city_id,
         Official.status == OfficialStatus.ACTIVE,
         Official.id != asker_id,
         Official.id.not_in(sorted(already)),
+        ~is_away(Official.id, now),
     )
     covering = (
         await session.scalars(

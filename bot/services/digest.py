@@ -1,5 +1,6 @@
 """The weekly digest: for officials who opted in, the open questions in their topics that
-nobody has answered yet, sent at a local morning hour and held back by quiet hours.
+nobody has answered yet, sent at a local morning hour on a working day (a slot on a local
+weekend day or holiday moves to the next working morning) and held back by quiet hours.
 
 Each official's digest slot is the configured weekday and hour in their city's timezone.
 `official.last_digest_at` records the last slot handled, so a restart or a second replica
@@ -17,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import city_calendar
 from bot.db import digests, officials, outbox
 from bot.db.models import Official
 from bot.runtime import Deps
+from bot.services import calendars
 from bot.services.quiet_hours import not_before
 
 log = logging.getLogger(__name__)
@@ -101,14 +104,23 @@ async def run_digests(deps: Deps, now: datetime, render: Render, limit: int = 20
     async with deps.db.transaction() as session:
         # A handled slot is at least a week before the next one: a cheap filter before the
         # exact per-timezone check below.
-        rows = await digests.officials_due(session, now - timedelta(days=6), limit)
-        for official, tz in rows:
-            timezone = tz or "UTC"
+        rows = await digests.officials_due(session, now, now - timedelta(days=6), limit)
+        for official, city in rows:
+            timezone = city.timezone if city else "UTC"
             slot = last_slot(now, timezone, settings.digest_weekday, settings.digest_hour)
             if official.last_digest_at is not None and official.last_digest_at >= slot:
                 continue
+            # Working days only: a slot on a local weekend day or holiday moves to the next
+            # working morning, and waits for it.
+            send_at = (
+                city_calendar.on_working_day(calendars.of_city(city), slot, settings.digest_hour)
+                if city
+                else slot
+            )
+            if send_at > now:
+                continue
             official.last_digest_at = slot
-            if now - slot > catch_up:
+            if now - send_at > catch_up:
                 report.missed.append(official.id)
                 log.info("digest missed official_id=%s slot=%s", official.id, slot.isoformat())
                 continue

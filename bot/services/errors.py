@@ -79,6 +79,12 @@ class ErrorCode(StrEnum):
     DATES = "dates"
     DATES_ORDER = "dates_order"
     FORMAT = "format"
+    # Absences (/away)
+    AWAY_DATE = "away_date"
+    AWAY_PAST = "away_past"
+    AWAY_ORDER = "away_order"
+    AWAY_TOO_LONG = "away_too_long"
+    AWAY_DEPUTY = "away_deputy"
     # The command line
     SEED_FILE = "seed_file"
 

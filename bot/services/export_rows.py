@@ -1,5 +1,6 @@
 """One exported batch of the exchange log as rows in COLUMNS order (bot/services/reports.py):
-who sent each message, the asker's and the peer's city, local time and response delay.
+who sent each message, the asker's and the peer's city, local time and response delay (in
+plain time, and in the answering city's working hours).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.city_calendar import CityCalendar, working_seconds_between
 from bot.db.models import ExchangeKind
 
 RESPONSE_KINDS = {ExchangeKind.ANSWER.value, ExchangeKind.DECLINE.value}
@@ -33,6 +35,7 @@ def shape(
     cities: Mapping[int, Place],
     topics: Mapping[int, str],
     utc: ZoneInfo,
+    calendars: Mapping[int, CityCalendar],
 ) -> list[tuple[Any, ...]]:
     """Rows of the log (bot.db.exchange_stats.stream_messages) as export rows; the texts of
     erased officials are left out."""
@@ -75,6 +78,12 @@ def shape(
             if kind in RESPONSE_KINDS and asked_at is not None
             else None
         )
+        cal = calendars.get(peer_city_id) if peer_city_id else None
+        working = (
+            int(working_seconds_between(cal, asked_at, created))
+            if response is not None and cal is not None and asked_at is not None
+            else None
+        )
         out.append(
             (
                 mid,
@@ -92,6 +101,7 @@ def shape(
                 peer_city[1],
                 sent_by,
                 response,
+                working,
                 text,
             )
         )

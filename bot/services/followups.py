@@ -1,6 +1,7 @@
 """Following up unanswered questions: nudge the recipients once, then escalate.
 
-Timeline per question (settings NUDGE_DELAY_HOURS, ESCALATION_DELAY_HOURS):
+Timeline per question (settings NUDGE_DELAY_HOURS, ESCALATION_DELAY_HOURS, both counted in
+the recipient cities' working hours: bot.city_calendar):
 - a recipient who got the question and has not answered after the nudge delay gets one
   reminder through the outbox (it waits for the end of their quiet hours);
 - a question still without any answer after the escalation delay goes to the next ranked
@@ -80,7 +81,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
     cutoff = now - timedelta(hours=deps.settings.nudge_delay_hours)
     async with deps.db.transaction() as session:
         routings = await due.routings_to_nudge(
-            session, cutoff, BATCH, skip_locked=deps.db.is_postgres
+            session, now, cutoff, BATCH, skip_locked=deps.db.is_postgres
         )
         if not routings:
             return 0
@@ -143,7 +144,7 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
     out: list[Escalation] = []
     async with deps.db.transaction() as session:
         lock = deps.db.is_postgres
-        for q in await due.questions_to_reroute(session, now - delay, BATCH, skip_locked=lock):
+        for q in await due.questions_to_reroute(session, now, now - delay, BATCH, skip_locked=lock):
             q.escalated_at = now
             q.round += 1
             decisions = await route_round(session, deps, q, q.round)
@@ -194,7 +195,9 @@ async def run_escalations(deps: Deps, now: datetime) -> list[Escalation]:
                 len(decisions),
             )
 
-        for q in await due.questions_for_organisers(session, now - delay, BATCH, skip_locked=lock):
+        for q in await due.questions_for_organisers(
+            session, now, now - delay, BATCH, skip_locked=lock
+        ):
             q.organisers_notified_at = now
             asker = (await lookups.load_people(session, [q.asker_id]))[q.asker_id]
             out.append(

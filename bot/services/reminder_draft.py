@@ -235,6 +235,15 @@ async def set_event(deps: Deps, tg_user_id: int, typed: str) -> Draft:
         return await _save(session, deps, tg_user_id, STEP_CONFIRM, data, tz)
 
 
+async def toggle_working_days(deps: Deps, tg_user_id: int) -> Draft:
+    """Working days only, or not: a run on a recipient's weekend day or holiday waits for
+    their next working morning."""
+    async with deps.db.transaction() as session:
+        data, _step, tz = await _open_draft(session, deps, tg_user_id, STEP_CONFIRM)
+        data["working_days"] = not data.get("working_days")
+        return await _save(session, deps, tg_user_id, STEP_CONFIRM, data, tz)
+
+
 async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
     """Schedule the drafted reminder."""
     now = deps.clock.now()
@@ -251,6 +260,7 @@ async def confirm(deps: Deps, tg_user_id: int) -> ReminderInfo:
             event_at=datetime.fromisoformat(data["event_at"]) if data.get("event_at") else None,
             timezone=tz,
             status=ReminderStatus.ACTIVE,
+            working_days=bool(data.get("working_days")),
             created_at=now,
         )
         if when["kind"] == "once":

@@ -19,10 +19,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import city_calendar
 from bot.db import audience, audit_log, outbox
 from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus
 from bot.runtime import Deps
+from bot.services import calendars
 from bot.services import recurrence as rec
 from bot.services.targeting import resolve_recipients
 
@@ -79,9 +81,10 @@ async def _enqueue_run(
     render: Render,
 ) -> int:
     recipients = await resolve_recipients(session, reminder.target or {})
-    zones = await audience.timezones(
-        session, {o.city_id for o in recipients if o.city_id is not None}
-    )
+    city_ids = {o.city_id for o in recipients if o.city_id is not None}
+    zones = await audience.timezones(session, city_ids)
+    # Working days only: each recipient's copy waits for their city's next working morning.
+    cals = await calendars.calendars(session, city_ids) if reminder.working_days else {}
     is_copy = reminder.source_message_id is not None
     rows: list[dict[str, Any]] = []
     for official in recipients:
@@ -101,6 +104,11 @@ async def _enqueue_run(
             "recipient_id": official.id,
             "reminder_id": reminder.id,
         }
+        cal = cals.get(official.city_id or 0)
+        if cal is not None:
+            moved = city_calendar.on_working_day(cal, max(run_at, now))
+            if moved > now:
+                common["not_before"] = moved
         if not is_copy:
             rows.append(outbox.delivery_row(dedupe_key=key, text=render(notice), **common))
             continue

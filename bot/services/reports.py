@@ -21,6 +21,8 @@ from bot.db.models import (
     Role,
 )
 from bot.runtime import Deps
+from bot.services import calendars
+from bot.services.calendars import CityAnswerTime
 from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.export_rows import shape, zone_named
 from bot.services.identity import require_role
@@ -47,10 +49,11 @@ COLUMNS = (
     "answerer_country",
     "sent_by",
     "response_seconds",
+    "response_working_seconds",  # in the answering city's working hours (bot.city_calendar)
     "text",
 )
 DATETIME_COLUMNS = frozenset({1, 2})
-TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 15})
+TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 16})
 
 PERIOD_DAYS = {"7": 7, "30": 30, "90": 90}
 
@@ -94,6 +97,8 @@ class Stats:
     top_topics: list[tuple[str, int]]
     helpful_cities: list[CityCount]
     answers: int
+    # Per answering city, its median time to a first answer in its own working hours.
+    answer_times: list[CityAnswerTime] = field(default_factory=list)
 
     @property
     def answer_rate(self) -> float | None:
@@ -232,12 +237,13 @@ async def export_rows(
             for c in await catalogue.all_cities(session)
         }
         topics = {t.id: t.name(locale) for t in await catalogue.all_topics(session)}
+        cals = await calendars.calendars(session, cities)
         people: dict[int, tuple[str | None, int | None, bool]] = {
             p.id: (ERASED_NAME if p.erased else p.name, p.city_id, p.erased)
             for p in await exchange_stats.participants(session)
         }
         async for part in exchange_stats.stream_messages(session, flt, batch):
-            yield shape(part, people, cities, topics, utc)
+            yield shape(part, people, cities, topics, utc, cals)
 
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -306,6 +312,7 @@ async def stats(
             ],
             helpful_cities=helpful_rows[:top],
             answers=answers,
+            answer_times=await calendars.answer_times(session, since, until),
         )
 
 

@@ -25,10 +25,11 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import catalogue, exchange_log, routing_stats, routings
+from bot.db import absences, catalogue, exchange_log, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.db.officials import official_by_id
 from bot.runtime import Deps
+from bot.services import calendars
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,11 @@ async def _write(
     await exchange_log.add_routings(
         session, question, now, [(oid, r.city_id) for oid, r in targets]
     )
+    due = await calendars.due_after(
+        session, {r.city_id for r in chosen}, now, deps.settings.escalation_delay_hours
+    )
+    if due is not None and (question.escalation_due_at is None or due > question.escalation_due_at):
+        question.escalation_due_at = due
     new_cities = sorted({r.city_id for r in chosen} - set(routed_cities))
     if new_cities and question.topic_id is not None:
         await routing_stats.add_routed(session, question.topic_id, new_cities)
@@ -297,12 +303,16 @@ async def route_round(
     if not chosen:
         log.info("routing nobody_covers question_id=%s round=%s", question.id, round_no)
         return []
-    officials = [
-        _Official(row.id, row.city_id, row.chat_id, row.locale)
-        for row in await routings.covering_officials(
-            session, question.topic_id, [r.city_id for r in chosen], asker.id
-        )
+    now, city_ids = deps.clock.now(), [r.city_id for r in chosen]
+    # Officials away are left out; a deputy stands in for each who named one.
+    found = await routings.covering_officials(session, question.topic_id, city_ids, asker.id, now)
+    found = [
+        *found,
+        *await absences.deputies_for(session, question.topic_id, city_ids, asker.id, now),
     ]
+    officials = list(
+        {row.id: _Official(row.id, row.city_id, row.chat_id, row.locale) for row in found}.values()
+    )
     # Never routed to before (they were excluded): each is a new city for the question.
     decisions = await _write(session, deps, question, round_no, chosen, officials, routed_cities=())
     log.info(
@@ -317,14 +327,26 @@ async def route_round(
 async def route_to_city(
     session: AsyncSession, deps: Deps, question: Question, city_id: int, reason: str
 ) -> list[RoutingDecision]:
-    """Route by hand to one city: its officials covering the topic, else all its active ones."""
+    """Route by hand to one city: its officials covering the topic, else all its active ones;
+    not those away, but the deputies of those among them who named one."""
     city = await catalogue.city_by_id(session, city_id)
     if city is None:
         return []
     routed_cities, already = await routings.routed(session, question.id)
-    officials = await routings.officials_for_city(
-        session, city_id, question.topic_id, question.asker_id, already
+    now = deps.clock.now()
+    found: list[Official | _Official] = list(
+        await routings.officials_for_city(
+            session, city_id, question.topic_id, question.asker_id, already, now
+        )
     )
+    ids = {o.id for o in found} | set(already)
+    for row in await absences.deputies_for(
+        session, question.topic_id, [city_id], question.asker_id, now
+    ):
+        if row.id not in ids:
+            ids.add(row.id)
+            found.append(_Official(row.id, row.city_id, row.chat_id, row.locale))
+    officials = found
     chosen = [Ranked(city.id, city.name, 0.0, reason)]
     return await _write(session, deps, question, question.round, chosen, officials, routed_cities)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import city_calendar
+from bot.city_calendar import CalendarError
 from bot.db import catalogue
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
@@ -59,6 +61,10 @@ def validate_seed(data: dict[str, Any]) -> None:
         bad = [x for x in city.get("languages", []) if x not in SUPPORTED_LOCALES]
         if bad:
             fail(f"city {city['name']}: unsupported languages {bad}")
+        try:
+            city_calendar.normalise_overrides(city["country"], city.get("calendar"))
+        except CalendarError as exc:
+            fail(f"city {city['name']}: calendar: {exc}")
     for topic in data.get("topic", []):
         slug = topic.get("slug")
         if not isinstance(slug, str) or not SLUG_RE.match(slug):
@@ -79,6 +85,9 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
         for entry in data.get("city", []):
             city = existing_cities.get(entry["name"])
             langs = list(dict.fromkeys(entry.get("languages", [])))
+            overrides = (
+                city_calendar.normalise_overrides(entry["country"], entry.get("calendar")) or None
+            )
             if city is None:
                 catalogue.add_city(
                     session,
@@ -87,6 +96,7 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                     timezone=entry["timezone"],
                     languages=langs,
                     now=now,
+                    calendar=overrides,
                 )
                 ca += 1
             else:
@@ -95,6 +105,7 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                     entry["timezone"],
                     langs,
                 )
+                city.calendar = overrides
                 cu += 1
         existing_topics = await catalogue.topics_by_slug(session)
         for position, entry in enumerate(data.get("topic", [])):

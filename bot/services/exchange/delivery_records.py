@@ -10,9 +10,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import city_calendar
 from bot.db import audit_log, exchange_log, officials, questions, routings
 from bot.db.models import OfficialStatus, Question, RoutingStatus
 from bot.runtime import Deps
+from bot.services import calendars
 from bot.services.exchange import lookups
 from bot.services.exchange.types import CLOSED, DONE_ROUTING, Outgoing, Recorded, Sent
 from bot.services.routing import route_round
@@ -81,8 +83,9 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
         assert question is not None
         failed_cities: set[int] = set()
         delivered: list[int] = []
-        for s in sent:
-            routing = await routings.routing(session, s.outgoing.routing_id)
+        rows = [await routings.routing(session, s.outgoing.routing_id) for s in sent]
+        cals = await calendars.calendars(session, {r.city_id for r in rows if r is not None})
+        for s, routing in zip(sent, rows, strict=True):
             if routing is None:
                 continue
             if s.message_id is not None:
@@ -93,6 +96,9 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
                 )
                 routing.delivered_message_id = s.message_id
                 routing.delivered_at = now
+                routing.nudge_due_at = city_calendar.add_working_hours(
+                    cals[routing.city_id], now, deps.settings.nudge_delay_hours
+                )
                 await exchange_log.mark_delivered(
                     session,
                     question_id,
