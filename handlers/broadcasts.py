@@ -45,6 +45,7 @@ from handlers.outreach_buttons import (
     Dimension,
 )
 from handlers.profile_texts import role_name
+from handlers.user_text import isolate_all
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ async def audience_text(context: Ctx, draft: Draft) -> str:
         chosen = draft.target.get(dim) or []
         if chosen:
             labels = {o.value: option_label(dim, o) for o in await bc.options(context.deps, dim)}
-            value = ", ".join(esc(labels.get(v, str(v))) for v in chosen)
+            value = isolate_all(labels.get(v, str(v)) for v in chosen)
         else:
             value = _("any")
         lines.append(

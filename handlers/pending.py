@@ -10,10 +10,10 @@ from telegram.error import TelegramError
 from bot.i18n import _, use_locale
 from bot.services import onboarding
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.people_buttons import JoinRequestDecision
-from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
+from handlers.profile_texts import city_label, help_text, name_label, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def on_pending(update: Update, context: Ctx) -> None:
     p = decision.official
     await answer(query)
     done = _("Approved: {name}, {city}") if decision.approved else _("Rejected: {name}, {city}")
-    await show(update, done.format(name=esc(p.name or "—"), city=city_label(p.city)))
+    await show(update, done.format(name=name_label(p), city=city_label(p.city)))
     with use_locale(p.locale):
         if decision.approved:
             text = (

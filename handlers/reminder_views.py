@@ -33,6 +33,7 @@ from handlers.outreach_buttons import (
     ReminderWhen,
 )
 from handlers.reminder_texts import day_name, describe_rule, format_when
+from handlers.user_text import isolate_all
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def audience_text(audience: tuple[str, list[Option]]) -> str:
     kind, options = audience
     if kind == "all":
         return _("every active official")
-    names = ", ".join(esc(option_label(kind, o)) for o in options) or "—"
+    names = isolate_all(option_label(kind, o) for o in options) or "—"
     return {
         "countries": _("officials in {names}"),
         "cities": _("officials of {names}"),

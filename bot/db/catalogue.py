@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Topic
+
+
+class CityName(NamedTuple):
+    """A city as a sentence names it: its name, and its name per language where it differs."""
+
+    name: str
+    names: dict[str, str]
 
 
 async def city_by_id(session: AsyncSession, city_id: int | None) -> City | None:
@@ -44,9 +52,17 @@ def add_city(
     country: str,
     timezone: str,
     languages: list[str],
+    names: dict[str, str],
     now: datetime,
 ) -> City:
-    city = City(name=name, country=country, timezone=timezone, languages=languages, created_at=now)
+    city = City(
+        name=name,
+        country=country,
+        timezone=timezone,
+        languages=languages,
+        names=names,
+        created_at=now,
+    )
     session.add(city)
     return city
 

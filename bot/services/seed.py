@@ -59,6 +59,15 @@ def validate_seed(data: dict[str, Any]) -> None:
         bad = [x for x in city.get("languages", []) if x not in SUPPORTED_LOCALES]
         if bad:
             fail(f"city {city['name']}: unsupported languages {bad}")
+        names = city.get("names", {})
+        if not isinstance(names, dict) or not all(
+            loc in SUPPORTED_LOCALES and isinstance(n, str) and 0 < len(n.strip()) <= 40
+            for loc, n in names.items()
+        ):
+            fail(
+                f"city {city['name']}: names must map languages "
+                f"({', '.join(SUPPORTED_LOCALES)}) to names of at most 40 characters"
+            )
     for topic in data.get("topic", []):
         slug = topic.get("slug")
         if not isinstance(slug, str) or not SLUG_RE.match(slug):
@@ -79,6 +88,7 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
         for entry in data.get("city", []):
             city = existing_cities.get(entry["name"])
             langs = list(dict.fromkeys(entry.get("languages", [])))
+            names = {loc: n.strip() for loc, n in entry.get("names", {}).items()}
             if city is None:
                 catalogue.add_city(
                     session,
@@ -86,14 +96,16 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                     country=entry["country"],
                     timezone=entry["timezone"],
                     languages=langs,
+                    names=names,
                     now=now,
                 )
                 ca += 1
             else:
-                city.country, city.timezone, city.languages = (
+                city.country, city.timezone, city.languages, city.names = (
                     entry["country"],
                     entry["timezone"],
                     langs,
+                    names,
                 )
                 cu += 1
         existing_topics = await catalogue.topics_by_slug(session)

@@ -47,6 +47,7 @@ from tests.harness.bot_api_core import (
     Event,
     Msg,
     Rule,
+    visible,
 )
 from tests.harness.updates import TgUser
 
@@ -387,11 +388,12 @@ class FakeTelegram(CoreAdapter):
         return self.core.last_sent(_id(chat_id))
 
     def texts(self, chat_id: int | TgUser) -> list[str]:
-        return [m.body for m in self.sent(chat_id)]
+        """What the person reads (without the invisible bidi marks)."""
+        return [visible(m.body) for m in self.sent(chat_id)]
 
     def count(self, chat_id: int | TgUser, text: str | None = None) -> int:
         """How many messages the bot delivered to the chat (containing `text`, if given)."""
-        return sum(1 for m in self.sent(chat_id) if text is None or text in m.body)
+        return sum(1 for m in self.sent(chat_id) if text is None or text in visible(m.body))
 
     def duplicates(self, chat_id: int | TgUser) -> list[str]:
         seen = Counter(m.body for m in self.sent(chat_id))
