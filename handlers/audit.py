@@ -12,6 +12,7 @@ from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
 from handlers.user_text import isolate
+from handlers.user_text import line as rtl_line
 
 
 def action_label(action: str) -> str:
@@ -42,7 +43,9 @@ def audit_line(item: network.AuditItem, tz: str) -> str:
         line += " → " + isolate(item.target_name or f"#{item.target_id}")
     details = {k: v for k, v in item.details.items() if v not in (None, [], "")}
     if details:
-        line += "\n   " + esc(", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200])
+        # key=value pairs read left to right, on a line laid out in the reader's direction
+        pairs = ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200]
+        line += "\n" + rtl_line("   " + isolate(pairs))
     return line
 
 

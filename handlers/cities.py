@@ -22,7 +22,7 @@ from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num
 from handlers.profile_texts import city_button, role_name
-from handlers.user_text import city_of, isolate, name_of, shown_name
+from handlers.user_text import city_of, isolate, isolate_plain, name_of, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> No
         )
     items = [
         (
-            _("Remove {name}").format(name=shown_name(o.name or "—", o.name_latin)),
+            _("Remove {name}").format(name=isolate_plain(shown_name(o.name or "—", o.name_latin))),
             RemoveOfficial(o.id),
         )
         for o in found.officials

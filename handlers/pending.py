@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.i18n import _, use_locale
+from bot.i18n import _, ngettext, use_locale
 from bot.services import onboarding
 from bot.services.enums import Role
 from handlers.common import answer, guarded, reply, requires, show
@@ -31,9 +31,11 @@ async def cmd_pending(update: Update, context: Ctx) -> None:
     if len(pending) > 20:
         await reply(
             update,
-            _("{count} more requests are waiting; decide on these first.").format(
-                count=len(pending) - 20
-            ),
+            ngettext(
+                "{count} more request is waiting; decide on these first.",
+                "{count} more requests are waiting; decide on these first.",
+                len(pending) - 20,
+            ).format(count=len(pending) - 20),
         )
 
 

@@ -29,6 +29,11 @@ def isolate(text: str) -> str:
     return FSI + html.escape(text.translate(BIDI_CONTROLS)) + PDI
 
 
+def isolate_plain(text: str) -> str:
+    """User text isolated inside a plain text: a button's label (no HTML there)."""
+    return FSI + text.translate(BIDI_CONTROLS) + PDI
+
+
 def isolate_all(texts: Iterable[str]) -> str:
     """Several user texts as one list, each isolated, joined the reader's way ('، ' in Arabic)."""
     return format_list([isolate(t) for t in texts])

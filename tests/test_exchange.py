@@ -192,7 +192,8 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     # /questions and /inbox.
     await h.command(w.asker, "/questions")
     listing = h.last_text(w.asker)
-    assert "answered" in listing and "2 answers" in listing and "Madrid, Nice, and Potenza" in listing
+    assert "answered" in listing and "2 answers" in listing
+    assert "Madrid, Nice, and Potenza" in listing
     await h.command(w.madrid, "/inbox")
     assert "Flood risk" in h.last_text(w.madrid) and "Amina &lt;Ben&gt;" in h.last_text(w.madrid)
     await h.command(w.nice1, "/inbox")
@@ -305,10 +306,7 @@ async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
     (to_asker,) = h.tg.of("copyMessage", w.asker.id)[-1:]
     assert int(to_asker.params["from_chat_id"]) == w.potenza.id
     assert int(to_asker.params["message_id"]) == doc_msg["message_id"]
-    assert (
-        "Marco Rossi, Potenza" in str(to_asker.text)
-        and "Our plan" in str(to_asker.text)
-    )
+    assert "Marco Rossi, Potenza" in str(to_asker.text) and "Our plan" in str(to_asker.text)
 
     # A voice note answering the answer goes back as a copy too.
     voice = await h.send(

@@ -25,7 +25,6 @@ from tests.harness.bot_api_core import (
     CoreAdapter,
     Rule,
     html_error,
-    visible,
 )
 
 __all__ = ["BOT_USER", "Call", "RecordingRequest", "html_error"]
