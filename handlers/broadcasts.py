@@ -45,7 +45,7 @@ from handlers.outreach_buttons import (
     Dimension,
 )
 from handlers.profile_texts import role_name
-from handlers.user_text import isolate_all
+from handlers.user_text import isolate_all, shown_city
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def option_label(dim: str, option: bc.Option) -> str:
     if dim == "countries":
         return str(babel_locale().territories.get(str(option.value), option.value))
     if dim == "cities":
-        return f"{option.name} ({option.detail})"
+        return f"{shown_city(option.name, option.names)} ({option.detail})"
     if dim == "topics":
         return option.names.get(current_locale()) or option.names.get("en") or option.name
     if dim == "languages":

@@ -33,7 +33,7 @@ from handlers.outreach_buttons import (
     ReminderWhen,
 )
 from handlers.reminder_texts import day_name, describe_rule, format_when
-from handlers.user_text import isolate_all
+from handlers.user_text import isolate_all, shown_city
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def option_label(kind: str, option: Option) -> str:
     if kind == "topics":
         loc = current_locale()
         return option.names.get(loc) or option.names.get("en") or option.name
-    return option.name
+    return shown_city(option.name, option.names)
 
 
 def audience_text(audience: tuple[str, list[Option]]) -> str:

@@ -17,7 +17,7 @@ from handlers.admin_buttons import StatsPeriod
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.periods import num, period_keyboard, period_text
-from handlers.user_text import isolate, line
+from handlers.user_text import city_of, line
 
 STATS_TOP_CITIES = 20
 
@@ -40,7 +40,10 @@ def stats_text(s: reports.Stats, period: str) -> str:
         format_percent(s.answer_rate, locale=current_locale()) if s.answer_rate is not None else "—"
     )
     topics = format_list([f"{esc(name)} ({num(n)})" for name, n in s.top_topics]) or "—"
-    helpful = format_list([f"{isolate(c.city)} ({num(c.count)})" for c in s.helpful_cities]) or "—"
+    helpful = (
+        format_list([f"{city_of(c.city, c.names)} ({num(c.count)})" for c in s.helpful_cities])
+        or "—"
+    )
     lines = [
         _("<b>Statistics: {period}</b>").format(period=period),
         _("Questions asked: {n}").format(n=num(s.questions)),
@@ -55,7 +58,9 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("<b>Active officials per city</b>"),
     ]
     shown = s.active_officials[:STATS_TOP_CITIES]
-    lines += [line(f"{isolate(c.city)} ({c.country}): {num(c.count)}") for c in shown] or ["—"]
+    lines += [line(f"{city_of(c.city, c.names)} ({c.country}): {num(c.count)}") for c in shown] or [
+        "—"
+    ]
     more = len(s.active_officials) - len(shown)
     if more > 0:
         lines.append(ngettext("and {n} more city", "and {n} more cities", more).format(n=more))

@@ -1,7 +1,8 @@
 """What people typed, placed inside the bot's sentences so that it cannot turn them around.
 
-Telegram lays each line out in the direction of its first strong character. A name in Arabic
-letters at the start of an Italian line would make the whole line right-to-left, and a Latin
+Telegram lays each line out in the direction of its first strong character (its clients apply
+the bidi algorithm per paragraph: telegramdesktop/tdesktop issues 3845 and 25004). A name in
+Arabic letters at the start of an Italian line would make the whole line right-to-left, and a Latin
 position inside an Arabic sentence would swap with its neighbours. So every piece of user text
 (names, positions, city names, quoted words) goes into the sentence isolated, between FSI
 (U+2068) and PDI (U+2069): the Unicode bidi algorithm then treats it as one neutral block and
@@ -35,7 +36,8 @@ def isolate_plain(text: str) -> str:
 
 
 def isolate_all(texts: Iterable[str]) -> str:
-    """Several user texts as one list, each isolated, joined the reader's way ('، ' in Arabic)."""
+    """Several user texts as one list, each isolated, joined the reader's way (CLDR's pattern,
+    "و" in Arabic)."""
     return format_list([isolate(t) for t in texts])
 
 

@@ -362,3 +362,45 @@ async def test_arabic_help_lines_stay_right_to_left_and_lists_join_the_arabic_wa
         assert language_name("it") == "italiano"
     with use_locale("es"):
         assert language_name("ar") == "árabe"
+
+
+async def test_profile_edits_the_latin_form_of_a_name(harness: Harness) -> None:
+    """/profile offers the Latin form for a name not in Latin letters: set, changed, removed;
+    a name changed to Latin letters needs none and drops it."""
+    h = harness
+    db = h.deps.db
+    rosso = await make_city(db, "Rosso", "MR", "Africa/Nouakchott", names={"ar": "روصو"})
+    topic = await make_topic(db, "flood-risk", names=FLOOD)
+    user = await person(h, rosso, ASKER_AR, [topic], "ar", position=POSITION_AR)
+
+    async def latin() -> str | None:
+        async with db.transaction() as s:
+            row = (await s.scalars(select(Official).where(Official.tg_user_id == user.id))).one()
+            return row.name_latin
+
+    await h.command(user, "/profile")
+    await h.press(user, ar("Name in Latin letters"))
+    await h.send(user, "محمد")
+    assert await latin() is None
+    assert h.last_text(user) == ar(
+        "Please write your name in Latin letters (accents are fine), or use the button below "
+        "to go on without it."
+    )
+    await h.send(user, ASKER_LATIN)
+    assert await latin() == ASKER_LATIN
+    assert f"{ASKER_AR} ({ASKER_LATIN})" in h.last_text(user)
+    assert h.texts(user)[-2] == ar("Saved.")
+
+    await h.press(user, ar("Name in Latin letters"))
+    await h.press(user, ar("No Latin form"))
+    assert await latin() is None
+    assert f"{ASKER_AR} (" not in h.last_text(user)
+
+    await h.press(user, ar("Edit name"))
+    await h.send(user, "محمد الأمين")  # still not Latin: the Latin form is asked for at once
+    await h.send(user, "Mohamed Lemine")
+    assert await latin() == "Mohamed Lemine"
+    await h.press(user, ar("Edit name"))
+    await h.send(user, "Mohamed Lemine Ould Ahmed")
+    assert await latin() is None
+    assert ar("Name in Latin letters") not in str(h.tg.last(user.id).buttons)

@@ -283,6 +283,11 @@ class Msg:
 
     @property
     def body(self) -> str:
+        """What the person reads (the invisible bidi marks taken out: raw_body has them)."""
+        return visible(self.raw_body)
+
+    @property
+    def raw_body(self) -> str:
         return self.text if self.text is not None else (self.caption or "")
 
     @property

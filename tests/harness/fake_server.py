@@ -276,7 +276,7 @@ class FakeTelegram(CoreAdapter):
         """The user taps the newest button whose label contains `label`; returns a mark."""
         for msg in reversed(self.sent(user.id)):
             for text, data in msg.buttons:
-                if label in text and data is not None:
+                if label in visible(text) and data is not None:
                     return await self.callback(user, data, msg.message_id)
         raise AssertionError(f"no button {label!r} in chat {user.id}\n{self.transcript(user.id)}")
 
@@ -335,7 +335,7 @@ class FakeTelegram(CoreAdapter):
             for ev in self.events:
                 if ev.seq <= since or ev.msg.chat_id != chat:
                     continue
-                if contains is not None and contains not in ev.text:
+                if contains is not None and contains not in visible(ev.text):
                     continue
                 if predicate is not None and not predicate(ev.msg):
                     continue
@@ -389,11 +389,11 @@ class FakeTelegram(CoreAdapter):
 
     def texts(self, chat_id: int | TgUser) -> list[str]:
         """What the person reads (without the invisible bidi marks)."""
-        return [visible(m.body) for m in self.sent(chat_id)]
+        return [m.body for m in self.sent(chat_id)]
 
     def count(self, chat_id: int | TgUser, text: str | None = None) -> int:
         """How many messages the bot delivered to the chat (containing `text`, if given)."""
-        return sum(1 for m in self.sent(chat_id) if text is None or text in visible(m.body))
+        return sum(1 for m in self.sent(chat_id) if text is None or text in m.body)
 
     def duplicates(self, chat_id: int | TgUser) -> list[str]:
         seen = Counter(m.body for m in self.sent(chat_id))

@@ -25,6 +25,7 @@ from tests.harness.bot_api_core import (
     CoreAdapter,
     Rule,
     html_error,
+    visible,
 )
 
 __all__ = ["BOT_USER", "Call", "RecordingRequest", "html_error"]
@@ -169,7 +170,7 @@ class RecordingRequest(CoreAdapter, BaseRequest):
         for call in reversed(self.sent(chat_id)):
             for row in call.buttons:
                 for text, data in row:
-                    if label in (text or "") and data is not None:
+                    if label in visible(text or "") and data is not None:
                         mid = call.message_id
                         assert mid is not None
                         return mid, data
