@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
+from babel.core import get_global, parse_locale
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.dates import format_timedelta as _babel_format_timedelta
 from babel.lists import format_list as _babel_format_list
@@ -25,13 +27,15 @@ from babel.messages.pofile import read_po
 from bot import PROJECT_ROOT
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr", "ar", "it", "es")
-LANGUAGE_NAMES = {
-    "en": "English",
-    "fr": "Français",
-    "ar": "العربية",
-    "it": "Italiano",
-    "es": "Español",
-}
+
+
+def _own_name(code: str) -> str:
+    name = str(Locale.parse(code).get_display_name(code))
+    return name[:1].upper() + name[1:]
+
+
+# Each language in its own words, as it starts a button ("Français", "Italiano"), from CLDR.
+LANGUAGE_NAMES = {code: _own_name(code) for code in SUPPORTED_LOCALES}
 DOMAIN = "messages"
 
 _catalogs: dict[str, _gettext.NullTranslations] = {}
@@ -146,5 +150,28 @@ def format_list(items: list[str]) -> str:
     return _babel_format_list(items, locale=babel_locale())
 
 
+def country_name(code: str) -> str:
+    """A country's name in the current locale, from its ISO code (CLDR): "Tunisie", "تونس"."""
+    return str(babel_locale().territories.get(code, code))
+
+
 def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+    """A language's name in the current locale as it stands mid-sentence, from CLDR: "en
+    français", "in italiano", "in Italian", "بالفرنسية" takes "الفرنسية"."""
+    return str(babel_locale().languages.get(code, code))
+
+
+def written_in_latin(text: str) -> bool:
+    """Whether every letter of the text is a Latin letter ("Aïssata Bâ" is, "عائشة" is not)."""
+    return all(unicodedata.name(ch, "").startswith("LATIN") for ch in text if ch.isalpha())
+
+
+def is_rtl(locale: str) -> bool:
+    """Whether the language is written right to left (Arabic)."""
+    return bool(Locale.parse(locale).text_direction == "rtl")
+
+
+def reads_latin(locale: str) -> bool:
+    """Whether the language is written in Latin letters (CLDR's likely script for it)."""
+    likely = get_global("likely_subtags").get(locale, locale)
+    return parse_locale(likely)[2] == "Latn"

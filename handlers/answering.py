@@ -16,13 +16,14 @@ from bot.services.errors import NotFound, ServiceError
 from bot.services.exchange import answering, closing, volunteering
 from bot.services.exchange.types import Content, Outgoing
 from handlers.away_texts import away_notice_text
-from handlers.common import answer, esc, guarded, reply
+from handlers.common import answer, guarded, reply
 from handlers.context import Ctx
 from handlers.dialog import no_step
 from handlers.error_texts import error_text
 from handlers.exchange_buttons import DigestAnswer, QuestionAction, ReplyTo
 from handlers.exchange_render import content_of, unsupported_text
 from handlers.exchange_send import deliver, deliver_question, drop_buttons
+from handlers.user_text import person_city, person_name
 
 
 @guarded
@@ -41,7 +42,7 @@ async def on_question_action(update: Update, context: Ctx) -> None:
                 "Send your answer to {name}, {city}: "
                 "text, photo, document, voice note or location. "
                 "/cancel to stop."
-            ).format(name=esc(brief.asker.name), city=esc(brief.asker.city_name)),
+            ).format(name=person_name(brief.asker), city=person_city(brief.asker)),
         )
     else:
         more = await closing.decline(context.deps, context.who.tg_user_id, routing_id)
@@ -80,7 +81,7 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
     await reply(
         update,
         _("Send your reply to {name}, {city}. /cancel to stop.").format(
-            name=esc(other.name), city=esc(other.city_name)
+            name=person_name(other), city=person_city(other)
         ),
     )
 
@@ -101,7 +102,7 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
         text = _(
             "Sorry, your message could not be delivered to {name}, {city}. Please try again later."
         )
-    text = text.format(name=esc(other.name), city=esc(other.city_name))
+    text = text.format(name=person_name(other), city=person_city(other))
     if sent.message_id is not None:
         away = await absences.away_notice(context.deps, other.official_id)
         if away is not None:

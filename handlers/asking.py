@@ -43,6 +43,7 @@ from handlers.exchange_send import (
     send_content,
 )
 from handlers.keyboards import button, markup, paged
+from handlers.user_text import isolate, person_city, person_name
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,9 @@ async def tell_organisers(context: Ctx, result: types.AskResult) -> None:
                 topic=esc(result.topic.name(current_locale())),
                 id=result.question_id,
                 question=question_words(result.text, result.content_type),
-                name=esc(a.name),
-                position=esc(a.position),
-                city=esc(a.city_name),
+                name=person_name(a),
+                position=isolate(a.position),
+                city=person_city(a),
             )
             kb = markup([route_button(result.question_id)])
         await notify(context.bot, organiser, text, kb)

@@ -11,6 +11,8 @@ from handlers.admin_buttons import AuditPage
 from handlers.common import answer, esc, guarded, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
+from handlers.user_text import isolate
+from handlers.user_text import line as rtl_line
 
 
 def action_label(action: str) -> str:
@@ -35,13 +37,15 @@ def audit_line(item: network.AuditItem, tz: str) -> str:
     line = _("{time} · <b>{action}</b> · by {actor}").format(
         time=format_datetime(item.created_at, tz, "short"),
         action=esc(action_label(item.action)),
-        actor=esc(actor),
+        actor=isolate(actor),
     )
     if item.target_type == "official":
-        line += " → " + esc(item.target_name or f"#{item.target_id}")
+        line += " → " + isolate(item.target_name or f"#{item.target_id}")
     details = {k: v for k, v in item.details.items() if v not in (None, [], "")}
     if details:
-        line += "\n   " + esc(", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200])
+        # key=value pairs read left to right, on a line laid out in the reader's direction
+        pairs = ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200]
+        line += "\n" + rtl_line("   " + isolate(pairs))
     return line
 
 

@@ -13,10 +13,11 @@ from bot.runtime import Deps
 from bot.services import broadcast_progress
 from bot.services.broadcast_progress import BroadcastStatus, Counts, Progress, Role, Summary
 from bot.services.errors import ErrorCode, ServiceError
-from handlers.common import answer, esc, guarded, reply, requires, send_text, show
+from handlers.common import answer, guarded, reply, requires, send_text, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, rows
 from handlers.outreach_buttons import BroadcastListAction
+from handlers.user_text import isolate
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def summary_line(s: Summary, timezone: str) -> str:
         id=s.id,
         state=state,
         numbers=numbers,
-        author=esc(s.author or "—"),
+        author=isolate(s.author or "—"),
         created=format_datetime(s.created_at, timezone, "short"),
     )
 

@@ -45,6 +45,7 @@ from handlers.outreach_buttons import (
     Dimension,
 )
 from handlers.profile_texts import role_name
+from handlers.user_text import isolate_all, shown_city
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def option_label(dim: str, option: bc.Option) -> str:
     if dim == "countries":
         return str(babel_locale().territories.get(str(option.value), option.value))
     if dim == "cities":
-        return f"{option.name} ({option.detail})"
+        return f"{shown_city(option.name, option.names)} ({option.detail})"
     if dim == "topics":
         return option.names.get(current_locale()) or option.names.get("en") or option.name
     if dim == "languages":
@@ -78,7 +79,7 @@ async def audience_text(context: Ctx, draft: Draft) -> str:
         chosen = draft.target.get(dim) or []
         if chosen:
             labels = {o.value: option_label(dim, o) for o in await bc.options(context.deps, dim)}
-            value = ", ".join(esc(labels.get(v, str(v))) for v in chosen)
+            value = isolate_all(labels.get(v, str(v)) for v in chosen)
         else:
             value = _("any")
         lines.append(

@@ -7,7 +7,7 @@ import logging
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.i18n import _, ngettext, use_locale
+from bot.i18n import _, country_name, ngettext, use_locale
 from bot.services import network
 from bot.services.enums import OfficialStatus, Role
 from handlers.admin_buttons import (
@@ -21,7 +21,8 @@ from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num
-from handlers.profile_texts import role_name
+from handlers.profile_texts import city_button, role_name
+from handlers.user_text import city_of, isolate, isolate_plain, name_of, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,7 @@ async def show_cities(update: Update, context: Ctx, page: int) -> None:
     if not cities:
         await show(update, _("No cities have been set up yet."))
         return
-    items = [
-        (f"{c.name} ({c.country}) · {num(c.officials)}", CityOfficials(c.id, 0)) for c in cities
-    ]
+    items = [(f"{city_button(c)} · {num(c.officials)}", CityOfficials(c.id, 0)) for c in cities]
     body, _page = paged(items, page, CitiesPage, width=2, size=12)
     text = ngettext(
         "<b>{n} city</b>. Tap one to see its officials.",
@@ -61,7 +60,11 @@ def status_label(status: str) -> str:
 async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> None:
     found = await network.city_officials(context.deps, context.who.tg_user_id, city_id)
     city = found.city
-    lines = [_("<b>{city} ({country})</b>").format(city=esc(city.name), country=city.country)]
+    lines = [
+        _("<b>{city} ({country})</b>").format(
+            city=city_of(city.name, city.names), country=esc(country_name(city.country))
+        )
+    ]
     if not found.officials:
         lines.append(_("No officials yet."))
     size = 8
@@ -69,14 +72,17 @@ async def show_city(update: Update, context: Ctx, city_id: int, page: int) -> No
     for o in found.officials[start : start + size]:
         lines.append(
             _("• {name}, {position} — {role}, {status}").format(
-                name=esc(o.name or "—"),
-                position=esc(o.position or "—"),
+                name=name_of(o.name, o.name_latin) if o.name else "—",
+                position=isolate(o.position) if o.position else "—",
                 role=role_name(o.role),
                 status=status_label(o.status),
             )
         )
     items = [
-        (_("Remove {name}").format(name=o.name or "—"), RemoveOfficial(o.id))
+        (
+            _("Remove {name}").format(name=isolate_plain(shown_name(o.name or "—", o.name_latin))),
+            RemoveOfficial(o.id),
+        )
         for o in found.officials
     ]
     body, _page = paged(items, page, lambda n: CityOfficials(city.id, n), size=size)
@@ -106,7 +112,10 @@ async def on_cities(update: Update, context: Ctx) -> None:
             _(
                 "Remove {name} ({position}) from City Exchange? They will get no more questions "
                 "and can no longer use the bot."
-            ).format(name=esc(o.name or "—"), position=esc(o.position or "—")),
+            ).format(
+                name=name_of(o.name, o.name_latin) if o.name else "—",
+                position=isolate(o.position) if o.position else "—",
+            ),
             markup(
                 [button(_("Yes, remove"), ConfirmRemoval(o.id))],
                 [button(_("No, keep"), CityOfficials(o.city_id or 0, 0))],
@@ -117,7 +126,7 @@ async def on_cities(update: Update, context: Ctx) -> None:
         await answer(query)
         await show(
             update,
-            _("{name} was removed.").format(name=esc(removed.name or "—")),
+            _("{name} was removed.").format(name=isolate(removed.name or "—")),
             markup([button(_("‹ Back"), CityOfficials(removed.city_id or 0, 0))]),
         )
         with use_locale(removed.locale):

@@ -13,6 +13,7 @@ from handlers.exchange_buttons import DigestAnswer
 from handlers.exchange_render import media_label
 from handlers.keyboards import button, markup, rows
 from handlers.reminder_texts import format_when
+from handlers.user_text import city_of
 
 
 def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
@@ -34,7 +35,7 @@ def digest_notice(notice: DigestNotice) -> tuple[str, dict[str, Any]]:
                 _("{number}. <b>{topic}</b> — {city}, {date}:\n{text}").format(
                     number=number,
                     topic=esc(topic),
-                    city=esc(q.city_name or "—"),
+                    city=city_of(q.city_name, q.city_names) if q.city_name else "—",
                     date=format_when(q.asked_at, notice.timezone),
                     text=body,
                 )

@@ -50,6 +50,10 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
     E.NAME_LENGTH: lambda min, max, **_k: _(
         "Please send your name as text, between {min} and {max} characters."
     ).format(min=min, max=max),
+    E.NAME_NOT_LATIN: lambda **_k: _(
+        "Please write your name in Latin letters (accents are fine), or use the button below "
+        "to go on without it."
+    ),
     E.POSITION_LENGTH: lambda min, max, **_k: _(
         "Please send your position as text, between {min} and {max} characters."
     ).format(min=min, max=max),

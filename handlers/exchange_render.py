@@ -10,17 +10,16 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.i18n import _, current_locale, format_list
+from bot.i18n import _, current_locale
+from bot.services.catalogue import CityName
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import esc
 from handlers.exchange_buttons import MyQuestionAction, QuestionAction, ReplyTo, RouteCities
 from handlers.keyboards import button, markup
+from handlers.user_text import BIDI_CONTROLS, cities_of, isolate, person_city, person_name
 
 # A question named in a notice by its first words: about this many characters of them.
 QUOTE_CHARS = 60
-# Bidi embeddings, overrides and isolates: one left in a person's text could end the isolate
-# its quote is put in, and turn the rest of the sentence around.
-BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 CAPTIONABLE = ("photo", "animation", "document", "video", "audio", "voice")
 # Checked in this order: an animation also carries a document, a venue also a location.
 MEDIA_ORDER = ("photo", "animation", "document", "video", "audio", "voice", "video_note")
@@ -58,14 +57,14 @@ def header(o: Outgoing) -> str:
     topic = esc(o.topic.name(current_locale()))
     if o.kind == "question":
         return _("❓ <b>Question on {topic}</b>\nFrom {name}, {position}, {city}").format(
-            topic=topic, name=esc(s.name), position=esc(s.position), city=esc(s.city_name)
+            topic=topic, name=person_name(s), position=isolate(s.position), city=person_city(s)
         )
     if o.kind == "answer":
         return _("💬 <b>{name}, {city}</b> answered your question on {topic}:").format(
-            name=esc(s.name), city=esc(s.city_name), topic=topic
+            name=person_name(s), city=person_city(s), topic=topic
         )
     return _("↩️ <b>{name}, {city}</b> wrote about {topic}:").format(
-        name=esc(s.name), city=esc(s.city_name), topic=topic
+        name=person_name(s), city=person_city(s), topic=topic
     )
 
 
@@ -109,7 +108,7 @@ def question_words(text: str | None, content_type: str) -> str:
     words = shorten((text or "").translate(BIDI_CONTROLS), QUOTE_CHARS)
     if not words:
         return media_label(content_type)
-    return _("“{words}”").format(words="\u2068" + esc(words) + "\u2069")
+    return _("“{words}”").format(words=isolate(words))
 
 
 def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
@@ -124,5 +123,5 @@ def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
     return markup(*rows)
 
 
-def sent_to_text(cities: list[str]) -> str:
-    return _("Sent to officials in {cities}.").format(cities=format_list([esc(c) for c in cities]))
+def sent_to_text(cities: list[CityName]) -> str:
+    return _("Sent to officials in {cities}.").format(cities=cities_of(cities))

@@ -16,6 +16,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.i18n import use_locale
 from bot.runtime import Deps
+from bot.services.catalogue import CityName
 from bot.services.exchange import delivery_records
 from bot.services.exchange.types import Content, Outgoing, Person, Sent
 from handlers.common import esc, send_text
@@ -98,10 +99,10 @@ async def deliver(bot: Bot, outgoing: Sequence[Outgoing]) -> list[Sent]:
     return results
 
 
-async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> list[str]:
+async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> list[CityName]:
     """Deliver to the routed officials; cities that fail entirely are replaced. The cities
     these sends reached (replacements included), not those of earlier rounds."""
-    cities: list[str] = []
+    cities: list[CityName] = []
     while outgoing:
         recorded = await delivery_records.record_deliveries(deps, await deliver(bot, outgoing))
         cities += [c for c in recorded.cities if c not in cities]

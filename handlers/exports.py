@@ -36,11 +36,12 @@ from handlers.admin_buttons import (
     ExportToggle,
     ExportTypeDates,
 )
-from handlers.common import answer, esc, guarded, raise_bad, reply, requires, show
+from handlers.common import answer, guarded, raise_bad, reply, requires, show
 from handlers.context import Ctx
 from handlers.error_texts import error_text
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num, period_keyboard, period_text
+from handlers.user_text import isolate_all
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ async def _export_state(context: Ctx) -> dict[str, Any]:
 
 def _names(chosen: Sequence[str], choices: Sequence[reports.Choice]) -> str:
     labels = {c.key: c.label for c in choices}
-    picked = [esc(labels[k]) for k in chosen if k in labels]
-    return ", ".join(picked) if picked else _("all")
+    picked = [labels[k] for k in chosen if k in labels]
+    return isolate_all(picked) if picked else _("all")
 
 
 async def show_export_menu(update: Update, context: Ctx, data: dict[str, Any]) -> None:

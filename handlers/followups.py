@@ -7,14 +7,16 @@ from typing import Any
 
 from telegram import Bot
 
-from bot.i18n import _, current_locale, format_duration, format_list, use_locale
+from bot.i18n import _, current_locale, format_duration, use_locale
 from bot.runtime import Deps
 from bot.services import followups
+from bot.services.catalogue import CityName
 from bot.services.followups import Escalation, NudgeNotice
 from handlers.common import esc
 from handlers.exchange_render import answer_buttons, media_label, question_words, route_button
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import markup
+from handlers.user_text import cities_of, isolate, person_city, person_name
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
     with use_locale(n.recipient.locale):
         topic = esc(n.topic.name(current_locale()))
         text = _("⏰ A colleague in {city} is waiting for your answer on {topic}.").format(
-            city=esc(n.asker.city_name), topic=topic
+            city=person_city(n.asker), topic=topic
         )
         if n.excerpt:
             excerpt = n.excerpt if len(n.excerpt) <= EXCERPT else n.excerpt[: EXCERPT - 1] + "…"
@@ -34,7 +36,7 @@ def nudge_notice(n: NudgeNotice) -> tuple[str, dict[str, Any]]:
         else:
             text += "\n\n" + media_label(n.content_type)
         text += "\n\n" + _("From {name}, {position}, {city}").format(
-            name=esc(n.asker.name), position=esc(n.asker.position), city=esc(n.asker.city_name)
+            name=person_name(n.asker), position=isolate(n.asker.position), city=person_city(n.asker)
         )
         kb = markup(answer_buttons(n.routing_id))
     return text, kb.to_dict()
@@ -52,7 +54,7 @@ async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
     if e.stage == "redeliver":
         await deliver_question(bot, deps, e.deliveries)
         return
-    cities: list[str] = []
+    cities: list[CityName] = []
     if e.stage == "rerouted":
         cities = await deliver_question(bot, deps, e.deliveries)
     with use_locale(e.asker.locale):
@@ -62,7 +64,7 @@ async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
             text = _(
                 "No answer yet to your question on {topic} ({question}), so it was also sent "
                 "to officials in {cities}."
-            ).format(topic=topic, question=question, cities=format_list([esc(c) for c in cities]))
+            ).format(topic=topic, question=question, cities=cities_of(cities))
         else:
             text = _(
                 "No answer yet to your question on {topic} ({question}). The organisers have "
@@ -81,9 +83,9 @@ async def _escalated(bot: Bot, deps: Deps, e: Escalation) -> None:
                 id=e.question_id,
                 topic=esc(e.topic.name(current_locale())),
                 question=question_words(e.text, e.content_type),
-                name=esc(e.asker.name),
-                position=esc(e.asker.position),
-                city=esc(e.asker.city_name),
+                name=person_name(e.asker),
+                position=isolate(e.asker.position),
+                city=person_city(e.asker),
             )
             kb = markup([route_button(e.question_id)])
         await notify(bot, organiser, text, kb)

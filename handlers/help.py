@@ -9,6 +9,7 @@ from bot.services.enums import Role
 from handlers.common import reply
 from handlers.context import Ctx
 from handlers.profile_texts import help_text
+from handlers.user_text import line
 
 
 async def cmd_help(update: Update, context: Ctx) -> None:
@@ -20,8 +21,8 @@ async def cmd_help(update: Update, context: Ctx) -> None:
                 "City Exchange connects officials of partner cities. Open the invite link from "
                 "your organiser to register, or send /start to ask to join."
             )
-            + "\n/language — "
-            + _("change the language"),
+            + "\n"
+            + line("/language — " + _("change the language")),
         )
         return
     await reply(update, help_text(context.who.role))

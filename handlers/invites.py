@@ -20,7 +20,8 @@ from handlers.admin_buttons import (
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged
-from handlers.profile_texts import role_name
+from handlers.profile_texts import city_button, role_name
+from handlers.user_text import city_of
 
 
 @requires(Role.ORGANISER)
@@ -35,7 +36,7 @@ async def show_invite_cities(update: Update, context: Ctx, page: int) -> None:
     if not cities:
         await show(update, _("No cities have been set up yet."))
         return
-    items = [(f"{c.name} ({c.country})", InviteCity(c.id)) for c in cities]
+    items = [(city_button(c), InviteCity(c.id)) for c in cities]
     body, _page = paged(items, page, InviteCitiesPage, width=2, size=12)
     await show(update, _("<b>New invite link</b>\nFor which city?"), InlineKeyboardMarkup(body))
 
@@ -61,7 +62,7 @@ async def on_invite(update: Update, context: Ctx) -> None:
         if who.has_role(Role.ADMIN):
             await show(
                 update,
-                _("Invite to {city} as:").format(city=esc(city.name)),
+                _("Invite to {city} as:").format(city=city_of(city.name, city.names)),
                 markup(
                     [
                         button(role_name(Role.OFFICIAL), InviteAs(city.id, "official")),
@@ -96,7 +97,12 @@ async def on_invite(update: Update, context: Ctx) -> None:
             _(
                 "<b>Invite link for {city}</b>\nRole: {role}\nCan be used by: {uses}\n\n{link}\n\n"
                 "Send it to the officials of {city}; they open it to register."
-            ).format(city=esc(city.name), role=role_name(role), uses=limit, link=esc(link)),
+            ).format(
+                city=city_of(city.name, city.names),
+                role=role_name(role),
+                uses=limit,
+                link=esc(link),
+            ),
         )
         return
     raise_bad()
@@ -106,6 +112,8 @@ async def show_uses(update: Update, city: network.CityRow, role: InviteRole) -> 
     labels = {"1": "1", "5": "5", "20": "20", "unlimited": _("Unlimited")}
     await show(
         update,
-        _("How many people may use the link for {city}?").format(city=esc(city.name)),
+        _("How many people may use the link for {city}?").format(
+            city=city_of(city.name, city.names)
+        ),
         markup([button(labels[u], InviteUsesChoice(city.id, role, u)) for u in USES]),
     )

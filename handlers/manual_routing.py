@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.i18n import _, current_locale, format_list, use_locale
+from bot.i18n import _, current_locale, use_locale
 from bot.services.enums import Role
 from bot.services.exchange import manual_routing
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
@@ -14,6 +14,7 @@ from handlers.exchange_buttons import RouteButton, RouteCities, RouteToCity
 from handlers.exchange_render import question_words, sent_to_text
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import paged
+from handlers.user_text import cities_of, shown_city
 
 
 @requires(Role.ORGANISER)
@@ -27,7 +28,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
         case RouteCities(question_id, page):
             brief, choices = await manual_routing.manual_route_options(deps, user_id, question_id)
             await answer(query)
-            items = [(c.name, RouteToCity(question_id, c.id)) for c in choices]
+            items = [(shown_city(c.name, c.names), RouteToCity(question_id, c.id)) for c in choices]
             body, _page = paged(
                 items, page, lambda n: RouteCities(question_id, n), width=2, size=12
             )
@@ -57,7 +58,7 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
                 ).format(
                     topic=esc(outgoing[0].topic.name(current_locale())),
                     question=question_words(content.text, content.content_type),
-                    cities=format_list([esc(c) for c in cities]),
+                    cities=cities_of(cities),
                 )
             await notify(context.bot, asker, text)
         case _:

@@ -13,6 +13,7 @@ from handlers.exchange_buttons import MyQuestionAction, QuestionAction
 from handlers.exchange_render import question_words
 from handlers.exchange_send import drop_buttons, notify
 from handlers.keyboards import button, markup
+from handlers.user_text import cities_of, isolate, person_city, person_name
 
 EXCERPT = 160
 
@@ -52,8 +53,8 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                     "🙏 {name}, {city} marked their question on {topic} ({question}) resolved and "
                     "thanks you for your help."
                 ).format(
-                    name=esc(a.name),
-                    city=esc(a.city_name),
+                    name=person_name(a),
+                    city=person_city(a),
                     topic=esc(thanks.topic.name(current_locale())),
                     question=question_words(thanks.text, thanks.content_type),
                 )
@@ -106,7 +107,7 @@ async def cmd_questions(update: Update, context: Ctx) -> None:
             f"{status_name(b.status)} · {answers} · {when}"
         )
         if b.cities:
-            lines.append(_("Sent to: {cities}").format(cities=esc(", ".join(b.cities))))
+            lines.append(_("Sent to: {cities}").format(cities=cities_of(b.cities)))
         lines.append(_excerpt(b))
         if b.status in ("open", "answered"):
             buttons.append(
@@ -136,9 +137,9 @@ async def cmd_inbox(update: Update, context: Ctx) -> None:
             _("<b>#{id}</b> · {topic} · from {name}, {position}, {city}").format(
                 id=b.question_id,
                 topic=esc(b.topic.name(current_locale())),
-                name=esc(a.name),
-                position=esc(a.position),
-                city=esc(a.city_name),
+                name=person_name(a),
+                position=isolate(a.position),
+                city=person_city(a),
             )
         )
         lines.append(_excerpt(b))

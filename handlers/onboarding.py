@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 
 from bot.i18n import _, language_name, use_locale
 from bot.services import catalogue, dialog, onboarding
-from handlers.common import answer, esc, guarded, raise_bad, reply, show
+from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.people_buttons import (
     RegistrationButton,
@@ -22,6 +22,7 @@ from handlers.people_buttons import (
 )
 from handlers.profile_steps import prompt, show_city_picker
 from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
+from handlers.user_text import isolate
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def cmd_start(update: Update, context: Ctx) -> None:
     assert user is not None and chat is not None
     code = context.args[0] if context.args else None
     result = await onboarding.start(context.deps, user.id, chat.id, code, user.language_code)
-    name = esc(result.profile.name or user.first_name or "")
+    name = isolate(result.profile.name or user.first_name or "")
     if result.kind == "already":
         await reply(
             update,
@@ -123,7 +124,7 @@ async def finish(update: Update, context: Ctx, done: onboarding.FinishResult) ->
         await show(
             update,
             _("Welcome, {name}! You are registered for {city}.").format(
-                name=esc(p.name or ""), city=city_label(p.city)
+                name=isolate(p.name or ""), city=city_label(p.city)
             ),
         )
         await reply(update, help_text(p.role))
@@ -133,7 +134,7 @@ async def finish(update: Update, context: Ctx, done: onboarding.FinishResult) ->
         _(
             "Thank you, {name}. Your request to join for {city} has been sent to the organisers. "
             "I will tell you when it is decided."
-        ).format(name=esc(p.name or ""), city=city_label(p.city)),
+        ).format(name=isolate(p.name or ""), city=city_label(p.city)),
     )
     for organiser in done.notify:
         with use_locale(organiser.locale):

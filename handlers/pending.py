@@ -7,13 +7,13 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.i18n import _, use_locale
+from bot.i18n import _, ngettext, use_locale
 from bot.services import onboarding
 from bot.services.enums import Role
-from handlers.common import answer, esc, guarded, reply, requires, show
+from handlers.common import answer, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.people_buttons import JoinRequestDecision
-from handlers.profile_texts import city_label, help_text, pending_keyboard, pending_text
+from handlers.profile_texts import city_label, help_text, name_label, pending_keyboard, pending_text
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,11 @@ async def cmd_pending(update: Update, context: Ctx) -> None:
     if len(pending) > 20:
         await reply(
             update,
-            _("{count} more requests are waiting; decide on these first.").format(
-                count=len(pending) - 20
-            ),
+            ngettext(
+                "{count} more request is waiting; decide on these first.",
+                "{count} more requests are waiting; decide on these first.",
+                len(pending) - 20,
+            ).format(count=len(pending) - 20),
         )
 
 
@@ -50,7 +52,7 @@ async def on_pending(update: Update, context: Ctx) -> None:
     p = decision.official
     await answer(query)
     done = _("Approved: {name}, {city}") if decision.approved else _("Rejected: {name}, {city}")
-    await show(update, done.format(name=esc(p.name or "—"), city=city_label(p.city)))
+    await show(update, done.format(name=name_label(p), city=city_label(p.city)))
     with use_locale(p.locale):
         if decision.approved:
             text = (

@@ -85,12 +85,21 @@ class ProfileButton(CallbackData, prefix="profile"):
 
 @dataclass(frozen=True)
 class ProfileEdit(ProfileButton, action="edit"):
-    part: Literal["name", "position", "topics", "languages"]
+    part: Literal["name", "latin", "position", "topics", "languages"]
 
 
 @dataclass(frozen=True)
 class ProfileDigest(ProfileButton, action="digest"):
     setting: Literal["on", "off"]
+
+
+class NameLatinButton(CallbackData, prefix="name-latin"):
+    """A name not in Latin letters: go on without a Latin form (joining and profile)."""
+
+
+@dataclass(frozen=True)
+class NameLatinNone(NameLatinButton, action="none"):
+    pass
 
 
 @dataclass(frozen=True)

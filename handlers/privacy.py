@@ -15,6 +15,7 @@ from handlers.keyboards import button, markup
 from handlers.people_buttons import EraseMyData
 from handlers.profile_texts import privacy_notice, profile_text
 from handlers.reminder_texts import format_when
+from handlers.user_text import city_of
 
 
 @guarded
@@ -96,6 +97,6 @@ def withdrawn_notice(n: WithdrawnNotice) -> str:
             "who asked it has left City Exchange. No answer is needed any more."
         ).format(
             topic=esc(n.topic.name(current_locale())),
-            city=esc(n.city_name or "—"),
+            city=city_of(n.city_name, n.city_names) if n.city_name else "—",
             date=format_when(n.asked_at, n.timezone),
         )

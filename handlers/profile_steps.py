@@ -16,6 +16,8 @@ from handlers.context import Ctx
 from handlers.error_texts import error_message
 from handlers.keyboards import button, markup, paged, rows
 from handlers.people_buttons import (
+    NameLatinButton,
+    NameLatinNone,
     RegistrationCitiesPage,
     RegistrationCity,
     RegistrationPickCity,
@@ -29,6 +31,7 @@ from handlers.people_buttons import (
     WorkLanguageToggle,
 )
 from handlers.profile_texts import (
+    city_button,
     city_label,
     privacy_notice,
     profile_keyboard,
@@ -79,6 +82,17 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
         await show_city_picker(update, cities, 0)
     elif step in (onboarding.STEP_NAME, profile_steps.STEP_EDIT_NAME):
         await show(update, _("What is your full name?"))
+    elif step in (onboarding.STEP_NAME_LATIN, profile_steps.STEP_EDIT_NAME_LATIN):
+        skip = _("Skip") if step == onboarding.STEP_NAME_LATIN else _("No Latin form")
+        await show(
+            update,
+            _(
+                "Your name is not written in Latin letters. How should colleagues abroad write "
+                "it? Readers in French, Italian, Spanish and English will see this form; readers "
+                "in Arabic see your name as you wrote it."
+            ),
+            markup([button(skip, NameLatinNone())]),
+        )
     elif step in (onboarding.STEP_POSITION, profile_steps.STEP_EDIT_POSITION):
         await show(update, _("What is your position? (for example: Head of civil protection)"))
     elif step in (onboarding.STEP_TOPICS, profile_steps.STEP_EDIT_TOPICS):
@@ -108,7 +122,7 @@ async def prompt(update: Update, context: Ctx, step: str, city: CityInfo | None 
 
 
 async def show_city_picker(update: Update, cities: list[CityInfo], page: int) -> None:
-    items = [(f"{c.name} ({c.country})", RegistrationPickCity(c.id)) for c in cities]
+    items = [(city_button(c), RegistrationPickCity(c.id)) for c in cities]
     body, _page = paged(items, page, RegistrationCitiesPage, width=2, size=12)
     text = _(
         "Welcome to City Exchange, where officials of partner cities help each other.\n"
@@ -133,6 +147,28 @@ async def step_name(update: Update, context: Ctx, state: Step) -> None:
         )
         return
     nxt = await profile_steps.set_name(context.deps, context.who.tg_user_id, text)
+    await after_edit(update, context, nxt)
+
+
+@guarded
+async def step_name_latin(update: Update, context: Ctx, state: Step) -> None:
+    """Takes the name in Latin letters typed by the official."""
+    text = update.effective_message.text if update.effective_message else None
+    if not text:
+        await reply(update, error_message(ErrorCode.NAME_NOT_LATIN))
+        return
+    nxt = await profile_steps.set_name_latin(context.deps, context.who.tg_user_id, text)
+    await after_edit(update, context, nxt)
+
+
+@guarded
+async def on_name_latin(update: Update, context: Ctx) -> None:
+    """The button that goes on without a Latin form of the name."""
+    query = update.callback_query
+    assert query is not None
+    NameLatinButton.decode(query.data)
+    nxt = await profile_steps.set_name_latin(context.deps, context.who.tg_user_id, None)
+    await answer(query)
     await after_edit(update, context, nxt)
 
 

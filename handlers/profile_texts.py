@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot.i18n import _, current_locale, language_name
+from bot.i18n import _, country_name, current_locale, format_list, language_name, written_in_latin
 from bot.services.catalogue import CityInfo
 from bot.services.enums import Role
+from bot.services.network import CityRow
 from bot.services.profile import Profile
 from handlers.common import esc
 from handlers.keyboards import button, markup
 from handlers.people_buttons import JoinRequestDecision, ProfileDigest, ProfileEdit
+from handlers.user_text import city_of, isolate, line, shown_city
 
 
 def role_name(role: Role | str) -> str:
@@ -23,12 +25,34 @@ def role_name(role: Role | str) -> str:
 
 
 def city_label(city: CityInfo | None) -> str:
-    return f"{esc(city.name)} ({city.country})" if city else "—"
+    """The city in the reader's language, isolated, and its country's name ("قابس (تونس)")."""
+    if city is None:
+        return "—"
+    return f"{city_of(city.name, city.names)} ({esc(country_name(city.country))})"
+
+
+def city_button(city: CityInfo | CityRow) -> str:
+    """A city on a button: its name in the reader's language and its country code."""
+    return f"{shown_city(city.name, city.names)} ({city.country})"
+
+
+def name_label(p: Profile) -> str:
+    """The person's name as written, isolated, and its Latin form beside it when given."""
+    if not p.name:
+        return "—"
+    if p.name_latin:
+        return f"{isolate(p.name)} ({isolate(p.name_latin)})"
+    return isolate(p.name)
+
+
+def needs_latin(p: Profile) -> bool:
+    """Whether the profile offers to give the name in Latin letters."""
+    return bool(p.name_latin) or (bool(p.name) and not written_in_latin(p.name or ""))
 
 
 def profile_text(p: Profile) -> str:
-    topics = ", ".join(esc(t.name(current_locale())) for t in p.topics) or "—"
-    languages = ", ".join(language_name(x) for x in p.languages) or "—"
+    topics = format_list([esc(t.name(current_locale())) for t in p.topics]) or "—"
+    languages = format_list([language_name(x) for x in p.languages]) or "—"
     digest = _("on") if p.digest_opt_in else _("off")
     return _(
         "<b>Your profile</b>\n"
@@ -40,8 +64,8 @@ def profile_text(p: Profile) -> str:
         "Role: {role}\n"
         "Weekly digest: {digest}"
     ).format(
-        name=esc(p.name or "—"),
-        position=esc(p.position or "—"),
+        name=name_label(p),
+        position=isolate(p.position) if p.position else "—",
         city=city_label(p.city),
         topics=topics,
         languages=languages,
@@ -51,11 +75,13 @@ def profile_text(p: Profile) -> str:
 
 
 def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
+    latin = [[button(_("Name in Latin letters"), ProfileEdit("latin"))]] if needs_latin(p) else []
     return markup(
         [
             button(_("Edit name"), ProfileEdit("name")),
             button(_("Edit position"), ProfileEdit("position")),
         ],
+        *latin,
         [
             button(_("Topics"), ProfileEdit("topics")),
             button(_("Languages"), ProfileEdit("languages")),
@@ -70,40 +96,41 @@ def profile_keyboard(p: Profile) -> InlineKeyboardMarkup:
 
 
 def help_text(role: Role) -> str:
+    """What this person can do, a line per command (each kept right-to-left in Arabic)."""
     lines = [
         _("<b>What you can do</b>"),
-        _("/ask — ask officials in peer cities a question"),
-        _("/questions — your questions and their answers"),
-        _("/inbox — questions waiting for your answer"),
-        _("/profile — see and edit your profile"),
-        _("/language — change the language"),
-        _("/quiet — hours when reminders and the digest wait"),
-        _("/away — when you are away, and who answers for you"),
-        _("/privacy — what we store about you"),
-        _("/deleteme — erase your data"),
-        _("/cancel — stop what you are doing"),
+        line(_("/ask — ask officials in peer cities a question")),
+        line(_("/questions — your questions and their answers")),
+        line(_("/inbox — questions waiting for your answer")),
+        line(_("/profile — see and edit your profile")),
+        line(_("/language — change the language")),
+        line(_("/quiet — hours when reminders and the digest wait")),
+        line(_("/away — when you are away, and who answers for you")),
+        line(_("/privacy — what we store about you")),
+        line(_("/deleteme — erase your data")),
+        line(_("/cancel — stop what you are doing")),
     ]
     if role in (Role.ORGANISER, Role.ADMIN):
         lines += [
             "",
             _("<b>Organisers</b>"),
-            _("/pending — approve or reject requests to join"),
-            _("/invite — create an invite link for a city"),
-            _("/broadcast — send a message to many officials"),
-            _("/broadcasts — sent and scheduled broadcasts"),
-            _("/remind — schedule a reminder"),
-            _("/reminders — scheduled reminders"),
-            _("/stats — numbers and a chart of the exchange"),
-            _("/cities — cities and their officials"),
-            _("/audit — the audit log"),
+            line(_("/pending — approve or reject requests to join")),
+            line(_("/invite — create an invite link for a city")),
+            line(_("/broadcast — send a message to many officials")),
+            line(_("/broadcasts — sent and scheduled broadcasts")),
+            line(_("/remind — schedule a reminder")),
+            line(_("/reminders — scheduled reminders")),
+            line(_("/stats — numbers and a chart of the exchange")),
+            line(_("/cities — cities and their officials")),
+            line(_("/audit — the audit log")),
         ]
     if role == Role.ADMIN:
         lines += [
             "",
             _("<b>Admins</b>"),
-            _("/promote — make an official an organiser"),
-            _("/demote — make an organiser an official again"),
-            _("/export — download the exchange log"),
+            line(_("/promote — make an official an organiser")),
+            line(_("/demote — make an organiser an official again")),
+            line(_("/export — download the exchange log")),
         ]
     return "\n".join(lines)
 
@@ -121,7 +148,9 @@ def privacy_notice() -> str:
 
 def pending_text(p: Profile) -> str:
     return _("<b>Request to join</b>\n{name}, {position}\nCity: {city}").format(
-        name=esc(p.name or "—"), position=esc(p.position or "—"), city=city_label(p.city)
+        name=name_label(p),
+        position=isolate(p.position) if p.position else "—",
+        city=city_label(p.city),
     )
 
 

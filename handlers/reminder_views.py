@@ -34,6 +34,7 @@ from handlers.outreach_buttons import (
     ReminderWorkingDays,
 )
 from handlers.reminder_texts import day_name, describe_rule, format_when
+from handlers.user_text import isolate_all, shown_city
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,14 @@ def option_label(kind: str, option: Option) -> str:
     if kind == "topics":
         loc = current_locale()
         return option.names.get(loc) or option.names.get("en") or option.name
-    return option.name
+    return shown_city(option.name, option.names)
 
 
 def audience_text(audience: tuple[str, list[Option]]) -> str:
     kind, options = audience
     if kind == "all":
         return _("every active official")
-    names = ", ".join(esc(option_label(kind, o)) for o in options) or "—"
+    names = isolate_all(option_label(kind, o) for o in options) or "—"
     return {
         "countries": _("officials in {names}"),
         "cities": _("officials of {names}"),

@@ -13,6 +13,7 @@ from bot.services.enums import Role
 from bot.services.errors import NotFound
 from handlers.common import esc, guarded, reply, requires
 from handlers.context import Ctx
+from handlers.user_text import isolate
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ async def change_role(update: Update, context: Ctx, role: Role) -> None:
         _("{name} is now an organiser.")
         if role == Role.ORGANISER
         else _("{name} is now an official.")
-    ).format(name=esc(profile.name or "—"))
+    ).format(name=isolate(profile.name or "—"))
     await reply(update, text)
     with use_locale(profile.locale):
         note = (

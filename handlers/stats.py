@@ -10,13 +10,14 @@ from babel.numbers import format_decimal, format_percent
 from telegram import Update
 
 from bot import charts
-from bot.i18n import _, current_locale, ngettext
+from bot.i18n import _, current_locale, format_list, ngettext
 from bot.services import reports
 from bot.services.enums import Role
 from handlers.admin_buttons import StatsPeriod
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.periods import num, period_keyboard, period_text
+from handlers.user_text import city_of, line
 
 STATS_TOP_CITIES = 20
 
@@ -42,8 +43,11 @@ def stats_text(s: reports.Stats, period: str) -> str:
     rate = (
         format_percent(s.answer_rate, locale=current_locale()) if s.answer_rate is not None else "—"
     )
-    topics = ", ".join(f"{esc(name)} ({num(n)})" for name, n in s.top_topics) or "—"
-    helpful = ", ".join(f"{esc(c.city)} ({num(c.count)})" for c in s.helpful_cities) or "—"
+    topics = format_list([f"{esc(name)} ({num(n)})" for name, n in s.top_topics]) or "—"
+    helpful = (
+        format_list([f"{city_of(c.city, c.names)} ({num(c.count)})" for c in s.helpful_cities])
+        or "—"
+    )
     lines = [
         _("<b>Statistics: {period}</b>").format(period=period),
         _("Questions asked: {n}").format(n=num(s.questions)),
@@ -73,7 +77,9 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("<b>Active officials per city</b>"),
     ]
     shown = s.active_officials[:STATS_TOP_CITIES]
-    lines += [f"{esc(c.city)} ({c.country}): {num(c.count)}" for c in shown] or ["—"]
+    lines += [line(f"{city_of(c.city, c.names)} ({c.country}): {num(c.count)}") for c in shown] or [
+        "—"
+    ]
     more = len(s.active_officials) - len(shown)
     if more > 0:
         lines.append(ngettext("and {n} more city", "and {n} more cities", more).format(n=more))

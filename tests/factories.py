@@ -23,6 +23,7 @@ async def make_city(
     country: str = "TN",
     timezone: str = "Africa/Tunis",
     languages: Sequence[str] = ("ar", "fr", "en"),
+    names: dict[str, str] | None = None,
 ) -> City:
     async with db.transaction() as s:
         city = City(
@@ -30,6 +31,7 @@ async def make_city(
             country=country,
             timezone=timezone,
             languages=list(languages),
+            names=dict(names or {}),
             created_at=CREATED,
         )
         s.add(city)

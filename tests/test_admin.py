@@ -195,7 +195,7 @@ async def test_stats_with_chart(harness: Harness) -> None:
     assert "Questions asked: 2" in text
     assert "Answered: 2 (100%)" in text
     assert "Median time to first answer: 13 hours" in text
-    assert "Most helpful cities: Madrid (1), Potenza (1)" in text
+    assert "Most helpful cities: Madrid (1) and Potenza (1)" in text
     assert "Gabès (TN): 2" in text
     (photo,) = h.tg.of("sendPhoto", organiser.id)
     _name, png, _mime = photo.files["photo"]

@@ -170,7 +170,13 @@ def test_action_words_agree_with_what_the_services_accept() -> None:
     hints = typing.get_type_hints
     assert set(get_args(hints(ReminderAudience)["kind"])) == {"all", *AUDIENCE_KINDS}
     assert set(get_args(hints(ReminderWhen)["kind"])) == set(reminder_draft.WHEN_KINDS)
-    assert set(get_args(hints(ProfileEdit)["part"])) == {"name", "position", "topics", "languages"}
+    assert set(get_args(hints(ProfileEdit)["part"])) == {
+        "name",
+        "latin",
+        "position",
+        "topics",
+        "languages",
+    }
 
 
 class _RecordingApp:

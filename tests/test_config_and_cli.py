@@ -109,6 +109,10 @@ def test_sample_seed_has_every_city_and_translated_topics() -> None:
         "Madrid",
         "Torino",
     } == names
+    arabic = {c["name"]: c["names"]["ar"] for c in data["city"]}
+    assert arabic["Rosso"] == "روصو" and arabic["Gabès"] == "قابس" and arabic["Nice"] == "نيس"
+    assert all(set(name) & set("ابتثجحخدذرزسشصضطظعغفقكلمنهوي") for name in arabic.values())
+    assert [c["names"]["it"] for c in data["city"] if c["name"] == "Nice"] == ["Nizza"]
     assert 20 <= len(data["topic"]) <= 40
     for topic in data["topic"]:
         assert set(topic["names"]) == set(SUPPORTED_LOCALES)
@@ -123,6 +127,8 @@ async def test_seed_is_idempotent(deps) -> None:  # type: ignore[no-untyped-def]
     async with deps.db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(City)) == 16
         assert await s.scalar(select(func.count()).select_from(Topic)) == len(data["topic"])
+        rosso = await s.scalar(select(City).where(City.name == "Rosso"))
+        assert rosso is not None and rosso.names == {"ar": "روصو"}
 
 
 def test_bad_seed_file_is_explained(tmp_path: Path) -> None:
@@ -135,6 +141,12 @@ def test_bad_seed_file_is_explained(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         read_seed_file(bad)
     assert "timezone" in str(err.value.details["reason"])
+    bad.write_text(
+        '[[city]]\nname = "X"\ncountry = "TN"\ntimezone = "Africa/Tunis"\nnames = { de = "Y" }\n'
+    )
+    with pytest.raises(InvalidInput) as err:
+        read_seed_file(bad)
+    assert "names must map languages" in str(err.value.details["reason"])
 
 
 @pytest.mark.sqlite_only

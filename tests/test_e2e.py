@@ -70,7 +70,7 @@ async def test_registration_survives_kill_and_restart(
     mark = await fake.command(USER, f"/start {invite}")
     await fake.wait_for(USER, contains="Hello! I am the City Exchange bot", since=mark, within=WAIT)
     city = await fake.wait_for(USER, contains="Is that your city?", since=mark, within=WAIT)
-    assert "Gabès (TN)" in city.body and has_button("Yes, that's my city")(city)
+    assert "Gabès (Tunisia)" in city.body and has_button("Yes, that's my city")(city)
     mark = await fake.press(USER, "Yes, that's my city")
     await fake.wait_for(USER, contains="What is your full name?", since=mark, within=WAIT)
     mark = await fake.send(USER, "Amina Ben Salah")
@@ -104,7 +104,7 @@ async def test_registration_survives_kill_and_restart(
     mark = await fake.press(USER, "I accept")
     await fake.wait_for(
         USER,
-        contains="Welcome, Amina Ben Salah! You are registered for Gabès (TN).",
+        contains="Welcome, Amina Ben Salah! You are registered for Gabès (Tunisia).",
         since=mark,
         within=WAIT,
     )

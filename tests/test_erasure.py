@@ -35,6 +35,7 @@ from tests.harness.updates import Harness, TgUser, tr
 
 PERSON_TG = 987650001
 NAME = "Zyxwq Erasable"
+NAME_AR = "زيكسوك إيرازابل"  # the same person's name as written in Arabic
 POSITION = "Qwzxv coordinator"
 QUESTION = "QQXJZ-question: how do you keep river gauges safe from debris in a flood?"
 QUESTION_2 = "QQXJZ-second: which early-warning app do you use for floods?"
@@ -49,7 +50,7 @@ WITHDRAWN = (
     "who asked it has left City Exchange. No answer is needed any more."
 )
 # Every id, name and text of theirs holds one of these (compared without case).
-NEEDLES = (str(PERSON_TG), "zyxwq", "erasable", "qwzxv", "qqxjz")
+NEEDLES = (str(PERSON_TG), "zyxwq", "erasable", "qwzxv", "qqxjz", "زيكسوك")
 
 
 def holds_the_person(value: Any) -> bool:
@@ -136,6 +137,12 @@ async def test_deleteme_leaves_no_trace_withdraws_open_questions_and_keeps_the_c
     await h.command(person, "/broadcast")
     assert h.last_text(person) == "You are not allowed to do that."
     await register(h, person, NAME, POSITION)
+    # Their name in Arabic letters, and how colleagues abroad write it.
+    await h.command(person, "/profile")
+    await h.press(person, "Edit name")
+    await h.send(person, NAME_AR)
+    await h.send(person, NAME)
+    assert f"Name: {NAME_AR} ({NAME})" in h.texts(person)[-1]
     await h.command(admin, f"/promote {PERSON_TG}")
 
     # They answer Claire's question, and reply to her follow-up.

@@ -192,7 +192,8 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     # /questions and /inbox.
     await h.command(w.asker, "/questions")
     listing = h.last_text(w.asker)
-    assert "answered" in listing and "2 answers" in listing and "Madrid, Nice, Potenza" in listing
+    assert "answered" in listing and "2 answers" in listing
+    assert "Madrid, Nice, and Potenza" in listing
     await h.command(w.madrid, "/inbox")
     assert "Flood risk" in h.last_text(w.madrid) and "Amina &lt;Ben&gt;" in h.last_text(w.madrid)
     await h.command(w.nice1, "/inbox")
@@ -208,7 +209,7 @@ async def test_ask_route_answer_follow_up_resolve(harness: Harness) -> None:
     for helper in (w.nice1, w.potenza):
         assert h.last_text(helper) == (
             "🙏 Amina &lt;Ben&gt; &amp; Salah, Gabès marked their question on Flood risk "
-            f"(“\u2068{QUESTION}\u2069”) resolved and thanks you for your help."
+            f"(“{QUESTION}”) resolved and thanks you for your help."
         )
     assert "thanks you" not in h.last_text(w.nice2)
 
@@ -270,12 +271,14 @@ async def test_a_question_resolved_while_it_was_being_sent_waits_for_nobody(
     recorded = await delivery_records.record_deliveries(
         h.deps, [types.Sent(o, 7000 + i) for i, o in enumerate(asked.deliveries)]
     )
-    assert sorted(recorded.cities) == ["Madrid", "Nice", "Potenza"] and recorded.more == []
+    assert sorted(c.name for c in recorded.cities) == ["Madrid", "Nice", "Potenza"]
+    assert recorded.more == []
     routings = await rows(h, Routing)
     assert [r.status for r in routings] == [RoutingStatus.CLOSED] * 4
     assert sorted(r.delivered_message_id for r in routings) == [7000, 7001, 7002, 7003]
     (brief,) = await lists.my_questions(h.deps, w.asker.id)
-    assert brief.status == QuestionStatus.RESOLVED and brief.cities == ["Madrid", "Nice", "Potenza"]
+    assert brief.status == QuestionStatus.RESOLVED
+    assert [c.name for c in brief.cities] == ["Madrid", "Nice", "Potenza"]
 
 
 async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
@@ -303,10 +306,7 @@ async def test_media_questions_and_answers_are_copied(harness: Harness) -> None:
     (to_asker,) = h.tg.of("copyMessage", w.asker.id)[-1:]
     assert int(to_asker.params["from_chat_id"]) == w.potenza.id
     assert int(to_asker.params["message_id"]) == doc_msg["message_id"]
-    assert (
-        "Marco Rossi, Potenza" in to_asker.params["caption"]
-        and "Our plan" in to_asker.params["caption"]
-    )
+    assert "Marco Rossi, Potenza" in str(to_asker.text) and "Our plan" in str(to_asker.text)
 
     # A voice note answering the answer goes back as a copy too.
     voice = await h.send(
@@ -471,8 +471,8 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     assert "Nobody in other cities covers Landslides yet" in h.last_text(w.asker)
     (q,) = await rows(h, Question)
     assert h.last_text(w.organiser) == (
-        f"<b>Nobody covers Landslides</b>\nQuestion #{q.id} (“\u2068Who has mapped landslide "
-        "risk on coastal cliffs?\u2069”) from Amina &lt;Ben&gt; &amp; Salah, Head of civil "
+        f"<b>Nobody covers Landslides</b>\nQuestion #{q.id} (“Who has mapped landslide "
+        "risk on coastal cliffs?”) from Amina &lt;Ben&gt; &amp; Salah, Head of civil "
         "protection, Gabès could not be routed to any peer city."
     )
     assert question_calls(h, w.colleague) == []
@@ -488,8 +488,8 @@ async def test_nobody_covers_then_organiser_routes_by_hand(harness: Harness) -> 
     (got,) = question_calls(h, w.potenza)
     assert "Landslides" in got.text
     assert h.last_text(w.asker) == (
-        "An organiser sent your question on Landslides (“\u2068Who has mapped landslide risk on "
-        "coastal cliffs?\u2069”) to officials in Potenza."
+        "An organiser sent your question on Landslides (“Who has mapped landslide risk on "
+        "coastal cliffs?”) to officials in Potenza."
     )
     (routing,) = await rows(h, Routing)
     assert routing.reason.startswith("routed by hand by official #")
@@ -760,8 +760,8 @@ async def test_an_album_sent_after_answer_reaches_the_asker_whole(harness: Harne
     ]
     copies = h.tg.of("copyMessage", w.asker.id)
     assert [c.params["message_id"] for c in copies] == [m["message_id"] for m in items]
-    assert "<b>Claire Martin, Nice</b> answered your question" in copies[0].params["caption"]
-    assert "Our evacuation plan" in copies[0].params["caption"]
+    assert "<b>Claire Martin, Nice</b> answered your question" in str(copies[0].text)
+    assert "Our evacuation plan" in str(copies[0].text)
     assert copies[0].buttons and not any(c.params.get("caption") for c in copies[1:])
     assert not any(c.buttons for c in copies[1:])  # header and buttons once, on the first
     assert not any("did not understand" in t for t in h.texts(w.nice1))
@@ -797,8 +797,8 @@ async def test_an_album_sent_as_a_telegram_reply_goes_with_one_header(harness: H
     assert len(copies) == 6
     headed = [i for i, c in enumerate(copies) if c.params.get("caption")]
     assert headed == [0, 3]
-    assert "<b>Marco Rossi, Potenza</b> answered your question" in copies[0].params["caption"]
-    assert "<b>Marco Rossi, Potenza</b> wrote about Flood risk" in copies[3].params["caption"]
+    assert "<b>Marco Rossi, Potenza</b> answered your question" in str(copies[0].text)
+    assert "<b>Marco Rossi, Potenza</b> wrote about Flood risk" in str(copies[3].text)
     assert [i for i, c in enumerate(copies) if c.buttons] == [0, 3]
     assert sum(t.startswith("Sent to Amina") for t in h.texts(w.potenza)) == 2
     log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711

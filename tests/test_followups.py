@@ -28,11 +28,10 @@ from tests.harness.updates import Harness, TgUser
 from tests.test_exchange import QUESTION, ask, person, question_calls, rows, world
 
 LEVEES = "Which <b>levee</b> designs & pumps held during the 2023 storms in your coastal districts?"
-# The first words, cut on a word boundary under 60 characters, escaped after the cut, isolated.
-LEVEES_SHORT = (
-    "“\u2068Which &lt;b&gt;levee&lt;/b&gt; designs &amp; pumps held during the 2023…\u2069”"
-)
-SIRENS_SHORT = "“\u2068" + QUESTION + "\u2069”"
+# The first words, cut on a word boundary under 60 characters, escaped after the cut (as read:
+# the isolation marks around them are invisible, test_question_words checks them).
+LEVEES_SHORT = "“Which &lt;b&gt;levee&lt;/b&gt; designs &amp; pumps held during the 2023…”"
+SIRENS_SHORT = "“" + QUESTION + "”"
 
 
 async def nudges(h: Harness) -> list[Delivery]:

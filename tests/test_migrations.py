@@ -6,13 +6,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, column, insert, select, table
 from sqlalchemy.engine import Connection
 
+from bot.db.base import UTCDateTime
 from bot.db.engine import Database
 from bot.db.migrate import alembic_config
-from bot.db.models import Base, City, Question, QuestionStatus, Routing, RoutingStatus
-from tests.factories import CREATED, make_official, make_topic
+from bot.db.models import Base, Question, QuestionStatus, Routing, RoutingStatus
+from tests.factories import CREATED, make_topic
 
 
 async def test_models_match_migrations(db: Database) -> None:
@@ -44,28 +45,67 @@ async def _migrate_to(db: Database, revision: str, *, down: bool = False) -> Non
         await conn.run_sync(run)
 
 
+async def _city_before_0113(db: Database, name: str) -> int:
+    """A city row as the schema before 0113 holds it (the models have columns it lacks)."""
+    city = table("city", column("id"), column("name"), column("country"), column("timezone"))
+    city.append_column(column("languages", JSON()))
+    city.append_column(column("created_at", UTCDateTime()))
+    async with db.transaction() as s:
+        values = {"name": name, "country": "FR", "timezone": "Europe/Paris"}
+        return int(
+            (
+                await s.execute(
+                    insert(city)
+                    .values(**values, languages=["fr"], created_at=CREATED)
+                    .returning(city.c.id)
+                )
+            ).scalar_one()
+        )
+
+
+async def _official_before_0113(db: Database, city_id: int, n: int) -> int:
+    names = ("tg_user_id", "chat_id", "name", "city_id", "locale", "locale_chosen", "role")
+    official = table("official", *(column(c) for c in (*names, "status", "digest_opt_in")))
+    official.append_column(column("languages", JSON()))
+    for c in ("created_at", "updated_at"):
+        official.append_column(column(c, UTCDateTime()))
+    async with db.transaction() as s:
+        row = await s.execute(
+            insert(official)
+            .values(
+                tg_user_id=9000 + n,
+                chat_id=9000 + n,
+                name=f"Official {n}",
+                city_id=city_id,
+                locale="en",
+                locale_chosen=False,
+                role="official",
+                status="active",
+                digest_opt_in=False,
+                languages=["en"],
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+            .returning(column("id"))
+        )
+        return int(row.scalar_one())
+
+
 async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database) -> None:
     """Rows written before 0110: the waiting routings of resolved questions become closed; an
     open question's, and answered or declined rows, stay as they were; and back again."""
     await _migrate_to(db, "0109", down=True)
     # Rows as 0109 knew them: Core inserts name only the columns that existed then.
     topic = await make_topic(db, "flood-risk")
-    async with db.transaction() as s:
-        city_id = await s.scalar(
-            insert(City.__table__)
-            .values(name="Nice", country="FR", timezone="Europe/Paris", languages=["fr"])
-            .returning(City.__table__.c.id)
-        )
-    city = City(id=city_id)
-    asker = await make_official(db, city, topics=[topic])
-    others = [await make_official(db, city, topics=[topic]) for _ in range(3)]
+    city_id = await _city_before_0113(db, "Nice")
+    asker_id, *other_ids = [await _official_before_0113(db, city_id, n) for n in range(4)]
     statuses = {}
     async with db.transaction() as s:
         for question_status in (QuestionStatus.RESOLVED, QuestionStatus.OPEN):
             question_id = await s.scalar(
                 insert(Question.__table__)
                 .values(
-                    asker_id=asker.id,
+                    asker_id=asker_id,
                     topic_id=topic.id,
                     city_id=city_id,
                     text="q",
@@ -75,7 +115,7 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
                 .returning(Question.__table__.c.id)
             )
             for o, status in zip(
-                others,
+                other_ids,
                 (RoutingStatus.PENDING, RoutingStatus.DELIVERED, RoutingStatus.ANSWERED),
                 strict=True,
             ):
@@ -83,7 +123,7 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
                     insert(Routing.__table__)
                     .values(
                         question_id=question_id,
-                        recipient_id=o.id,
+                        recipient_id=o,
                         city_id=city_id,
                         status=status,
                         created_at=CREATED,

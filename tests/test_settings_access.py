@@ -175,12 +175,12 @@ async def test_people_registering_may_still_choose_their_language(harness: Harne
     await h.command(user, f"/start {invite.code}")
     await h.command(user, "/language")
     await h.press(user, "Français")
-    assert h.last_text(user) == tr("fr", "Language set to {language}.").format(language="Français")
+    assert h.last_text(user) == tr("fr", "Language set to {language}.").format(language="français")
     newcomer = TgUser(next_tg_id(), "Sami", "en")  # no row yet: /language works before /start
     await h.command(newcomer, "/language")
     await h.press(newcomer, "Español")
     assert h.last_text(newcomer) == tr("es", "Language set to {language}.").format(
-        language="Español"
+        language="español"
     )
     assert (await settings_of(h, user.id))[0] == "fr"
     assert await refusal_rows(h, user.id) == {}

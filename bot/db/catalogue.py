@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Topic
+
+
+class CityName(NamedTuple):
+    """A city as a sentence names it: its name, and its name per language where it differs."""
+
+    name: str
+    names: dict[str, str]
 
 
 async def city_by_id(session: AsyncSession, city_id: int | None) -> City | None:
@@ -55,6 +62,7 @@ def add_city(
     country: str,
     timezone: str,
     languages: list[str],
+    names: dict[str, str],
     now: datetime,
     calendar: dict[str, Any] | None = None,
 ) -> City:
@@ -64,6 +72,7 @@ def add_city(
         timezone=timezone,
         languages=languages,
         calendar=calendar,
+        names=names,
         created_at=now,
     )
     session.add(city)

@@ -87,6 +87,8 @@ class City(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The seed file's overrides of the country's working calendar (bot.city_calendar).
     calendar: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # locale -> the city's name where that language writes it otherwise (seed file)
+    names: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -127,6 +129,8 @@ class Official(Base):
     tg_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str | None] = mapped_column(String(128))
+    # How colleagues abroad write a name that is not in Latin letters (the person's choice).
+    name_latin: Mapped[str | None] = mapped_column(String(128))
     position: Mapped[str | None] = mapped_column(String(128))
     city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"), index=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")

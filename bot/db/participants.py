@@ -83,6 +83,8 @@ class PersonRow(NamedTuple):
     city_name: str | None
     timezone: str | None
     status: str
+    name_latin: str | None
+    city_names: dict[str, str] | None
 
 
 class TopicRow(NamedTuple):
@@ -125,6 +127,8 @@ def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
         city.name.label(f"{prefix}_city_name"),
         city.timezone.label(f"{prefix}_timezone"),
         official.status.label(f"{prefix}_status"),
+        official.name_latin.label(f"{prefix}_name_latin"),
+        city.names.label(f"{prefix}_city_names"),
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.catalogue import CityName
 from bot.db.models import City, Official, OfficialStatus, Question, Routing
 
 
@@ -54,22 +55,22 @@ async def of_asker(
 
 async def reached_cities(
     session: AsyncSession, question_ids: Collection[int], statuses: Collection[str]
-) -> dict[int, list[str]]:
+) -> dict[int, list[CityName]]:
     """Per question, the names of the cities it was delivered to (routing in `statuses`)."""
-    cities: dict[int, list[str]] = {}
+    cities: dict[int, list[CityName]] = {}
     rows = await session.execute(
-        select(Routing.question_id, City.name)
+        select(Routing.question_id, City.name, City.names)
         .join(City, City.id == Routing.city_id)
         .where(
             Routing.question_id.in_(sorted(question_ids)),
             Routing.delivered_at.is_not(None),
             Routing.status.in_(list(statuses)),
         )
-        .group_by(Routing.question_id, City.name)
+        .group_by(Routing.question_id, City.id)
         .order_by(Routing.question_id, City.name)
     )
     for row in rows:
-        cities.setdefault(row.question_id, []).append(row.name)
+        cities.setdefault(row.question_id, []).append(CityName(row.name, row.names or {}))
     return cities
 
 

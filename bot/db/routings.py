@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.absences import is_away
 from bot.db.base import UTCDateTime
+from bot.db.catalogue import CityName
 from bot.db.models import (
     City,
     CityTopicStats,
@@ -285,12 +286,12 @@ async def reached_city_names(
     question_id: int,
     statuses: Collection[str],
     routing_ids: Collection[int] | None = None,
-) -> list[str]:
+) -> list[CityName]:
     """The cities where the question was delivered (routing in `statuses`; only these routing
     rows when given), best score first."""
     best = func.max(Routing.score)
     query = (
-        select(City.name)
+        select(City.name, City.names)
         .select_from(Routing)
         .join(City, City.id == Routing.city_id)
         .where(
@@ -298,9 +299,9 @@ async def reached_city_names(
             Routing.delivered_at.is_not(None),
             Routing.status.in_(list(statuses)),
         )
-        .group_by(City.name)
+        .group_by(City.id)
         .order_by(best.desc(), City.name)
     )
     if routing_ids is not None:
         query = query.where(Routing.id.in_(list(routing_ids)))
-    return [row.name for row in await session.execute(query)]
+    return [CityName(row.name, row.names or {}) for row in await session.execute(query)]

@@ -48,7 +48,8 @@ class Draft:
 
 @dataclass(frozen=True)
 class Option:
-    """One value the audience can be narrowed to; `names` are per-locale labels (topics)."""
+    """One value the audience can be narrowed to; `names` are per-locale labels (topics,
+    cities)."""
 
     value: str | int
     name: str
@@ -156,7 +157,8 @@ async def options(deps: Deps, dimension: str) -> list[Option]:
             return [Option(c, c) for c in await audience.countries(session)]
         if dimension == "cities":
             return [
-                Option(c.id, c.name, detail=c.country) for c in await catalogue.all_cities(session)
+                Option(c.id, c.name, dict(c.names or {}), detail=c.country)
+                for c in await catalogue.all_cities(session)
             ]
         if dimension == "topics":
             return [

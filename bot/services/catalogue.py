@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.db import catalogue
+from bot.db.catalogue import CityName as CityName  # what handlers name cities by
 from bot.db.models import City, Topic
 from bot.runtime import Deps
 
@@ -16,6 +17,7 @@ class CityInfo:
     country: str
     timezone: str
     languages: list[str]
+    names: dict[str, str] = field(default_factory=dict)  # locale -> name, where it differs
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,14 @@ class TopicInfo:
 
 
 def city_info(city: City) -> CityInfo:
-    return CityInfo(city.id, city.name, city.country, city.timezone, list(city.languages or []))
+    return CityInfo(
+        city.id,
+        city.name,
+        city.country,
+        city.timezone,
+        list(city.languages or []),
+        dict(city.names or {}),
+    )
 
 
 def topic_info(topic: Topic) -> TopicInfo:

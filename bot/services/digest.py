@@ -40,6 +40,7 @@ class DigestQuestion:
     asked_at: datetime
     excerpt: str | None  # None: the question is a photo, document or other media
     content_type: str
+    city_names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ async def _open_questions(
             asked_at=q.created_at,
             excerpt=(q.text[:EXCERPT] + ("…" if len(q.text) > EXCERPT else "")) if q.text else None,
             content_type=q.content_type,
+            city_names=dict(c.names or {}) if c else {},
         )
         for q, t, c in rows
     ]

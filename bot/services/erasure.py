@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import audit_log, catalogue, dialogs, erasure, officials, outbox
-from bot.db.models import Official, OfficialStatus, Role
+from bot.db.models import City, Official, OfficialStatus, Role
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.profile import require_official
@@ -41,6 +41,7 @@ class WithdrawnNotice:
     topic: TopicInfo
     city_name: str | None
     asked_at: datetime
+    city_names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 RenderWithdrawn = Callable[[WithdrawnNotice], str]
@@ -49,6 +50,7 @@ RenderWithdrawn = Callable[[WithdrawnNotice], str]
 async def strip_personal_data(session: AsyncSession, official: Official) -> None:
     """Within a service's transaction: drop what the profile says about the person."""
     official.name = None
+    official.name_latin = None
     official.position = None
     official.languages = []
     official.quiet_start = official.quiet_end = None
@@ -97,14 +99,14 @@ async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
         official.role = Role.OFFICIAL
         official.erased_at = now
         city = await catalogue.city_by_id(session, official.city_id)
-        await _tell_recipients(session, now, told, city.name if city else None, render)
+        await _tell_recipients(session, now, told, city, render)
 
 
 async def _tell_recipients(
     session: AsyncSession,
     now: datetime,
     told: list[erasure.Received],
-    city_name: str | None,
+    city: City | None,
     render: RenderWithdrawn,
 ) -> None:
     """One notice through the outbox to each official who received a withdrawn question
@@ -120,7 +122,12 @@ async def _tell_recipients(
             topics[q.topic_id] = topic_info(found)
         timezone = r.timezone or "UTC"
         notice = WithdrawnNotice(
-            r.recipient.locale, timezone, topics[q.topic_id], city_name, q.created_at
+            r.recipient.locale,
+            timezone,
+            topics[q.topic_id],
+            city.name if city else None,
+            q.created_at,
+            dict(city.names or {}) if city else {},
         )
         rows.append(
             outbox.delivery_row(

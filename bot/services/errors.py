@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     INVITE_USED_UP = "invite_used_up"
     CITY = "city"
     NAME_LENGTH = "name_length"
+    NAME_NOT_LATIN = "name_not_latin"
     POSITION_LENGTH = "position_length"
     FIELD = "field"
     NO_TOPICS = "no_topics"

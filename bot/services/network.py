@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ class CityRow:
     country: str
     timezone: str
     officials: int
+    names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class OfficialRow:
     role: Role
     status: str
     city_id: int | None = None
+    name_latin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ async def cities(deps: Deps, actor_tg_id: int) -> list[CityRow]:
         await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
         counts = await officials.count_by_city(session, REGISTERED)
         return [
-            CityRow(c.id, c.name, c.country, c.timezone, counts.get(c.id, 0))
+            CityRow(c.id, c.name, c.country, c.timezone, counts.get(c.id, 0), dict(c.names))
             for c in await catalogue.all_cities(session)
         ]
 
@@ -96,6 +98,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
                 effective_role(deps.settings, o, o.tg_user_id),
                 o.status,
                 o.city_id,
+                o.name_latin,
             )
             for o in await officials.in_city(session, city_id, LISTED)
         ]
@@ -106,6 +109,7 @@ async def city_officials(deps: Deps, actor_tg_id: int, city_id: int) -> CityOffi
                 city.country,
                 city.timezone,
                 sum(1 for o in listed if o.status in REGISTERED),
+                dict(city.names),
             ),
             listed,
         )
@@ -124,6 +128,7 @@ async def official(deps: Deps, actor_tg_id: int, official_id: int) -> OfficialRo
             effective_role(deps.settings, found, found.tg_user_id),
             found.status,
             found.city_id,
+            found.name_latin,
         )
 
 
@@ -133,7 +138,7 @@ async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
         found = await catalogue.city_by_id(session, city_id)
         if found is None:
             raise NotFound(ErrorCode.CITY)
-        return CityRow(found.id, found.name, found.country, found.timezone, 0)
+        return CityRow(found.id, found.name, found.country, found.timezone, 0, dict(found.names))
 
 
 async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Removed:

@@ -22,6 +22,7 @@ from bot.services.profile import Profile, get_or_create_official, load_profile, 
 STEP_CITY = "reg.city"
 STEP_PICK_CITY = "reg.pick_city"
 STEP_NAME = "reg.name"
+STEP_NAME_LATIN = "reg.name_latin"
 STEP_POSITION = "reg.position"
 STEP_TOPICS = "reg.topics"
 STEP_LANGUAGES = "reg.languages"

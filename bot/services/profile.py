@@ -30,6 +30,7 @@ class Profile:
     role: Role
     status: str
     digest_opt_in: bool
+    name_latin: str | None = None  # how colleagues abroad write a name not in Latin letters
 
 
 async def load_profile(session: AsyncSession, deps: Deps, official: Official) -> Profile:
@@ -50,6 +51,7 @@ async def load_profile(session: AsyncSession, deps: Deps, official: Official) ->
         role=effective_role(deps.settings, official, official.tg_user_id),
         status=official.status,
         digest_opt_in=official.digest_opt_in,
+        name_latin=official.name_latin,
     )
 
 

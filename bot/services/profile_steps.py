@@ -1,4 +1,5 @@
-"""Filling in the profile, one step each: name, position, topics, working languages.
+"""Filling in the profile, one step each: name (and, for a name not in Latin letters, how
+colleagues abroad should write it), position, topics, working languages.
 
 The same steps serve registration (each leads to the next) and later edits from /profile
 (each ends the edit).
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import catalogue, dialogs, officials
 from bot.db.models import DialogState, Official
-from bot.i18n import SUPPORTED_LOCALES
+from bot.i18n import SUPPORTED_LOCALES, written_in_latin
 from bot.runtime import Deps
 from bot.services import settings_access
 from bot.services.dialog import expect_step
@@ -20,6 +21,7 @@ from bot.services.errors import ErrorCode, InvalidInput, NotFound
 from bot.services.onboarding import (
     STEP_LANGUAGES,
     STEP_NAME,
+    STEP_NAME_LATIN,
     STEP_POSITION,
     STEP_PRIVACY,
     STEP_TOPICS,
@@ -31,6 +33,7 @@ POSITION_MIN, POSITION_MAX = 2, 120
 
 # Profile edits reuse the registration inputs outside registration.
 STEP_EDIT_NAME = "profile.name"
+STEP_EDIT_NAME_LATIN = "profile.name_latin"
 STEP_EDIT_POSITION = "profile.position"
 STEP_EDIT_TOPICS = "profile.topics"
 STEP_EDIT_LANGUAGES = "profile.languages"
@@ -60,6 +63,7 @@ async def open_step(
 async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
     steps = {
         "name": STEP_EDIT_NAME,
+        "latin": STEP_EDIT_NAME_LATIN,
         "position": STEP_EDIT_POSITION,
         "topics": STEP_EDIT_TOPICS,
         "languages": STEP_EDIT_LANGUAGES,
@@ -67,19 +71,49 @@ async def begin_edit(deps: Deps, tg_user_id: int, field_name: str) -> str:
     if field_name not in steps:
         raise InvalidInput(ErrorCode.FIELD)
     async with deps.db.transaction() as session:
-        settings_access.ensure(await require_official(session, tg_user_id), field_name)
+        setting = "name" if field_name == "latin" else field_name
+        settings_access.ensure(await require_official(session, tg_user_id), setting)
         await dialogs.put_dialog(session, tg_user_id, steps[field_name], {}, deps.clock.now())
         return steps[field_name]
 
 
 @settings_access.audited
 async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
-    """Save the name; returns the next step (None when it was a profile edit)."""
+    """Save the name; returns the next step (None when it was a profile edit). A name not in
+    Latin letters leads to the question of how colleagues abroad should write it."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         state, official = await open_step(session, tg_user_id, "name", STEP_NAME, STEP_EDIT_NAME)
         official.name = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
-        if state.step == STEP_EDIT_NAME:
+        editing = state.step == STEP_EDIT_NAME
+        if written_in_latin(official.name):
+            official.name_latin = None
+            nxt = None if editing else STEP_POSITION
+        else:
+            nxt = STEP_EDIT_NAME_LATIN if editing else STEP_NAME_LATIN
+        if nxt is None:
+            await dialogs.clear_dialog(session, tg_user_id)
+        else:
+            await dialogs.put_dialog(session, tg_user_id, nxt, state.data, now)
+        return nxt
+
+
+@settings_access.audited
+async def set_name_latin(deps: Deps, tg_user_id: int, text: str | None) -> str | None:
+    """Save how colleagues abroad should write the name (None: no such form); returns the next
+    step (None when it was a profile edit)."""
+    now = deps.clock.now()
+    async with deps.db.transaction() as session:
+        state, official = await open_step(
+            session, tg_user_id, "name", STEP_NAME_LATIN, STEP_EDIT_NAME_LATIN
+        )
+        latin = None
+        if text is not None:
+            latin = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
+            if not written_in_latin(latin):
+                raise InvalidInput(ErrorCode.NAME_NOT_LATIN)
+        official.name_latin = latin
+        if state.step == STEP_EDIT_NAME_LATIN:
             await dialogs.clear_dialog(session, tg_user_id)
             return None
         await dialogs.put_dialog(session, tg_user_id, STEP_POSITION, state.data, now)

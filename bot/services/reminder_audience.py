@@ -30,7 +30,7 @@ async def options(session: AsyncSession, kind: str, selected: list[Any]) -> list
         return [Option(c, c, selected=c in chosen) for c in await audience.countries(session)]
     if kind == "cities":
         return [
-            Option(str(c.id), c.name, selected=str(c.id) in chosen)
+            Option(str(c.id), c.name, dict(c.names or {}), selected=str(c.id) in chosen)
             for c in await catalogue.all_cities(session)
         ]
     return [

@@ -84,6 +84,7 @@ class CityCount:
     city: str
     country: str
     count: int
+    names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,10 @@ async def filter_choices(deps: Deps, actor_tg_id: int, locale: str) -> FilterCho
         topics = await catalogue.all_topics(session)
         countries = sorted({c.country for c in cities})
         return FilterChoices(
-            cities=[Choice(str(c.id), f"{c.name} ({c.country})") for c in cities],
+            cities=[
+                Choice(str(c.id), f"{(c.names or {}).get(locale) or c.name} ({c.country})")
+                for c in cities
+            ],
             countries=[Choice(c, c) for c in countries],
             topics=[Choice(str(t.id), t.name(locale)) for t in topics],
         )
@@ -267,7 +271,7 @@ async def stats(
 
         active = await exchange_stats.active_per_city(session)
         active_rows = [
-            CityCount(cities[cid].name, cities[cid].country, n)
+            CityCount(cities[cid].name, cities[cid].country, n, dict(cities[cid].names))
             for cid, n in active
             if cid in cities
         ]
@@ -292,7 +296,7 @@ async def stats(
 
         helpful = await exchange_stats.answers_per_city(session, since, until)
         helpful_rows = [
-            CityCount(cities[cid].name, cities[cid].country, n)
+            CityCount(cities[cid].name, cities[cid].country, n, dict(cities[cid].names))
             for cid, n in helpful
             if cid in cities
         ]

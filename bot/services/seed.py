@@ -65,6 +65,15 @@ def validate_seed(data: dict[str, Any]) -> None:
             city_calendar.normalise_overrides(city["country"], city.get("calendar"))
         except CalendarError as exc:
             fail(f"city {city['name']}: calendar: {exc}")
+        names = city.get("names", {})
+        if not isinstance(names, dict) or not all(
+            loc in SUPPORTED_LOCALES and isinstance(n, str) and 0 < len(n.strip()) <= 40
+            for loc, n in names.items()
+        ):
+            fail(
+                f"city {city['name']}: names must map languages "
+                f"({', '.join(SUPPORTED_LOCALES)}) to names of at most 40 characters"
+            )
     for topic in data.get("topic", []):
         slug = topic.get("slug")
         if not isinstance(slug, str) or not SLUG_RE.match(slug):
@@ -88,6 +97,7 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
             overrides = (
                 city_calendar.normalise_overrides(entry["country"], entry.get("calendar")) or None
             )
+            names = {loc: n.strip() for loc, n in entry.get("names", {}).items()}
             if city is None:
                 catalogue.add_city(
                     session,
@@ -95,15 +105,17 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
                     country=entry["country"],
                     timezone=entry["timezone"],
                     languages=langs,
+                    names=names,
                     now=now,
                     calendar=overrides,
                 )
                 ca += 1
             else:
-                city.country, city.timezone, city.languages = (
+                city.country, city.timezone, city.languages, city.names = (
                     entry["country"],
                     entry["timezone"],
                     langs,
+                    names,
                 )
                 city.calendar = overrides
                 cu += 1

@@ -124,6 +124,16 @@ NOT_MODIFIED = (
 )
 
 
+# Invisible marks that only steer the direction of a line: FSI, PDI (isolates around user text)
+# and RLM (keeps an Arabic line that starts with a command right-to-left).
+BIDI_MARKS = dict.fromkeys(map(ord, "\u2068\u2069\u200f"))
+
+
+def visible(text: str) -> str:
+    """A text as the person reads it: without the bidi marks, which show nothing."""
+    return text.translate(BIDI_MARKS)
+
+
 class _TagChecker(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
@@ -227,6 +237,12 @@ class Call:
 
     @property
     def text(self) -> str | None:
+        """What the person reads (the bidi marks, invisible, taken out: see raw_text)."""
+        raw = self.raw_text
+        return None if raw is None else visible(raw)
+
+    @property
+    def raw_text(self) -> str | None:
         if self.method == "copyMessage":
             caption = self.params.get("caption")
             if caption is not None:
@@ -267,6 +283,11 @@ class Msg:
 
     @property
     def body(self) -> str:
+        """What the person reads (the invisible bidi marks taken out: raw_body has them)."""
+        return visible(self.raw_body)
+
+    @property
+    def raw_body(self) -> str:
         return self.text if self.text is not None else (self.caption or "")
 
     @property

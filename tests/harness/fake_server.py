@@ -47,6 +47,7 @@ from tests.harness.bot_api_core import (
     Event,
     Msg,
     Rule,
+    visible,
 )
 from tests.harness.updates import TgUser
 
@@ -275,7 +276,7 @@ class FakeTelegram(CoreAdapter):
         """The user taps the newest button whose label contains `label`; returns a mark."""
         for msg in reversed(self.sent(user.id)):
             for text, data in msg.buttons:
-                if label in text and data is not None:
+                if label in visible(text) and data is not None:
                     return await self.callback(user, data, msg.message_id)
         raise AssertionError(f"no button {label!r} in chat {user.id}\n{self.transcript(user.id)}")
 
@@ -334,7 +335,7 @@ class FakeTelegram(CoreAdapter):
             for ev in self.events:
                 if ev.seq <= since or ev.msg.chat_id != chat:
                     continue
-                if contains is not None and contains not in ev.text:
+                if contains is not None and contains not in visible(ev.text):
                     continue
                 if predicate is not None and not predicate(ev.msg):
                     continue
@@ -387,6 +388,7 @@ class FakeTelegram(CoreAdapter):
         return self.core.last_sent(_id(chat_id))
 
     def texts(self, chat_id: int | TgUser) -> list[str]:
+        """What the person reads (without the invisible bidi marks)."""
         return [m.body for m in self.sent(chat_id)]
 
     def count(self, chat_id: int | TgUser, text: str | None = None) -> int:

@@ -25,6 +25,7 @@ from tests.harness.bot_api_core import (
     CoreAdapter,
     Rule,
     html_error,
+    visible,
 )
 
 __all__ = ["BOT_USER", "Call", "RecordingRequest", "html_error"]
@@ -136,7 +137,12 @@ class RecordingRequest(CoreAdapter, BaseRequest):
         ]
 
     def texts(self, chat_id: int, *, include_edits: bool = True) -> list[str]:
+        """What the person reads: the texts without the invisible bidi marks (raw_texts has
+        them, for the tests of direction)."""
         return [c.text or "" for c in self.sent(chat_id, include_edits=include_edits)]
+
+    def raw_texts(self, chat_id: int, *, include_edits: bool = True) -> list[str]:
+        return [c.raw_text or "" for c in self.sent(chat_id, include_edits=include_edits)]
 
     def last(self, chat_id: int) -> Call:
         sent = self.sent(chat_id)
@@ -164,7 +170,7 @@ class RecordingRequest(CoreAdapter, BaseRequest):
         for call in reversed(self.sent(chat_id)):
             for row in call.buttons:
                 for text, data in row:
-                    if label in (text or "") and data is not None:
+                    if label in visible(text or "") and data is not None:
                         mid = call.message_id
                         assert mid is not None
                         return mid, data

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import city_calendar
 from bot.db import audit_log, exchange_log, officials, questions, routings
+from bot.db.catalogue import CityName
 from bot.db.models import OfficialStatus, Question, RoutingStatus
 from bot.runtime import Deps
 from bot.services import calendars
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def _reached_cities(
     session: AsyncSession, question_id: int, routing_ids: list[int]
-) -> list[str]:
+) -> list[CityName]:
     return await routings.reached_city_names(
         session,
         question_id,

@@ -44,6 +44,8 @@ def person(o: Official, c: City | None) -> Person:
         c.name if c else "—",
         c.timezone if c else "UTC",
         o.status,
+        o.name_latin,
+        dict(c.names or {}) if c else {},
     )
 
 
@@ -58,6 +60,8 @@ def person_of_row(row: participants.PersonRow) -> Person:
         row.city_name if row.city_name is not None else "—",
         row.timezone if row.timezone is not None else "UTC",
         row.status,
+        row.name_latin,
+        dict(row.city_names or {}),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.db.catalogue import CityName
 from bot.db.models import OfficialStatus, QuestionStatus, RoutingStatus
 from bot.services.catalogue import TopicInfo
 
@@ -50,6 +51,9 @@ class Person:
     city_name: str
     timezone: str
     status: str = OfficialStatus.ACTIVE
+    # How readers abroad write the name, when it is not in Latin letters and the person said.
+    name_latin: str | None = None
+    city_names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class AskResult:
 class Recorded:
     # Cities where at least one official received the question from these sends, best first
     # (not those of earlier rounds: the person is told where it went this time).
-    cities: list[str]
+    cities: list[CityName]
     more: list[Outgoing]  # next-ranked cities tried because a whole city failed or declined
 
 
@@ -156,7 +160,7 @@ class Brief:
     status: str
     created_at: datetime
     routing_id: int | None = None
-    cities: list[str] = field(default_factory=list)
+    cities: list[CityName] = field(default_factory=list)
     answers: int = 0
 
 
