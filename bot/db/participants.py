@@ -83,6 +83,7 @@ class PersonRow(NamedTuple):
     city_name: str | None
     timezone: str | None
     status: str
+    machine_translation: bool
 
 
 class TopicRow(NamedTuple):
@@ -125,6 +126,7 @@ def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
         city.name.label(f"{prefix}_city_name"),
         city.timezone.label(f"{prefix}_timezone"),
         official.status.label(f"{prefix}_status"),
+        official.machine_translation.label(f"{prefix}_machine_translation"),
     ]
 
 

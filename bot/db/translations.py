@@ -73,9 +73,7 @@ async def add(
         for target, text in texts.items()
     ]
     stmt = insert(Translation).values(rows)
-    await session.execute(
-        stmt.on_conflict_do_nothing(index_elements=["text_hash", "target_lang"])
-    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["text_hash", "target_lang"]))
 
 
 async def erase_author(session: AsyncSession, official_id: int) -> None:

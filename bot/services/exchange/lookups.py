@@ -44,6 +44,7 @@ def person(o: Official, c: City | None) -> Person:
         c.name if c else "—",
         c.timezone if c else "UTC",
         o.status,
+        o.machine_translation,
     )
 
 
@@ -58,6 +59,7 @@ def person_of_row(row: participants.PersonRow) -> Person:
         row.city_name if row.city_name is not None else "—",
         row.timezone if row.timezone is not None else "UTC",
         row.status,
+        row.machine_translation,
     )
 
 

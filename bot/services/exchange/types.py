@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.db.models import OfficialStatus, QuestionStatus, RoutingStatus
 from bot.services.catalogue import TopicInfo
+from bot.services.translation import Rendition
 
 STEP_TOPIC = "ex.topic"
 
@@ -50,6 +51,7 @@ class Person:
     city_name: str
     timezone: str
     status: str = OfficialStatus.ACTIVE
+    machine_translation: bool = True  # others' words reach them translated
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class Outgoing:
     # Whether recording it ends the sender's answer step: False when a Telegram reply's lookup
     # found none open, so the relay's write skips the dialog row.
     ends_step: bool = True
+    # The words as this reader gets them when they are in another language (None: as written).
+    translation: Rendition | None = None
 
 
 @dataclass(frozen=True)
