@@ -5,14 +5,12 @@ was written; a slow, failing or down translator never holds a message back or lo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.db.models import ExchangeMessage, Translation
-from bot.translation.libretranslate import LibreTranslate
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.fake_translator import FakeTranslator
 from tests.harness.updates import PHOTO, VOICE, Harness, TgUser, tr
@@ -26,16 +24,6 @@ QUESTION_FR = "Comment gardez-vous les sirènes en marche pendant les coupures d
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"translation_backend": "libretranslate", "translation_timeout_seconds": 1.0}
-
-
-@pytest.fixture
-async def translator(harness: Harness) -> AsyncIterator[FakeTranslator]:
-    async with FakeTranslator() as fake:
-        harness.deps.translator = LibreTranslate(fake.url)
-        try:
-            yield fake
-        finally:
-            await harness.deps.translator.close()
 
 
 class People:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Text, cast, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import outbox
+from bot.db import outbox, translations
 from bot.db.models import (
     AuditLog,
     Broadcast,
@@ -136,7 +136,7 @@ async def remove_traces(session: AsyncSession, t: Traces) -> None:
     await session.execute(
         update(em)
         .where(or_(em.from_official_id == oid, em.original_chat_id.in_(ids)))
-        .values(text=None, original_chat_id=None, original_message_id=None)
+        .values(text=None, original_chat_id=None, original_message_id=None, translation=None)
         .execution_options(synchronize_session=False)
     )
     await session.execute(
@@ -158,6 +158,7 @@ async def remove_traces(session: AsyncSession, t: Traces) -> None:
             .values(reason=func.replace(Routing.reason, str(tg_id), ERASED))
             .execution_options(synchronize_session=False)
         )
+    await translations.erase_author(session, oid)
     await _broadcasts_and_reminders(session, oid)
     await _outbox(session, t)
     await _audit(session, t)
@@ -181,7 +182,7 @@ async def _broadcasts_and_reminders(session: AsyncSession, oid: int) -> None:
     await session.execute(
         update(Broadcast)
         .where(Broadcast.author_id == oid)
-        .values(source_chat_id=-oid, progress_chat_id=None, progress_message_id=None)
+        .values(source_chat_id=-oid, text=None, progress_chat_id=None, progress_message_id=None)
         .execution_options(synchronize_session=False)
     )
     await session.execute(
