@@ -5,14 +5,18 @@ was written; a slow, failing or down translator never holds a message back or lo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import ExchangeMessage, Translation
+from bot.db.models import Delivery, ExchangeMessage, Role, Translation
+from handlers.common import esc
+from handlers.reminders import reminders_job
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.fake_translator import FakeTranslator
+from tests.harness.outbox import drain
 from tests.harness.updates import PHOTO, VOICE, Harness, TgUser, tr
 
 QUESTION_AR = "كيف تحافظون على عمل صفارات الإنذار من الفيضانات أثناء انقطاع الكهرباء؟"
@@ -223,3 +227,108 @@ async def test_language_unsure_asks_the_backend_then_falls_back_to_the_writers_s
     assert [r["path"] for r in translator.requests][0] == "/detect"
     assert {r["source"] for r in translator.translations()} == {"fr"}
     assert relayed(h, p.potenza) and relayed(h, p.rosso)
+
+
+BROADCAST_FR = "Exercice régional d'évacuation vendredi à dix heures, rendez-vous à la mairie."
+REMINDER_FR = "Merci d'envoyer les chiffres des crues avant la réunion mensuelle."
+
+
+async def audience(h: Harness) -> dict[str, TgUser]:
+    """An organiser writing in French, and officials reading five languages (two Italian)."""
+    db = h.deps.db
+    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr"])
+    topic = await make_topic(db, "flood-risk", names={"en": "Flood risk"})
+    people = {}
+    for key, locale, role in [
+        ("org", "fr", Role.ORGANISER),
+        ("ar", "ar", Role.OFFICIAL),
+        ("it", "it", Role.OFFICIAL),
+        ("it2", "it", Role.OFFICIAL),
+        ("es", "es", Role.OFFICIAL),
+        ("en", "en", Role.OFFICIAL),
+        ("fr", "fr", Role.OFFICIAL),
+    ]:
+        tg_id = next_tg_id()
+        await make_official(db, nice, tg_id=tg_id, topics=[topic], locale=locale, role=role)
+        people[key] = TgUser(tg_id, key, language_code=locale)
+    return people
+
+
+async def broadcast(h: Harness, org: TgUser, text: str | None, **media: Any) -> None:
+    await h.command(org, "/broadcast")
+    await h.send(org, text, **media)
+    await h.press(org, tr("fr", "Preview ▸"))
+    await h.press(org, tr("fr", "Send now"))
+
+
+async def test_a_broadcast_is_translated_once_per_language_before_sending_starts(
+    harness: Harness, translator: FakeTranslator
+) -> None:
+    h = harness
+    p = await audience(h)
+    await h.command(p["it2"], "/language")
+    await h.press(p["it2"], "🌐")  # Giulia reads everything as written
+    await broadcast(h, p["org"], BROADCAST_FR)
+
+    # Before the sender's first pass: every language done, once each.
+    assert sorted(r["target"] for r in translator.translations()) == ["ar", "en", "es", "it"]
+    async with h.deps.db.read() as s:
+        pending = (await s.scalars(select(Delivery).where(Delivery.source == "broadcast"))).all()
+    assert {d.method for d in pending} == {"text", "copy"}
+    await drain(h)
+    for key in ("ar", "it", "es", "en"):
+        (got,) = [c for c in h.tg.sent(p[key].id) if c.method == "sendMessage"][-1:]
+        assert f"[{key}] {esc(BROADCAST_FR)}" in (got.text or "")
+        assert f"<blockquote expandable>{esc(BROADCAST_FR)}</blockquote>" in (got.text or "")
+    for key in ("fr", "it2"):  # the organiser's language; translation turned off
+        assert h.tg.last(p[key].id).method == "copyMessage"
+    assert len(translator.translations()) == 4
+
+
+async def test_a_broadcast_caption_is_translated_in_place_and_a_down_translator_adds_a_note(
+    harness: Harness, translator: FakeTranslator
+) -> None:
+    h = harness
+    p = await audience(h)
+    await broadcast(h, p["org"], None, photo=PHOTO, caption=BROADCAST_FR)
+    await drain(h)
+    copy = h.tg.last(p["ar"].id)
+    assert copy.method == "copyMessage"
+    assert f"[ar] {esc(BROADCAST_FR)}" in copy.params["caption"]
+    assert copy.params["parse_mode"] == "HTML"
+    assert "caption" not in h.tg.last(p["fr"].id).params
+
+    await translator.stop()
+    h.deps.clock.advance(minutes=5)
+    await broadcast(h, p["org"], "Deuxième exercice, samedi à la même heure, même lieu.")
+    await drain(h)
+    got = h.tg.last(p["it"].id)
+    assert got.method == "sendMessage" and "⚠️" in (got.text or "")
+    assert "Deuxième exercice" in (got.text or "")
+
+
+async def test_a_reminder_is_translated_for_each_reader_with_the_original_below(
+    harness: Harness, translator: FakeTranslator
+) -> None:
+    h = harness
+    p = await audience(h)
+    org = p["org"]
+    await h.command(org, "/remind")
+    await h.send(org, REMINDER_FR)
+    await h.press(org, tr("fr", "Everyone"))
+    await h.press(org, tr("fr", "Once"))
+    await h.send(org, "2026-03-05 10:00")
+    await h.press(org, tr("fr", "No event time"))
+    await h.press(org, tr("fr", "Schedule"))
+    assert translator.translations() == []
+
+    h.deps.clock.set(datetime(2026, 3, 5, 9, 0, 10, tzinfo=UTC))
+    await reminders_job(h.deps)
+    await drain(h)
+    for key in ("ar", "it", "it2", "es", "en"):
+        text = h.last_text(p[key])
+        assert f"[{key[:2]}] {esc(REMINDER_FR)}" in text
+        assert f"<blockquote expandable>{esc(REMINDER_FR)}</blockquote>" in text
+    assert esc(REMINDER_FR) in h.last_text(p["fr"])
+    assert "blockquote" not in h.last_text(p["fr"])
+    assert sorted(r["target"] for r in translator.translations()) == ["ar", "en", "es", "it"]

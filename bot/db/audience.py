@@ -19,6 +19,8 @@ from bot.db.models import City, Official, OfficialStatus, OfficialTopic, Role, T
 class Recipient(NamedTuple):
     official_id: int
     chat_id: int
+    # Their language when others' words reach them machine-translated, else None.
+    reads: str | None = None
 
 
 def recipients_query(target: Mapping[str, Any], admin_ids: Iterable[int] = ()) -> Select[Any]:
@@ -75,9 +77,29 @@ async def officials(
 async def chats(
     session: AsyncSession, target: Mapping[str, Any], admin_ids: Iterable[int] = ()
 ) -> list[Recipient]:
-    """Each recipient's official id and chat (a broadcast copies one message to all)."""
-    query = recipients_query(target, admin_ids).with_only_columns(Official.id, Official.chat_id)
-    return [Recipient(oid, chat_id) for oid, chat_id in await session.execute(query)]
+    """Each recipient's official id and chat (a broadcast copies one message to all), and the
+    language they read a translation in."""
+    query = recipients_query(target, admin_ids).with_only_columns(
+        Official.id, Official.chat_id, Official.locale, Official.machine_translation
+    )
+    return [
+        Recipient(oid, chat_id, locale if translated else None)
+        for oid, chat_id, locale, translated in await session.execute(query)
+    ]
+
+
+async def reader_languages(
+    session: AsyncSession, target: Mapping[str, Any], admin_ids: Iterable[int] = ()
+) -> set[str]:
+    """The languages the recipients who take machine translation read."""
+    inner = (
+        recipients_query(target, admin_ids)
+        .with_only_columns(Official.locale)
+        .where(Official.machine_translation.is_(True))
+        .order_by(None)
+        .distinct()
+    )
+    return set((await session.scalars(inner)).all())
 
 
 async def countries(session: AsyncSession) -> list[str]:
