@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Delivery, ExchangeMessage, Role, Translation
+from bot.services import reports
 from handlers.common import esc
 from handlers.reminders import reminders_job
 from tests.factories import make_city, make_official, make_topic, next_tg_id
@@ -120,6 +121,22 @@ async def test_each_reads_the_others_in_their_language_with_the_original_below(
     async with h.deps.db.read() as s:
         stored = (await s.scalars(select(Translation.target_lang))).all()
     assert sorted(stored) == ["ar", "fr", "it", "it"]
+
+    # The export keeps each message's original words and the translation its reader got.
+    rows = [
+        dict(zip(reports.COLUMNS, row, strict=True))
+        async for batch in reports.export_rows(h.deps, reports.ExportFilter())
+        for row in batch
+    ]
+    answer_row = next(r for r in rows if r["kind"] == "answer")
+    assert answer_row["text"] == ANSWER_IT
+    assert (answer_row["translation_from"], answer_row["translation_to"]) == ("it", "ar")
+    assert answer_row["translation_status"] == "translated"
+    assert answer_row["translation"] == f"[ar] {ANSWER_IT}"
+    asked = next(r for r in rows if r["kind"] == "question")
+    assert asked["text"] == QUESTION_AR and asked["translation"] is None
+    to_nice = next(r for r in rows if r["kind"] == "routing" and r["answerer_city"] == "Nice")
+    assert to_nice["translation"] == f"[fr] {QUESTION_AR}"
 
 
 async def test_text_in_the_readers_language_and_readers_who_turned_it_off_get_it_as_written(

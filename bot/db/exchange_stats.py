@@ -101,6 +101,7 @@ def _export_query(
             Question.topic_id,
             Question.city_id,
             Question.created_at,
+            em.translation,
         )
         .join(Question, Question.id == em.question_id)
         .where(and_(*_where(flt, country_city_ids)))
@@ -135,7 +136,8 @@ async def stream_messages(
 ) -> AsyncIterator[Sequence[Row[Any]]]:
     """The filtered log, oldest first, in batches from a server-side cursor. Each row: message
     id, created_at, question_id, kind, from/to official, from/to city, text, then the question's
-    asker_id, topic_id, city_id and created_at."""
+    asker_id, topic_id, city_id and created_at, and what the message went out as (its machine
+    translation, if it was translated)."""
     ids = await _country_city_ids(session, flt.countries)
     result = await session.stream(_export_query(flt, ids).execution_options(yield_per=batch))
     async for part in result.partitions():

@@ -1,5 +1,6 @@
 """One exported batch of the exchange log as rows in COLUMNS order (bot/services/reports.py):
-who sent each message, the asker's and the peer's city, local time and response delay.
+who sent each message, the asker's and the peer's city, local time and response delay, the
+original text and the machine translation its reader got.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def shape(
         topic_id,
         q_city,
         asked_at,
+        translation,
     ) in part:
         asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
         asker_city_id = q_city if q_city is not None else asker_home
@@ -68,7 +70,8 @@ def shape(
             peer_city_id = peer_home
         peer_city = cities.get(peer_city_id, nowhere) if peer_city_id else nowhere
         if from_id is not None and people.get(from_id, nobody)[2]:
-            text = None
+            text = translation = None
+        sent_as = translation or {}
         zone = asker_city[2]
         response = (
             int((created - asked_at).total_seconds())
@@ -93,6 +96,10 @@ def shape(
                 sent_by,
                 response,
                 text,
+                sent_as.get("from"),
+                sent_as.get("to"),
+                sent_as.get("status"),
+                sent_as.get("text"),
             )
         )
     return out

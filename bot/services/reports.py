@@ -48,9 +48,15 @@ COLUMNS = (
     "sent_by",
     "response_seconds",
     "text",
+    # The message as its reader got it when it crossed languages: machine-translated from the
+    # detected language, or (translator unavailable) the original.
+    "translation_from",
+    "translation_to",
+    "translation_status",
+    "translation",
 )
 DATETIME_COLUMNS = frozenset({1, 2})
-TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 15})
+TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 15, 19})
 
 PERIOD_DAYS = {"7": 7, "30": 30, "90": 90}
 
