@@ -349,3 +349,30 @@ async def test_a_reminder_is_translated_for_each_reader_with_the_original_below(
     assert esc(REMINDER_FR) in h.last_text(p["fr"])
     assert "blockquote" not in h.last_text(p["fr"])
     assert sorted(r["target"] for r in translator.translations()) == ["ar", "en", "es", "it"]
+
+
+async def test_a_long_broadcast_keeps_its_original_and_sends_the_translation_after_it(
+    harness: Harness, translator: FakeTranslator
+) -> None:
+    h = harness
+    p = await audience(h)
+    long_text = " ".join([BROADCAST_FR] * 30)  # about 2,500 characters: twice is too long
+    await broadcast(h, p["org"], long_text)
+    await drain(h)
+    calls = h.tg.sent(p["it"].id)
+    copy, apart = calls[-2], calls[-1]
+    assert copy.method == "copyMessage" and "caption" not in copy.params
+    assert apart.method == "sendMessage" and "Traduzione automatica" in (apart.text or "")
+    assert f"[it] {esc(BROADCAST_FR)}" in (apart.text or "")
+    assert all(len(c.text or "") <= 4096 for c in calls)
+
+    # Erased before the sender's turn: neither the message nor its translations go out.
+    await broadcast(h, p["org"], long_text.replace("vendredi", "samedi"))
+    await h.command(p["org"], "/deleteme")
+    await h.press(p["org"], tr("fr", "Yes, erase my data"))
+    seen = len(h.tg.sent(p["it"].id))
+    await drain(h)
+    assert len(h.tg.sent(p["it"].id)) == seen
+    async with h.deps.db.read() as s:
+        left = (await s.scalars(select(Delivery.text).where(Delivery.text.is_not(None)))).all()
+    assert not [t for t in left if "samedi" in t]

@@ -207,9 +207,14 @@ async def _outbox(session: AsyncSession, t: Traces) -> None:
     them (a nudge or digest naming them or their question): not sent, and emptied."""
     d, oid, ids = Delivery, t.official_id, list(t.tg_ids)
     to_them = or_(d.recipient_id == oid, d.chat_id.in_(ids))
+    broadcasts = (
+        await session.scalars(select(Broadcast.id).where(Broadcast.author_id == oid))
+    ).all()
     theirs = or_(
         d.from_chat_id.in_(ids),
-        d.broadcast_id.in_(select(Broadcast.id).where(Broadcast.author_id == oid)),
+        d.broadcast_id.in_(broadcasts),
+        # a broadcast's translation sent apart (too long to go in its place): keyed b:<id>:…
+        *[d.dedupe_key.startswith(f"b:{bid}:", autoescape=True) for bid in broadcasts],
         d.reminder_id.in_(select(Reminder.id).where(Reminder.author_id == oid)),
     )
     quoting = _quoting(d.text, t.words)
