@@ -5,14 +5,17 @@ was written; a slow, failing or down translator never holds a message back or lo
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.config import ConfigError, load_settings
 from bot.db.models import Delivery, ExchangeMessage, Role, Translation
 from bot.services import reports
+from bot.translation import TranslationUnavailable, build_translator
 from handlers.common import esc
 from handlers.reminders import reminders_job
 from tests.factories import make_city, make_official, make_topic, next_tg_id
@@ -376,3 +379,16 @@ async def test_a_long_broadcast_keeps_its_original_and_sends_the_translation_aft
     async with h.deps.db.read() as s:
         left = (await s.scalars(select(Delivery.text).where(Delivery.text.is_not(None)))).all()
     assert not [t for t in left if "samedi" in t]
+
+
+def test_the_backend_setting_is_checked_at_start() -> None:
+    """A backend the bot does not know, or Argos without its extra installed, is one line for
+    the operator, not a traceback at the first message."""
+    with pytest.raises(ConfigError, match="TRANSLATION_BACKEND: .*libretranslate"):
+        load_settings(translation_backend="deepl")
+    settings = load_settings(translation_backend="ARGOS ")
+    assert settings.translation_backend == "argos"
+    assert build_translator(load_settings()) is None
+    if importlib.util.find_spec("argostranslate") is None:
+        with pytest.raises(TranslationUnavailable, match=r"pip install '\.\[argos\]'"):
+            build_translator(settings)

@@ -71,6 +71,7 @@ async def source_language(deps: Deps, text: str, writer_locale: str) -> str:
             async with asyncio.timeout(deps.settings.translation_timeout_seconds):
                 guess = await translator.detect(text)
         except (TimeoutError, TranslationUnavailable):
+            _pause(translator).until = deps.clock.now() + PAUSE_AFTER_FAILURE
             guess = None
         if guess in SUPPORTED_LOCALES:
             return str(guess)
