@@ -392,3 +392,32 @@ def test_the_backend_setting_is_checked_at_start() -> None:
     if importlib.util.find_spec("argostranslate") is None:
         with pytest.raises(TranslationUnavailable, match=r"pip install '\.\[argos\]'"):
             build_translator(settings)
+
+
+class BrokenTranslator:
+    """A backend failing in a way nobody planned for (as Argos in its thread might)."""
+
+    name = "broken"
+
+    async def translate(self, text: str, source: str, target: str) -> str:
+        raise RuntimeError("model file truncated")
+
+    async def detect(self, text: str) -> str | None:
+        raise RuntimeError("model file truncated")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_backend_failing_unexpectedly_still_lets_the_message_through(
+    harness: Harness,
+) -> None:
+    h = harness
+    p = await people(h)
+    h.deps.translator = BrokenTranslator()
+    await ask(h, p.rosso, "ar", QUESTION_AR)
+    (got,) = relayed(h, p.potenza)
+    assert "⚠️" in got and QUESTION_AR in got
+    await h.press(p.potenza, tr("it", "Answer"))
+    await h.send(p.potenza, "ok")  # too short to detect: the backend is not asked again
+    assert "ok" in h.last_text(p.rosso)

@@ -70,7 +70,7 @@ async def source_language(deps: Deps, text: str, writer_locale: str) -> str:
         try:
             async with asyncio.timeout(deps.settings.translation_timeout_seconds):
                 guess = await translator.detect(text)
-        except (TimeoutError, TranslationUnavailable):
+        except Exception:  # whatever goes wrong in a translator, the message goes on
             _pause(translator).until = deps.clock.now() + PAUSE_AFTER_FAILURE
             guess = None
         if guess in SUPPORTED_LOCALES:
@@ -85,14 +85,16 @@ async def _ask(deps: Deps, translator: Translator, text: str, source: str, targe
     try:
         async with asyncio.timeout(deps.settings.translation_timeout_seconds):
             translated = await translator.translate(text, source, target)
-    except (TimeoutError, TranslationUnavailable) as exc:
+    # Timeouts, refusals, and whatever else a backend (Argos in a thread) may raise: the
+    # message goes on untranslated, never held back by a translator.
+    except Exception as exc:
         pause.until = deps.clock.now() + PAUSE_AFTER_FAILURE
         log.warning(
             "translation unavailable backend=%s source=%s target=%s error=%s",
             translator.name,
             source,
             target,
-            type(exc).__name__ if isinstance(exc, TimeoutError) else exc,
+            exc if isinstance(exc, TranslationUnavailable) else type(exc).__name__,
         )
         raise TranslationUnavailable(str(exc)) from exc
     if translated.strip() == text.strip():
@@ -126,9 +128,6 @@ async def renditions(
         *(_ask(deps, translator, text, source, t) for t in missing), return_exceptions=True
     )
     fresh = {t: a for t, a in zip(missing, answers, strict=True) if isinstance(a, str)}
-    for answer in answers:
-        if isinstance(answer, BaseException) and not isinstance(answer, TranslationUnavailable):
-            raise answer
     if fresh:
         async with deps.db.transaction() as session:
             await translations.add(session, digest, source, fresh, author_id, deps.clock.now())
