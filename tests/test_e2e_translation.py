@@ -39,9 +39,10 @@ PHRASES = {
 
 
 @pytest.fixture
-async def translator() -> AsyncIterator[FakeTranslator]:
-    async with FakeTranslator(phrases=PHRASES) as fake:
-        yield fake
+async def libre() -> AsyncIterator[FakeTranslator]:
+    """The fake LibreTranslate server the bot process talks to, with a phrase book."""
+    async with FakeTranslator(phrases=PHRASES) as server:
+        yield server
 
 
 async def three_cities(url: str) -> None:
@@ -82,8 +83,9 @@ async def sent_log(url: str) -> list[ExchangeMessage]:
 
 
 async def test_arabic_italian_and_french_officials_read_each_other_and_lose_nothing(
-    fake: FakeTelegram, bots: BotProcesses, e2e_db_url: str, translator: FakeTranslator
+    fake: FakeTelegram, bots: BotProcesses, e2e_db_url: str, libre: FakeTranslator
 ) -> None:
+    translator = libre
     code, _out, err = await bots.cli("migrate")
     assert code == 0, err
     await three_cities(e2e_db_url)
