@@ -134,8 +134,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from telegram.ext import Application
 
     from bot.app import ALLOWED_UPDATES, build_application
+    from bot.translation import TranslationUnavailable, build_translator
 
     deps = make_deps(settings)
+    try:
+        deps.translator = build_translator(settings)
+    except TranslationUnavailable as exc:
+        raise ConfigError(f"TRANSLATION_BACKEND: {exc}") from None
     app: Application = build_application(deps)  # type: ignore[type-arg]
     if args.no_updates:
         return asyncio.run(_run_worker(app))

@@ -25,6 +25,7 @@ from bot.services.seed import read_seed_file, seed_if_empty
 from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
+from bot.translation import detect
 from handlers import away, broadcast_list, common, digest, followups, reminders
 from handlers.context import CONTEXT_TYPES
 
@@ -140,6 +141,9 @@ async def _post_init(app: AnyApp) -> None:
             )
     except TelegramError as exc:
         log.warning("setMyCommands failed error=%s", exc)
+    if deps.translator is not None:
+        await detect.warm_up()
+        log.info("machine translation on backend=%s", deps.translator.name)
     if app.bot_data.background:
         await outbox_runner.start(app)
         await scheduling.start(app, scheduled_jobs(app))
@@ -175,4 +179,6 @@ async def _post_shutdown(app: AnyApp) -> None:
         await app.bot_data.health.cleanup()
         app.bot_data.health = None
     deps: Deps = app.bot_data.deps
+    if deps.translator is not None:
+        await deps.translator.close()
     await deps.db.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     export_compress_bytes: int = Field(5 * 1024 * 1024, ge=0)  # zip files larger than this
     export_progress_seconds: float = Field(3.0, gt=0)
 
+    # machine translation of what officials write: none | libretranslate | argos
+    translation_backend: Literal["none", "libretranslate", "argos"] = "none"
+    translation_url: str = "http://127.0.0.1:5000"  # LibreTranslate's base URL
+    translation_api_key: SecretStr | None = None
+    # slower than this (or down): the original goes out with a short note
+    translation_timeout_seconds: float = Field(5.0, gt=0, le=120)
+
     # one alert to the admins per kind of error (type and place) in this many seconds
     error_alert_window_seconds: float = Field(300.0, gt=0)
 
@@ -122,6 +129,11 @@ class Settings(BaseSettings):
         if not WEBHOOK_SECRET_RE.match(value.get_secret_value()):
             raise ValueError("expected 1 to 256 characters: letters A-Z a-z, digits, _ and -")
         return value
+
+    @field_validator("translation_backend", mode="before")
+    @classmethod
+    def _lower_backend(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("default_locale")
     @classmethod

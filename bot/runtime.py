@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.translation import Translator
 
 
 @dataclass
@@ -14,3 +15,5 @@ class Deps:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    # The machine translator the settings chose (the assembly builds it); None: off.
+    translator: Translator | None = None

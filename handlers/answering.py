@@ -88,7 +88,7 @@ async def on_reply_button(update: Update, context: Ctx) -> None:
 
 async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
     """Send one answer or follow-up, log it, and tell the sender how it went."""
-    (sent,) = await deliver(context.bot, [outgoing])
+    (sent,) = await deliver(context.bot, context.deps, [outgoing])
     assert update.effective_user is not None
     await answering.record_relay(context.deps, update.effective_user.id, sent)
     other = outgoing.recipient

@@ -157,7 +157,7 @@ async def after_submit(update: Update, context: Ctx, result: types.AskResult) ->
     cities = await deliver_question(context.bot, context.deps, result.deliveries)
     if cities:
         text = sent_to_text(cities)
-        waits = await calendars.waits(context.deps, cities, current_locale())
+        waits = await calendars.waits(context.deps, [c.name for c in cities], current_locale())
         if waits:
             now = context.deps.clock.now()
             text += "\n\n" + waits_text(waits, now, result.asker.timezone)

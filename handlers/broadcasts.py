@@ -22,6 +22,7 @@ from bot.i18n import (
 )
 from bot.services import broadcast_compose as bc
 from bot.services.broadcast_compose import Draft, Role
+from bot.services.broadcast_translation import translate_draft
 from bot.services.dialog import Step
 from bot.services.errors import ErrorCode
 from bot.telegram_io.pacing import ReplySpacing
@@ -45,6 +46,7 @@ from handlers.outreach_buttons import (
     Dimension,
 )
 from handlers.profile_texts import role_name
+from handlers.translation_render import broadcast_words
 from handlers.user_text import isolate_all, shown_city
 
 log = logging.getLogger(__name__)
@@ -198,7 +200,12 @@ async def step_message(update: Update, context: Ctx, state: Step) -> None:
         )
         return
     draft = await bc.set_message(
-        context.deps, context.who.tg_user_id, message.chat_id, message.message_id
+        context.deps,
+        context.who.tg_user_id,
+        message.chat_id,
+        message.message_id,
+        message.text or message.caption,
+        "text" if message.text else "caption",
     )
     await show_audience(update, context, draft, new=True)
 
@@ -269,7 +276,8 @@ async def on_compose(update: Update, context: Ctx) -> None:
     elif isinstance(pressed, BroadcastPreview):
         await preview(update, context)
     elif isinstance(pressed, BroadcastSendNow):
-        created = await bc.confirm(deps, me, scheduled=False)
+        words = broadcast_words(await translate_draft(deps, me))
+        created = await bc.confirm(deps, me, scheduled=False, words=words)
         await answer(query)
         await show(
             update,
@@ -290,7 +298,8 @@ async def on_compose(update: Update, context: Ctx) -> None:
             ).format(timezone=esc(draft.timezone), example=example_time(context, draft.timezone)),
         )
     elif isinstance(pressed, BroadcastConfirm):
-        created = await bc.confirm(deps, me, scheduled=True)
+        words = broadcast_words(await translate_draft(deps, me))
+        created = await bc.confirm(deps, me, scheduled=True, words=words)
         assert created.scheduled_at is not None
         await answer(query)
         await show(

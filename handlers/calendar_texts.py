@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import _, format_datetime, format_list
 from bot.services.calendars import CityWait
 from handlers.common import esc
+from handlers.user_text import city_of
 
 
 def _isolated(text: str) -> str:
@@ -21,7 +22,7 @@ def wait_text(wait: CityWait, now: datetime, reader_timezone: str) -> str:
     a = wait.availability
     zone = ZoneInfo(wait.timezone)
     days = (a.next_start.astimezone(zone).date() - now.astimezone(zone).date()).days
-    city = _isolated(wait.city)
+    city = city_of(wait.city, wait.names)
     day = format_datetime(a.next_start, wait.timezone, "EEEE d MMMM")
     if a.state == "holiday":
         holiday = format_list([_isolated(n) for n in (a.holiday or "").split("; ") if n])

@@ -18,18 +18,26 @@ from bot.i18n import use_locale
 from bot.runtime import Deps
 from bot.services.catalogue import CityName
 from bot.services.exchange import delivery_records
+from bot.services.exchange.translating import with_translations
 from bot.services.exchange.types import Content, Outgoing, Person, Sent
-from handlers.common import esc, send_text
+from handlers.common import send_text
 from handlers.exchange_render import CAPTIONABLE, header, keyboard, plain_length
+from handlers.translation_render import relayed_words
 
 log = logging.getLogger(__name__)
 
 
 async def send_content(
-    bot: Bot, chat_id: int, content: Content, head: str, kb: InlineKeyboardMarkup | None
+    bot: Bot,
+    chat_id: int,
+    content: Content,
+    head: str,
+    kb: InlineKeyboardMarkup | None,
+    words: str | None = None,
 ) -> int:
-    """Send header + content; buttons go on the message a reply is expected to. Its id."""
-    body = esc(content.text) if content.text else ""
+    """Send header + content; buttons go on the message a reply is expected to. Its id.
+    `words`: the content's words as this reader gets them (HTML), if not as written."""
+    body = words if words is not None else relayed_words(content.text or "", None)
     text = head + ("\n\n" + body if body else "")
     if content.album:
         return (await send_album(bot, chat_id, content, text, kb))[0]
@@ -70,14 +78,16 @@ async def send_album(
     return head_id, await copy_album(bot, chat_id, content)
 
 
-async def deliver(bot: Bot, outgoing: Sequence[Outgoing]) -> list[Sent]:
-    """Send each message; a 403 (blocked) or other failure is reported, the rest still go."""
+async def deliver(bot: Bot, deps: Deps, outgoing: Sequence[Outgoing]) -> list[Sent]:
+    """Send each message, translated for its reader where due (before the first send); a 403
+    (blocked) or other failure is reported, the rest still go."""
     results: list[Sent] = []
-    for o in outgoing:
+    for o in await with_translations(deps, outgoing):
         with use_locale(o.recipient.locale):
             head, kb = ("", None) if o.quiet else (header(o), keyboard(o))
+            words = relayed_words(o.content.text or "", o.translation)
         try:
-            message_id = await send_content(bot, o.recipient.chat_id, o.content, head, kb)
+            message_id = await send_content(bot, o.recipient.chat_id, o.content, head, kb, words)
             results.append(Sent(o, message_id))
         except Forbidden as exc:
             log.info(
@@ -104,7 +114,9 @@ async def deliver_question(bot: Bot, deps: Deps, outgoing: list[Outgoing]) -> li
     these sends reached (replacements included), not those of earlier rounds."""
     cities: list[CityName] = []
     while outgoing:
-        recorded = await delivery_records.record_deliveries(deps, await deliver(bot, outgoing))
+        recorded = await delivery_records.record_deliveries(
+            deps, await deliver(bot, deps, outgoing)
+        )
         cities += [c for c in recorded.cities if c not in cities]
         outgoing = recorded.more
     return cities

@@ -19,6 +19,13 @@ class LanguageSet(LanguageButton, action="set"):
     code: str
 
 
+@dataclass(frozen=True)
+class MachineTranslation(LanguageButton, action="mt"):
+    """Whether others' words reach this person machine-translated into their language."""
+
+    setting: Literal["on", "off"]
+
+
 class RegistrationButton(CallbackData, prefix="registration"):
     """Joining: the invited city, the city picker (no invite), the privacy notice."""
 

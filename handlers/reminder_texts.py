@@ -11,6 +11,7 @@ from babel.dates import format_date, format_time, get_datetime_format, get_day_n
 
 from bot.i18n import _, babel_locale, use_locale
 from bot.services.reminder_runs import ReminderNotice
+from handlers.translation_render import reminder_words
 
 
 def format_when(when: datetime, timezone: str | None) -> str:
@@ -56,7 +57,7 @@ def reminder_notice(notice: ReminderNotice) -> str:
                 )
             )
         if notice.text:
-            parts.append(notice.text)
+            parts.append(reminder_words(notice.text, notice.translation))
         if notice.event_at is not None:
             parts.append(
                 _("📅 When: {time}").format(time=format_when(notice.event_at, notice.timezone))

@@ -180,8 +180,10 @@ async def on_list(update: Update, context: Ctx) -> None:
 async def reminders_job(deps: Deps) -> None:
     """Scheduler job: send due reminder runs (late within the grace period, else skipped)."""
     while True:
+        now = deps.clock.now()
+        translated = await reminder_runs.translate_due(deps, now, limit=JOB_BATCH)
         report = await reminder_runs.run_due(
-            deps, deps.clock.now(), reminder_notice, limit=JOB_BATCH
+            deps, now, reminder_notice, limit=JOB_BATCH, translated=translated
         )
         if report.claimed < JOB_BATCH:
             return

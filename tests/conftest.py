@@ -19,7 +19,9 @@ from bot.db.engine import Database
 from bot.db.migrate import upgrade
 from bot.i18n import load_catalogs, set_locale
 from bot.runtime import Deps
+from bot.translation.libretranslate import LibreTranslate
 from tests.harness.fake_server import FakeTelegram
+from tests.harness.fake_translator import FakeTranslator
 from tests.harness.outbox import FakeTimer
 from tests.harness.process import TOKEN, BotProcesses, bot_processes, database_url, empty_tables
 from tests.harness.telegram import RecordingRequest
@@ -198,3 +200,15 @@ async def harness(
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
             print("\n--- what each chat received, in order ---\n" + tg.transcript())
+
+
+@pytest.fixture
+async def translator(harness: Harness) -> AsyncIterator[FakeTranslator]:
+    """The fake LibreTranslate server, and the harness's bot translating through it."""
+    async with FakeTranslator() as fake:
+        client = LibreTranslate(fake.url)
+        harness.deps.translator = client
+        try:
+            yield fake
+        finally:
+            await client.close()

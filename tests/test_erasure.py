@@ -30,6 +30,7 @@ from handlers.followups import follow_up
 from handlers.reminders import reminders_job
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
+from tests.harness.fake_translator import FakeTranslator
 from tests.harness.outbox import drain
 from tests.harness.updates import Harness, TgUser, tr
 
@@ -103,7 +104,7 @@ def stats_of(s: reports.Stats) -> tuple[Any, ...]:
 
 
 async def test_deleteme_leaves_no_trace_withdraws_open_questions_and_keeps_the_counts(
-    harness: Harness,
+    harness: Harness, translator: FakeTranslator
 ) -> None:
     h = harness
     db = h.deps.db
@@ -218,6 +219,7 @@ async def test_deleteme_leaves_no_trace_withdraws_open_questions_and_keeps_the_c
         "dialog_state",
         "broadcast",
         "reminder",
+        "translation",  # their words machine-translated for Luc and Marco
     }, before
     stats_before = await reports.stats(h.deps, None, None)
     assert stats_before.questions == 3 and stats_before.answered == 2

@@ -401,6 +401,10 @@ async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
                 60,
                 60,
                 text,
+                "es",
+                "ar",
+                "translated",
+                "[ar] " + text,
             )
         )
         if len(batch) == 100:

@@ -9,12 +9,19 @@ rows are written from `recipients_query` in one statement (bot/db/broadcast_deli
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import City, Official, OfficialStatus, OfficialTopic, Role, Topic
+
+
+class Recipient(NamedTuple):
+    official_id: int
+    chat_id: int
+    # Their language when others' words reach them machine-translated, else None.
+    reads: str | None = None
 
 
 def recipients_query(target: Mapping[str, Any], admin_ids: Iterable[int] = ()) -> Select[Any]:
@@ -66,6 +73,34 @@ async def officials(
 ) -> list[Official]:
     """The officials themselves (reminders render a text per recipient)."""
     return list((await session.scalars(recipients_query(target, admin_ids))).all())
+
+
+async def chats(
+    session: AsyncSession, target: Mapping[str, Any], admin_ids: Iterable[int] = ()
+) -> list[Recipient]:
+    """Each recipient's official id and chat (a broadcast copies one message to all), and the
+    language they read a translation in."""
+    query = recipients_query(target, admin_ids).with_only_columns(
+        Official.id, Official.chat_id, Official.locale, Official.machine_translation
+    )
+    return [
+        Recipient(oid, chat_id, locale if translated else None)
+        for oid, chat_id, locale, translated in await session.execute(query)
+    ]
+
+
+async def reader_languages(
+    session: AsyncSession, target: Mapping[str, Any], admin_ids: Iterable[int] = ()
+) -> set[str]:
+    """The languages the recipients who take machine translation read."""
+    inner = (
+        recipients_query(target, admin_ids)
+        .with_only_columns(Official.locale)
+        .where(Official.machine_translation.is_(True))
+        .order_by(None)
+        .distinct()
+    )
+    return set((await session.scalars(inner)).all())
 
 
 async def countries(session: AsyncSession) -> list[str]:

@@ -77,8 +77,10 @@ async def mark_delivered(
     chat_id: int,
     message_id: int,
     now: datetime,
+    translation: dict[str, Any] | None = None,
 ) -> None:
-    """The question reached this official as that message: a reply to it finds the thread."""
+    """The question reached this official as that message (translated so, if it was): a reply
+    to it finds the thread."""
     await session.execute(
         update(ExchangeMessage)
         .where(
@@ -86,7 +88,12 @@ async def mark_delivered(
             ExchangeMessage.to_official_id == recipient_id,
             ExchangeMessage.kind == ExchangeKind.ROUTING,
         )
-        .values(delivered_chat_id=chat_id, delivered_message_id=message_id, created_at=now)
+        .values(
+            delivered_chat_id=chat_id,
+            delivered_message_id=message_id,
+            created_at=now,
+            translation=translation,
+        )
         .execution_options(synchronize_session=False)
     )
 

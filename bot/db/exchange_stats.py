@@ -112,6 +112,7 @@ def _export_query(
             Question.topic_id,
             Question.city_id,
             Question.created_at,
+            em.translation,
         )
         .join(Question, Question.id == em.question_id)
         .where(and_(*_where(flt, country_city_ids)))
@@ -147,7 +148,8 @@ async def stream_messages(
     """The filtered log, oldest first, in batches from a server-side cursor, one batch read
     ahead. Each row: message
     id, created_at, question_id, kind, from/to official, from/to city, text, then the question's
-    asker_id, topic_id, city_id and created_at."""
+    asker_id, topic_id, city_id and created_at, and what the message went out as (its machine
+    translation, if it was translated)."""
     ids = await _country_city_ids(session, flt.countries)
     # Core, on the session's connection (its transaction): plain rows, none of the ORM's
     # per-row bookkeeping, which cost a third more time for the same rows (bench_export.py).

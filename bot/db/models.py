@@ -36,6 +36,7 @@ from bot.db.enums import (
     Role,
     RoutingStatus,
 )
+from bot.db.translations import Translation
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "SendPace",
     "SenderProcess",
     "Topic",
+    "Translation",
     "UTCDateTime",
     "WAITING_SQL",
     "routing_waiting",
@@ -143,6 +145,7 @@ class Official(Base):
     last_digest_at: Mapped[datetime | None] = mapped_column()
     quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
     quiet_end: Mapped[int | None] = mapped_column(Integer)
+    machine_translation: Mapped[bool] = mapped_column(Boolean, default=True)  # of others' words
     invite_id: Mapped[int | None] = mapped_column(Integer)  # no FK: invite refers to official
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -281,6 +284,8 @@ class ExchangeMessage(Base):
     original_message_id: Mapped[int | None] = mapped_column(BigInteger)
     delivered_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What went out: {"status": "translated"|"unavailable", "from", "to", "text"}; None: as is
+    translation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -291,6 +296,7 @@ class Broadcast(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
     source_chat_id: Mapped[int] = mapped_column(BigInteger)
     source_message_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)  # its text or caption, for translation
     target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     scheduled_at: Mapped[datetime | None] = mapped_column(index=True)

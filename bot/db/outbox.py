@@ -44,9 +44,11 @@ def delivery_row(
     not_before: datetime | None = None,
     broadcast_id: int | None = None,
     reminder_id: int | None = None,
+    caption: str | None = None,
 ) -> dict[str, Any]:
-    """One outbox row: either `text` (method text) or a copy of `from_chat_id`/`message_id`."""
-    if (text is None) == (message_id is None):
+    """One outbox row: either `text` (method text) or a copy of `from_chat_id`/`message_id`,
+    with `caption` (a machine translation and the original) instead of its own if given."""
+    if (text is None) == (message_id is None) or (caption is not None and text is not None):
         raise ValueError("a delivery is either a text or a copy of a message")
     return {
         "dedupe_key": dedupe_key,
@@ -54,7 +56,7 @@ def delivery_row(
         "chat_id": chat_id,
         "recipient_id": recipient_id,
         "method": "text" if text is not None else "copy",
-        "text": text,
+        "text": text if text is not None else caption,
         "from_chat_id": from_chat_id,
         "message_id": message_id,
         "reply_markup": reply_markup,

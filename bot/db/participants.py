@@ -85,6 +85,7 @@ class PersonRow(NamedTuple):
     status: str
     name_latin: str | None
     city_names: dict[str, str] | None
+    machine_translation: bool
 
 
 class TopicRow(NamedTuple):
@@ -129,6 +130,7 @@ def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
         official.status.label(f"{prefix}_status"),
         official.name_latin.label(f"{prefix}_name_latin"),
         city.names.label(f"{prefix}_city_names"),
+        official.machine_translation.label(f"{prefix}_machine_translation"),
     ]
 
 

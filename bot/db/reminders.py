@@ -63,6 +63,17 @@ async def issues(session: AsyncSession, reminder_ids: Sequence[int]) -> Sequence
     return (await session.scalars(query)).all()
 
 
+async def due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Reminder]:
+    """Active reminders due by `now`, oldest first, not locked (read before claiming)."""
+    query = (
+        select(Reminder)
+        .where(Reminder.status == ReminderStatus.ACTIVE, Reminder.next_run_at <= now)
+        .order_by(Reminder.next_run_at, Reminder.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Reminder]:
     """Active reminders due by `now`, oldest first, locked; rows another worker holds are
     skipped (`SKIP LOCKED`), so replicas share the work."""

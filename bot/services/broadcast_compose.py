@@ -11,18 +11,21 @@ Handlers take `Role` from here: they never import bot.db.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audience, audit_log, broadcast_deliveries, catalogue, dialogs
+from bot.db import audience, audit_log, broadcast_deliveries, catalogue, dialogs, outbox
 from bot.db import broadcasts as stored
-from bot.db.models import BroadcastStatus, DialogState, Official, Role
+from bot.db.audience import Recipient
+from bot.db.models import Broadcast, BroadcastStatus, DialogState, Official, Role
 from bot.i18n import SUPPORTED_LOCALES
 from bot.runtime import Deps
 from bot.services import targeting
+from bot.services.broadcast_translation import BroadcastWords
 from bot.services.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from bot.services.identity import require_role
 from bot.services.local_time import organiser_timezone, parse_local_time
@@ -95,12 +98,20 @@ async def begin(deps: Deps, tg_user_id: int) -> None:
         await dialogs.put_dialog(session, tg_user_id, STEP_MESSAGE, {}, deps.clock.now())
 
 
-async def set_message(deps: Deps, tg_user_id: int, chat_id: int, message_id: int) -> Draft:
-    """The organiser's own message (copied as it is to every recipient); audience: everyone."""
+async def set_message(
+    deps: Deps,
+    tg_user_id: int,
+    chat_id: int,
+    message_id: int,
+    text: str | None = None,
+    kind: str = "text",
+) -> Draft:
+    """The organiser's own message (copied as it is to every recipient, its words `text`
+    translated for readers of other languages: a text, or a caption); audience: everyone."""
     async with deps.db.transaction() as session:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         await _draft_state(session, tg_user_id, STEP_MESSAGE)
-        data = {"chat": chat_id, "msg": message_id, "target": {}}
+        data = {"chat": chat_id, "msg": message_id, "target": {}, "text": text, "kind": kind}
         await dialogs.put_dialog(session, tg_user_id, STEP_TARGET, data, deps.clock.now())
         return await _draft(session, deps, official, data)
 
@@ -211,8 +222,52 @@ async def cancel_draft(deps: Deps, tg_user_id: int) -> None:
         await dialogs.clear_dialog(session, tg_user_id)
 
 
-async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
-    """Write the broadcast and one outbox row per recipient, in one transaction."""
+def _rows(
+    broadcast: Broadcast,
+    recipients: list[Recipient],
+    words: Mapping[str, BroadcastWords],
+    kind: str | None,
+    now: datetime,
+    when: datetime | None,
+) -> list[dict[str, Any]]:
+    """One outbox row per recipient: the message copied, its words translated for readers of
+    another language (in its place, or in text rows after it when that would not fit)."""
+    rows = []
+    for official_id, chat_id, reads in recipients:
+        key = f"b:{broadcast.id}:{official_id}"
+        common: dict[str, Any] = {"source": "broadcast", "chat_id": chat_id, "now": now}
+        common |= {"recipient_id": official_id, "not_before": when}
+        mine = words.get(reads) if reads else None
+        if mine is not None and mine.inline is not None and kind == "text":
+            row = outbox.delivery_row(
+                dedupe_key=key, text=mine.inline, broadcast_id=broadcast.id, **common
+            )
+        else:
+            caption = mine.inline if mine is not None else None
+            row = outbox.delivery_row(
+                dedupe_key=key,
+                from_chat_id=broadcast.source_chat_id,
+                message_id=broadcast.source_message_id,
+                caption=caption,
+                broadcast_id=broadcast.id,
+                **common,
+            )
+        rows.append(row)
+        for i, part in enumerate(mine.apart if mine is not None else []):
+            # Not counted in the broadcast's progress: the message itself is.
+            rows.append(outbox.delivery_row(dedupe_key=f"{key}:t{i}", text=part, **common))
+    return rows
+
+
+async def confirm(
+    deps: Deps,
+    tg_user_id: int,
+    *,
+    scheduled: bool,
+    words: Mapping[str, BroadcastWords] | None = None,
+) -> Created:
+    """Write the broadcast and one outbox row per recipient, in one transaction. `words`: what
+    readers of each language who take machine translation get (translated before this)."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         official = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
@@ -231,6 +286,7 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             author_id=official.id if official else None,
             source_chat_id=int(data["chat"]),
             source_message_id=int(data["msg"]),
+            text=data.get("text"),
             target=target,
             scheduled_at=when,
             status=BroadcastStatus.SCHEDULED if when else BroadcastStatus.SENDING,
@@ -239,17 +295,26 @@ async def confirm(deps: Deps, tg_user_id: int, *, scheduled: bool) -> Created:
             created_at=now,
             started_at=None if when else now,
         )
-        # One INSERT ... SELECT from the audience query: the organiser is waiting on this.
-        total = await broadcast_deliveries.write(
-            session,
-            broadcast_id=broadcast.id,
-            from_chat_id=broadcast.source_chat_id,
-            message_id=broadcast.source_message_id,
-            target=target,
-            admin_ids=deps.settings.admin_ids,
-            now=now,
-            not_before=when,
-        )
+        if words:
+            # Some readers take the words machine-translated: their rows differ per language,
+            # so they are built here, one per recipient.
+            recipients = await audience.chats(session, target, deps.settings.admin_ids)
+            await outbox.enqueue(
+                session, _rows(broadcast, recipients, words, data.get("kind"), now, when)
+            )
+            total = len(recipients)
+        else:
+            # One INSERT ... SELECT from the audience query: the organiser is waiting on this.
+            total = await broadcast_deliveries.write(
+                session,
+                broadcast_id=broadcast.id,
+                from_chat_id=broadcast.source_chat_id,
+                message_id=broadcast.source_message_id,
+                target=target,
+                admin_ids=deps.settings.admin_ids,
+                now=now,
+                not_before=when,
+            )
         if not total:
             raise ServiceError(ErrorCode.NO_RECIPIENTS)  # rolls the broadcast back
         broadcast.total = total

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,7 @@ class CityWait:
     city: str
     timezone: str
     availability: Availability
+    names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 def of_city(city: City) -> CityCalendar:
@@ -56,7 +57,7 @@ async def waits(deps: Deps, city_names: Iterable[str], locale: str) -> list[City
             continue
         found = city_calendar.availability(of_city(city), deps.clock, locale)
         if found.state != "working":
-            out.append(CityWait(city.name, city.timezone, found))
+            out.append(CityWait(city.name, city.timezone, found, dict(city.names or {})))
     return out
 
 

@@ -1,6 +1,7 @@
 """One exported batch of the exchange log as rows in COLUMNS order (bot/services/reports.py):
 who sent each message, the asker's and the peer's city, local time and response delay (in
-plain time, and in the answering city's working hours).
+plain time, and in the answering city's working hours), the original text and the machine
+translation its reader got.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def shape(
         topic_id,
         q_city,
         asked_at,
+        translation,
     ) in part:
         asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
         asker_city_id = q_city if q_city is not None else asker_home
@@ -71,7 +73,8 @@ def shape(
             peer_city_id = peer_home
         peer_city = cities.get(peer_city_id, nowhere) if peer_city_id else nowhere
         if from_id is not None and people.get(from_id, nobody)[2]:
-            text = None
+            text = translation = None
+        sent_as = translation or {}
         zone = asker_city[2]
         response = (
             int((created - asked_at).total_seconds())
@@ -103,6 +106,10 @@ def shape(
                 response,
                 working,
                 text,
+                sent_as.get("from"),
+                sent_as.get("to"),
+                sent_as.get("status"),
+                sent_as.get("text"),
             )
         )
     return out

@@ -117,3 +117,19 @@ async def set_digest(deps: Deps, tg_user_id: int, enabled: bool) -> bool:
         settings_access.ensure(official, "digest")
         official.digest_opt_in = enabled
         return enabled
+
+
+async def machine_translation(deps: Deps, tg_user_id: int) -> bool | None:
+    """Whether others' words reach this person translated; None before they have a profile."""
+    async with deps.db.read() as session:
+        official = await officials.official_by_tg(session, tg_user_id)
+        return None if official is None else official.machine_translation
+
+
+@settings_access.audited
+async def set_machine_translation(deps: Deps, tg_user_id: int, enabled: bool) -> bool:
+    async with deps.db.transaction() as session:
+        official = await require_official(session, tg_user_id)
+        settings_access.ensure(official, "machine_translation", registering=True)
+        official.machine_translation = enabled
+        return enabled

@@ -11,8 +11,10 @@ their next occurrence.
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,13 +22,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import city_calendar
-from bot.db import audience, audit_log, outbox
+from bot.db import audience, audit_log, officials, outbox
 from bot.db import reminders as stored
 from bot.db.models import Reminder, ReminderStatus
 from bot.runtime import Deps
-from bot.services import calendars
+from bot.services import calendars, translation
 from bot.services import recurrence as rec
 from bot.services.targeting import resolve_recipients
+from bot.services.translation import Rendition
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class ReminderNotice:
     late: bool
     timezone: str  # the recipient's city timezone
     locale: str
+    # The text machine-translated for this recipient (or the translator was unavailable).
+    translation: Rendition | None = None
 
 
 Render = Callable[[ReminderNotice], str]
@@ -79,6 +84,7 @@ async def _enqueue_run(
     late: bool,
     now: datetime,
     render: Render,
+    translated: Mapping[str, Rendition],
 ) -> int:
     recipients = await resolve_recipients(session, reminder.target or {})
     city_ids = {o.city_id for o in recipients if o.city_id is not None}
@@ -96,6 +102,7 @@ async def _enqueue_run(
             late=late,
             timezone=zones.get(official.city_id or 0, "UTC"),
             locale=official.locale,
+            translation=translated.get(official.locale) if official.machine_translation else None,
         )
         common: dict[str, Any] = {
             "source": "reminder",
@@ -127,9 +134,41 @@ async def _enqueue_run(
     return len(rows)
 
 
-async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) -> RunReport:
+async def translate_due(
+    deps: Deps, now: datetime, limit: int = 50
+) -> dict[int, dict[str, Rendition]]:
+    """The texts of the reminders due now, translated for each language of their audience
+    (before run_due's transaction: a translator is never waited for inside it), by id."""
+    if deps.translator is None:
+        return {}
+    async with deps.db.read() as session:
+        wanted = []
+        for reminder in await stored.due(session, now, limit):
+            if reminder.text and reminder.source_message_id is None:
+                languages = await audience.reader_languages(session, reminder.target or {})
+                writer = await officials.official_by_id(session, reminder.author_id or 0)
+                locale = writer.locale if writer else deps.settings.default_locale
+                wanted.append((reminder, locale, languages))
+    return {
+        r.id: await translation.renditions(deps, plain_text(r.text), locale, langs, r.author_id)
+        for r, locale, langs in wanted
+    }
+
+
+def plain_text(markup: str | None) -> str:
+    """The words of the organiser's HTML text, as a translator takes them."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup or ""))
+
+
+async def run_due(
+    deps: Deps,
+    now: datetime,
+    render: Render,
+    limit: int = 50,
+    translated: Mapping[int, Mapping[str, Rendition]] | None = None,
+) -> RunReport:
     """Claim due reminders, write their runs into the outbox and advance them, in one
-    transaction."""
+    transaction. `translated`: translate_due's renditions of their texts."""
     grace = timedelta(minutes=deps.settings.reminder_grace_minutes)
     report = RunReport()
     async with deps.db.transaction() as session:
@@ -163,7 +202,15 @@ async def run_due(deps: Deps, now: datetime, render: Render, limit: int = 50) ->
                 report.skipped.append((reminder.id, run_at))
             if send is not None:
                 late = now - send > late_after(deps)
-                report.deliveries += await _enqueue_run(session, reminder, send, late, now, render)
+                report.deliveries += await _enqueue_run(
+                    session,
+                    reminder,
+                    send,
+                    late,
+                    now,
+                    render,
+                    (translated or {}).get(reminder.id, {}),
+                )
                 reminder.last_run_at = send
                 report.sent.append((reminder.id, send))
                 if late:

@@ -51,9 +51,15 @@ COLUMNS = (
     "response_seconds",
     "response_working_seconds",  # in the answering city's working hours (bot.city_calendar)
     "text",
+    # The message as its reader got it when it crossed languages: machine-translated from the
+    # detected language, or (translator unavailable) the original.
+    "translation_from",
+    "translation_to",
+    "translation_status",
+    "translation",
 )
 DATETIME_COLUMNS = frozenset({1, 2})
-TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 16})
+TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 16, 20})
 
 PERIOD_DAYS = {"7": 7, "30": 30, "90": 90}
 

@@ -1,7 +1,8 @@
 """The outbox sender: claim due delivery rows, send them at Telegram's pace, record the outcome.
 
-One sender carries everything mass-sent (broadcasts with copyMessage; reminders, nudges and
-digests as pre-rendered text). Its rules, from measurements on this machine (DESIGN.md):
+One sender carries everything mass-sent (broadcasts with copyMessage, or a translation; reminders,
+nudges and digests as pre-rendered text; the call itself is in send_call.py). Its rules, from
+measurements on this machine (DESIGN.md):
 
 - pacing is a strict window: never more than `send_rate_per_second` sends in any one-second
   window (a sliding log of the last sends) and an even spacing between them, so there is no
@@ -37,8 +38,7 @@ import socket
 from collections import deque
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, MessageId
-from telegram.constants import ParseMode
+from telegram import Bot, Message, MessageId
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -55,6 +55,7 @@ from bot.db.models import DeliveryStatus
 from bot.runtime import Deps
 from bot.telegram_io.claims import Claims
 from bot.telegram_io.pacing import Pacer, RealTimer, Timer, outbox_send, pacer_for
+from bot.telegram_io.send_call import send_job
 from bot.telegram_io.send_outcomes import (
     InFlight,
     Job,
@@ -270,24 +271,7 @@ class Sender:
         attempts = job.attempts + 1
         result: Message | MessageId
         try:
-            markup = (
-                InlineKeyboardMarkup.de_json(job.reply_markup, self.bot)
-                if job.reply_markup
-                else None
-            )
-            if job.method == "copy":
-                assert job.from_chat_id is not None and job.message_id is not None
-                result = await self.bot.copy_message(
-                    job.chat_id, job.from_chat_id, job.message_id, reply_markup=markup
-                )
-            else:
-                result = await self.bot.send_message(
-                    job.chat_id,
-                    job.text or "",
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
+            result = await send_job(self.bot, job)
         except RetryAfter as exc:
             pause = retry_after_seconds(exc)
             self.pacer.pause(self.timer.now() + pause)

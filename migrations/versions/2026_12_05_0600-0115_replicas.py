@@ -6,7 +6,7 @@ update ids already taken, so a second delivery is dropped. delivery.chat_id is i
 skips chats whose rows another sender holds or sent within the chat's interval.
 
 Revision ID: 0115
-Revises: 0113
+Revises: 0114
 Create Date: 2026-12-05 06:00:00+00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import bot.db.models
 
 revision: str = "0115"
-down_revision: str | Sequence[str] | None = "0113"
+down_revision: str | Sequence[str] | None = "0114"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -245,6 +245,7 @@ async def record_relay(deps: Deps, tg_user_id: int, sent: Sent) -> int:
         "original_message_id": o.content.message_id,
         "delivered_chat_id": o.recipient.chat_id if sent.message_id is not None else None,
         "delivered_message_id": sent.message_id,
+        "translation": o.translation.as_log() if o.translation else None,
         "created_at": now,
     }
     async with deps.db.transaction() as session:

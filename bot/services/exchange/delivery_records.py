@@ -107,6 +107,7 @@ async def record_deliveries(deps: Deps, sent: Sequence[Sent]) -> Recorded:
                     s.outgoing.recipient.chat_id,
                     s.message_id,
                     now,
+                    s.outgoing.translation.as_log() if s.outgoing.translation else None,
                 )
                 continue
             routing.status = RoutingStatus.UNREACHABLE if s.blocked else RoutingStatus.FAILED

@@ -46,6 +46,7 @@ def person(o: Official, c: City | None) -> Person:
         o.status,
         o.name_latin,
         dict(c.names or {}) if c else {},
+        o.machine_translation,
     )
 
 
@@ -62,6 +63,7 @@ def person_of_row(row: participants.PersonRow) -> Person:
         row.status,
         row.name_latin,
         dict(row.city_names or {}),
+        row.machine_translation,
     )
 
 

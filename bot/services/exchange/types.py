@@ -11,6 +11,7 @@ from typing import Any
 from bot.db.catalogue import CityName
 from bot.db.models import OfficialStatus, QuestionStatus, RoutingStatus
 from bot.services.catalogue import TopicInfo
+from bot.services.translation import Rendition
 
 STEP_TOPIC = "ex.topic"
 
@@ -54,6 +55,7 @@ class Person:
     # How readers abroad write the name, when it is not in Latin letters and the person said.
     name_latin: str | None = None
     city_names: dict[str, str] = field(default_factory=dict)  # the city's name per language
+    machine_translation: bool = True  # others' words reach them translated
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Outgoing:
     # Whether recording it ends the sender's answer step: False when a Telegram reply's lookup
     # found none open, so the relay's write skips the dialog row.
     ends_step: bool = True
+    # The words as this reader gets them when they are in another language (None: as written).
+    translation: Rendition | None = None
 
 
 @dataclass(frozen=True)
