@@ -12,7 +12,8 @@ from handlers.context import Ctx
 from handlers.exchange_buttons import MyQuestionAction, QuestionAction
 from handlers.exchange_render import question_words
 from handlers.exchange_send import drop_buttons, notify
-from handlers.keyboards import button, markup
+from handlers.keyboards import button
+from handlers.library_render import share_offer
 
 EXCERPT = 160
 
@@ -30,17 +31,21 @@ async def on_resolve(update: Update, context: Ctx) -> None:
         text = _("Question #{id} on {topic} is marked resolved.").format(
             id=done.question_id, topic=esc(done.topic.name(current_locale()))
         )
-        kb = None
+        buttons = []
         if done.helpers:
             text += "\n" + ngettext(
                 "{count} official answered it. Thank them?",
                 "{count} officials answered it. Thank them?",
                 done.helpers,
             ).format(count=done.helpers)
-            kb = markup(
+            buttons.append(
                 [button(_("Thank the helpers"), MyQuestionAction("thank", done.question_id))]
             )
-        await reply(update, text, kb)
+        if done.shareable:
+            offer, row = share_offer(done.question_id)
+            text += "\n\n" + offer
+            buttons.append(row)
+        await reply(update, text, InlineKeyboardMarkup(buttons) if buttons else None)
     else:
         thanks = await closing.thank(context.deps, context.who.tg_user_id, question_id)
         await answer(query)

@@ -45,6 +45,7 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("Questions asked: {n}").format(n=num(s.questions)),
         _("Answered: {n} ({rate})").format(n=num(s.answered), rate=rate),
         _("Answers given: {n}").format(n=num(s.answers)),
+        _("Answered from the library before being sent: {n}").format(n=num(s.from_library)),
         _("Median time to first answer: {duration}").format(
             duration=_duration(s.median_first_answer)
         ),

@@ -34,6 +34,7 @@ from bot.db.enums import (
     Role,
     RoutingStatus,
 )
+from bot.db.library_models import LibraryEntry, LibraryPart, LibraryText, LibraryUse
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
@@ -49,6 +50,10 @@ __all__ = [
     "ExchangeKind",
     "ExchangeMessage",
     "Invite",
+    "LibraryEntry",
+    "LibraryPart",
+    "LibraryText",
+    "LibraryUse",
     "Official",
     "OfficialStatus",
     "OfficialTopic",

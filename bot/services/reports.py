@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.db import audit_log, catalogue, exchange_stats
+from bot.db import audit_log, catalogue, exchange_stats, library
 from bot.db.exchange_stats import ExportFilter
 from bot.db.models import (
     Role,
@@ -94,6 +94,7 @@ class Stats:
     top_topics: list[tuple[str, int]]
     helpful_cities: list[CityCount]
     answers: int
+    from_library: int = 0  # questions their askers closed with a library entry, unsent
 
     @property
     def answer_rate(self) -> float | None:
@@ -306,6 +307,7 @@ async def stats(
             ],
             helpful_cities=helpful_rows[:top],
             answers=answers,
+            from_library=await library.uses_between(session, since, until),
         )
 
 
