@@ -69,6 +69,7 @@ from handlers.exchange_buttons import (
     DigestButton,
     MyQuestionAction,
     QuestionAction,
+    RateAnswer,
     ReplyButton,
     RouteButton,
 )
@@ -169,6 +170,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(answering.on_question_action, pattern=QuestionAction.pattern()),
             CallbackQueryHandler(answering.on_reply_button, pattern=ReplyButton.pattern()),
             CallbackQueryHandler(my_questions.on_resolve, pattern=MyQuestionAction.pattern()),
+            CallbackQueryHandler(my_questions.on_rate, pattern=RateAnswer.pattern()),
             CallbackQueryHandler(manual_routing.on_manual_route, pattern=RouteButton.pattern()),
             CallbackQueryHandler(answering.on_digest_offer, pattern=DigestButton.pattern()),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),

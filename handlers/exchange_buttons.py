@@ -78,6 +78,14 @@ class MyQuestionAction(CallbackData, prefix="my-question"):
     question_id: int
 
 
+@dataclass(frozen=True)
+class RateAnswer(CallbackData, prefix="rate"):
+    """The asker rates an answer (the answers of one official to their question)."""
+
+    action: Literal["useful", "not"]
+    routing_id: int
+
+
 class RouteButton(CallbackData, prefix="route"):
     """Organisers send a question nobody covers to a city they choose."""
 

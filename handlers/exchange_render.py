@@ -13,7 +13,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from bot.i18n import _, current_locale, format_list
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import esc
-from handlers.exchange_buttons import MyQuestionAction, QuestionAction, ReplyTo, RouteCities
+from handlers.exchange_buttons import (
+    MyQuestionAction,
+    QuestionAction,
+    RateAnswer,
+    ReplyTo,
+    RouteCities,
+)
 from handlers.keyboards import button, markup
 
 # A question named in a notice by its first words: about this many characters of them.
@@ -120,6 +126,12 @@ def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
         return markup(answer_buttons(o.routing_id))
     rows = [[button(_("Reply"), ReplyTo(o.routing_id))]]
     if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
+        rows.append(
+            [
+                button(_("👍 Useful"), RateAnswer("useful", o.routing_id)),
+                button(_("👎 Not useful"), RateAnswer("not", o.routing_id)),
+            ]
+        )
         rows.append([button(_("Mark resolved"), MyQuestionAction("resolve", o.question_id))])
     return markup(*rows)
 

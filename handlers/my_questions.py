@@ -6,10 +6,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.i18n import _, current_locale, format_datetime, ngettext, use_locale
-from bot.services.exchange import closing, lists, types
+from bot.services.exchange import closing, lists, rating, types
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
-from handlers.exchange_buttons import MyQuestionAction, QuestionAction
+from handlers.exchange_buttons import MyQuestionAction, QuestionAction, RateAnswer
 from handlers.exchange_render import question_words
 from handlers.exchange_send import drop_buttons, notify
 from handlers.keyboards import button
@@ -71,6 +71,20 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                 len(thanks.helpers),
             ).format(count=len(thanks.helpers)),
         )
+
+
+@guarded
+async def on_rate(update: Update, context: Ctx) -> None:
+    """👍 / 👎 under an answer: the rating is kept (a new press replaces it)."""
+    query = update.callback_query
+    assert query is not None
+    pressed = RateAnswer.decode(query.data)
+    useful = pressed.action == "useful"
+    await rating.rate(context.deps, context.who.tg_user_id, pressed.routing_id, useful)
+    await answer(
+        query,
+        _("Thank you: rated useful.") if useful else _("Thank you: rated not useful."),
+    )
 
 
 # ---- lists -----------------------------------------------------------------------------

@@ -260,3 +260,20 @@ async def test_organisers_pin_retitle_and_remove(harness: Harness) -> None:
     await h.command(w.marco, "/search sirens")
     assert last(h, w.marco).startswith("Nothing in the library matches")
     assert await rows(h, LibraryText) == []
+
+
+async def test_the_card_shows_the_answer_rated_useful(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await ask(h, w.amina, SIRENS)
+    await h.press(w.amina, "Send")
+    await h.press(w.claire, "Answer")
+    await h.send(w.claire, "We keep a diesel generator at the town hall.")
+    await h.press(w.marco, "Answer")
+    await h.send(w.marco, BATTERY)
+    await h.press(w.amina, "👍 Useful")  # under Marco's answer, the newest
+    await h.press(w.amina, "Mark resolved")
+    await h.press(w.amina, "Add to the library")
+    await h.command(w.luc, "/search sirens power")
+    card = last(h, w.luc)
+    assert BATTERY in card and "diesel generator" not in card

@@ -399,6 +399,7 @@ async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
                 "answerer",
                 60,
                 text,
+                "useful",
             )
         )
         if len(batch) == 100:

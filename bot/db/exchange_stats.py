@@ -12,7 +12,16 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import City, ExchangeKind, ExchangeMessage, Official, OfficialStatus, Question
+from bot.db.models import (
+    AnswerRating,
+    City,
+    ExchangeKind,
+    ExchangeMessage,
+    Official,
+    OfficialStatus,
+    Question,
+    Routing,
+)
 
 # The messages people exchanged; nudges and escalations are the bot's own and stay out.
 EXPORT_KINDS = (
@@ -101,8 +110,19 @@ def _export_query(
             Question.topic_id,
             Question.city_id,
             Question.created_at,
+            AnswerRating.useful,
         )
         .join(Question, Question.id == em.question_id)
+        # An answer's rating: of the answering official's routing for the question.
+        .outerjoin(
+            Routing,
+            and_(
+                em.kind == ExchangeKind.ANSWER,
+                Routing.question_id == em.question_id,
+                Routing.recipient_id == em.from_official_id,
+            ),
+        )
+        .outerjoin(AnswerRating, AnswerRating.routing_id == Routing.id)
         .where(and_(*_where(flt, country_city_ids)))
         .order_by(em.created_at, em.id)
     )
@@ -135,7 +155,7 @@ async def stream_messages(
 ) -> AsyncIterator[Sequence[Row[Any]]]:
     """The filtered log, oldest first, in batches from a server-side cursor. Each row: message
     id, created_at, question_id, kind, from/to official, from/to city, text, then the question's
-    asker_id, topic_id, city_id and created_at."""
+    asker_id, topic_id, city_id and created_at, and an answer's rating (True: useful)."""
     ids = await _country_city_ids(session, flt.countries)
     result = await session.stream(_export_query(flt, ids).execution_options(yield_per=batch))
     async for part in result.partitions():

@@ -35,9 +35,11 @@ from bot.db.enums import (
     RoutingStatus,
 )
 from bot.db.library_models import LibraryEntry, LibraryPart, LibraryText, LibraryUse
+from bot.db.rating_models import AnswerRating
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
+    "AnswerRating",
     "AuditLog",
     "Base",
     "Broadcast",

@@ -53,6 +53,7 @@ def shape(
         topic_id,
         q_city,
         asked_at,
+        useful,
     ) in part:
         asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
         asker_city_id = q_city if q_city is not None else asker_home
@@ -93,6 +94,7 @@ def shape(
                 sent_by,
                 response,
                 text,
+                None if useful is None else ("useful" if useful else "not useful"),
             )
         )
     return out

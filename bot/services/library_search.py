@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import dialogs, exchange_log, library, library_search, questions
+from bot.db import dialogs, exchange_log, library, library_search, questions, ratings
 from bot.db.catalogue import all_topics
 from bot.db.models import City, ExchangeKind, QuestionStatus
 from bot.runtime import Deps
@@ -30,6 +30,9 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
     ids = [h[0] for h in hits]
     entries = await library.entries(session, ids)
     parts = await library.parts_of_entries(session, ids)
+    useful = await ratings.useful_routings(
+        session, [p.routing_id for ps in parts.values() for p in ps if p.routing_id is not None]
+    )
     city_ids = {e.city_id for e in entries.values() if e.city_id is not None}
     names = {c.id: c.name for c in [await session.get(City, i) for i in city_ids] if c}
     found = []
@@ -38,9 +41,10 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
         if entry is None:
             continue
         question = next((p.text for p in parts[entry_id] if p.kind == ExchangeKind.QUESTION), None)
-        answer = next(
-            (p.text for p in parts[entry_id] if p.kind == ExchangeKind.ANSWER and p.text), None
-        )
+        answers = [p for p in parts[entry_id] if p.kind == ExchangeKind.ANSWER and p.text]
+        # The best-rated answer: one its asker rated useful, else the first.
+        answers.sort(key=lambda p: p.routing_id not in useful)
+        answer = answers[0].text if answers else None
         found.append(
             Card(
                 entry.id,
