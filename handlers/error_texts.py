@@ -114,6 +114,7 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
         "Only questions with words (text or a caption) can join the library."
     ),
     E.ALREADY_SHARED: lambda **_k: _("This exchange is already in the library."),
+    E.NOT_ANSWERED: lambda **_k: _("Only questions that were answered can join the library."),
     E.ENTRY_GONE: lambda **_k: _("This exchange is no longer in the library."),
     E.NO_WORDS_HERE: lambda **_k: _("None of your words are in this exchange any more."),
     E.TITLE_LENGTH: lambda max, **_k: _(

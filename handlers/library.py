@@ -9,7 +9,6 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.i18n import _, current_locale, use_locale
 from bot.services import library
 from bot.services.dialog import Step
-from bot.services.exchange.types import Person
 from bot.services.library_types import Shared
 from handlers.callbacks import BadCallback
 from handlers.common import answer, esc, guarded, reply
@@ -32,8 +31,8 @@ from handlers.library_render import entry_buttons, entry_text
 
 async def tell_contributors(context: Ctx, shared: Shared) -> None:
     """Everyone whose words are in the new entry is told, and may withdraw them."""
-    for chat_id, official_id, locale in shared.others:
-        with use_locale(locale):
+    for person in shared.others:
+        with use_locale(person.locale):
             text = _(
                 "📚 The exchange on {topic} ({question}) is now in the network's library, "
                 "with your words in it. You can withdraw them at any time."
@@ -47,7 +46,6 @@ async def tell_contributors(context: Ctx, shared: Shared) -> None:
                     button(_("Withdraw my words"), LibWithdraw(shared.entry_id)),
                 ]
             )
-        person = Person(official_id, chat_id, locale, "", "", None, "", "UTC")
         await notify(context.bot, person, text, kb)
 
 

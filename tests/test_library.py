@@ -23,7 +23,7 @@ from bot.db.models import (
     Routing,
 )
 from bot.services import reports
-from handlers.library_buttons import LibPin
+from handlers.library_buttons import LibPin, LibShare
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.updates import Harness, TgUser, tr
 
@@ -277,3 +277,17 @@ async def test_the_card_shows_the_answer_rated_useful(harness: Harness) -> None:
     await h.command(w.luc, "/search sirens power")
     card = last(h, w.luc)
     assert BATTERY in card and "diesel generator" not in card
+
+
+async def test_an_unanswered_question_is_not_offered_to_the_library(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    await ask(h, w.amina, SIRENS)
+    await h.press(w.amina, "Send")
+    await h.command(w.amina, "/questions")
+    await h.press(w.amina, "Mark #")
+    assert "library" not in last(h, w.amina)
+    (question,) = await rows(h, Question)
+    await h.callback(w.amina, LibShare(question.id).encode())
+    assert h.tg.last_alert() == "Only questions that were answered can join the library."
+    assert await rows(h, LibraryEntry) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,14 +22,16 @@ from bot.db.search_terms import fold, is_arabic, matched, terms, words
 CANDIDATES = 60
 LANGUAGE_CONFIGS = ("english", "french", "italian", "spanish", "arabic")
 
-_FTS = text(
-    "SELECT t.entry_id, t.text FROM library_fts JOIN library_text t ON t.id = library_fts.rowid "
-    "WHERE library_fts MATCH :expr ORDER BY library_fts.rank LIMIT :n"
-)
-_TRIGRAM = text(
-    "SELECT t.entry_id, t.text FROM library_trigram "
-    "JOIN library_text t ON t.id = library_trigram.rowid "
-    "WHERE library_trigram MATCH :expr ORDER BY library_trigram.rank LIMIT :n"
+# SQLite: one posting-list scan per term (a word by its stem as a prefix, or, for Arabic, the
+# stem anywhere in a word through the trigrams), rows counted by how many terms they hold.
+# Cheaper than ranking every row that holds any term with bm25, which costs tens of ms once
+# common words match tens of thousands of entries; and the count is the ranking used anyway.
+_WORD_ROWS = "SELECT rowid AS r FROM library_fts WHERE library_fts MATCH :t{i}"
+_TRIGRAM_ROWS = "SELECT rowid AS r FROM library_trigram WHERE library_trigram MATCH :t{i}"
+_COUNTED = (
+    "SELECT t.entry_id, t.text FROM (SELECT r, count(*) AS c FROM ({rows}) GROUP BY r "
+    "ORDER BY c DESC, r DESC LIMIT :n) AS best JOIN library_text t ON t.id = best.r "
+    "ORDER BY best.c DESC, best.r DESC"
 )
 _QUERY = " || ".join(f"websearch_to_tsquery('{c}', :words)" for c in LANGUAGE_CONFIGS)
 _TSV = text(
@@ -64,18 +67,16 @@ async def search(session: AsyncSession, query: str, limit: int) -> list[Hit]:
         return []
     arabic = [t for t in wanted if is_arabic(t)]
     if session.get_bind().dialect.name == "sqlite":
-        expr = " OR ".join(f'"{t}"*' for t in wanted)
-        found = list((await session.execute(_FTS, {"expr": expr, "n": CANDIDATES})).all())
-        substrings = arabic or ([] if found else wanted)
-        if substrings:
-            expr = " OR ".join(f'"{t}"' for t in substrings)
-            found += (await session.execute(_TRIGRAM, {"expr": expr, "n": CANDIDATES})).all()
+        found = await _counted(session, [t for t in wanted if t not in arabic], arabic)
+        if not found:  # a word mistyped or cut differently: its stem anywhere in a word
+            found = await _counted(session, [], wanted)
     else:
+        # PostgreSQL's Arabic stemmer takes attached prefixes off by itself; trigrams are the
+        # fallback for what the stemmers miss (a mistyped word, a form they cut differently).
         joined = " or ".join(words(query))
         found = list((await session.execute(_TSV, {"words": joined, "n": CANDIDATES})).all())
-        substrings = arabic or ([] if found else wanted)
-        if substrings:
-            like = or_(*[LibraryText.text.contains(t, autoescape=True) for t in substrings])
+        if not found:
+            like = or_(*[LibraryText.text.contains(t, autoescape=True) for t in wanted])
             found += (
                 await session.execute(
                     select(LibraryText.entry_id, LibraryText.text).where(like).limit(CANDIDATES)
@@ -89,6 +90,22 @@ async def search(session: AsyncSession, query: str, limit: int) -> list[Hit]:
     pinned = await _pinned(session, list(best))
     ranked = sorted(best, key=lambda e: (best[e][0], e in pinned, best[e][1]), reverse=True)
     return [Hit(e, best[e][0], len(wanted)) for e in ranked[:limit] if best[e][0] > 0]
+
+
+async def _counted(session: AsyncSession, words: list[str], substrings: list[str]) -> list[Any]:
+    """SQLite: the rows holding the most terms (then the newest), with their text."""
+    parts: list[str] = []
+    params: dict[str, str] = {}
+    for t in words:
+        parts.append(_WORD_ROWS.format(i=len(parts)))
+        params[f"t{len(params)}"] = f'"{t}"*'
+    for t in substrings:
+        parts.append(_TRIGRAM_ROWS.format(i=len(parts)))
+        params[f"t{len(params)}"] = f'"{t}"'
+    if not parts:
+        return []
+    query = text(_COUNTED.format(rows=" UNION ALL ".join(parts)))
+    return list((await session.execute(query, {**params, "n": CANDIDATES})).all())
 
 
 async def _pinned(session: AsyncSession, entry_ids: list[int]) -> set[int]:

@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     # The library
     NO_WORDS = "no_words"
     ALREADY_SHARED = "already_shared"
+    NOT_ANSWERED = "not_answered"
     ENTRY_GONE = "entry_gone"
     NO_WORDS_HERE = "no_words_here"
     TITLE_LENGTH = "title_length"

@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audit_log, dialogs, library, library_search, questions
+from bot.db import audit_log, dialogs, library, library_search, questions, routings
 from bot.db.catalogue import city_by_id
 from bot.db.library_models import LibraryEntry
 from bot.db.models import ExchangeKind, Official, Question, QuestionStatus, Role
@@ -57,6 +57,8 @@ async def share(deps: Deps, tg_user_id: int, question_id: int) -> Shared:
             raise ServiceError(ErrorCode.NO_WORDS)
         if await library.entry_of_question(session, question.id) is not None:
             raise ServiceError(ErrorCode.ALREADY_SHARED)
+        if not await routings.answered_count(session, question.id):
+            raise ServiceError(ErrorCode.NOT_ANSWERED)
         entry_id = await library.add(session, question, language_of(question.text, me.locale), now)
         await reindex(session, entry_id)
         others = {
@@ -68,7 +70,7 @@ async def share(deps: Deps, tg_user_id: int, question_id: int) -> Shared:
         log.info("library entry added entry_id=%s question_id=%s", entry_id, question.id)
         return Shared(
             entry_id,
-            [(p.chat_id, p.official_id, p.locale) for p in people.values()],
+            list(people.values()),
             await lookups.topic_of(session, question.topic_id),
             question.text,
         )

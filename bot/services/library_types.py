@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services.catalogue import TopicInfo
+from bot.services.exchange.types import Person
 
 STEP_TITLE = "lib.title"
 TITLE_MAX = 200
@@ -52,6 +53,6 @@ class EntryView:
 class Shared:
     entry_id: int
     # Officials whose words are in the entry besides the asker: told, and may withdraw them.
-    others: list[tuple[int, int, str]]  # (chat id, official id, locale)
+    others: list[Person]
     topic: TopicInfo
     title: str

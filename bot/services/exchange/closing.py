@@ -83,7 +83,7 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
             question.id,
             await lookups.topic_of(session, question.topic_id),
             int(helpers or 0),
-            shareable=bool(question.text),
+            shareable=bool(question.text) and bool(helpers),
         )
 
 

@@ -165,7 +165,7 @@ class Resolved:
     question_id: int
     topic: TopicInfo
     helpers: int
-    shareable: bool = False  # it has words: the asker may add it to the library
+    shareable: bool = False  # words and answers: the asker may add it to the library
 
 
 @dataclass(frozen=True)
