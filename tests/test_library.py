@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.db import library_search as library_index
 from bot.db.models import (
     Base,
     LibraryEntry,
@@ -291,3 +292,34 @@ async def test_an_unanswered_question_is_not_offered_to_the_library(harness: Har
     await h.callback(w.amina, LibShare(question.id).encode())
     assert h.tg.last_alert() == "Only questions that were answered can join the library."
     assert await rows(h, LibraryEntry) == []
+
+
+async def test_an_entry_indexed_in_another_language_is_found_in_it(harness: Harness) -> None:
+    """The seam for translation: an entry's words indexed under a second language (as the
+    translation issue will write them) are found by a query in that language."""
+    h = harness
+    w = await world(h)
+    await answered_and_shared(
+        h,
+        w.marco,
+        "Come mantenete le sirene durante i blackout?",
+        w.claire,
+        "Batterie tampone, provate ogni mese.",
+    )
+    (entry,) = await rows(h, LibraryEntry)
+    query = "صفارات الإنذار أثناء انقطاع الكهرباء"
+    async with h.deps.db.read() as s:
+        assert await library_index.search(s, query, 3) == []
+    async with h.deps.db.transaction() as s:
+        await library_index.write(
+            s,
+            entry.id,
+            {
+                "en": "How do you keep sirens working during blackouts?",
+                "ar": "كيف تحافظون على عمل صفارات الإنذار أثناء انقطاع الكهرباء؟",
+            },
+        )
+    async with h.deps.db.read() as s:
+        (hit,) = await library_index.search(s, query, 3)
+    assert hit.entry_id == entry.id
+    assert sorted(t.language for t in await rows(h, LibraryText)) == ["ar", "en"]
