@@ -109,6 +109,7 @@ def command_list() -> list[BotCommand]:
         BotCommand("ask", _("Ask officials in peer cities a question")),
         BotCommand("questions", _("Your questions and their answers")),
         BotCommand("inbox", _("Questions waiting for your answer")),
+        BotCommand("search", _("Search the library of answered exchanges")),
         BotCommand("profile", _("See and edit your profile")),
         BotCommand("language", _("Change the language")),
         BotCommand("help", _("What you can do")),

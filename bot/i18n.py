@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
 from babel.core import get_global, parse_locale
+from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.dates import format_timedelta as _babel_format_timedelta
 from babel.lists import format_list as _babel_format_list
@@ -137,6 +138,12 @@ def format_datetime(when: datetime, timezone: str | None = "UTC", fmt: str = "me
     """A date and time in the current locale and the given IANA timezone."""
     tz = ZoneInfo(timezone or "UTC")
     return _babel_format_datetime(when, format=fmt, tzinfo=tz, locale=babel_locale())
+
+
+def format_date(when: datetime, timezone: str | None = "UTC") -> str:
+    """A date alone ("5 Dec 2026") in the current locale and the given IANA timezone."""
+    local = when.astimezone(ZoneInfo(timezone or "UTC"))
+    return _babel_format_date(local.date(), format="medium", locale=babel_locale())
 
 
 def format_duration(delta: timedelta) -> str:

@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot.i18n import _
 from bot.services import broadcast_compose as broadcast_steps
+from bot.services import library_types as library_steps
 from bot.services import onboarding as onboarding_steps
 from bot.services import profile_steps as profile_edit_steps
 from bot.services.exchange import types as exchange_steps
@@ -43,6 +44,7 @@ from handlers import (
     exports,
     help,
     invites,
+    library,
     manual_routing,
     my_questions,
     onboarding,
@@ -53,6 +55,7 @@ from handlers import (
     quiet,
     reminders,
     roles,
+    search,
     stats,
 )
 from handlers.admin_buttons import (
@@ -67,9 +70,11 @@ from handlers.exchange_buttons import (
     DigestButton,
     MyQuestionAction,
     QuestionAction,
+    RateAnswer,
     ReplyButton,
     RouteButton,
 )
+from handlers.library_buttons import FindButton, LibraryButton
 from handlers.outreach_buttons import (
     BroadcastButton,
     BroadcastListAction,
@@ -96,6 +101,7 @@ def dialog_steps() -> dict[str, dialog.StepHandler]:
     """The handler of a plain message sent at each dialog step: an exact step name, or a prefix
     ending in '.' for every step under it (an exact name wins, then the longest prefix)."""
     ex, reg, prof, bc = exchange_steps, onboarding_steps, profile_edit_steps, broadcast_steps
+    lib = library_steps
     return dialog.step_table(
         [
             # joining and the profile
@@ -119,6 +125,8 @@ def dialog_steps() -> dict[str, dialog.StepHandler]:
             (ex.STEP_ANSWER, answering.step_answer),
             # absences: the days typed during /away
             ("away.", away.on_typed),
+            # the library: an organiser's new title for an entry
+            (lib.STEP_TITLE, library.step_title),
             # reminders: every step of /remind
             ("remind.", reminders.on_typed),
             # broadcasts
@@ -170,9 +178,14 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(answering.on_question_action, pattern=QuestionAction.pattern()),
             CallbackQueryHandler(answering.on_reply_button, pattern=ReplyButton.pattern()),
             CallbackQueryHandler(my_questions.on_resolve, pattern=MyQuestionAction.pattern()),
+            CallbackQueryHandler(my_questions.on_rate, pattern=RateAnswer.pattern()),
             CallbackQueryHandler(manual_routing.on_manual_route, pattern=RouteButton.pattern()),
             CallbackQueryHandler(answering.on_digest_offer, pattern=DigestButton.pattern()),
             MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
+            # the library: sharing, reading, withdrawing, organising; search and browsing
+            CommandHandler("search", search.cmd_search, filters=private),
+            CallbackQueryHandler(library.on_library, pattern=LibraryButton.pattern()),
+            CallbackQueryHandler(search.on_find, pattern=FindButton.pattern()),
             # reminders, quiet hours
             CommandHandler("remind", reminders.cmd_remind, filters=private),
             CommandHandler("reminders", reminders.cmd_reminders, filters=private),

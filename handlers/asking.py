@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import _, current_locale, use_locale
-from bot.services import calendars
+from bot.services import calendars, library_search
 from bot.services.catalogue import TopicInfo
 from bot.services.dialog import Step
 from bot.services.exchange import asking, types
@@ -20,6 +20,8 @@ from handlers.callbacks import BadCallback
 from handlers.common import answer, esc, guarded, reply, send_text, show
 from handlers.context import Ctx
 from handlers.exchange_buttons import (
+    AskAnswered,
+    AskAnyway,
     AskButton,
     AskCancel,
     AskGroup,
@@ -43,6 +45,7 @@ from handlers.exchange_send import (
     send_content,
 )
 from handlers.keyboards import button, markup, paged
+from handlers.library_render import cards_text, read_button
 from handlers.user_text import isolate, person_city, person_name
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,22 @@ async def on_ask(update: Update, context: Ctx) -> None:
             await answer(query)
             await drop_buttons(update)
             await after_submit(update, context, result)
+        case AskAnyway():
+            draft = await asking.current_draft(deps, user_id)
+            await answer(query)
+            await drop_buttons(update)
+            await show_preview(update, context, draft)
+        case AskAnswered(entry_id):
+            await library_search.answered_by(deps, user_id, entry_id)
+            await answer(query)
+            await drop_buttons(update)
+            await reply(
+                update,
+                _(
+                    "Glad the library answered it. Your question was not sent, and it is "
+                    "counted as answered from the library."
+                ),
+            )
         case AskCancel():
             await asking.cancel_ask(deps, user_id)
             await answer(query)
@@ -217,6 +236,36 @@ async def step_compose(update: Update, context: Ctx, state: Step) -> None:
     if draft.content.album:
         await album_preview(update, context, draft, header(preview), kb)
         return
+    if not draft.needs_text and await offer_library(update, context, draft):
+        return
+    await show_preview(update, context, draft)
+
+
+async def offer_library(update: Update, context: Ctx, draft: types.Draft) -> bool:
+    """Asked before? Up to three close library entries, before the question is sent."""
+    found = await library_search.similar(context.deps, draft.content.text)
+    if not found:
+        return False
+    body = [
+        [
+            read_button(i, c),
+            button(_("This answers it ({number})").format(number=i), AskAnswered(c.entry_id)),
+        ]
+        for i, c in enumerate(found, 1)
+    ]
+    body.append([button(_("Ask anyway"), AskAnyway()), button(_("Cancel"), AskCancel())])
+    heading = _(
+        "<b>Asked before?</b> These exchanges in the library look close to your question. "
+        "If one answers it, you need not wait for an answer."
+    )
+    await reply(update, cards_text(heading, found), InlineKeyboardMarkup(body))
+    return True
+
+
+async def show_preview(update: Update, context: Ctx, draft: types.Draft) -> None:
+    """The question as officials will see it, with Send / Cancel."""
+    preview = Outgoing("question", 0, None, draft.asker, draft.asker, draft.topic, draft.content)
+    kb = markup([button(_("Send"), AskSend()), button(_("Cancel"), AskCancel())])
     await reply(update, _("<b>Preview</b> — this is what officials in peer cities will see:"))
     hint = ""
     if draft.needs_text:

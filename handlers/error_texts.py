@@ -113,6 +113,17 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
     E.OWN_CITY: lambda **_k: _("That is the asker's own city."),
     E.NOBODY_IN_CITY: lambda **_k: _("Nobody in that city can receive it."),
     E.GONE: lambda **_k: _("This person is no longer part of the exchange."),
+    # The library
+    E.NO_WORDS: lambda **_k: _(
+        "Only questions with words (text or a caption) can join the library."
+    ),
+    E.ALREADY_SHARED: lambda **_k: _("This exchange is already in the library."),
+    E.NOT_ANSWERED: lambda **_k: _("Only questions that were answered can join the library."),
+    E.ENTRY_GONE: lambda **_k: _("This exchange is no longer in the library."),
+    E.NO_WORDS_HERE: lambda **_k: _("None of your words are in this exchange any more."),
+    E.TITLE_LENGTH: lambda max, **_k: _(
+        "Please send the title as text, between 3 and {max} characters."
+    ).format(max=max),
     # Broadcasts
     E.NO_RECIPIENTS: lambda **_k: _("Nobody matches this audience. Change it and try again."),
     E.BAD_BROADCAST_TIME: lambda timezone, **_k: _(

@@ -42,6 +42,18 @@ class AskCancel(AskButton, action="cancel"):
 
 
 @dataclass(frozen=True)
+class AskAnswered(AskButton, action="answered"):
+    """ "This answers it" under a library entry offered before the question is sent."""
+
+    entry_id: int
+
+
+@dataclass(frozen=True)
+class AskAnyway(AskButton, action="anyway"):
+    """ "Ask anyway": past the library entries offered, to the preview."""
+
+
+@dataclass(frozen=True)
 class QuestionAction(CallbackData, prefix="question"):
     """A question sent to this official: answer it, or decline it ("Not for me")."""
 
@@ -64,6 +76,14 @@ class MyQuestionAction(CallbackData, prefix="my-question"):
 
     action: Literal["resolve", "thank"]
     question_id: int
+
+
+@dataclass(frozen=True)
+class RateAnswer(CallbackData, prefix="rate"):
+    """The asker rates an answer (the answers of one official to their question)."""
+
+    action: Literal["useful", "not"]
+    routing_id: int
 
 
 class RouteButton(CallbackData, prefix="route"):

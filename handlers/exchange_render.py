@@ -14,7 +14,13 @@ from bot.i18n import _, current_locale
 from bot.services.catalogue import CityName
 from bot.services.exchange.types import Content, Outgoing
 from handlers.common import esc
-from handlers.exchange_buttons import MyQuestionAction, QuestionAction, ReplyTo, RouteCities
+from handlers.exchange_buttons import (
+    MyQuestionAction,
+    QuestionAction,
+    RateAnswer,
+    ReplyTo,
+    RouteCities,
+)
 from handlers.keyboards import button, markup
 from handlers.user_text import BIDI_CONTROLS, cities_of, isolate, person_city, person_name
 
@@ -119,6 +125,12 @@ def keyboard(o: Outgoing) -> InlineKeyboardMarkup:
         return markup(answer_buttons(o.routing_id))
     rows = [[button(_("Reply"), ReplyTo(o.routing_id))]]
     if o.recipient.official_id != o.sender.official_id and o.kind == "answer":
+        rows.append(
+            [
+                button(_("👍 Useful"), RateAnswer("useful", o.routing_id)),
+                button(_("👎 Not useful"), RateAnswer("not", o.routing_id)),
+            ]
+        )
         rows.append([button(_("Mark resolved"), MyQuestionAction("resolve", o.question_id))])
     return markup(*rows)
 

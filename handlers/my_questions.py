@@ -6,13 +6,14 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.i18n import _, current_locale, format_datetime, ngettext, use_locale
-from bot.services.exchange import closing, lists, types
+from bot.services.exchange import closing, lists, rating, types
 from handlers.common import answer, esc, guarded, reply
 from handlers.context import Ctx
-from handlers.exchange_buttons import MyQuestionAction, QuestionAction
+from handlers.exchange_buttons import MyQuestionAction, QuestionAction, RateAnswer
 from handlers.exchange_render import question_words
 from handlers.exchange_send import drop_buttons, notify
-from handlers.keyboards import button, markup
+from handlers.keyboards import button
+from handlers.library_render import share_offer
 from handlers.user_text import cities_of, isolate, person_city, person_name
 
 EXCERPT = 160
@@ -31,17 +32,21 @@ async def on_resolve(update: Update, context: Ctx) -> None:
         text = _("Question #{id} on {topic} is marked resolved.").format(
             id=done.question_id, topic=esc(done.topic.name(current_locale()))
         )
-        kb = None
+        buttons = []
         if done.helpers:
             text += "\n" + ngettext(
                 "{count} official answered it. Thank them?",
                 "{count} officials answered it. Thank them?",
                 done.helpers,
             ).format(count=done.helpers)
-            kb = markup(
+            buttons.append(
                 [button(_("Thank the helpers"), MyQuestionAction("thank", done.question_id))]
             )
-        await reply(update, text, kb)
+        if done.shareable:
+            offer, row = share_offer(done.question_id)
+            text += "\n\n" + offer
+            buttons.append(row)
+        await reply(update, text, InlineKeyboardMarkup(buttons) if buttons else None)
     else:
         thanks = await closing.thank(context.deps, context.who.tg_user_id, question_id)
         await answer(query)
@@ -67,6 +72,20 @@ async def on_resolve(update: Update, context: Ctx) -> None:
                 len(thanks.helpers),
             ).format(count=len(thanks.helpers)),
         )
+
+
+@guarded
+async def on_rate(update: Update, context: Ctx) -> None:
+    """👍 / 👎 under an answer: the rating is kept (a new press replaces it)."""
+    query = update.callback_query
+    assert query is not None
+    pressed = RateAnswer.decode(query.data)
+    useful = pressed.action == "useful"
+    await rating.rate(context.deps, context.who.tg_user_id, pressed.routing_id, useful)
+    await answer(
+        query,
+        _("Thank you: rated useful.") if useful else _("Thank you: rated not useful."),
+    )
 
 
 # ---- lists -----------------------------------------------------------------------------

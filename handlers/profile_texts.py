@@ -102,6 +102,7 @@ def help_text(role: Role) -> str:
         line(_("/ask — ask officials in peer cities a question")),
         line(_("/questions — your questions and their answers")),
         line(_("/inbox — questions waiting for your answer")),
+        line(_("/search — search the library of answered exchanges")),
         line(_("/profile — see and edit your profile")),
         line(_("/language — change the language")),
         line(_("/quiet — hours when reminders and the digest wait")),
@@ -136,13 +137,22 @@ def help_text(role: Role) -> str:
 
 
 def privacy_notice() -> str:
-    return _(
-        "<b>Privacy</b>\n"
-        "City Exchange stores your Telegram id, name, position, city, topics and languages, "
-        "so that colleagues in other cities know who is asking or answering, and it keeps the "
-        "questions and answers you exchange. Organisers can see this information and admins "
-        "can export the exchange log for reports. Nothing is shared outside the network.\n"
-        "You can see your data with /privacy and erase it with /deleteme at any time."
+    return (
+        _(
+            "<b>Privacy</b>\n"
+            "City Exchange stores your Telegram id, name, position, city, topics and languages, "
+            "so that colleagues in other cities know who is asking or answering, and it keeps the "
+            "questions and answers you exchange. Organisers can see this information and admins "
+            "can export the exchange log for reports. Nothing is shared outside the network.\n"
+            "You can see your data with /privacy and erase it with /deleteme at any time."
+        )
+        + "\n"
+        + _(
+            "When a question is resolved, its asker may add the exchange to the network's library, "
+            "where every official can find it with /search; the names, cities and words in it are "
+            "shown. Anyone whose words are in an entry can withdraw them at any time; /deleteme "
+            "takes them out too, and then names you only as an official of your city."
+        )
     )
 
 

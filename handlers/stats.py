@@ -53,6 +53,10 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("Questions asked: {n}").format(n=num(s.questions)),
         _("Answered: {n} ({rate})").format(n=num(s.answered), rate=rate),
         _("Answers given: {n}").format(n=num(s.answers)),
+        _("Answered from the library before being sent: {n}").format(n=num(s.from_library)),
+        _("Answers rated useful, by city: {cities}").format(
+            cities=", ".join(f"{esc(c)} ({num(u)}/{num(n)})" for c, n, u in s.ratings) or "—"
+        ),
         _("Median time to first answer: {duration}").format(
             duration=_duration(s.median_first_answer)
         ),

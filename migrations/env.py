@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from bot.db.engine import make_engine
+from bot.db.migrate import include_name
 from bot.db.models import Base
 
 config = context.config
@@ -36,6 +37,7 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=url.startswith("sqlite"),
         compare_type=True,
+        include_name=include_name,
         literal_binds=connection is None,
         **kw,
     )

@@ -11,14 +11,16 @@ from sqlalchemy.engine import Connection
 
 from bot.db.base import UTCDateTime
 from bot.db.engine import Database
-from bot.db.migrate import alembic_config
+from bot.db.migrate import alembic_config, include_name
 from bot.db.models import Base, Question, QuestionStatus, Routing, RoutingStatus
 from tests.factories import CREATED, make_topic
 
 
 async def test_models_match_migrations(db: Database) -> None:
     def diff(sync_conn: object) -> list[object]:
-        ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})  # type: ignore[arg-type]
+        ctx = MigrationContext.configure(
+            sync_conn, opts={"compare_type": True, "include_name": include_name}
+        )  # type: ignore[arg-type]
         return compare_metadata(ctx, Base.metadata)
 
     async with db.engine.connect() as conn:

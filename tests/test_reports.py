@@ -405,6 +405,7 @@ async def rows_of(n: int, text_size: int = 80, seed: int = 7) -> Any:
                 "ar",
                 "translated",
                 "[ar] " + text,
+                "useful",
             )
         )
         if len(batch) == 100:

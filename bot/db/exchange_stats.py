@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import UTCDateTime
 from bot.db.models import (
+    AnswerRating,
     City,
     ExchangeKind,
     ExchangeMessage,
@@ -113,8 +114,19 @@ def _export_query(
             Question.city_id,
             Question.created_at,
             em.translation,
+            AnswerRating.useful,
         )
         .join(Question, Question.id == em.question_id)
+        # An answer's rating: of the answering official's routing for the question.
+        .outerjoin(
+            Routing,
+            and_(
+                em.kind == ExchangeKind.ANSWER,
+                Routing.question_id == em.question_id,
+                Routing.recipient_id == em.from_official_id,
+            ),
+        )
+        .outerjoin(AnswerRating, AnswerRating.routing_id == Routing.id)
         .where(and_(*_where(flt, country_city_ids)))
         .order_by(em.created_at, em.id)
     )
@@ -148,8 +160,8 @@ async def stream_messages(
     """The filtered log, oldest first, in batches from a server-side cursor, one batch read
     ahead. Each row: message
     id, created_at, question_id, kind, from/to official, from/to city, text, then the question's
-    asker_id, topic_id, city_id and created_at, and what the message went out as (its machine
-    translation, if it was translated)."""
+    asker_id, topic_id, city_id and created_at, what the message went out as (its machine
+    translation, if it was translated), and an answer's rating (True: useful)."""
     ids = await _country_city_ids(session, flt.countries)
     # Core, on the session's connection (its transaction): plain rows, none of the ORM's
     # per-row bookkeeping, which cost a third more time for the same rows (bench_export.py).

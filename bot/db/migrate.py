@@ -14,6 +14,20 @@ from bot.db.engine import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
+# What the migrations build for full-text search beside the models' tables (FTS5 tables and
+# their shadow tables on SQLite; the tsvector column and the GIN indexes on PostgreSQL): not
+# described by the models, so comparing models and database leaves them out.
+SEARCH_ONLY_TABLES = ("library_fts", "library_trigram")
+SEARCH_ONLY_NAMES = frozenset({"tsv", "ix_library_text_tsv", "ix_library_text_trgm"})
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's filter: everything but the search structures above."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith(SEARCH_ONLY_TABLES):
+        return False
+    return name not in SEARCH_ONLY_NAMES
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db.absence_model import Absence
-from bot.db.base import Base, UTCDateTime
+from bot.db.base import Base, UTCDateTime, utcnow
+from bot.db.bookkeeping_models import AuditLog, DialogState, SenderProcess
 from bot.db.coordination import HandledUpdate, SendPace
 from bot.db.enums import (
     WAITING_SQL,
@@ -36,11 +37,14 @@ from bot.db.enums import (
     Role,
     RoutingStatus,
 )
+from bot.db.library_models import LibraryEntry, LibraryPart, LibraryText, LibraryUse
+from bot.db.rating_models import AnswerRating
 from bot.db.translations import Translation
 
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
     "Absence",
+    "AnswerRating",
     "AuditLog",
     "Base",
     "Broadcast",
@@ -54,6 +58,10 @@ __all__ = [
     "ExchangeMessage",
     "HandledUpdate",
     "Invite",
+    "LibraryEntry",
+    "LibraryPart",
+    "LibraryText",
+    "LibraryUse",
     "Official",
     "OfficialStatus",
     "OfficialTopic",
@@ -73,10 +81,6 @@ __all__ = [
     "routing_waiting",
     "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class City(Base):
@@ -354,19 +358,6 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
 
-class SenderProcess(Base):
-    """A running outbox sender: where it runs, so a restarted process on the same host can
-    tell that the one before it is dead and take back its claims at once."""
-
-    __tablename__ = "sender_process"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # delivery.claimed_by
-    host: Mapped[str] = mapped_column(String(255), index=True)  # host name and pid namespace
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column()
-    heartbeat_at: Mapped[datetime] = mapped_column()
-
-
 class Reminder(Base):
     __tablename__ = "reminder"
 
@@ -385,27 +376,3 @@ class Reminder(Base):
     status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.ACTIVE, index=True)
     working_days: Mapped[bool] = mapped_column(Boolean, default=False)  # moved off days off
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AuditLog(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("official.id", ondelete="SET NULL"))
-    actor_tg_id: Mapped[int | None] = mapped_column(BigInteger)
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    target_type: Mapped[str | None] = mapped_column(String(32))
-    target_id: Mapped[int | None] = mapped_column(BigInteger)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
-class DialogState(Base):
-    """Where each person is in a multi-step flow; survives restarts."""
-
-    __tablename__ = "dialog_state"
-
-    tg_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    step: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

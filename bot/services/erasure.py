@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import audit_log, catalogue, dialogs, erasure, officials, outbox
 from bot.db.models import City, Official, OfficialStatus, Role
 from bot.runtime import Deps
+from bot.services import library
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.profile import require_official
 from bot.services.quiet_hours import not_before
@@ -88,6 +89,7 @@ async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
             target_id=official.id,
             withdrawn=len(withdrawn),
         )
+        await library.erase_person(session, official.id)
         await erasure.remove_traces(session, traces)
         await strip_personal_data(session, official)
         await dialogs.clear_dialog(session, tg_user_id)

@@ -61,6 +61,13 @@ class ErrorCode(StrEnum):
     OWN_CITY = "own_city"
     NOBODY_IN_CITY = "nobody_in_city"
     GONE = "gone"
+    # The library
+    NO_WORDS = "no_words"
+    ALREADY_SHARED = "already_shared"
+    NOT_ANSWERED = "not_answered"
+    ENTRY_GONE = "entry_gone"
+    NO_WORDS_HERE = "no_words_here"
+    TITLE_LENGTH = "title_length"
     # Broadcasts
     NO_RECIPIENTS = "no_recipients"
     BAD_BROADCAST_TIME = "bad_broadcast_time"

@@ -58,6 +58,7 @@ def shape(
         q_city,
         asked_at,
         translation,
+        useful,
     ) in part:
         asker_name, asker_home, _asker_erased = people.get(asker_id, nobody)
         asker_city_id = q_city if q_city is not None else asker_home
@@ -110,6 +111,7 @@ def shape(
                 sent_as.get("to"),
                 sent_as.get("status"),
                 sent_as.get("text"),
+                None if useful is None else ("useful" if useful else "not useful"),
             )
         )
     return out

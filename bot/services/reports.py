@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.db import audit_log, catalogue, exchange_stats
+from bot.db import audit_log, catalogue, exchange_stats, library, ratings
 from bot.db.exchange_stats import ExportFilter
 from bot.db.models import (
     Role,
@@ -57,6 +57,7 @@ COLUMNS = (
     "translation_to",
     "translation_status",
     "translation",
+    "rating",  # an answer's, by its asker: useful | not useful
 )
 DATETIME_COLUMNS = frozenset({1, 2})
 TEXT_COLUMNS = frozenset({5, 7, 8, 10, 11, 16, 20})
@@ -106,6 +107,9 @@ class Stats:
     answers: int
     # Per answering city, its median time to a first answer in its own working hours.
     answer_times: list[CityAnswerTime] = field(default_factory=list)
+    from_library: int = 0  # questions their askers closed with a library entry, unsent
+    # Per city, the answers their askers rated in the period: (city, rated, rated useful).
+    ratings: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def answer_rate(self) -> float | None:
@@ -323,6 +327,15 @@ async def stats(
             helpful_cities=helpful_rows[:top],
             answers=answers,
             answer_times=await calendars.answer_times(session, since, until),
+            from_library=await library.uses_between(session, since, until),
+            ratings=sorted(
+                (
+                    (cities[c].name, n, useful)
+                    for c, n, useful in await ratings.per_city(session, since, until)
+                    if c in cities
+                ),
+                key=lambda r: (-r[2], -r[1], r[0]),
+            ),
         )
 
 

@@ -10,6 +10,8 @@ Score of a candidate city (higher is better), each part documented in the row's 
     responsiveness  1.0 x (answered + 1) / (asked + 2)       on this topic; 0.5 with no history
     speed           0.5 x 1 / (1 + avg hours to answer / 24) on this topic; 0.25 with no history
     load           -0.5 x min(open questions waiting, 10) / 10   routed in the last 14 days
+    usefulness      1.0 x ((useful + 1) / (rated + 2) - 0.5)     the askers' ratings of the
+                    city's answers on this topic: 0 with none, up to +0.5 or down to -0.5
 
 Ties are broken by city name, then id, so the same data always gives the same order.
 """
@@ -25,7 +27,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import absences, catalogue, exchange_log, routing_stats, routings
+from bot.db import absences, catalogue, exchange_log, ratings, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
 from bot.db.officials import official_by_id
 from bot.runtime import Deps
@@ -41,6 +43,7 @@ W_LANGUAGE = 1.0
 W_RESPONSIVENESS = 1.0
 W_SPEED = 0.5
 W_LOAD = 0.5
+W_USEFUL = 1.0
 
 OPEN_QUESTION = (QuestionStatus.OPEN, QuestionStatus.ANSWERED)
 WAITING = (RoutingStatus.PENDING, RoutingStatus.DELIVERED)
@@ -58,6 +61,8 @@ class Candidate(NamedTuple):
     answered: int = 0  # of those, answered by someone in the city
     avg_answer_hours: float | None = None
     open_load: int = 0  # routed questions still waiting for the city's officials
+    rated: int = 0  # the city's answers on this topic that their askers rated
+    useful: int = 0  # of those, rated useful
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,14 @@ def _score(c: Candidate, shared: bool) -> float:
     responsiveness = (c.answered + 1) / (c.asked + 2)
     speed = 0.5 if c.avg_answer_hours is None else 1 / (1 + c.avg_answer_hours / 24)
     load = min(c.open_load, LOAD_CAP) / LOAD_CAP
+    usefulness = (c.useful + 1) / (c.rated + 2) - 0.5
     score = (
         W_COVERAGE * coverage
         + W_LANGUAGE * (1.0 if shared else 0.0)
         + W_RESPONSIVENESS * responsiveness
         + W_SPEED * speed
         - W_LOAD * load
+        + W_USEFUL * usefulness
     )
     # Rounded so that float noise never decides a tie that the name should decide.
     return round(score, 6)
@@ -114,6 +121,8 @@ def _reason(c: Candidate, shared: Sequence[str]) -> str:
         parts.append(history)
     else:
         parts.append("no history on this topic")
+    if c.rated:
+        parts.append(f"{c.useful} of {c.rated} rated answers on this topic useful")
     parts.append(f"open load {c.open_load}")
     return "; ".join(parts)
 
@@ -189,6 +198,7 @@ async def gather_candidates(
     coverage and history (read from city_topic_stats), then the open load. Given the asker's
     languages and `top_k`, only the cities that can still be chosen are returned, with their load.
     """
+    rated = await ratings.by_city(session, topic_id)
     out = [
         Candidate(
             row.city_id,
@@ -200,6 +210,8 @@ async def gather_candidates(
             round((row.answer_seconds or 0.0) / row.answer_count / 3600, 3)
             if row.answer_count
             else None,
+            0,
+            *rated.get(row.city_id, (0, 0)),
         )
         for row in await routings.candidate_cities(session, topic_id, exclude_city_ids, question_id)
     ]

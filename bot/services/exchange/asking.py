@@ -123,6 +123,19 @@ async def set_draft(deps: Deps, tg_user_id: int, content: Content) -> Draft:
         )
 
 
+async def current_draft(deps: Deps, tg_user_id: int) -> Draft:
+    """The question being written, as set_draft last left it (for "Ask anyway")."""
+    async with deps.db.read() as session:
+        data = await lookups.expect_step(session, tg_user_id, STEP_PREVIEW)
+        official = await lookups.registered(session, tg_user_id)
+        content = Content.from_dict(data["draft"])
+        topic = await lookups.topic_of(session, int(data["topic_id"]))
+        people = await lookups.load_people(session, [official.id])
+        return Draft(
+            topic, people[official.id], content, content.content_type != "text" and not content.text
+        )
+
+
 async def remember_preview(deps: Deps, tg_user_id: int, head_id: int, copy_ids: list[int]) -> None:
     """The album preview now on screen, so the next item of the album refreshes it."""
     async with deps.db.transaction() as session:

@@ -80,7 +80,10 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
         helpers = await routings.answered_count(session, question.id)
         log.info("question resolved question_id=%s", question.id)
         return Resolved(
-            question.id, await lookups.topic_of(session, question.topic_id), int(helpers or 0)
+            question.id,
+            await lookups.topic_of(session, question.topic_id),
+            int(helpers or 0),
+            shareable=bool(question.text) and bool(helpers),
         )
 
 

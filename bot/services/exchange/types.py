@@ -173,6 +173,7 @@ class Resolved:
     question_id: int
     topic: TopicInfo
     helpers: int
+    shareable: bool = False  # words and answers: the asker may add it to the library
 
 
 @dataclass(frozen=True)
