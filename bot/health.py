@@ -15,8 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -24,6 +24,9 @@ from bot import metrics
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.outbox_backlog import backlog
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ async def report(probes: Probes) -> tuple[bool, dict[str, object]]:
 
 
 def make_app(probes: Probes) -> web.Application:
+    from aiohttp import web  # only a process serving METRICS_PORT needs it (test_startup.py)
+
     async def healthz(request: web.Request) -> web.Response:
         healthy, body = await report(probes)
         return web.json_response(body, status=200 if healthy else 503)
@@ -91,6 +96,8 @@ def make_app(probes: Probes) -> web.Application:
 
 
 async def start(probes: Probes, listen: str, port: int) -> web.AppRunner:
+    from aiohttp import web
+
     runner = web.AppRunner(make_app(probes), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, listen, port).start()

@@ -17,7 +17,7 @@ from handlers.admin_buttons import StatsPeriod
 from handlers.common import answer, esc, guarded, reply, requires, show
 from handlers.context import Ctx
 from handlers.periods import num, period_keyboard, period_text
-from handlers.user_text import city_of, line
+from handlers.user_text import city_of, isolate, line
 
 STATS_TOP_CITIES = 20
 
@@ -55,7 +55,8 @@ def stats_text(s: reports.Stats, period: str) -> str:
         _("Answers given: {n}").format(n=num(s.answers)),
         _("Answered from the library before being sent: {n}").format(n=num(s.from_library)),
         _("Answers rated useful, by city: {cities}").format(
-            cities=", ".join(f"{esc(c)} ({num(u)}/{num(n)})" for c, n, u in s.ratings) or "—"
+            cities=format_list([f"{isolate(c)} ({num(u)}/{num(n)})" for c, n, u in s.ratings])
+            or "—"
         ),
         _("Median time to first answer: {duration}").format(
             duration=_duration(s.median_first_answer)
@@ -67,12 +68,17 @@ def stats_text(s: reports.Stats, period: str) -> str:
     ]
     times = s.answer_times[:STATS_TOP_CITIES]
     lines += [
-        ngettext(
-            "{city} ({country}): {hours} h, {n} question answered",
-            "{city} ({country}): {hours} h, {n} questions answered",
-            t.answered,
-        ).format(
-            city=esc(t.city), country=t.country, hours=_hours(t.median_hours), n=num(t.answered)
+        line(
+            ngettext(
+                "{city} ({country}): {hours} h, {n} question answered",
+                "{city} ({country}): {hours} h, {n} questions answered",
+                t.answered,
+            ).format(
+                city=isolate(t.city),
+                country=t.country,
+                hours=_hours(t.median_hours),
+                n=num(t.answered),
+            )
         )
         for t in times
     ] or ["—"]

@@ -67,7 +67,7 @@ async def test_a_question_to_gabes_on_a_tunisian_holiday_waits(harness: Harness)
     await ask(h, asker)
     assert h.last_text(asker) == (
         "Sent to officials in Gabès.\n\n"
-        "\u2068Gabès\u2069 is on holiday today, \u2068Martyrs&#x27; Day\u2069: "
+        "Gabès is on holiday today, Martyrs&#x27; Day: "
         "expect an answer from tomorrow."
     )
     assert len(question_calls(h, gabes)) == 1  # delivered at once; it simply waits
@@ -93,7 +93,7 @@ async def test_the_holiday_is_named_in_the_askers_language(harness: Harness) -> 
     await h.send(arabic, "How do you keep flood sirens working during power cuts?")
     await h.press(arabic, "إرسال")
     assert h.last_text(arabic).endswith(
-        "اليوم عطلة رسمية في ⁨Gabès⁩، ⁨عيد الشهداء⁩: يمكنكم توقّع إجابة ابتداءً من الغد."
+        "اليوم عطلة رسمية في Gabès، عيد الشهداء: يمكنكم توقّع إجابة ابتداءً من الغد."
     )
 
 
@@ -105,12 +105,12 @@ async def test_the_asker_hears_of_the_weekend_and_of_hours_in_their_own_time(
     asker, _gabes = await gabes_world(h)
     await ask(h, asker)
     assert h.last_text(asker).endswith(
-        "It is the weekend in \u2068Gabès\u2069: expect an answer from Monday 9 March."
+        "It is the weekend in Gabès: expect an answer from Monday 9 March."
     )
     h.deps.clock.set(datetime(2026, 3, 9, 6, 30, tzinfo=UTC))  # type: ignore[attr-defined]
     await ask(h, asker, text="And how do you test the sirens every month?")
     assert h.last_text(asker).endswith(
-        "It is outside working hours in \u2068Gabès\u2069: expect an answer from 09:00, your time."
+        "It is outside working hours in Gabès: expect an answer from 09:00, your time."
     )
 
 
@@ -207,7 +207,7 @@ async def test_a_city_override_in_the_seed_file_wins_over_the_country(harness: H
     h.deps.clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
     await ask(h, asker)
     assert h.last_text(asker).endswith(
-        "\u2068Gabès\u2069 is on holiday today, \u2068Festival of the Oasis\u2069: "
+        "Gabès is on holiday today, Festival of the Oasis: "
         "expect an answer from tomorrow."
     )
     # Its hours are 08:00-16:00: the 8 hours end on Thursday at 16:00 local.

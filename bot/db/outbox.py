@@ -46,8 +46,8 @@ def delivery_row(
     reminder_id: int | None = None,
     caption: str | None = None,
 ) -> dict[str, Any]:
-    """One outbox row: either `text` (method text) or a copy of `from_chat_id`/`message_id`,
-    with `caption` (a machine translation and the original) instead of its own if given."""
+    """One outbox row: `text` (method text), or a copy of `from_chat_id`/`message_id` with
+    `caption` (a machine translation and the original) instead of its own if given."""
     if (text is None) == (message_id is None) or (caption is not None and text is not None):
         raise ValueError("a delivery is either a text or a copy of a message")
     return {
@@ -82,7 +82,6 @@ async def enqueue(session: AsyncSession, rows: Iterable[dict[str, Any]], chunk: 
 
 
 # ---- the sender's side: claim due rows, record what happened ---------------------------
-
 CLAIM_COLUMNS = (
     Delivery.id,
     Delivery.chat_id,
