@@ -8,15 +8,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import dialogs, exchange_log, library, library_search, questions, ratings
+from bot.db import dialogs, exchange_log, library, library_search, ratings
 from bot.db.catalogue import all_topics
 from bot.db.models import City, ExchangeKind, QuestionStatus
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.errors import ErrorCode, NotFound
 from bot.services.exchange import lookups
-from bot.services.exchange.asking import check_rate
-from bot.services.exchange.types import STEP_PREVIEW, Content
+from bot.services.exchange.asking import store_draft
 from bot.services.library_types import PAGE, Card
 
 log = logging.getLogger(__name__)
@@ -108,26 +107,10 @@ async def answered_by(deps: Deps, tg_user_id: int, entry_id: int) -> int:
     counted as answered from the library. Its id."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        data = await lookups.expect_step(session, tg_user_id, STEP_PREVIEW)
-        official = await lookups.registered(session, tg_user_id)
         if await library.entry(session, entry_id) is None:
             raise NotFound(ErrorCode.ENTRY_GONE)
-        await check_rate(session, deps, official)
-        draft = Content.from_dict(data["draft"])
-        question = await questions.add(
-            session,
-            asker_id=official.id,
-            topic_id=int(data["topic_id"]),
-            city_id=official.city_id,
-            text=draft.text,
-            content_type=draft.content_type,
-            source_chat_id=draft.chat_id,
-            source_message_id=draft.message_id,
-            album_message_ids=list(draft.album) or None,
-            status=QuestionStatus.RESOLVED,
-            round=1,
-            created_at=now,
-            resolved_at=now,
+        official, _draft, question = await store_draft(
+            session, deps, tg_user_id, QuestionStatus.RESOLVED
         )
         exchange_log.add(
             session,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import catalogue, dialogs, exchange_log, questions
-from bot.db.models import ExchangeKind, Official, QuestionStatus
+from bot.db.models import ExchangeKind, Official, Question, QuestionStatus
 from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, ServiceError
@@ -146,27 +146,39 @@ async def remember_preview(deps: Deps, tg_user_id: int, head_id: int, copy_ids: 
         await dialogs.put_dialog(session, tg_user_id, STEP_PREVIEW, data, deps.clock.now())
 
 
+async def store_draft(
+    session: AsyncSession, deps: Deps, tg_user_id: int, status: QuestionStatus
+) -> tuple[Official, Content, Question]:
+    """The previewed draft stored as a question with `status` (within the asking rate)."""
+    now = deps.clock.now()
+    data = await lookups.expect_step(session, tg_user_id, STEP_PREVIEW)
+    official = await lookups.registered(session, tg_user_id)
+    await check_rate(session, deps, official)
+    draft = Content.from_dict(data["draft"])
+    question = await questions.add(
+        session,
+        asker_id=official.id,
+        topic_id=int(data["topic_id"]),
+        city_id=official.city_id,
+        text=draft.text,
+        content_type=draft.content_type,
+        source_chat_id=draft.chat_id,
+        source_message_id=draft.message_id,
+        album_message_ids=list(draft.album) or None,
+        status=status,
+        round=1,
+        created_at=now,
+        resolved_at=now if status == QuestionStatus.RESOLVED else None,
+    )
+    return official, draft, question
+
+
 async def submit(deps: Deps, tg_user_id: int) -> AskResult:
     """Confirm the preview: the question is stored, routed, and logged."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
-        data = await lookups.expect_step(session, tg_user_id, STEP_PREVIEW)
-        official = await lookups.registered(session, tg_user_id)
-        await check_rate(session, deps, official)
-        draft = Content.from_dict(data["draft"])
-        question = await questions.add(
-            session,
-            asker_id=official.id,
-            topic_id=int(data["topic_id"]),
-            city_id=official.city_id,
-            text=draft.text,
-            content_type=draft.content_type,
-            source_chat_id=draft.chat_id,
-            source_message_id=draft.message_id,
-            album_message_ids=list(draft.album) or None,
-            status=QuestionStatus.OPEN,
-            round=1,
-            created_at=now,
+        official, draft, question = await store_draft(
+            session, deps, tg_user_id, QuestionStatus.OPEN
         )
         exchange_log.add(
             session,
