@@ -119,7 +119,7 @@ async def test_ratings_change_the_next_routing_its_reason_stats_and_exports(
     await h.command(org, "/stats")
     await h.press(org, "Everything")
     shown = "\n".join(plain(t) for t in h.texts(org))
-    assert "Answers rated useful, by city: Potenza (1/1), Nice (0/1)" in shown
+    assert "Answers rated useful, by city: Potenza (1/1) and Nice (0/1)" in shown
     ratings = {}
     async for part in reports.export_rows(h.deps, reports.ExportFilter()):
         for r in part:

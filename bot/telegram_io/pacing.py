@@ -127,6 +127,12 @@ class Pacer:
             self._chat_last = {c: t for c, t in self._chat_last.items() if t > horizon}
             self._outbox_last = {c: t for c, t in self._outbox_last.items() if t > horizon}
 
+    def answered(self, chat_id: int, now: float) -> None:
+        """Telegram answered the outbox's send to `chat_id` now: the chat's spacing runs from
+        here (a request that reached Telegram late must not bring the next one too close)."""
+        self._chat_last[chat_id] = max(self._chat_last.get(chat_id, now), now)
+        self._outbox_last[chat_id] = max(self._outbox_last.get(chat_id, now), now)
+
     def outbox_chat_ready_at(self, chat_id: int) -> float:
         """When a reply may follow the outbox's last send to this chat (a broadcast copy and a
         reply in the same second draw a 429 just as two replies would)."""

@@ -309,6 +309,10 @@ class Sender:
             mid = getattr(result, "message_id", None)
             self.outcomes.sent.append((job.id, mid, attempts))
             self.stats.add("sent")
+        finally:
+            # The chat's next send counts from the answer, not from the start of this one:
+            # the request may reach Telegram late, and the next one early.
+            self.pacer.answered(job.chat_id, self.timer.now())
 
     def _retry(self, job: Job, attempts: int, error: str) -> None:
         s = self.deps.settings
