@@ -14,7 +14,7 @@ from bot.services import absence_returns, absences
 from bot.services.absences import AwayPrompt
 from bot.services.dialog import Step
 from handlers.away_texts import day_label, return_summary_text, view_text
-from handlers.common import answer, esc, guarded, reply, show
+from handlers.common import answer, guarded, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged, rows
 from handlers.people_buttons import (
@@ -28,6 +28,7 @@ from handlers.people_buttons import (
     AwayPerson,
     AwayUntil,
 )
+from handlers.user_text import isolate
 
 SHORT_DAY = "EEE d MMM"
 
@@ -45,7 +46,7 @@ async def prompt(update: Update, p: AwayPrompt) -> None:
         else:
             text += _(
                 "From which day will {name} be away? Choose, or type a date like 20/04/2026."
-            ).format(name=esc(p.name))
+            ).format(name=isolate(p.name))
         monday = p.today + timedelta(days=7 - p.today.weekday())
         days = [
             (_("Today"), p.today),
@@ -125,7 +126,9 @@ async def on_away(update: Update, context: Ctx) -> None:
             else:
                 await show(
                     update,
-                    _("{name} is back: questions reach them again.").format(name=esc(ended.name)),
+                    _("{name} is back: questions reach them again.").format(
+                        name=isolate(ended.name)
+                    ),
                 )
         case AwayCities(page=page):
             _people, cities = await absences.people(deps, user_id, None)

@@ -11,7 +11,7 @@ from babel.dates import format_date
 from bot.i18n import _, babel_locale, ngettext, use_locale
 from bot.services.absence_returns import ReturnSummary
 from bot.services.absences import AwayNotice, AwayView
-from handlers.common import esc
+from handlers.user_text import city_of, isolate
 
 
 def day_label(day: date, fmt: str = "EEEE d MMMM") -> str:
@@ -26,7 +26,7 @@ def view_text(v: AwayView) -> str:
             return _(
                 "You are away from {first} to {last}. Your questions go to {deputy} meanwhile; "
                 "reminders and the weekly digest pause."
-            ).format(first=first, last=last, deputy=esc(v.deputy))
+            ).format(first=first, last=last, deputy=isolate(v.deputy))
         return _(
             "You are away from {first} to {last}. Your questions go to your city's other "
             "officials on your topics meanwhile; reminders and the weekly digest pause."
@@ -34,20 +34,20 @@ def view_text(v: AwayView) -> str:
     if v.deputy:
         return _(
             "{name} is away from {first} to {last}. Their questions go to {deputy} meanwhile."
-        ).format(name=esc(v.name), first=first, last=last, deputy=esc(v.deputy))
+        ).format(name=isolate(v.name), first=first, last=last, deputy=isolate(v.deputy))
     return _(
         "{name} is away from {first} to {last}. Their questions go to their city's other "
         "officials on their topics meanwhile."
-    ).format(name=esc(v.name), first=first, last=last)
+    ).format(name=isolate(v.name), first=first, last=last)
 
 
 def away_notice_text(notice: AwayNotice) -> str:
-    name, until = esc(notice.name), day_label(notice.last_day)
+    name, until = isolate(notice.name), day_label(notice.last_day)
     if notice.deputy:
         return _(
             "{name} is away until {day}: {deputy} has their questions meanwhile. Your message "
             "waits for their return."
-        ).format(name=name, day=until, deputy=esc(notice.deputy))
+        ).format(name=name, day=until, deputy=isolate(notice.deputy))
     return _(
         "{name} is away until {day}: the other officials of their city have their questions "
         "meanwhile. Your message waits for their return."
@@ -57,7 +57,7 @@ def away_notice_text(notice: AwayNotice) -> str:
 def return_summary_text(s: ReturnSummary) -> str:
     """The one message an official gets when an absence ends, in their language."""
     with use_locale(s.locale):
-        city = esc(s.city)
+        city = city_of(s.city, s.city_names)
         lines = [
             _("👋 Welcome back. While you were away, from {first} to {last}:").format(
                 first=day_label(s.first_day), last=day_label(s.last_day)
@@ -88,5 +88,5 @@ def return_summary_text(s: ReturnSummary) -> str:
                 ).format(count=s.still_open)
             )
         if s.deputy:
-            lines.append(_("{name} stood in for you.").format(name=esc(s.deputy)))
+            lines.append(_("{name} stood in for you.").format(name=isolate(s.deputy)))
         return "\n".join(lines)

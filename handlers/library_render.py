@@ -40,7 +40,9 @@ def card_text(number: int, c: Card) -> str:
     lines = [f"{pin}<b>{number}.</b> {isolated(shorten(c.title, TITLE_CHARS))}"]
     if c.answer:
         lines.append("💬 " + isolated(first_lines(c.answer)))
-    lines.append(_("{city} · {date}").format(city=esc(c.city_name), date=format_date(c.created_at)))
+    lines.append(
+        _("{city} · {date}").format(city=isolated(c.city_name), date=format_date(c.created_at))
+    )
     return "\n".join(lines)
 
 
@@ -50,8 +52,8 @@ def read_button(number: int, c: Card) -> InlineKeyboardButton:
 
 def author(p: Part) -> str:
     if p.name is None:
-        return _("an official of {city}").format(city=esc(p.city_name))
-    return _("{name}, {city}").format(name=esc(p.name), city=esc(p.city_name))
+        return _("an official of {city}").format(city=isolated(p.city_name))
+    return _("{name}, {city}").format(name=isolated(p.name), city=isolated(p.city_name))
 
 
 def part_text(p: Part) -> str:
@@ -64,7 +66,7 @@ def part_text(p: Part) -> str:
 def entry_text(v: EntryView) -> str:
     pin = "📌 " if v.pinned else ""
     title = isolated(shorten(v.title, TITLE_CHARS))
-    place = _("{city} · {date}").format(city=esc(v.city_name), date=format_date(v.created_at))
+    place = _("{city} · {date}").format(city=isolated(v.city_name), date=format_date(v.created_at))
     head = f"📚 <b>{title}</b>\n{esc(v.topic.name(current_locale()))} · {place}"
     return pin + head + "\n\n" + "\n\n".join(part_text(p) for p in v.parts)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from babel.messages.pofile import read_po
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from bot import PROJECT_ROOT
 from bot.db.models import Official, Role
 from bot.services import digest
 from bot.services.invites import create_invite
+from handlers.away import returns_job
 from handlers.digest import digest_notice
 from handlers.followups import follow_up
 from tests.conftest import ADMIN_TG_ID
@@ -133,6 +134,10 @@ async def test_arabic_messages_isolate_what_people_typed_and_read_right_to_left(
         "مدريد",
         "بوتنزا",
         "Comment gardez-vous",
+        "Hedi Jaziri",
+        "أمل بن علي",
+        "Où louez-vous",
+        "pompes digues",
     ]
     asker = TgUser(next_tg_id(), "Mohamed", "ar")
 
@@ -257,6 +262,9 @@ async def test_arabic_messages_isolate_what_people_typed_and_read_right_to_left(
         h.tg.unblock(claire.id)
         await h.command(claire, "/start")
 
+        # What came with city calendars, /away and the library.
+        await calendars_absences_and_library(h, asker, claire, karim, sonia)
+
         # The asker leaves: whoever received their open question is told it was withdrawn.
         await h.command(asker, "/deleteme")
         await h.press(asker, ar("Yes, erase my data"))
@@ -269,7 +277,7 @@ async def test_arabic_messages_isolate_what_people_typed_and_read_right_to_left(
 
     # Every line the bot wrote to an Arabic reader reads right to left, whatever it quotes;
     # what a person sent (their question or answer, in French) keeps its own direction.
-    bodies = {QUESTION_FR, ANSWER_FR, *(m for n, m in globals().items() if n.endswith("_FR"))}
+    bodies = {m for n, m in globals().items() if n.endswith("_FR")} | set(CALENDAR_QUESTIONS)
     for user in (asker, claire, karim, sonia, admin):
         for call in h.tg.sent(user.id):
             if call.method == "copyMessage" and "caption" not in call.params:
@@ -345,7 +353,7 @@ async def test_arabic_help_lines_stay_right_to_left_and_lists_join_the_arabic_wa
     await h.command(admin_ar, "/help")
     lines = plain_lines(h.tg.raw_texts(admin_ar.id)[-1])
     commands = [line for line in lines if "/" in line]
-    assert len(commands) == 23  # /away and /search among them
+    assert len(commands) == 23  # /search and /away came with the library and absences
     for line in commands:
         assert line.startswith("\u200f/") and direction(line) == "rtl", line
     italian = await person(h, gabes, "Marco Rossi", [topic], "it")
@@ -405,3 +413,122 @@ async def test_profile_edits_the_latin_form_of_a_name(harness: Harness) -> None:
     await h.send(user, "Mohamed Lemine Ould Ahmed")
     assert await latin() is None
     assert ar("Name in Latin letters") not in str(h.tg.last(user.id).buttons)
+
+
+PUMPS_FR = "Où louez-vous les pompes quand les digues cèdent ?"
+PUMPS_ANSWER_FR = "Chez le dépôt régional, sous contrat annuel."
+PUMPS_ANSWER_2_FR = "Nous en avons six, prêtées par la protection civile."
+AWAY_REPLY_FR = "Et combien coûte la location ?"
+AWAY_REPLY_2_FR = "Avez-vous un contrat écrit ?"
+WHILE_AWAY_FR = "Qui garde les clés des stations de pompage ?"
+# When a question is asked (UTC), and what the asker hears of Gabès, Nice and Potenza then.
+ASKED_AT = [
+    datetime(2026, 12, 4, 19, 0, tzinfo=UTC),  # Friday evening: outside hours, until Monday
+    datetime(2026, 12, 5, 10, 0, tzinfo=UTC),  # Saturday: the weekend, until Monday
+    datetime(2026, 12, 6, 10, 0, tzinfo=UTC),  # Sunday: the weekend, until tomorrow
+    datetime(2026, 12, 7, 6, 30, tzinfo=UTC),  # Monday early: outside hours, from 09:00
+    datetime(2026, 12, 7, 19, 0, tzinfo=UTC),  # Monday evening: outside hours, until tomorrow
+    datetime(2026, 12, 25, 9, 0, tzinfo=UTC),  # Christmas (a Friday): a holiday, until Monday
+]
+CALENDAR_QUESTIONS = [f"Question de calendrier n° {n + 1} : vos digues ?" for n in range(6)]
+# Epiphany (a Wednesday) in Potenza: a holiday, until tomorrow; Gabès and Nice work.
+LAST_ASKED = datetime(2027, 1, 6, 9, 0, tzinfo=UTC)
+BACK = datetime(2027, 1, 20, 23, 0, tzinfo=UTC)
+
+
+async def calendars_absences_and_library(
+    h: Harness, asker: TgUser, claire: TgUser, karim: TgUser, sonia: TgUser
+) -> None:
+    """In Arabic: the asker told when cities not at work now should answer; /away for oneself
+    with and without a deputy, and set by an organiser for others; the asker writing to
+    someone away; the summaries on return; the library (added, searched with and without a
+    match, read, words withdrawn, an author who erased their data)."""
+    gabes = await catalogue_city(h, "Gabès")
+    _flood, heat = await catalogue_topics(h)
+    hedi = await person(h, gabes, "Hedi Jaziri", [heat], "ar", position="Technicien")
+
+    async def ask(text: str) -> None:
+        await h.command(asker, "/ask")
+        await h.press(asker, FLOOD["ar"])
+        await h.send(asker, text)
+        await h.press(asker, ar("Send"))
+
+    async def away(user: TgUser, last_day: str, deputy: str) -> None:
+        await h.press(user, ar("Today"))
+        await h.send(user, last_day)
+        await h.press(user, deputy)
+
+    for when, text in zip(ASKED_AT, CALENDAR_QUESTIONS, strict=True):
+        h.deps.clock.set(when)  # type: ignore[attr-defined]
+        await ask(text)
+    h.deps.clock.set(LAST_ASKED)  # type: ignore[attr-defined]
+    await ask(PUMPS_FR)
+
+    # Karim answers and goes away with Sonia as his deputy; the asker writes to him.
+    await h.press(karim, ar("Answer"))
+    await h.send(karim, PUMPS_ANSWER_FR)
+    await h.command(karim, "/away")
+    await away(karim, "20/01/2027", "Sonia Trabelsi")
+    await h.press(asker, ar("Reply"))
+    await h.send(asker, AWAY_REPLY_FR)
+    # Claire answers and goes away with no deputy; the asker writes to her.
+    await h.press(claire, ar("Answer"))
+    await h.send(claire, PUMPS_ANSWER_2_FR)
+    await h.command(claire, "/away")
+    await away(claire, "20/01/2027", ar("No one"))
+    await h.press(asker, ar("Reply"))
+    await h.send(asker, AWAY_REPLY_2_FR)
+
+    # The organiser sets absences for others: Giulia (no deputy), Hedi (Amal stands in); Hedi
+    # is back at once.
+    for city, who, deputy in (("Potenza", "Giulia", ar("No one")), ("Gabès", "Hedi", "أمل")):
+        await h.command(sonia, "/away")
+        await h.press(sonia, ar("For someone else"))
+        await h.press(sonia, city)
+        await h.press(sonia, who)
+        await away(sonia, "20/01/2027", deputy)
+    await h.command(sonia, "/away")
+    await h.press(sonia, ar("For someone else"))
+    await h.press(sonia, "Gabès")
+    await h.press(sonia, "Hedi")
+    await h.press(sonia, ar("Back now"))
+    assert hedi.id
+
+    # A question while they are away reaches Gabès through Sonia; then the summaries.
+    h.deps.clock.advance(hours=2)  # type: ignore[attr-defined]
+    await ask(WHILE_AWAY_FR)
+    h.deps.clock.set(BACK)  # type: ignore[attr-defined]
+    await returns_job(h.deps)
+    await drain_outbox(h)
+    # The summary names the city in the reader's language.
+    assert "قابس" in h.last_text(karim) and "Gabès" not in h.last_text(karim)
+
+    # The library: the exchange added (Karim and Claire are told), searched, read, Karim's
+    # words withdrawn, Claire erases her data.
+    await h.press(asker, ar("Mark resolved"))
+    await h.press(asker, ar("Add to the library"))
+    await drain_outbox(h)
+    await h.command(asker, "/search بطاريات inexistantes")
+    await h.command(karim, "/search pompes digues")
+    await h.press(karim, ar("Read {number}").format(number=1))
+    await h.press(karim, ar("Withdraw my words"))
+    await h.command(claire, "/deleteme")
+    await h.press(claire, ar("Yes, erase my data"))
+    await drain_outbox(h)
+    await h.command(sonia, "/search pompes digues")
+    await h.press(sonia, ar("Read {number}").format(number=1))
+
+
+async def catalogue_city(h: Harness, name: str):  # type: ignore[no-untyped-def]
+    from bot.db.models import City
+
+    async with h.deps.db.read() as s:
+        return (await s.scalars(select(City).where(City.name == name))).one()
+
+
+async def catalogue_topics(h: Harness):  # type: ignore[no-untyped-def]
+    from bot.db import catalogue
+
+    async with h.deps.db.read() as s:
+        topics = await catalogue.topics_by_slug(s)
+    return topics["flood-risk"], topics["heatwaves"]

@@ -207,8 +207,7 @@ async def test_a_city_override_in_the_seed_file_wins_over_the_country(harness: H
     h.deps.clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
     await ask(h, asker)
     assert h.last_text(asker).endswith(
-        "Gabès is on holiday today, Festival of the Oasis: "
-        "expect an answer from tomorrow."
+        "Gabès is on holiday today, Festival of the Oasis: expect an answer from tomorrow."
     )
     # Its hours are 08:00-16:00: the 8 hours end on Thursday at 16:00 local.
     await at(h, datetime(2026, 3, 5, 14, 59, tzinfo=UTC))

@@ -6,8 +6,8 @@ claimed and marked in the same transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ class ReturnSummary:
     routed: int  # questions on their topics that reached their city while they were away
     answered_here: int  # of those, answered by someone of their city
     still_open: int  # of those, still without any answer
+    city_names: Mapping[str, str] = field(default_factory=dict)  # locale -> the city's name
 
 
 RenderReturn = Callable[[ReturnSummary], str]
@@ -68,6 +69,7 @@ async def run_returns(deps: Deps, now: datetime, render: RenderReturn) -> int:
                 len(rows),
                 sum(1 for r in rows if r.answered_here),
                 sum(1 for r in rows if r.status == QuestionStatus.OPEN),
+                dict(city.names or {}) if city else {},
             )
             await outbox.enqueue(
                 session,
