@@ -19,6 +19,7 @@ from handlers.library_buttons import (
     LibTitle,
     LibWithdraw,
 )
+from handlers.user_text import city_of, name_of
 
 TITLE_CHARS = 120
 ANSWER_CHARS = 220
@@ -41,7 +42,9 @@ def card_text(number: int, c: Card) -> str:
     if c.answer:
         lines.append("💬 " + isolated(first_lines(c.answer)))
     lines.append(
-        _("{city} · {date}").format(city=isolated(c.city_name), date=format_date(c.created_at))
+        _("{city} · {date}").format(
+            city=city_of(c.city_name, c.city_names), date=format_date(c.created_at)
+        )
     )
     return "\n".join(lines)
 
@@ -52,8 +55,10 @@ def read_button(number: int, c: Card) -> InlineKeyboardButton:
 
 def author(p: Part) -> str:
     if p.name is None:
-        return _("an official of {city}").format(city=isolated(p.city_name))
-    return _("{name}, {city}").format(name=isolated(p.name), city=isolated(p.city_name))
+        return _("an official of {city}").format(city=city_of(p.city_name, p.city_names))
+    return _("{name}, {city}").format(
+        name=name_of(p.name, p.name_latin), city=city_of(p.city_name, p.city_names)
+    )
 
 
 def part_text(p: Part) -> str:
@@ -66,7 +71,9 @@ def part_text(p: Part) -> str:
 def entry_text(v: EntryView) -> str:
     pin = "📌 " if v.pinned else ""
     title = isolated(shorten(v.title, TITLE_CHARS))
-    place = _("{city} · {date}").format(city=isolated(v.city_name), date=format_date(v.created_at))
+    place = _("{city} · {date}").format(
+        city=city_of(v.city_name, v.city_names), date=format_date(v.created_at)
+    )
     head = f"📚 <b>{title}</b>\n{esc(v.topic.name(current_locale()))} · {place}"
     return pin + head + "\n\n" + "\n\n".join(part_text(p) for p in v.parts)
 

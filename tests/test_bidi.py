@@ -510,7 +510,10 @@ async def calendars_absences_and_library(
     await drain_outbox(h)
     await h.command(asker, "/search بطاريات inexistantes")
     await h.command(karim, "/search pompes digues")
+    # An Arabic reader sees the entry's city in Arabic, on the card and in the exchange.
+    assert "روصو" in h.last_text(karim) and "Rosso" not in h.last_text(karim)
     await h.press(karim, ar("Read {number}").format(number=1))
+    assert "روصو" in h.last_text(karim) and "Rosso" not in h.last_text(karim)
     await h.press(karim, ar("Withdraw my words"))
     await h.command(claire, "/deleteme")
     await h.press(claire, ar("Yes, erase my data"))

@@ -26,6 +26,8 @@ class PartRow:
     part: LibraryPart
     name: str | None  # None: the author erased their data
     city_name: str | None
+    name_latin: str | None = None
+    city_names: dict[str, str] | None = None
 
 
 async def entry(session: AsyncSession, entry_id: int) -> LibraryEntry | None:
@@ -96,15 +98,22 @@ async def add(session: AsyncSession, question: Question, language: str, now: dat
 async def parts(session: AsyncSession, entry_id: int) -> list[PartRow]:
     """The entry's messages in order, each with its author's name and city."""
     rows = await session.execute(
-        select(LibraryPart, Official.name, Official.erased_at, City.name)
+        select(
+            LibraryPart,
+            Official.name,
+            Official.erased_at,
+            City.name,
+            Official.name_latin,
+            City.names,
+        )
         .outerjoin(Official, Official.id == LibraryPart.official_id)
         .outerjoin(City, City.id == LibraryPart.city_id)
         .where(LibraryPart.entry_id == entry_id)
         .order_by(LibraryPart.created_at, LibraryPart.id)
     )
     return [
-        PartRow(part, None if erased is not None else name, city)
-        for part, name, erased, city in rows
+        PartRow(part, None if erased is not None else name, city, latin, city_names)
+        for part, name, erased, city, latin, city_names in rows
     ]
 
 

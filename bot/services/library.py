@@ -95,11 +95,20 @@ async def read(deps: Deps, tg_user_id: int, entry_id: int) -> EntryView:
             entry.created_at,
             entry.pinned,
             [
-                Part(r.part.kind, r.name, r.city_name or "", r.part.text, r.part.created_at)
+                Part(
+                    r.part.kind,
+                    r.name,
+                    r.city_name or "",
+                    r.part.text,
+                    r.part.created_at,
+                    r.name_latin,
+                    dict(r.city_names or {}),
+                )
                 for r in rows
             ],
             mine=any(r.part.official_id == me.id and r.part.text for r in rows),
             organiser=role in (Role.ORGANISER, Role.ADMIN),
+            city_names=dict(city.names or {}) if city else {},
         )
 
 

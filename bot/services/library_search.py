@@ -33,7 +33,7 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
         session, [p.routing_id for ps in parts.values() for p in ps if p.routing_id is not None]
     )
     city_ids = {e.city_id for e in entries.values() if e.city_id is not None}
-    names = {c.id: c.name for c in [await session.get(City, i) for i in city_ids] if c}
+    cities = {c.id: c for c in [await session.get(City, i) for i in city_ids] if c}
     found = []
     for entry_id, hit, of in hits:
         entry = entries.get(entry_id)
@@ -49,11 +49,12 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
                 entry.id,
                 entry.title or question or "",
                 answer,
-                names.get(entry.city_id or 0, ""),
+                cities[entry.city_id].name if entry.city_id in cities else "",
                 entry.created_at,
                 entry.pinned,
                 hit,
                 of,
+                dict(cities[entry.city_id].names or {}) if entry.city_id in cities else {},
             )
         )
     return found

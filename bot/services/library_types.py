@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.services.catalogue import TopicInfo
@@ -25,6 +25,7 @@ class Card:
     pinned: bool
     matched: int = 0  # of the query's stems (searches only)
     of: int = 0
+    city_names: dict[str, str] = field(default_factory=dict)  # the city's name per language
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Part:
     city_name: str
     text: str | None  # None: withdrawn by its author
     created_at: datetime
+    name_latin: str | None = None  # how readers abroad write the name
+    city_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class EntryView:
     parts: list[Part]
     mine: bool  # the reader's words are in it: they may withdraw them
     organiser: bool  # the reader may pin, retitle, remove
+    city_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
