@@ -9,12 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import _, format_datetime, format_list
 from bot.services.calendars import CityWait
-from handlers.common import esc
-from handlers.user_text import city_of
-
-
-def _isolated(text: str) -> str:
-    return "\u2068" + esc(text) + "\u2069"
+from handlers.user_text import city_of, isolate
 
 
 def wait_text(wait: CityWait, now: datetime, reader_timezone: str) -> str:
@@ -25,7 +20,7 @@ def wait_text(wait: CityWait, now: datetime, reader_timezone: str) -> str:
     city = city_of(wait.city, wait.names)
     day = format_datetime(a.next_start, wait.timezone, "EEEE d MMMM")
     if a.state == "holiday":
-        holiday = format_list([_isolated(n) for n in (a.holiday or "").split("; ") if n])
+        holiday = format_list([isolate(n) for n in (a.holiday or "").split("; ") if n])
         if days == 1:
             return _(
                 "{city} is on holiday today, {holiday}: expect an answer from tomorrow."

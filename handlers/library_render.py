@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton
 from bot.i18n import _, current_locale, format_date
 from bot.services.library_types import Card, EntryView, Part
 from handlers.common import esc
-from handlers.exchange_render import BIDI_CONTROLS, shorten
+from handlers.exchange_render import shorten
 from handlers.keyboards import button
 from handlers.library_buttons import (
     LibPin,
@@ -19,16 +19,11 @@ from handlers.library_buttons import (
     LibTitle,
     LibWithdraw,
 )
-from handlers.user_text import city_of, name_of
+from handlers.user_text import city_of, isolate, name_of
 
 TITLE_CHARS = 120
 ANSWER_CHARS = 220
 ANSWER_LINES = 3
-
-
-def isolated(text: str) -> str:
-    """User text inside our sentence, escaped and kept from turning the line around."""
-    return "\u2068" + esc(text.translate(BIDI_CONTROLS)) + "\u2069"
 
 
 def first_lines(text: str) -> str:
@@ -38,9 +33,9 @@ def first_lines(text: str) -> str:
 
 def card_text(number: int, c: Card) -> str:
     pin = "📌 " if c.pinned else ""
-    lines = [f"{pin}<b>{number}.</b> {isolated(shorten(c.title, TITLE_CHARS))}"]
+    lines = [f"{pin}<b>{number}.</b> {isolate(shorten(c.title, TITLE_CHARS))}"]
     if c.answer:
-        lines.append("💬 " + isolated(first_lines(c.answer)))
+        lines.append("💬 " + isolate(first_lines(c.answer)))
     lines.append(
         _("{city} · {date}").format(
             city=city_of(c.city_name, c.city_names), date=format_date(c.created_at)
@@ -70,7 +65,7 @@ def part_text(p: Part) -> str:
 
 def entry_text(v: EntryView) -> str:
     pin = "📌 " if v.pinned else ""
-    title = isolated(shorten(v.title, TITLE_CHARS))
+    title = isolate(shorten(v.title, TITLE_CHARS))
     place = _("{city} · {date}").format(
         city=city_of(v.city_name, v.city_names), date=format_date(v.created_at)
     )

@@ -15,6 +15,7 @@ from handlers.context import Ctx
 from handlers.keyboards import button, paged, rows
 from handlers.library_buttons import FindButton, FindTopic, FindTopics
 from handlers.library_render import cards_text, read_button
+from handlers.user_text import isolate
 
 
 def read_rows(found: list[Card]) -> list[list[InlineKeyboardButton]]:
@@ -36,7 +37,7 @@ async def cmd_search(update: Update, context: Ctx) -> None:
             _(
                 "Nothing in the library matches {words}. Try other words, or send /search "
                 "alone to browse by topic."
-            ).format(words="\u2068" + esc(words.strip()[:100]) + "\u2069"),
+            ).format(words=isolate(words.strip()[:100])),
         )
         return
     text = cards_text(_("<b>Found in the library</b>"), found)
