@@ -52,7 +52,7 @@ def build_application(
         s.concurrent_updates,
         s.max_queued_updates_per_person,
         on_overflow=partial(common.slow_down, deps),
-        first_time=partial(update_once.first_time, deps),
+        first_time=update_once.UpdateLedger(deps).first_time,
     )
     # The bot's replies wait out a 429 and, where the outbox runs, share its window (first).
     replies = SharedWindow(

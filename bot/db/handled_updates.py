@@ -3,6 +3,7 @@ SQL only; never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -12,17 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.coordination import HandledUpdate
 
 
-async def take(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Remember `update_id`; False if it was taken before (by this or another process)."""
+async def take(session: AsyncSession, update_ids: Collection[int], now: datetime) -> set[int]:
+    """Remember these update ids in one statement; returns those not taken before (by this or
+    another process)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(HandledUpdate)
-        .values(update_id=update_id, handled_at=now)
+        .values([{"update_id": i, "handled_at": now} for i in sorted(update_ids)])
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(HandledUpdate.update_id)
     )
-    return (await session.execute(stmt)).first() is not None
+    return set((await session.scalars(stmt)).all())
 
 
 async def forget_before(session: AsyncSession, before: datetime) -> int:
