@@ -103,7 +103,7 @@ async def relay(update: Update, context: Ctx, outgoing: Outgoing) -> None:
             "Sorry, your message could not be delivered to {name}, {city}. Please try again later."
         )
     text = text.format(name=person_name(other), city=person_city(other))
-    if sent.message_id is not None:
+    if sent.message_id is not None and outgoing.recipient_may_be_away:
         away = await absences.away_notice(context.deps, other.official_id)
         if away is not None:
             text += "\n\n" + away_notice_text(away)

@@ -49,6 +49,8 @@ async def test_away_with_a_deputy_a_thread_reply_and_the_return_summary(harness:
     await ask(h, w.asker)
     await h.press(w.potenza, "Answer")
     await h.send(w.potenza, "Sirens on batteries, tested monthly.")
+    relayed_answer = h.tg.last(w.asker.id)
+    assert "Sirens on batteries" in relayed_answer.text
 
     h.deps.clock.advance(hours=1)  # type: ignore[attr-defined]
     await h.command(w.potenza, "/away")
@@ -78,6 +80,13 @@ async def test_away_with_a_deputy_a_thread_reply_and_the_return_summary(harness:
         "Sent to Marco Rossi, Potenza.\n\nMarco Rossi is away until Sunday 8 March: Paola Verdi "
         "has their questions meanwhile. Your message waits for their return."
     )
+    # The same with a Telegram reply to Marco's answer (its own lookup says he is away).
+    await h.send(w.asker, "And how long do they last?", reply_to=relayed_answer.message_id)
+    assert h.last_text(w.asker) == (
+        "Sent to Marco Rossi, Potenza.\n\nMarco Rossi is away until Sunday 8 March: Paola Verdi "
+        "has their questions meanwhile. Your message waits for their return."
+    )
+    assert "And how long do they last?" in h.tg.last(w.potenza.id).text
     # Nudges pause: Nice and Madrid are reminded of the second question, Marco of nothing.
     h.deps.clock.advance(hours=30)  # type: ignore[attr-defined]
     await follow_up(h.app.bot, h.deps)

@@ -15,6 +15,8 @@ from sqlalchemy import Select, and_, bindparam, case, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.db.absences import is_away
+from bot.db.base import UTCDateTime
 from bot.db.models import (
     City,
     DialogState,
@@ -115,6 +117,7 @@ class ReplyThread:
     # Whether the replier's dialog is at `answer_step` (the relay then ends it; otherwise the
     # relay's write has no dialog row to delete).
     answer_step_open: bool
+    other_away: bool  # the other side is away now (/away): the replier is told who has it
 
 
 def _person_columns(official: Any, city: Any, prefix: str) -> list[Any]:
@@ -142,8 +145,8 @@ def _person(row: Any, prefix: str) -> PersonRow | None:
 def _reply_thread_statement() -> Select[Any]:
     """The replier (by Telegram id) and their city, the logged message replied to (delivered
     to them), its question, the thread's routing row, the topic, and the other side with
-    their city. The routing row is the replier's own when they received the question or wrote
-    the answer, the helper's when the asker replies to one."""
+    their city, and whether they are away now. The routing row is the replier's own when they
+    received the question or wrote the answer, the helper's when the asker replies to one."""
     me, my_city = aliased(Official, name="me"), aliased(City, name="my_city")
     other, other_city = aliased(Official, name="other"), aliased(City, name="other_city")
     asker_replies = and_(ExchangeMessage.kind != ExchangeKind.ROUTING, Question.asker_id == me.id)
@@ -172,6 +175,7 @@ def _reply_thread_statement() -> Select[Any]:
                 DialogState.step == bindparam("answer_step"),
             )
             .label("answer_step_open"),
+            is_away(other.id, bindparam("now", type_=UTCDateTime())).label("other_away"),
         )
         .select_from(ExchangeMessage)
         .join(me, me.id == ExchangeMessage.to_official_id)
@@ -198,7 +202,12 @@ REPLY_THREAD = _reply_thread_statement()
 
 
 async def thread_by_reply(
-    session: AsyncSession, chat_id: int, message_id: int, tg_user_id: int, answer_step: str
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int,
+    tg_user_id: int,
+    answer_step: str,
+    now: datetime,
 ) -> ReplyThread | None:
     """For a Telegram reply, in one statement: see `_reply_thread_statement`. None when no
     message delivered to this person has these ids."""
@@ -207,6 +216,7 @@ async def thread_by_reply(
         "message_id": message_id,
         "tg_user_id": tg_user_id,
         "answer_step": answer_step,
+        "now": now,
     }
     row = (await session.execute(REPLY_THREAD, params)).first()
     if row is None:
@@ -233,4 +243,5 @@ async def thread_by_reply(
         topic=topic,
         other=_person(row, "other"),
         answer_step_open=bool(row.answer_step_open),
+        other_away=bool(row.other_away),
     )

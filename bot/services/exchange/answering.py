@@ -122,7 +122,7 @@ async def relay_by_reply(
     statement; None when no thread was found (prepare_relay then asks why)."""
     async with deps.db.read() as session:
         found = await participants.thread_by_reply(
-            session, replied[0], replied[1], tg_user_id, STEP_ANSWER
+            session, replied[0], replied[1], tg_user_id, STEP_ANSWER, deps.clock.now()
         )
     if found is None:
         return None
@@ -138,9 +138,11 @@ async def relay_by_reply(
     if found.topic is None:
         raise NotFound(ErrorCode.TOPIC)
     people = {me.official_id: me}
+    other_id = None
     if found.other is not None:
         other = lookups.person_of_row(found.other)
         people[other.official_id] = other
+        other_id = other.official_id
     info = TopicInfo(*found.topic)
     answered = found.routing_answered_at is not None
     if found.kind == ExchangeKind.ROUTING or me.official_id != found.asker_id:
@@ -157,6 +159,7 @@ async def relay_by_reply(
             info,
             content,
             ends_step=found.answer_step_open,
+            recipient_may_be_away=found.other_away or other_id != found.asker_id,
         )
     if not answered and found.question_status in CLOSED:  # as _follow_up
         raise ServiceError(ErrorCode.CLOSED)
@@ -170,6 +173,7 @@ async def relay_by_reply(
         info,
         content,
         ends_step=found.answer_step_open,
+        recipient_may_be_away=found.other_away or other_id != found.routing_recipient_id,
     )
 
 

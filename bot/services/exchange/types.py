@@ -111,6 +111,9 @@ class Outgoing:
     ends_step: bool = True
     # The words as this reader gets them when they are in another language (None: as written).
     translation: Rendition | None = None
+    # Whether the recipient may be away (/away), so the sender is told who has it meanwhile:
+    # False when the lookup that found the thread saw they are not, and need not look again.
+    recipient_may_be_away: bool = True
 
 
 @dataclass(frozen=True)
