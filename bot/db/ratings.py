@@ -1,5 +1,6 @@
 """The askers' ratings of answers: written (or changed) one per answered routing, read per
-city for a topic (routing) and per city for a period (statistics).
+city for a period (statistics); routing reads them per city for a topic with its candidates
+(bot/db/routings.py).
 
 SQL only: callers own the transaction.
 """
@@ -15,11 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.rating_models import AnswerRating
 
 _USEFUL = func.sum(case((AnswerRating.useful.is_(True), 1), else_=0))
-_BY_CITY = (
-    select(AnswerRating.city_id, func.count(), _USEFUL)
-    .where(AnswerRating.topic_id == bindparam("topic_id"))
-    .group_by(AnswerRating.city_id)
-)
 
 
 async def rate(
@@ -40,12 +36,6 @@ async def rate(
     else:
         row.useful, row.rated_at = useful, now
     await session.flush()
-
-
-async def by_city(session: AsyncSession, topic_id: int) -> dict[int, tuple[int, int]]:
-    """Per city, on this topic: (answers rated, of those rated useful)."""
-    rows = await session.execute(_BY_CITY, {"topic_id": topic_id})
-    return {city_id: (int(n), int(useful or 0)) for city_id, n, useful in rows}
 
 
 async def per_city(

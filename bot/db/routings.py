@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -40,11 +41,12 @@ from bot.db.models import (
     RoutingStatus,
     routing_waiting,
 )
+from bot.db.rating_models import AnswerRating
 
 
 def _candidates_statement() -> Select[Any]:
-    """Coverage and history per candidate city; parameters: the topic, the excluded cities and
-    the question (the cities it was already routed to are excluded too)."""
+    """Coverage, history and the askers' ratings per candidate city; parameters: the topic, the
+    excluded cities and the question (the cities it was already routed to are excluded too)."""
     topic_id = bindparam("topic_id", type_=Integer)
     routed = select(Routing.city_id).where(Routing.question_id == bindparam("question_id"))
     coverage = (
@@ -61,6 +63,16 @@ def _candidates_statement() -> Select[Any]:
         .subquery("coverage")
     )
     history = CityTopicStats
+    rated = (
+        select(
+            AnswerRating.city_id.label("city_id"),
+            func.count().label("rated"),
+            func.sum(case((AnswerRating.useful.is_(True), 1), else_=0)).label("useful"),
+        )
+        .where(AnswerRating.topic_id == topic_id)
+        .group_by(AnswerRating.city_id)
+        .subquery("rated")
+    )
     return (
         select(
             City.id.label("city_id"),
@@ -73,9 +85,12 @@ def _candidates_statement() -> Select[Any]:
             history.answered,
             history.answer_seconds,
             history.answer_count,
+            rated.c.rated,
+            rated.c.useful,
         )
         .join(coverage, coverage.c.city_id == City.id)
         .outerjoin(history, and_(history.city_id == City.id, history.topic_id == topic_id))
+        .outerjoin(rated, rated.c.city_id == City.id)
     )
 
 
@@ -119,14 +134,16 @@ class CandidateCity(NamedTuple):
     answered: int | None
     answer_seconds: float | None
     answer_count: int | None
+    rated: int | None  # its answers on the topic their askers rated (None: none)
+    useful: int | None  # of those, rated useful
 
 
 async def candidate_cities(
     session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
 ) -> list[CandidateCity]:
     """Every city with an active official covering the topic, but the excluded ones and those
-    the question was already routed to, with its coverage and its history on the topic (None
-    without one)."""
+    the question was already routed to, with its coverage, its history on the topic and its
+    ratings (None without them)."""
     params = {"topic_id": topic_id, "excluded": sorted(set(excluded)), "question_id": question_id}
     decoded: dict[str | None, tuple[str, ...]] = {}
     out = []

@@ -27,9 +27,8 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import absences, catalogue, exchange_log, ratings, routing_stats, routings
+from bot.db import absences, catalogue, exchange_log, routing_stats, routings
 from bot.db.models import Official, Question, QuestionStatus, RoutingStatus
-from bot.db.officials import official_by_id
 from bot.runtime import Deps
 from bot.services import calendars
 
@@ -195,10 +194,10 @@ async def gather_candidates(
     """Every city with an active official covering the topic, with its history and load.
 
     Two statements whose cost grows with the number of cities, not with the routing history:
-    coverage and history (read from city_topic_stats), then the open load. Given the asker's
-    languages and `top_k`, only the cities that can still be chosen are returned, with their load.
+    coverage, history (read from city_topic_stats) and ratings, then the open load. Given the
+    asker's languages and `top_k`, only the cities that can still be chosen are returned, with
+    their load.
     """
-    rated = await ratings.by_city(session, topic_id)
     out = [
         Candidate(
             row.city_id,
@@ -211,7 +210,8 @@ async def gather_candidates(
             if row.answer_count
             else None,
             0,
-            *rated.get(row.city_id, (0, 0)),
+            row.rated or 0,
+            row.useful or 0,
         )
         for row in await routings.candidate_cities(session, topic_id, exclude_city_ids, question_id)
     ]
@@ -299,7 +299,7 @@ async def route_round(
     The asker's city and every city this question was already routed to are excluded, so
     later rounds (decline, escalation) reach new cities. Returns [] when nobody covers it.
     """
-    asker = await official_by_id(session, question.asker_id)
+    asker = await session.get(Official, question.asker_id)  # usually loaded by the caller
     assert asker is not None
     excluded = set(exclude_city_ids)  # and, in the query, the cities already routed to
     if question.city_id is not None:
