@@ -244,3 +244,19 @@ async def test_routing_by_hand_skips_someone_away_but_reaches_their_deputy(
 async def official_id(h: Harness, user: TgUser) -> int:
     async with h.deps.db.read() as s:
         return (await s.scalars(select(Official.id).where(Official.tg_user_id == user.id))).one()
+
+
+async def test_a_city_with_nobody_to_take_it_gives_its_place_to_the_next(harness: Harness) -> None:
+    """Marco, Potenza's only official on the topic, is away without a deputy: nobody there can
+    take the question, so the next city in the ranking gets Potenza's place and the round
+    still reaches three cities."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    assert h.last_text(w.asker) == "Sent to officials in Nice, Potenza, and Madrid."
+
+    await go_away(h, w.potenza, "Sun 8 Mar", "No one")
+    await ask(h, w.asker, text="How often do you test the sirens in winter?")
+    assert len(question_calls(h, w.potenza)) == 1  # the first question only
+    assert [len(question_calls(h, u)) for u in (w.nice1, w.madrid, w.torino)] == [2, 2, 1]
+    assert h.last_text(w.asker) == "Sent to officials in Nice, Torino, and Madrid."

@@ -38,6 +38,22 @@ def is_away(official_id: Any, now: Any) -> ColumnElement[bool]:
     return exists().where(other.official_id == official_id, _active(now, other))
 
 
+def reachable(official: Any, now: Any) -> ColumnElement[bool]:
+    """SQL: a question for this official (the mapped class or an alias of it) reaches someone
+    at `now`: they are not away, or the deputy they named (active, of their city, not away
+    themselves) stands in for them."""
+    absence, deputy = aliased(Absence), aliased(Official)
+    stands_in = exists().where(
+        absence.official_id == official.id,
+        _active(now, absence),
+        deputy.id == absence.deputy_id,
+        deputy.status == OfficialStatus.ACTIVE,
+        deputy.city_id == official.city_id,
+        ~is_away(deputy.id, now),
+    )
+    return or_(~is_away(official.id, now), stands_in)
+
+
 async def current_or_next(session: AsyncSession, official_id: int, now: datetime) -> Absence | None:
     """The official's absence under way, else the next one planned."""
     return await session.scalar(

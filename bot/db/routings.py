@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.absences import is_away
+from bot.db.absences import is_away, reachable
 from bot.db.base import UTCDateTime
 from bot.db.catalogue import CityName
 from bot.db.models import (
@@ -46,7 +46,10 @@ from bot.db.rating_models import AnswerRating
 
 def _candidates_statement() -> Select[Any]:
     """Coverage, history and the askers' ratings per candidate city; parameters: the topic, the
-    excluded cities and the question (the cities it was already routed to are excluded too)."""
+    excluded cities, the question (the cities it was already routed to are excluded too) and
+    the time. Coverage counts the officials a question would reach now (not away, or away with
+    a deputy standing in): a city where nobody can take it is no candidate, so the next city
+    in the ranking takes its place."""
     topic_id = bindparam("topic_id", type_=Integer)
     routed = select(Routing.city_id).where(Routing.question_id == bindparam("question_id"))
     coverage = (
@@ -58,6 +61,7 @@ def _candidates_statement() -> Select[Any]:
             Official.city_id.is_not(None),
             Official.city_id.not_in(bindparam("excluded", expanding=True)),
             Official.city_id.not_in(routed),
+            reachable(Official, bindparam("now", type_=UTCDateTime())),
         )
         .group_by(Official.city_id)
         .subquery("coverage")
@@ -139,12 +143,21 @@ class CandidateCity(NamedTuple):
 
 
 async def candidate_cities(
-    session: AsyncSession, topic_id: int, excluded: Collection[int], question_id: int | None
+    session: AsyncSession,
+    topic_id: int,
+    excluded: Collection[int],
+    question_id: int | None,
+    now: datetime,
 ) -> list[CandidateCity]:
     """Every city with an active official covering the topic, but the excluded ones and those
     the question was already routed to, with its coverage, its history on the topic and its
     ratings (None without them)."""
-    params = {"topic_id": topic_id, "excluded": sorted(set(excluded)), "question_id": question_id}
+    params = {
+        "topic_id": topic_id,
+        "excluded": sorted(set(excluded)),
+        "question_id": question_id,
+        "now": now,
+    }
     decoded: dict[str | None, tuple[str, ...]] = {}
     out = []
     for row in await session.execute(_CANDIDATES, params):

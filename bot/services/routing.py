@@ -213,7 +213,9 @@ async def gather_candidates(
             row.rated or 0,
             row.useful or 0,
         )
-        for row in await routings.candidate_cities(session, topic_id, exclude_city_ids, question_id)
+        for row in await routings.candidate_cities(
+            session, topic_id, exclude_city_ids, question_id, now
+        )
     ]
     if asker_languages is not None and top_k is not None:
         out = _in_contention(out, asker_languages, top_k)
