@@ -21,6 +21,7 @@ from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.scheduling import Job
+from bot.services import library_translation
 from bot.services.seed import read_seed_file, seed_if_empty
 from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
@@ -100,6 +101,11 @@ def scheduled_jobs(app: AnyApp) -> list[Job]:
         Job("followups", partial(followups.follow_up, bot, deps), s.followup_job_seconds),
         Job("away-returns", partial(away.returns_job, deps), s.followup_job_seconds),
         Job("broadcast-progress", partial(broadcast_list.progress_job, bot, deps), 1.0),
+        Job(
+            "library-translation",
+            partial(library_translation.job, deps),
+            s.library_translation_job_seconds,
+        ),
         Job("handled-updates", partial(update_once.forget_old, deps), 3600.0),
     ]
 

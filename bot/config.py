@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     translation_api_key: SecretStr | None = None
     # slower than this (or down): the original goes out with a short note
     translation_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    # how often library entries not yet in every language are translated and indexed again
+    library_translation_job_seconds: float = Field(60.0, gt=0)
 
     # one alert to the admins per kind of error (type and place) in this many seconds
     error_alert_window_seconds: float = Field(300.0, gt=0)

@@ -9,11 +9,11 @@ SQL only: callers own the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, text
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.library_models import LibraryEntry, LibraryText
@@ -118,3 +118,23 @@ async def _pinned(session: AsyncSession, entry_ids: list[int]) -> set[int]:
         {"ids": entry_ids},
     )
     return set(rows.all())
+
+
+async def not_in_every_language(
+    session: AsyncSession, languages: int, limit: int, skip: Collection[int] = ()
+) -> list[int]:
+    """Entries indexed in fewer than `languages` languages, newest first (not those in
+    `skip`)."""
+    indexed = (
+        select(LibraryText.entry_id, func.count().label("n"))
+        .group_by(LibraryText.entry_id)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(LibraryEntry.id)
+        .outerjoin(indexed, indexed.c.entry_id == LibraryEntry.id)
+        .where(func.coalesce(indexed.c.n, 0) < languages)
+        .order_by(LibraryEntry.id.desc())
+        .limit(limit + len(skip))
+    )
+    return [e for e in rows.all() if e not in skip][:limit]

@@ -79,3 +79,22 @@ async def add(
 async def erase_author(session: AsyncSession, official_id: int) -> None:
     """Every translation of this person's words."""
     await session.execute(delete(Translation).where(Translation.author_id == official_id))
+
+
+async def stored_of(
+    session: AsyncSession, digests: Iterable[str]
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """For each text (by its hash) with stored translations: its language and its
+    translations by language."""
+    rows = await session.execute(
+        select(
+            Translation.text_hash,
+            Translation.source_lang,
+            Translation.target_lang,
+            Translation.text,
+        ).where(Translation.text_hash.in_(list(digests)))
+    )
+    found: dict[str, tuple[str, dict[str, str]]] = {}
+    for digest, source, target, text in rows:
+        found.setdefault(digest, (source, {}))[1][target] = text
+    return found

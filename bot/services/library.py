@@ -17,6 +17,7 @@ from bot.runtime import Deps
 from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound, ServiceError
 from bot.services.exchange import lookups
 from bot.services.identity import effective_role, require_role
+from bot.services.library_translation import indexed_texts
 from bot.services.library_types import STEP_TITLE, TITLE_MAX, EntryView, Part, Shared
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,13 @@ def title_of(entry: LibraryEntry, question_text: str | None) -> str:
 
 
 async def reindex(session: AsyncSession, entry_id: int) -> None:
-    """The entry's words as search reads them, from what is in it now. Indexed in the entry's
-    language; when translations of the words exist (see the translation issue), each goes
-    in under its own language here too, so a query in that language finds the entry."""
+    """The entry's words as search reads them, from what is in it now: in the entry's
+    language, and in each other language its words' stored translations cover (no
+    translator is called here; library_translation's job asks for what is missing)."""
     entry = await library.entry(session, entry_id)
     if entry is None:
         return
-    rows = await library.parts(session, entry_id)
-    words = [entry.title or ""] + [r.part.text for r in rows if r.part.text]
-    await library_search.write(session, entry_id, {entry.language: "\n".join(words)})
+    await library_search.write(session, entry_id, await indexed_texts(session, entry))
 
 
 async def share(deps: Deps, tg_user_id: int, question_id: int) -> Shared:

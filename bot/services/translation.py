@@ -59,6 +59,12 @@ def _pause(translator: Translator) -> _Pause:
     return _pauses.setdefault(translator, _Pause())
 
 
+def available(deps: Deps) -> bool:
+    """Translation is on and its backend is not resting after a failure."""
+    translator = deps.translator
+    return translator is not None and deps.clock.now() >= _pause(translator).until
+
+
 async def source_language(deps: Deps, text: str, writer_locale: str) -> str:
     """The text's language: the offline detector's when it is sure, else the backend's guess
     when it is one of ours, else the writer's language setting."""
