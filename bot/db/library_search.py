@@ -29,13 +29,13 @@ LANGUAGE_CONFIGS = ("english", "french", "italian", "spanish", "arabic")
 _WORD_ROWS = "SELECT rowid AS r FROM library_fts WHERE library_fts MATCH :t{i}"
 _TRIGRAM_ROWS = "SELECT rowid AS r FROM library_trigram WHERE library_trigram MATCH :t{i}"
 _COUNTED = (
-    "SELECT t.entry_id, t.text FROM (SELECT r, count(*) AS c FROM ({rows}) GROUP BY r "
+    "SELECT t.entry_id, t.text, t.language FROM (SELECT r, count(*) AS c FROM ({rows}) GROUP BY r "
     "ORDER BY c DESC, r DESC LIMIT :n) AS best JOIN library_text t ON t.id = best.r "
     "ORDER BY best.c DESC, best.r DESC"
 )
 _QUERY = " || ".join(f"websearch_to_tsquery('{c}', :words)" for c in LANGUAGE_CONFIGS)
 _TSV = text(
-    f"SELECT t.entry_id, t.text FROM library_text t, (SELECT {_QUERY}) AS q(query) "  # noqa: S608
+    f"SELECT t.entry_id, t.text, t.language FROM library_text t, (SELECT {_QUERY}) AS q(query) "  # noqa: S608
     "WHERE t.tsv @@ q.query ORDER BY ts_rank(t.tsv, q.query) DESC LIMIT :n"
 )
 _INSERT = insert(LibraryText)
@@ -79,16 +79,19 @@ async def search(session: AsyncSession, query: str, limit: int) -> list[Hit]:
             like = or_(*[LibraryText.text.contains(t, autoescape=True) for t in wanted])
             found += (
                 await session.execute(
-                    select(LibraryText.entry_id, LibraryText.text).where(like).limit(CANDIDATES)
+                    select(LibraryText.entry_id, LibraryText.text, LibraryText.language)
+                    .where(like)
+                    .limit(CANDIDATES)
                 )
             ).all()
-    best: dict[int, tuple[int, int]] = {}  # entry -> (stems matched, engine's order)
-    for order, (entry_id, body) in enumerate(found):
-        score = (matched(wanted, body), -order)
+    pinned, language = await _entries(session, list({row[0] for row in found}))
+    # entry -> (stems matched, pinned, in its own words rather than a translation, order)
+    best: dict[int, tuple[int, bool, bool, int]] = {}
+    for order, (entry_id, body, lang) in enumerate(found):
+        score = (matched(wanted, body), entry_id in pinned, lang == language.get(entry_id), -order)
         if entry_id not in best or score > best[entry_id]:
             best[entry_id] = score
-    pinned = await _pinned(session, list(best))
-    ranked = sorted(best, key=lambda e: (best[e][0], e in pinned, best[e][1]), reverse=True)
+    ranked = sorted(best, key=lambda e: best[e], reverse=True)
     return [Hit(e, best[e][0], len(wanted)) for e in ranked[:limit] if best[e][0] > 0]
 
 
@@ -108,16 +111,18 @@ async def _counted(session: AsyncSession, words: list[str], substrings: list[str
     return list((await session.execute(query, {**params, "n": CANDIDATES})).all())
 
 
-async def _pinned(session: AsyncSession, entry_ids: list[int]) -> set[int]:
+async def _entries(session: AsyncSession, entry_ids: list[int]) -> tuple[set[int], dict[int, str]]:
+    """Of these entries, the pinned ones, and each one's own language."""
     if not entry_ids:
-        return set()
-    rows = await session.scalars(
-        select(LibraryEntry.id).where(
-            LibraryEntry.id.in_(bindparam("ids", expanding=True)), LibraryEntry.pinned.is_(True)
+        return set(), {}
+    rows = await session.execute(
+        select(LibraryEntry.id, LibraryEntry.pinned, LibraryEntry.language).where(
+            LibraryEntry.id.in_(bindparam("ids", expanding=True))
         ),
         {"ids": entry_ids},
     )
-    return set(rows.all())
+    found = rows.all()
+    return {e for e, pinned, _lang in found if pinned}, {e: lang for e, _p, lang in found}
 
 
 async def not_in_every_language(
