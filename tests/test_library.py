@@ -183,6 +183,13 @@ async def test_asked_before_offers_close_entries_and_this_answers_it_closes(
     h.deps.clock.advance(minutes=1)
     after = await reports.stats(h.deps, None, None)
     assert after.from_library == before.from_library + 1 == 1
+    # Counted as answered (by the library), not as a question left unanswered.
+    assert (after.questions, after.answered) == (2, 2)
+    await h.command(w.org, "/stats")
+    await h.press(w.org, "Everything")
+    shown = "\n".join(plain(t) for t in h.texts(w.org))
+    assert "Answered: 2 (100%)" in shown
+    assert "Answered from the library before being sent: 1" in shown
 
     # Ask anyway: the preview, then sent as before.
     await ask(h, w.karim, "Do your sirens keep working during long power cuts at night?")

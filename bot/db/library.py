@@ -216,9 +216,15 @@ def add_use(session: AsyncSession, entry_id: int, question_id: int, now: datetim
     session.add(LibraryUse(entry_id=entry_id, question_id=question_id, created_at=now))
 
 
-async def uses_between(session: AsyncSession, since: datetime | None, until: datetime) -> int:
-    """Questions closed with an entry before being sent, in the period."""
-    stmt = select(func.count()).select_from(LibraryUse).where(LibraryUse.created_at < until)
+async def questions_answered_from(
+    session: AsyncSession, since: datetime | None, until: datetime
+) -> set[int]:
+    """The questions asked in the period that their askers closed with an entry, unsent."""
+    stmt = (
+        select(LibraryUse.question_id)
+        .join(Question, Question.id == LibraryUse.question_id)
+        .where(Question.created_at < until)
+    )
     if since is not None:
-        stmt = stmt.where(LibraryUse.created_at >= since)
-    return int(await session.scalar(stmt) or 0)
+        stmt = stmt.where(Question.created_at >= since)
+    return set((await session.scalars(stmt)).all())

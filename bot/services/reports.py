@@ -288,13 +288,18 @@ async def stats(
         active_rows.sort(key=lambda r: (-r.count, r.country, r.city))
 
         rows = await exchange_stats.questions_with_first_answer(session, since, until)
+        # Closed by their askers with a library entry before being sent: answered, by the
+        # library (no first answer time).
+        from_library = await library.questions_answered_from(session, since, until)
         questions = answered = 0
         delays: list[float] = []
         per_topic: Counter[int] = Counter()
-        for _qid, topic_id, created, first in rows:
+        for qid, topic_id, created, first in rows:
             questions += 1
             per_topic[topic_id] += 1
-            if first is not None:
+            if first is None and qid in from_library:
+                answered += 1
+            elif first is not None:
                 answered += 1
                 first_at = (
                     first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
@@ -327,7 +332,7 @@ async def stats(
             helpful_cities=helpful_rows[:top],
             answers=answers,
             answer_times=await calendars.answer_times(session, since, until),
-            from_library=await library.uses_between(session, since, until),
+            from_library=len(from_library),
             ratings=sorted(
                 (
                     (cities[c].name, n, useful)
