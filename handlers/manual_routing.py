@@ -3,9 +3,10 @@ choose from, and the question sent there (the asker told)."""
 
 from __future__ import annotations
 
+from babel.dates import format_timedelta
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.i18n import _, current_locale, use_locale
+from bot.i18n import _, current_locale, ngettext, use_locale
 from bot.services.enums import Role
 from bot.services.exchange import manual_routing
 from handlers.common import answer, esc, guarded, raise_bad, requires, show
@@ -14,7 +15,37 @@ from handlers.exchange_buttons import RouteButton, RouteCities, RouteToCity
 from handlers.exchange_render import question_words, sent_to_text
 from handlers.exchange_send import deliver_question, notify
 from handlers.keyboards import paged
-from handlers.user_text import cities_of, shown_city
+from handlers.periods import num
+from handlers.user_text import cities_of, city_of, line, shown_city
+
+
+def track_record(r: manual_routing.TrackRecord) -> str:
+    """One city's history on the topic, as routing weighs it (ratings included)."""
+    record = ngettext(
+        "answered {n} similar question", "answered {n} similar questions", r.answered
+    ).format(n=num(r.answered))
+    if r.rated:
+        record = _("{record}, {useful} of {rated} rated useful").format(
+            record=record, useful=num(r.useful), rated=num(r.rated)
+        )
+    if r.median_first_answer is not None:
+        record = _("{record}; median first answer {duration}").format(
+            record=record,
+            duration=format_timedelta(
+                r.median_first_answer, threshold=1.5, locale=current_locale()
+            ),
+        )
+    return line(
+        _("{city}: {record}").format(city=city_of(r.city.name, r.city.names), record=record)
+    )
+
+
+def track_records_text(records: list[manual_routing.TrackRecord]) -> str:
+    """Under the cities to choose from: what the likeliest did with similar questions."""
+    return "\n".join(
+        [_("<b>Their record on this topic</b> (what automatic routing weighs):")]
+        + [track_record(r) for r in records]
+    )
 
 
 @requires(Role.ORGANISER)
@@ -26,7 +57,9 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
     deps, user_id = context.deps, context.who.tg_user_id
     match RouteButton.decode(query.data):
         case RouteCities(question_id, page):
-            brief, choices = await manual_routing.manual_route_options(deps, user_id, question_id)
+            brief, choices, records = await manual_routing.manual_route_options(
+                deps, user_id, question_id
+            )
             await answer(query)
             items = [(shown_city(c.name, c.names), RouteToCity(question_id, c.id)) for c in choices]
             body, _page = paged(
@@ -39,6 +72,8 @@ async def on_manual_route(update: Update, context: Ctx) -> None:
                 topic=esc(brief.topic.name(current_locale())),
                 question=question_words(brief.text, brief.content_type),
             )
+            if records:
+                text += "\n\n" + track_records_text(records)
             if not choices:
                 text = _("No other city has active officials yet.")
             await show(update, text, InlineKeyboardMarkup(body))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.db.models import AnswerRating, Question, Role, Routing
 from bot.services import reports, routing
-from handlers.exchange_buttons import RateAnswer
+from handlers.exchange_buttons import RateAnswer, RouteCities
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.updates import Harness, TgUser
 
@@ -126,3 +126,51 @@ async def test_ratings_change_the_next_routing_its_reason_stats_and_exports(
             if r[6] == "answer":
                 ratings[r[11]] = r[reports.COLUMNS.index("rating")]
     assert ratings == {"Nice": "not useful", "Potenza": "useful"}
+
+
+async def test_the_organiser_routing_by_hand_sees_the_record_and_a_rating_changes_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    db = h.deps.db
+    gabes = await make_city(db, "Gabès", languages=["ar", "en"])
+    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr", "en"])
+    potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
+    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk"})
+    amina = await person(h, gabes, "Amina Ben Salah", [flood])
+    claire = await person(h, nice, "Claire Martin", [flood])
+    await person(h, potenza, "Marco Rossi", [flood])
+    org = await person(h, gabes, "Org Aniser", [], role=Role.ORGANISER)
+
+    async def record_shown(question: Question) -> str:
+        await h.callback(org, RouteCities(question.id, 0).encode())
+        return plain(h.last_text(org))
+
+    # Nice answers in six hours; the answer is rated useful: the next question goes there too,
+    # and the organiser who routes it by hand sees why.
+    q1 = await ask(h, amina, "How do you keep flood sirens working during power cuts?")
+    h.deps.clock.advance(hours=6)
+    await h.press(claire, "Answer")
+    await h.send(claire, "Batteries, tested monthly.")
+    await h.press(amina, "Useful")
+    q2 = await ask(h, amina, "Which river gauges do you trust in flash floods?")
+    assert [r.city_id for r in await routed(h, q2)] == [nice.id]
+    shown = await record_shown(q2)
+    assert "Their record on this topic (what automatic routing weighs):" in shown
+    assert (
+        "Nice: answered 1 similar question, 1 of 1 rated useful; median first answer 6 hours"
+        in (shown)
+    )
+    assert "Potenza:" not in shown  # no history on the topic
+
+    # Rated not useful after all: the next question goes to Potenza, and the record says so.
+    await h.press(amina, "Not useful")
+    q3 = await ask(h, amina, "Who sends the evacuation order in your city?")
+    assert [r.city_id for r in await routed(h, q3)] == [potenza.id]
+    shown = await record_shown(q3)
+    assert (
+        "Nice: answered 1 similar question, 0 of 1 rated useful; median first answer 6 hours"
+        in (shown)
+    )
+    assert "Potenza: answered 0 similar questions" in shown
+    assert q1.id < q2.id < q3.id

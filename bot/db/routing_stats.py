@@ -162,3 +162,40 @@ async def rebuild(session: AsyncSession) -> None:
             rebuild_select(dialect),
         )
     )
+
+
+async def track_records(
+    session: AsyncSession, topic_id: int, city_ids: Sequence[int]
+) -> dict[int, tuple[int, int, list[float]]]:
+    """Per city with questions on this topic routed to it: (questions routed, answered, the
+    seconds from delivery to each first answer)."""
+    if not city_ids:
+        return {}
+    found: dict[int, tuple[int, int, list[float]]] = {}
+    rows = await session.execute(
+        select(CityTopicStats.city_id, CityTopicStats.asked, CityTopicStats.answered).where(
+            CityTopicStats.topic_id == topic_id,
+            CityTopicStats.city_id.in_(bindparam("ids", expanding=True)),
+            CityTopicStats.asked > 0,
+        ),
+        {"ids": list(city_ids)},
+    )
+    for city_id, asked, answered in rows:
+        found[city_id] = (asked, answered, [])
+    if not found:
+        return found
+    times = await session.execute(
+        select(
+            Routing.city_id,
+            seconds_between(dialect_name(session), Routing.answered_at, Routing.delivered_at),
+        ).where(
+            Routing.topic_id == topic_id,
+            Routing.city_id.in_(bindparam("ids", expanding=True)),
+            Routing.answered_at.is_not(None),
+            Routing.delivered_at.is_not(None),
+        ),
+        {"ids": list(found)},
+    )
+    for city_id, seconds in times:
+        found[city_id][2].append(float(seconds))
+    return found

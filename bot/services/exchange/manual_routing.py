@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
-from bot.db import audit_log, catalogue, questions
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import audit_log, catalogue, questions, ratings, routing_stats
 from bot.db.models import Role
 from bot.runtime import Deps
 from bot.services.catalogue import CityInfo, city_info
@@ -13,10 +19,46 @@ from bot.services.exchange.types import CLOSED, Brief, Outgoing
 from bot.services.identity import require_role
 from bot.services.routing import route_to_city
 
+TRACK_RECORDS = 5  # cities shown with their history on the topic
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """What a city did with questions on the topic: the routing's reason, for organisers."""
+
+    city: CityInfo
+    asked: int  # questions on the topic routed to it
+    answered: int  # of those, answered from it
+    rated: int  # its answers on the topic their askers rated
+    useful: int  # of those, rated useful
+    median_first_answer: timedelta | None
+
+
+async def track_records(
+    session: AsyncSession, topic_id: int, cities: list[CityInfo]
+) -> list[TrackRecord]:
+    """The cities with a history on the topic, those with the most answers rated useful
+    first, then the most answers."""
+    history = await routing_stats.track_records(session, topic_id, [c.id for c in cities])
+    rated = await ratings.by_city(session, topic_id)
+    records = [
+        TrackRecord(
+            c,
+            history[c.id][0],
+            history[c.id][1],
+            *rated.get(c.id, (0, 0)),
+            timedelta(seconds=statistics.median(history[c.id][2])) if history[c.id][2] else None,
+        )
+        for c in cities
+        if c.id in history
+    ]
+    records.sort(key=lambda r: (-r.useful, -r.answered, r.rated - r.useful, r.city.name))
+    return records[:TRACK_RECORDS]
+
 
 async def manual_route_options(
     deps: Deps, tg_user_id: int, question_id: int
-) -> tuple[Brief, list[CityInfo]]:
+) -> tuple[Brief, list[CityInfo], list[TrackRecord]]:
     async with deps.db.transaction() as session:
         await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         question = await questions.get(session, question_id)
@@ -24,8 +66,14 @@ async def manual_route_options(
             raise NotFound(ErrorCode.QUESTION)
         if question.status in CLOSED:
             raise ServiceError(ErrorCode.CLOSED)
-        cities = await questions.cities_to_route_to(session, question.city_id)
-        return await lookups.brief(session, question), [city_info(c) for c in cities]
+        cities = [
+            city_info(c) for c in await questions.cities_to_route_to(session, question.city_id)
+        ]
+        return (
+            await lookups.brief(session, question),
+            cities,
+            await track_records(session, question.topic_id, cities),
+        )
 
 
 async def route_by_hand(
