@@ -117,12 +117,16 @@ async def test_an_arabic_search_finds_an_italian_exchange_once_translated(
     assert QUESTION_IT in plain(h.last_text(w.claire))
 
 
+@pytest.mark.parametrize("trouble", ["down", "slow"])
 async def test_with_the_translator_down_the_entry_is_found_in_its_languages_then_catches_up(
-    harness: Harness, translator: FakeTranslator
+    harness: Harness, translator: FakeTranslator, trouble: str
 ) -> None:
     h = harness
     w = await world(h, translator)
-    await translator.stop()
+    if trouble == "down":
+        await translator.stop()
+    else:
+        translator.delay = 3.0  # over TRANSLATION_TIMEOUT_SECONDS (1 s)
     await shared(h, w)
     assert await languages(h) == ["it"]  # nothing was translated: its own language only
     await h.command(w.claire, "/search sirene blackout")
@@ -134,7 +138,9 @@ async def test_with_the_translator_down_the_entry_is_found_in_its_languages_then
     assert plain(h.last_text(w.mariem)).startswith("لا شيء في المكتبة يطابق")
 
     # Back up: once the translator's rest and the entry's retry delay are over, it is done.
-    await translator.start()
+    if trouble == "down":
+        await translator.start()
+    translator.delay = 0.0
     h.deps.clock.advance(minutes=11)
     assert await library_translation.translate_pending(h.deps) == 1
     assert await languages(h) == ["ar", "en", "es", "fr", "it"]

@@ -34,6 +34,12 @@ async def entry(session: AsyncSession, entry_id: int) -> LibraryEntry | None:
     return await session.get(LibraryEntry, entry_id)
 
 
+async def entry_locked(session: AsyncSession, entry_id: int) -> LibraryEntry | None:
+    """The entry, its row locked until the transaction ends (PostgreSQL): two processes
+    indexing it at once take turns."""
+    return await session.get(LibraryEntry, entry_id, with_for_update=True)
+
+
 async def entry_of_question(session: AsyncSession, question_id: int) -> LibraryEntry | None:
     return (
         await session.scalars(select(LibraryEntry).where(LibraryEntry.question_id == question_id))

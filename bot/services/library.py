@@ -38,7 +38,7 @@ async def reindex(session: AsyncSession, entry_id: int) -> None:
     """The entry's words as search reads them, from what is in it now: in the entry's
     language, and in each other language its words' stored translations cover (no
     translator is called here; library_translation's job asks for what is missing)."""
-    entry = await library.entry(session, entry_id)
+    entry = await library.entry_locked(session, entry_id)
     if entry is None:
         return
     await library_search.write(session, entry_id, await indexed_texts(session, entry))

@@ -76,7 +76,7 @@ async def translate_entry(deps: Deps, entry_id: int) -> int:
         # Outside any transaction; stored once per text and language, like every translation.
         await translation.renditions(deps, text, language, SUPPORTED_LOCALES, author)
     async with deps.db.transaction() as session:
-        entry = await library.entry(session, entry_id)
+        entry = await library.entry_locked(session, entry_id)
         if entry is None:
             return 0
         texts = await indexed_texts(session, entry)
