@@ -190,6 +190,14 @@ async def test_asked_before_offers_close_entries_and_this_answers_it_closes(
     shown = "\n".join(plain(t) for t in h.texts(w.org))
     assert "Answered: 2 (100%)" in shown
     assert "Answered from the library before being sent: 1" in shown
+    # Exports say so too: one row, the question closed by the library.
+    kinds = [
+        row[reports.COLUMNS.index("kind")]
+        async for part in reports.export_rows(h.deps, reports.ExportFilter())
+        for row in part
+        if row[reports.COLUMNS.index("question_id")] == question.id
+    ]
+    assert kinds == ["from_library"]
 
     # Ask anyway: the preview, then sent as before.
     await ask(h, w.karim, "Do your sirens keep working during long power cuts at night?")

@@ -50,6 +50,8 @@ class ExchangeKind(StrEnum):
     FOLLOW_UP = "follow_up"
     DECLINE = "decline"
     RESOLVED = "resolved"
+    # Closed by its asker with a library entry before it was sent ("This answers it").
+    FROM_LIBRARY = "from_library"
     NUDGE = "nudge"
     ESCALATION = "escalation"
 

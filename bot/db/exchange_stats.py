@@ -34,6 +34,7 @@ EXPORT_KINDS = (
     ExchangeKind.FOLLOW_UP,
     ExchangeKind.DECLINE,
     ExchangeKind.RESOLVED,
+    ExchangeKind.FROM_LIBRARY,
 )
 
 

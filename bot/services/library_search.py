@@ -118,7 +118,7 @@ async def answered_by(deps: Deps, tg_user_id: int, entry_id: int) -> int:
             question_id=question.id,
             from_official_id=official.id,
             from_city_id=official.city_id,
-            kind=ExchangeKind.RESOLVED,
+            kind=ExchangeKind.FROM_LIBRARY,
             text=None,
             content_type="text",
             created_at=now,
