@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app import scheduled_jobs
 from bot.db.models import LibraryText
 from bot.services import library_translation
 from tests.factories import make_city, make_official, make_topic, next_tg_id
@@ -142,7 +143,8 @@ async def test_with_the_translator_down_the_entry_is_found_in_its_languages_then
         await translator.start()
     translator.delay = 0.0
     h.deps.clock.advance(minutes=11)
-    assert await library_translation.translate_pending(h.deps) == 1
+    jobs = {job.name: job for job in scheduled_jobs(h.app)}
+    await jobs["library-translation"].run()  # as the scheduler runs it
     assert await languages(h) == ["ar", "en", "es", "fr", "it"]
     await h.command(w.mariem, SEARCH_AR)
     assert QUESTION_IT in plain(h.last_text(w.mariem))
