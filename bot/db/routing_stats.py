@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db.models import CityTopicStats, Routing, UTCDateTime
+from bot.db.models import AnswerRating, CityTopicStats, Routing, UTCDateTime
 
 T = cast(Table, CityTopicStats.__table__)
 
@@ -164,14 +165,23 @@ async def rebuild(session: AsyncSession) -> None:
     )
 
 
+@dataclass
+class TrackRow:
+    """A city's history on a topic, as routing weighs it."""
+
+    asked: int  # questions on the topic routed to it
+    answered: int  # of those, answered from it
+    rated: int = 0  # its answers on the topic their askers rated
+    useful: int = 0  # of those, rated useful
+    seconds: list[float] = field(default_factory=list)  # delivery to each first answer
+
+
 async def track_records(
     session: AsyncSession, topic_id: int, city_ids: Sequence[int]
-) -> dict[int, tuple[int, int, list[float]]]:
-    """Per city with questions on this topic routed to it: (questions routed, answered, the
-    seconds from delivery to each first answer)."""
+) -> dict[int, TrackRow]:
+    """Per city with questions on this topic routed to it: its history there."""
     if not city_ids:
         return {}
-    found: dict[int, tuple[int, int, list[float]]] = {}
     rows = await session.execute(
         select(CityTopicStats.city_id, CityTopicStats.asked, CityTopicStats.answered).where(
             CityTopicStats.topic_id == topic_id,
@@ -180,10 +190,25 @@ async def track_records(
         ),
         {"ids": list(city_ids)},
     )
-    for city_id, asked, answered in rows:
-        found[city_id] = (asked, answered, [])
+    found = {city_id: TrackRow(asked, answered) for city_id, asked, answered in rows}
     if not found:
         return found
+    ids = {"ids": list(found)}
+    rated = await session.execute(
+        select(
+            AnswerRating.city_id,
+            func.count(),
+            func.sum(case((AnswerRating.useful.is_(True), 1), else_=0)),
+        )
+        .where(
+            AnswerRating.topic_id == topic_id,
+            AnswerRating.city_id.in_(bindparam("ids", expanding=True)),
+        )
+        .group_by(AnswerRating.city_id),
+        ids,
+    )
+    for city_id, n, useful in rated:
+        found[city_id].rated, found[city_id].useful = int(n), int(useful or 0)
     times = await session.execute(
         select(
             Routing.city_id,
@@ -194,8 +219,8 @@ async def track_records(
             Routing.answered_at.is_not(None),
             Routing.delivered_at.is_not(None),
         ),
-        {"ids": list(found)},
+        ids,
     )
     for city_id, seconds in times:
-        found[city_id][2].append(float(seconds))
+        found[city_id].seconds.append(float(seconds))
     return found

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audit_log, catalogue, questions, ratings, routing_stats
+from bot.db import audit_log, catalogue, questions, routing_stats
 from bot.db.models import Role
 from bot.runtime import Deps
 from bot.services.catalogue import CityInfo, city_info
@@ -40,17 +40,17 @@ async def track_records(
     """The cities with a history on the topic, those with the most answers rated useful
     first, then the most answers."""
     history = await routing_stats.track_records(session, topic_id, [c.id for c in cities])
-    rated = await ratings.by_city(session, topic_id)
     records = [
         TrackRecord(
             c,
-            history[c.id][0],
-            history[c.id][1],
-            *rated.get(c.id, (0, 0)),
-            timedelta(seconds=statistics.median(history[c.id][2])) if history[c.id][2] else None,
+            h.asked,
+            h.answered,
+            h.rated,
+            h.useful,
+            timedelta(seconds=statistics.median(h.seconds)) if h.seconds else None,
         )
         for c in cities
-        if c.id in history
+        if (h := history.get(c.id)) is not None
     ]
     records.sort(key=lambda r: (-r.useful, -r.answered, r.rated - r.useful, r.city.name))
     return records[:TRACK_RECORDS]
