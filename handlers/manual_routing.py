@@ -22,8 +22,10 @@ from handlers.user_text import cities_of, city_of, line, shown_city
 def track_record(r: manual_routing.TrackRecord) -> str:
     """One city's history on the topic, as routing weighs it (ratings included)."""
     record = ngettext(
-        "answered {n} similar question", "answered {n} similar questions", r.answered
-    ).format(n=num(r.answered))
+        "answered {n} of {asked} similar question",
+        "answered {n} of {asked} similar questions",
+        r.asked,
+    ).format(n=num(r.answered), asked=num(r.asked))
     if r.rated:
         record = _("{record}, {useful} of {rated} rated useful").format(
             record=record, useful=num(r.useful), rated=num(r.rated)

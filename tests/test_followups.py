@@ -285,8 +285,13 @@ async def test_follow_ups_say_which_question_by_its_first_words(harness: Harness
     ]
 
     await h.press(w.organiser, "Route to a city")  # the newest notice: the levees question
-    assert h.last_text(w.organiser) == (
+    shown = h.last_text(w.organiser)
+    assert shown.startswith(
         f"Question #{levees.id} on Flood risk ({LEVEES_SHORT}): choose the city to send it to."
+    )
+    # The cities it went to, with their record on the topic: asked twice, answered neither.
+    assert "\nNice: answered 0 of 2 similar questions" in shown.replace("\u2068", "").replace(
+        "\u2069", ""
     )
     await h.press(w.organiser, "Kasserine")
     assert h.last_text(w.asker) == (

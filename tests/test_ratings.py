@@ -158,7 +158,7 @@ async def test_the_organiser_routing_by_hand_sees_the_record_and_a_rating_change
     shown = await record_shown(q2)
     assert "Their record on this topic (what automatic routing weighs):" in shown
     assert (
-        "Nice: answered 1 similar question, 1 of 1 rated useful; median first answer 6 hours"
+        "Nice: answered 1 of 2 similar questions, 1 of 1 rated useful; median first answer 6 hours"
         in (shown)
     )
     assert "Potenza:" not in shown  # no history on the topic
@@ -169,8 +169,8 @@ async def test_the_organiser_routing_by_hand_sees_the_record_and_a_rating_change
     assert [r.city_id for r in await routed(h, q3)] == [potenza.id]
     shown = await record_shown(q3)
     assert (
-        "Nice: answered 1 similar question, 0 of 1 rated useful; median first answer 6 hours"
+        "Nice: answered 1 of 2 similar questions, 0 of 1 rated useful; median first answer 6 hours"
         in (shown)
     )
-    assert "Potenza: answered 0 similar questions" in shown
+    assert "Potenza: answered 0 of 1 similar question" in shown
     assert q1.id < q2.id < q3.id
