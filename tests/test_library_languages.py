@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import scheduled_jobs
-from bot.db.models import LibraryText
+from bot.db.models import LibraryText, Role
 from bot.services import library_translation
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.fake_translator import FakeTranslator
@@ -51,10 +51,17 @@ async def world(h: Harness, translator: FakeTranslator) -> Any:
         db, "flood-risk", names={"en": "Flood risk", "it": "Alluvioni", "fr": "Inondations"}
     )
 
-    async def one(city: Any, name: str, locale: str, topics: list[Any]) -> TgUser:
+    async def one(city: Any, name: str, locale: str, topics: list[Any], **kw: Any) -> TgUser:
         tg_id = next_tg_id()
         await make_official(
-            db, city, tg_id=tg_id, name=name, topics=topics, locale=locale, languages=(locale,)
+            db,
+            city,
+            tg_id=tg_id,
+            name=name,
+            topics=topics,
+            locale=locale,
+            languages=(locale,),
+            **kw,
         )
         return TgUser(tg_id, name.split()[0], language_code=locale)
 
@@ -62,6 +69,7 @@ async def world(h: Harness, translator: FakeTranslator) -> Any:
         marco=await one(potenza, "Marco Rossi", "it", [flood]),
         claire=await one(nice, "Claire Martin", "fr", [flood]),
         mariem=await one(rosso, "Mariem Sidi", "ar", []),
+        org=await one(potenza, "Org Aniser", "en", [], role=Role.ORGANISER),
     )
 
 
@@ -116,6 +124,23 @@ async def test_an_arabic_search_finds_an_italian_exchange_once_translated(
     # The same words in their own languages are found as before.
     await h.command(w.claire, "/search sirène batterie")
     assert QUESTION_IT in plain(h.last_text(w.claire))
+
+    # An organiser gives it a title: until the title is translated, the entry is in its own
+    # language only (whole or not at all); the job's next run, looking only at entries
+    # written lately, puts it back in every language.
+    h.deps.clock.advance(minutes=5)
+    await h.command(w.org, "/search sirene blackout")
+    await h.press(w.org, "Read 1")
+    await h.press(w.org, "Edit title")
+    await h.send(w.org, "Sirens on battery power")
+    assert await languages(h) == ["it"]
+    await h.command(w.claire, "/search sirène batterie")
+    assert "Sirens on battery power" in plain(h.last_text(w.claire))
+    h.deps.clock.advance(minutes=1)
+    assert await library_translation.translate_pending(h.deps) == 1
+    assert await languages(h) == ["ar", "en", "es", "fr", "it"]
+    await h.command(w.mariem, SEARCH_AR)
+    assert "Sirens on battery power" in plain(h.last_text(w.mariem))
 
 
 @pytest.mark.parametrize("trouble", ["down", "slow"])

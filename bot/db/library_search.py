@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text
@@ -126,20 +127,22 @@ async def _entries(session: AsyncSession, entry_ids: list[int]) -> tuple[set[int
 
 
 async def not_in_every_language(
-    session: AsyncSession, languages: int, limit: int, skip: Collection[int] = ()
+    session: AsyncSession,
+    languages: int,
+    limit: int,
+    skip: Collection[int] = (),
+    since: datetime | None = None,
 ) -> list[int]:
     """Entries indexed in fewer than `languages` languages, newest first (not those in
-    `skip`)."""
+    `skip`; only those written since `since` when given)."""
     indexed = (
-        select(LibraryText.entry_id, func.count().label("n"))
-        .group_by(LibraryText.entry_id)
-        .subquery()
+        select(func.count())
+        .where(LibraryText.entry_id == LibraryEntry.id)
+        .correlate(LibraryEntry)
+        .scalar_subquery()
     )
-    rows = await session.scalars(
-        select(LibraryEntry.id)
-        .outerjoin(indexed, indexed.c.entry_id == LibraryEntry.id)
-        .where(func.coalesce(indexed.c.n, 0) < languages)
-        .order_by(LibraryEntry.id.desc())
-        .limit(limit + len(skip))
-    )
+    stmt = select(LibraryEntry.id).where(indexed < languages)
+    if since is not None:
+        stmt = stmt.where(LibraryEntry.updated_at >= since)
+    rows = await session.scalars(stmt.order_by(LibraryEntry.id.desc()).limit(limit + len(skip)))
     return [e for e in rows.all() if e not in skip][:limit]
