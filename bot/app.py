@@ -130,8 +130,8 @@ async def _post_init(app: AnyApp) -> None:
         app.bot_data.health = await health.start(
             probes(app), deps.settings.metrics_listen, deps.settings.metrics_port
         )
-    await migrate.upgrade(deps.db)
-    log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
+    if await migrate.upgrade_if_needed(deps.db):
+        log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
     if deps.settings.seed_file:
         data = read_seed_file(Path(deps.settings.seed_file))
         seeded = await seed_if_empty(deps, data)

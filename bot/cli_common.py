@@ -165,13 +165,13 @@ async def migrate(settings: Settings) -> None:
     (DatabaseUnavailable) when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.db.migrate import upgrade
+    from bot.db.migrate import upgrade_if_needed
 
     _check_sqlite_path(settings.database_url)
     db: Database | None = None
     try:
         db = Database(settings.database_url)
-        await upgrade(db)
+        await upgrade_if_needed(db)
     except (SQLAlchemyError, OSError) as exc:
         raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None
     finally:

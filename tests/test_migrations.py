@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, column, insert, select, table
+from sqlalchemy import JSON, column, insert, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from bot.db.base import UTCDateTime
 from bot.db.engine import Database
-from bot.db.migrate import alembic_config, include_name
+from bot.db.migrate import (
+    HEAD_REVISION,
+    alembic_config,
+    current_revision,
+    include_name,
+    upgrade_if_needed,
+)
 from bot.db.models import Base, Question, QuestionStatus, Routing, RoutingStatus
 from tests.factories import CREATED, make_topic
 
@@ -31,6 +39,8 @@ async def test_models_match_migrations(db: Database) -> None:
 def test_single_head_and_dated_file_names() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
+    # What the start compares the database with, without importing Alembic (bot/db/migrate.py)
+    assert script.get_current_head() == HEAD_REVISION, "set HEAD_REVISION to the new head"
     for rev in script.walk_revisions():
         name = rev.path.rsplit("/", 1)[-1]
         assert name[:4].isdigit() and f"-{rev.revision}_" in name, name
@@ -150,3 +160,30 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
     await _migrate_to(db, "0109", down=True)
     assert await now() == {rid: r for rid, (_q, r) in statuses.items()}
     await _migrate_to(db, "head")
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def test_the_start_upgrades_a_database_behind_and_leaves_one_at_head(db: Database) -> None:
+    assert await current_revision(db) == HEAD_REVISION
+    assert await upgrade_if_needed(db) is False
+    await _migrate_to(db, "0116", down=True)
+    assert "answer_rating" not in await _tables(db)  # made by 0117
+    assert await upgrade_if_needed(db) is True
+    assert await current_revision(db) == HEAD_REVISION
+    assert "answer_rating" in await _tables(db)
+    assert await upgrade_if_needed(db) is False
+
+
+async def test_the_start_builds_a_new_database(tmp_path: Path) -> None:
+    new = Database(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert await current_revision(new) is None
+        assert await upgrade_if_needed(new) is True
+        assert await current_revision(new) == HEAD_REVISION
+        assert {"official", "routing", "answer_rating"} <= await _tables(new)
+    finally:
+        await new.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from bot import PROJECT_ROOT
 
@@ -31,6 +32,18 @@ def loaded_after(code: str) -> set[str]:
 def test_importing_the_entry_point_and_the_assembly_loads_no_heavy_library() -> None:
     # What `city-exchange-bot run` imports before it polls: the CLI and the application.
     assert loaded_after("import bot.__main__, bot.app") == set()
+
+
+def test_a_start_on_a_database_at_the_newest_schema_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    migrate = (
+        "import asyncio\n"
+        "from bot.cli_common import migrate\n"
+        "from bot.config import Settings\n"
+        f"asyncio.run(migrate(Settings(_env_file=None, database_url={url!r})))"
+    )
+    assert loaded_after(migrate) == {"alembic"}  # a new database: migrated by Alembic
+    assert loaded_after(migrate) == set()  # then at the head: one query, no Alembic
 
 
 def test_the_heavy_libraries_are_there_when_first_used() -> None:

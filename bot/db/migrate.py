@@ -1,12 +1,15 @@
 """Run Alembic migrations from inside the running program (same connection, async).
 
-Alembic (and Mako under it) is imported when a migration runs, not with the bot's modules.
+Alembic (and Mako under it) is imported when a migration runs, not with the bot's modules: at
+start, `upgrade_if_needed` reads the database's revision with one plain query and compares it
+with HEAD_REVISION, and only a database behind it (or a new one) goes through Alembic.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot import PROJECT_ROOT
@@ -14,6 +17,11 @@ from bot.db.engine import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+# The newest migration's revision (migrations/versions). A new migration changes it too:
+# tests/test_migrations.py checks it against Alembic's head. Were it ever behind, the start
+# would only run Alembic for nothing; a database at another revision always goes through it.
+HEAD_REVISION = "0117"
 # What the migrations build for full-text search beside the models' tables (FTS5 tables and
 # their shadow tables on SQLite; the tsvector column and the GIN indexes on PostgreSQL): not
 # described by the models, so comparing models and database leaves them out.
@@ -52,3 +60,23 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
     async with db.engine.begin() as conn:
         await conn.run_sync(_run)
+
+
+def _stored_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+async def current_revision(db: Database) -> str | None:
+    """The revision the database is at (None for a database Alembic never ran on)."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_stored_revision)
+
+
+async def upgrade_if_needed(db: Database) -> bool:
+    """Upgrade to the newest schema unless the database is at it already; True if it was not."""
+    if await current_revision(db) == HEAD_REVISION:
+        return False
+    await upgrade(db)
+    return True
