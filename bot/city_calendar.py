@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from bot.clock import Clock
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 DEFAULT_HOURS = (9 * 60, 17 * 60)  # minutes after local midnight, when a city sets none
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -148,7 +149,7 @@ def normalise_overrides(country: str, raw: dict[str, Any] | None) -> dict[str, A
         out["not_holidays"] = sorted(worked)
     if raw.get("subdivision"):
         try:
-            holidays.country_holidays(country, subdiv=str(raw["subdivision"]))
+            _country_calendar(country, subdiv=str(raw["subdivision"]))
         except NotImplementedError:
             raise CalendarError(
                 f"unknown subdivision {raw['subdivision']!r} of {country}"
@@ -178,10 +179,18 @@ def build(country: str, timezone: str, overrides: dict[str, Any] | None = None) 
     )
 
 
+def _country_calendar(country: str, **options: Any) -> HolidayBase:
+    """The `holidays` package's calendar of a country; the package (calendars of some 200
+    countries) is imported here, with the first calendar a city needs, not at start."""
+    import holidays
+
+    return holidays.country_holidays(country, **options)
+
+
 @lru_cache(maxsize=64)
 def _country_weekend(country: str) -> frozenset[int]:
     try:
-        return frozenset(holidays.country_holidays(country).weekend)
+        return frozenset(_country_calendar(country).weekend)
     except NotImplementedError:
         return frozenset({5, 6})
 
@@ -191,7 +200,7 @@ def _country_holidays(
     country: str, subdivision: str | None, year: int, language: str | None
 ) -> dict[date, str]:
     try:
-        found = holidays.country_holidays(
+        found = _country_calendar(
             country, subdiv=subdivision, years=year, language=language
         )
     except NotImplementedError:
@@ -203,7 +212,7 @@ def _country_holidays(
 def _language_for(country: str, locale: str) -> str | None:
     """The package's language closest to the reader's: theirs, else English, else its own."""
     try:
-        supported = holidays.country_holidays(country).supported_languages
+        supported = _country_calendar(country).supported_languages
     except NotImplementedError:
         return None
     for candidate in (*_HOLIDAY_LANGUAGES.get(locale, ()), "en_US"):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,13 +31,12 @@ from bot import PROJECT_ROOT
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr", "ar", "it", "es")
 
 
-def _own_name(code: str) -> str:
+@cache
+def own_name(code: str) -> str:
+    """A language in its own words, as it starts a button ("Français", "Italiano"), from CLDR.
+    Read when first shown: each locale's CLDR data is megabytes the start does not need."""
     name = str(Locale.parse(code).get_display_name(code))
     return name[:1].upper() + name[1:]
-
-
-# Each language in its own words, as it starts a button ("Français", "Italiano"), from CLDR.
-LANGUAGE_NAMES = {code: _own_name(code) for code in SUPPORTED_LOCALES}
 DOMAIN = "messages"
 
 _catalogs: dict[str, _gettext.NullTranslations] = {}

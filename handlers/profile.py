@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, Update
 
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, language_name, use_locale
+from bot.i18n import SUPPORTED_LOCALES, _, language_name, own_name, use_locale
 from bot.services import profile_steps, settings_access
 from bot.services.profile import (
     get_profile,
@@ -63,7 +63,7 @@ async def cmd_language(update: Update, context: Ctx) -> None:
     await settings_access.require(
         context.deps, context.who.tg_user_id, "language", registering=True
     )
-    buttons = [button(LANGUAGE_NAMES[c], LanguageSet(c)) for c in SUPPORTED_LOCALES]
+    buttons = [button(own_name(c), LanguageSet(c)) for c in SUPPORTED_LOCALES]
     translated = await machine_translation(context.deps, context.who.tg_user_id)
     extra = [] if translated is None else [[translation_button(translated)]]
     await reply(update, _("Choose your language:"), markup(*rows(buttons, 2), *extra))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, _, current_locale
+from bot.i18n import SUPPORTED_LOCALES, _, current_locale, own_name
 from bot.services import catalogue, onboarding, profile_steps
 from bot.services.catalogue import CityInfo, TopicInfo
 from bot.services.dialog import Step
@@ -53,7 +53,7 @@ def topics_keyboard(topics: list[TopicInfo], selected: set[int], page: int) -> I
 def languages_keyboard(selected: list[str]) -> InlineKeyboardMarkup:
     buttons = [
         button(
-            ("✅ " if code in selected else "▫️ ") + LANGUAGE_NAMES[code], WorkLanguageToggle(code)
+            ("✅ " if code in selected else "▫️ ") + own_name(code), WorkLanguageToggle(code)
         )
         for code in SUPPORTED_LOCALES
     ]

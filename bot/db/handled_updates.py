@@ -7,9 +7,9 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.base import upsert
 from bot.db.coordination import HandledUpdate
 
 
@@ -17,9 +17,8 @@ async def take(session: AsyncSession, update_ids: Collection[int], now: datetime
     """Remember these update ids in one statement; returns those not taken before (by this or
     another process)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(HandledUpdate)
+        upsert(dialect, HandledUpdate)
         .values([{"update_id": i, "handled_at": now} for i in sorted(update_ids)])
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(HandledUpdate.update_id)

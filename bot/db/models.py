@@ -209,13 +209,10 @@ class Routing(Base):
         # question closes them), per city: the ranking's open load probes it per candidate
         # city, the follow-up jobs read it whole. Partial, so it holds only the few waiting
         # rows; queries must repeat its condition word for word (`waiting()`) to use it.
-        Index(
-            "ix_routing_waiting",
-            "city_id",
-            "created_at",
-            sqlite_where=text(WAITING_SQL),
-            postgresql_where=text(WAITING_SQL),
-        ),
+        # The condition (WHERE WAITING_SQL, on both databases) is migration 0110's: written
+        # here, `sqlite_where` and `postgresql_where` would load both databases' SQLAlchemy
+        # dialects into every process.
+        Index("ix_routing_waiting", "city_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

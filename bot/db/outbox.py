@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import send_pace
+from bot.db.base import upsert
 from bot.db.models import (
     AuditLog,
     Broadcast,
@@ -75,9 +75,8 @@ async def enqueue(session: AsyncSession, rows: Iterable[dict[str, Any]], chunk: 
     if not batch:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(batch), chunk):
-        stmt = insert(Delivery).values(batch[start : start + chunk])
+        stmt = upsert(dialect, Delivery).values(batch[start : start + chunk])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
 
 

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db.base import upsert
 from bot.db.models import AnswerRating, CityTopicStats, Routing, UTCDateTime
 
 T = cast(Table, CityTopicStats.__table__)
@@ -35,7 +35,7 @@ def _routed_statement(dialect: str) -> Any:
 
 
 def _insert(dialect: str) -> Any:
-    return postgresql.insert(T) if dialect == "postgresql" else sqlite.insert(T)
+    return upsert(dialect, T)
 
 
 def _accumulate(stmt: Any, *columns: str) -> Any:

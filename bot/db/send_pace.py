@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import ColumnElement, Interval, Table, and_, bindparam, exists, func, or_, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.db.base import upsert
 from bot.db.coordination import SendPace
 from bot.db.models import Delivery
 
@@ -43,7 +43,7 @@ async def reserve(session: AsyncSession, slots: int, interval: float) -> float:
     step = bindparam("step", timedelta(seconds=slots * interval), type_=Interval())
     now = func.clock_timestamp()
     stmt = (
-        postgresql.insert(SEND_PACE)
+        upsert("postgresql", SEND_PACE)
         .values(id=ROW, next_at=now + step)
         .on_conflict_do_update(
             index_elements=[SEND_PACE.c.id],
@@ -61,7 +61,7 @@ async def pause(session: AsyncSession, seconds: float) -> None:
         "pause", timedelta(seconds=seconds), type_=Interval()
     )
     await session.execute(
-        postgresql.insert(SEND_PACE)
+        upsert("postgresql", SEND_PACE)
         .values(id=ROW, next_at=until)
         .on_conflict_do_update(
             index_elements=[SEND_PACE.c.id],

@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base
+from bot.db.base import Base, upsert
 
 
 def _now() -> datetime:
@@ -60,7 +59,6 @@ async def add(
     if not texts:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [
         {
             "text_hash": digest,
@@ -72,7 +70,7 @@ async def add(
         }
         for target, text in texts.items()
     ]
-    stmt = insert(Translation).values(rows)
+    stmt = upsert(dialect, Translation).values(rows)
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["text_hash", "target_lang"]))
 
 
