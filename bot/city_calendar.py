@@ -200,9 +200,7 @@ def _country_holidays(
     country: str, subdivision: str | None, year: int, language: str | None
 ) -> dict[date, str]:
     try:
-        found = _country_calendar(
-            country, subdiv=subdivision, years=year, language=language
-        )
+        found = _country_calendar(country, subdiv=subdivision, years=year, language=language)
     except NotImplementedError:
         return {}
     return dict(found.items())

@@ -37,6 +37,8 @@ def own_name(code: str) -> str:
     Read when first shown: each locale's CLDR data is megabytes the start does not need."""
     name = str(Locale.parse(code).get_display_name(code))
     return name[:1].upper() + name[1:]
+
+
 DOMAIN = "messages"
 
 _catalogs: dict[str, _gettext.NullTranslations] = {}

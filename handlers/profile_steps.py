@@ -52,9 +52,7 @@ def topics_keyboard(topics: list[TopicInfo], selected: set[int], page: int) -> I
 
 def languages_keyboard(selected: list[str]) -> InlineKeyboardMarkup:
     buttons = [
-        button(
-            ("✅ " if code in selected else "▫️ ") + own_name(code), WorkLanguageToggle(code)
-        )
+        button(("✅ " if code in selected else "▫️ ") + own_name(code), WorkLanguageToggle(code))
         for code in SUPPORTED_LOCALES
     ]
     return markup(*rows(buttons, 2), [button(_("Done"), WorkLanguagesDone())])
