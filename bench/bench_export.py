@@ -216,11 +216,15 @@ async def seed(url: str, rows: int) -> None:
 
 
 async def core_csv(url: str) -> dict[str, float]:
-    """The baseline: the same rows (the export's query) streamed by SQLAlchemy Core into the
-    csv module, nothing else (no names, cities, local times; no parts, no zip)."""
+    """The baseline: the same rows (the export's query: the message, its question, what it
+    went out as and an answer's rating) streamed by SQLAlchemy Core into the csv module,
+    nothing else (no names, cities, local times; no parts, no zip)."""
     import csv
 
+    from sqlalchemy import and_
+
     from bot.db.exchange_stats import EXPORT_KINDS
+    from bot.db.models import AnswerRating, Routing
 
     em = ExchangeMessage
     query = (
@@ -238,8 +242,19 @@ async def core_csv(url: str) -> dict[str, float]:
             Question.topic_id,
             Question.city_id,
             Question.created_at,
+            em.translation,
+            AnswerRating.useful,
         )
         .join(Question, Question.id == em.question_id)
+        .outerjoin(
+            Routing,
+            and_(
+                em.kind == ExchangeKind.ANSWER,
+                Routing.question_id == em.question_id,
+                Routing.recipient_id == em.from_official_id,
+            ),
+        )
+        .outerjoin(AnswerRating, AnswerRating.routing_id == Routing.id)
         .where(em.kind.in_([k.value for k in EXPORT_KINDS]))
         .order_by(em.created_at, em.id)
     )

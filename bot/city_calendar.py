@@ -250,6 +250,7 @@ def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone).astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)  # an export asks for the same few days of a city row after row
 def window(cal: CityCalendar, day: date) -> tuple[datetime, datetime] | None:
     """The day's working window in UTC, or None on a day off."""
     if not is_working_day(cal, day):
