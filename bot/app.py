@@ -3,6 +3,7 @@ table is `handlers.register`)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from functools import partial
@@ -22,7 +23,7 @@ from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.scheduling import Job
 from bot.services import library_translation
-from bot.services.seed import read_seed_file, seed_if_empty
+from bot.services.seed import seed_if_empty
 from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
 from bot.telegram_io.update_order import PerUserUpdateProcessor
@@ -133,21 +134,12 @@ async def _post_init(app: AnyApp) -> None:
     if await migrate.upgrade_if_needed(deps.db):
         log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
     if deps.settings.seed_file:
-        data = read_seed_file(Path(deps.settings.seed_file))
-        seeded = await seed_if_empty(deps, data)
+        seeded = await seed_if_empty(deps, Path(deps.settings.seed_file))
         if seeded:
             log.info(
                 "catalogue seeded cities=%s topics=%s", seeded.cities_added, seeded.topics_added
             )
-    try:
-        for locale in SUPPORTED_LOCALES:
-            with use_locale(locale):
-                commands = command_list()
-            await app.bot.set_my_commands(
-                commands, language_code=None if locale == "en" else locale
-            )
-    except TelegramError as exc:
-        log.warning("setMyCommands failed error=%s", exc)
+    await set_commands(app)
     if deps.translator is not None:
         await detect.warm_up()
         log.info("machine translation on backend=%s", deps.translator.name)
@@ -155,6 +147,24 @@ async def _post_init(app: AnyApp) -> None:
         await outbox_runner.start(app)
         await scheduling.start(app, scheduled_jobs(app))
     freeze_startup_objects()
+
+
+async def set_commands(app: AnyApp) -> None:
+    """The command menu in each language, the five requests at once (the start waits for them
+    before it polls)."""
+    menus = []
+    for locale in SUPPORTED_LOCALES:
+        with use_locale(locale):
+            menus.append((command_list(), None if locale == "en" else locale))
+    done = await asyncio.gather(
+        *(app.bot.set_my_commands(commands, language_code=code) for commands, code in menus),
+        return_exceptions=True,
+    )
+    for outcome in done:
+        if isinstance(outcome, TelegramError):
+            log.warning("setMyCommands failed error=%s", outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
 
 
 def probes(app: AnyApp) -> health.Probes:

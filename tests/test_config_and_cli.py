@@ -12,8 +12,9 @@ from bot.config import ConfigError, load_settings
 from bot.db.engine import Database
 from bot.db.models import City, Invite, Topic
 from bot.i18n import SUPPORTED_LOCALES, negotiate
+from bot.runtime import Deps
 from bot.services.errors import InvalidInput
-from bot.services.seed import read_seed_file, seed
+from bot.services.seed import read_seed_file, seed, seed_if_empty
 
 
 @pytest.fixture(autouse=True)
@@ -185,3 +186,16 @@ def test_cli_seed_and_invite(
     import asyncio
 
     asyncio.run(check())
+
+
+async def test_the_start_seeds_an_empty_catalogue_and_reads_no_seed_file_after(
+    deps: Deps, tmp_path: Path
+) -> None:
+    assert await seed_if_empty(deps, SAMPLE_SEED) is not None
+    async with deps.db.transaction() as s:
+        cities = await s.scalar(select(func.count()).select_from(City))
+    assert cities == len(read_seed_file(SAMPLE_SEED)["city"])
+    # Seeded: later starts do not even open the file (a broken one would stop them).
+    broken = tmp_path / "seed.toml"
+    broken.write_text("[[city]\n", encoding="utf-8")
+    assert await seed_if_empty(deps, broken) is None

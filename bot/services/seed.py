@@ -141,11 +141,13 @@ async def seed(deps: Deps, data: dict[str, Any]) -> SeedResult:
     return SeedResult(ca, cu, ta, tu)
 
 
-async def seed_if_empty(deps: Deps, data: dict[str, Any]) -> SeedResult | None:
-    """First start: load the catalogue when there are no cities and no topics yet."""
+async def seed_if_empty(deps: Deps, path: Path) -> SeedResult | None:
+    """First start: load the catalogue from the seed file when there are no cities and no
+    topics yet. The file is read (and its calendars checked, which loads the `holidays`
+    package) only then, not at every start."""
     async with deps.db.transaction() as session:
         cities = await catalogue.count_cities(session)
         topics = await catalogue.count_topics(session)
     if cities or topics:
         return None
-    return await seed(deps, data)
+    return await seed(deps, read_seed_file(path))
