@@ -221,43 +221,9 @@ async def core_csv(url: str) -> dict[str, float]:
     nothing else (no names, cities, local times; no parts, no zip)."""
     import csv
 
-    from sqlalchemy import and_
+    from bot.db.exchange_stats import ExportFilter, export_query
 
-    from bot.db.exchange_stats import EXPORT_KINDS
-    from bot.db.models import AnswerRating, Routing
-
-    em = ExchangeMessage
-    query = (
-        select(
-            em.id,
-            em.created_at,
-            em.question_id,
-            em.kind,
-            em.from_official_id,
-            em.to_official_id,
-            em.from_city_id,
-            em.to_city_id,
-            em.text,
-            Question.asker_id,
-            Question.topic_id,
-            Question.city_id,
-            Question.created_at,
-            em.translation,
-            AnswerRating.useful,
-        )
-        .join(Question, Question.id == em.question_id)
-        .outerjoin(
-            Routing,
-            and_(
-                em.kind == ExchangeKind.ANSWER,
-                Routing.question_id == em.question_id,
-                Routing.recipient_id == em.from_official_id,
-            ),
-        )
-        .outerjoin(AnswerRating, AnswerRating.routing_id == Routing.id)
-        .where(em.kind.in_([k.value for k in EXPORT_KINDS]))
-        .order_by(em.created_at, em.id)
-    )
+    query = export_query(ExportFilter(), None)  # no filter: every exported message
     db = Database(url)
     rows = 0
     try:

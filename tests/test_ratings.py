@@ -6,7 +6,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import select
@@ -42,6 +42,37 @@ async def ask(h: Harness, user: TgUser, text: str) -> Question:
         return (await s.scalars(select(Question).order_by(Question.id.desc()))).first()
 
 
+class Network(NamedTuple):
+    """Gabès asks; Nice (Claire) and Potenza (Marco) cover flood risk; an organiser in Gabès."""
+
+    gabes: Any
+    nice: Any
+    potenza: Any
+    flood: Any
+    amina: TgUser
+    claire: TgUser
+    marco: TgUser
+    org: TgUser
+
+
+async def network(h: Harness) -> Network:
+    db = h.deps.db
+    gabes = await make_city(db, "Gabès", languages=["ar", "en"])
+    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr", "en"])
+    potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
+    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk"})
+    return Network(
+        gabes,
+        nice,
+        potenza,
+        flood,
+        await person(h, gabes, "Amina Ben Salah", [flood]),
+        await person(h, nice, "Claire Martin", [flood]),
+        await person(h, potenza, "Marco Rossi", [flood]),
+        await person(h, gabes, "Org Aniser", [], role=Role.ORGANISER),
+    )
+
+
 async def routed(h: Harness, question: Question) -> list[Routing]:
     async with h.deps.db.read() as s:
         return list(
@@ -54,14 +85,7 @@ async def test_ratings_change_the_next_routing_its_reason_stats_and_exports(
 ) -> None:
     h = harness
     db = h.deps.db
-    gabes = await make_city(db, "Gabès", languages=["ar", "en"])
-    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr", "en"])
-    potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
-    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk"})
-    amina = await person(h, gabes, "Amina Ben Salah", [flood])
-    claire = await person(h, nice, "Claire Martin", [flood])
-    marco = await person(h, potenza, "Marco Rossi", [flood])
-    org = await person(h, gabes, "Org Aniser", [], role=Role.ORGANISER)
+    gabes, nice, potenza, flood, amina, claire, marco, org = await network(h)
 
     async def best() -> list[routing.Ranked]:
         async with db.read() as s:
@@ -132,15 +156,7 @@ async def test_the_organiser_routing_by_hand_sees_the_record_and_a_rating_change
     harness: Harness,
 ) -> None:
     h = harness
-    db = h.deps.db
-    gabes = await make_city(db, "Gabès", languages=["ar", "en"])
-    nice = await make_city(db, "Nice", "FR", "Europe/Paris", ["fr", "en"])
-    potenza = await make_city(db, "Potenza", "IT", "Europe/Rome", ["it", "en"])
-    flood = await make_topic(db, "flood-risk", names={"en": "Flood risk"})
-    amina = await person(h, gabes, "Amina Ben Salah", [flood])
-    claire = await person(h, nice, "Claire Martin", [flood])
-    await person(h, potenza, "Marco Rossi", [flood])
-    org = await person(h, gabes, "Org Aniser", [], role=Role.ORGANISER)
+    gabes, nice, potenza, flood, amina, claire, _marco, org = await network(h)
 
     async def record_shown(question: Question) -> str:
         await h.callback(org, RouteCities(question.id, 0).encode())

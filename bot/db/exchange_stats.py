@@ -95,7 +95,7 @@ async def _country_city_ids(session: AsyncSession, countries: Sequence[str]) -> 
     return list(rows)
 
 
-def _export_query(
+def export_query(
     flt: ExportFilter, country_city_ids: Sequence[int] | None
 ) -> Select[*tuple[Any, ...]]:
     em = ExchangeMessage
@@ -167,7 +167,7 @@ async def stream_messages(
     # Core, on the session's connection (its transaction): plain rows, none of the ORM's
     # per-row bookkeeping, which cost a third more time for the same rows (bench_export.py).
     connection = await session.connection()
-    result = await connection.stream(_export_query(flt, ids).execution_options(yield_per=batch))
+    result = await connection.stream(export_query(flt, ids).execution_options(yield_per=batch))
     parts = result.partitions()
     # The next batch is fetched while the caller works on this one: the driver's thread (or
     # the server) reads ahead instead of waiting for the caller to ask.
