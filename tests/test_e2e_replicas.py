@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from bot.db import outbox
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.db.models import Delivery
+from bot.db.models import Delivery, SenderProcess
 from tests.harness.fake_server import FakeTelegram
 from tests.harness.process import TOKEN, bot_processes, empty_tables
 from tests.harness.updates import TgUser
@@ -55,12 +55,40 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
+async def migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def until_senders(url: str, count: int) -> None:
+    """Wait (polling the database, up to WAIT) until `count` outbox senders have registered:
+    a process on a loaded machine can take seconds to start, and the work would otherwise be
+    done by the others before it joins."""
+    db = Database(url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    try:
+        while True:
+            async with db.read() as session:
+                running = int(
+                    await session.scalar(select(func.count()).select_from(SenderProcess)) or 0
+                )
+            if running >= count:
+                return
+            assert loop.time() < deadline, f"{running} of {count} senders started within {WAIT}s"
+            await asyncio.sleep(0.1)
+    finally:
+        await db.dispose()
+
+
 async def fill_outbox(url: str, chats: int, per_chat: int) -> int:
     """`per_chat` notices to each of `chats` chats, straight into the outbox, due now."""
     db = Database(url)
     now = datetime.now(UTC)
     try:
-        await upgrade(db)
         async with db.transaction() as session:
             await outbox.enqueue(
                 session,
@@ -111,9 +139,11 @@ async def test_three_processes_keep_one_limit_together(
     """Each process is set to the bot's whole limit; together they never pass it, overall or
     in any chat, and each notice goes once."""
     chats, per_chat = 40, 4
-    total = await fill_outbox(pg_e2e_url, chats, per_chat)
+    await migrate(pg_e2e_url)
     async with bot_processes(request, tmp_path / "cwd", fake, pg_e2e_url, **SETTINGS) as bots:
         workers = [await bots.start("--no-updates") for _ in range(3)]
+        await until_senders(pg_e2e_url, 3)
+        total = await fill_outbox(pg_e2e_url, chats, per_chat)
         await fake.until(lambda: sum(notices(fake).values()) >= total, DONE_WAIT, "every notice")
         for worker in workers:
             assert await bots.stop(worker) == 0
