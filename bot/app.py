@@ -135,7 +135,7 @@ async def _post_init(app: AnyApp) -> None:
         log.info("database migrated url_scheme=%s", deps.db.url.split(":", 1)[0])
     if deps.settings.seed_file:
         seeded = await seed_if_empty(deps, Path(deps.settings.seed_file))
-        if seeded:
+        if seeded and (seeded.cities_added or seeded.topics_added):  # not a replica beaten to it
             log.info(
                 "catalogue seeded cities=%s topics=%s", seeded.cities_added, seeded.topics_added
             )

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.db import dialogs
@@ -34,6 +35,7 @@ from bot.db.models import (
     Reminder,
     ReminderStatus,
     Role,
+    SenderProcess,
 )
 from bot.runtime import Deps
 from bot.services import reminder_draft
@@ -157,6 +159,32 @@ async def delivery_counts(url: str) -> tuple[Counter[str], list[str]]:
             rows = await s.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
             statuses = (await s.scalars(select(Broadcast.status).order_by(Broadcast.id))).all()
             return Counter({str(st): int(n) for st, n in rows}), [str(st) for st in statuses]
+    finally:
+        await db.dispose()
+
+
+async def until_senders(url: str, bots: BotProcesses, count: int) -> None:
+    """Wait (polling the database, up to WAIT) until `count` outbox senders have registered:
+    a process on a loaded machine can take seconds to start, and the work would otherwise be
+    done by the others before it joins. A process that exits meanwhile fails the wait."""
+    db = Database(url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    try:
+        while True:
+            exited = [p.returncode for p in bots.running if p.returncode is not None]
+            assert not exited, f"a process exited ({exited}):\n{bots.output()}"
+            try:
+                async with db.read() as session:
+                    running = int(
+                        await session.scalar(select(func.count()).select_from(SenderProcess)) or 0
+                    )
+            except DBAPIError:  # a new database: the processes are still migrating it
+                running = 0
+            if running >= count:
+                return
+            assert loop.time() < deadline, f"{running} of {count} senders started within {WAIT}s"
+            await asyncio.sleep(0.1)
     finally:
         await db.dispose()
 
@@ -315,6 +343,7 @@ async def test_two_processes_send_each_message_once(
     async with bot_processes(request, tmp_path / "cwd", fake, pg_e2e_url, **settings) as bots:
         polling = await bots.start()
         worker = await bots.start("--no-updates")
+        await until_senders(pg_e2e_url, bots, 2)
         source_id, sent_mark = await broadcast_to_everyone(fake, "Heatwave plan review.", total)
         report = await fake.wait_for(
             ORGANISER, contains="delivery report", since=sent_mark, within=DONE_WAIT
@@ -353,6 +382,7 @@ async def test_a_send_slower_than_the_lease_goes_once(
     async with bot_processes(request, tmp_path / "cwd", fake, pg_e2e_url, **settings) as bots:
         polling = await bots.start()
         worker = await bots.start("--no-updates")
+        await until_senders(pg_e2e_url, bots, 2)
         source_id, sent_mark = await broadcast_to_everyone(
             fake,
             "Shelter capacities for week 12.",

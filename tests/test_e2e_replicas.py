@@ -9,6 +9,7 @@ Every process is given the bot's whole limit: only the database keeps them under
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -16,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.db import outbox
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.db.models import Delivery, SenderProcess
+from bot.db.models import City, Delivery, Topic
 from tests.harness.fake_server import FakeTelegram
 from tests.harness.process import TOKEN, bot_processes, empty_tables
 from tests.harness.updates import TgUser
@@ -33,6 +34,7 @@ from tests.test_e2e_outbox import (
     clean_logs,
     refused_sends,
     sent_by_process,
+    until_senders,
 )
 from tests.test_e2e_webhook import free_port, message_update, post
 
@@ -59,27 +61,6 @@ async def migrate(url: str) -> None:
     db = Database(url)
     try:
         await upgrade(db)
-    finally:
-        await db.dispose()
-
-
-async def until_senders(url: str, count: int) -> None:
-    """Wait (polling the database, up to WAIT) until `count` outbox senders have registered:
-    a process on a loaded machine can take seconds to start, and the work would otherwise be
-    done by the others before it joins."""
-    db = Database(url)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    try:
-        while True:
-            async with db.read() as session:
-                running = int(
-                    await session.scalar(select(func.count()).select_from(SenderProcess)) or 0
-                )
-            if running >= count:
-                return
-            assert loop.time() < deadline, f"{running} of {count} senders started within {WAIT}s"
-            await asyncio.sleep(0.1)
     finally:
         await db.dispose()
 
@@ -142,7 +123,7 @@ async def test_three_processes_keep_one_limit_together(
     await migrate(pg_e2e_url)
     async with bot_processes(request, tmp_path / "cwd", fake, pg_e2e_url, **SETTINGS) as bots:
         workers = [await bots.start("--no-updates") for _ in range(3)]
-        await until_senders(pg_e2e_url, 3)
+        await until_senders(pg_e2e_url, bots, 3)
         total = await fill_outbox(pg_e2e_url, chats, per_chat)
         await fake.until(lambda: sum(notices(fake).values()) >= total, DONE_WAIT, "every notice")
         for worker in workers:
@@ -157,6 +138,50 @@ async def test_three_processes_keep_one_limit_together(
         assert len([n for n in by_process.values() if n]) == 3, f"all three send: {by_process}"
         assert await sent_rows(pg_e2e_url) == total
         clean_logs(bots)
+
+
+async def new_database(url: str) -> None:
+    """The schema dropped: a database no process has started on."""
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+async def catalogue_counts(url: str) -> tuple[int, int]:
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            cities = await session.scalar(select(func.count()).select_from(City))
+            topics = await session.scalar(select(func.count()).select_from(Topic))
+            return int(cities or 0), int(topics or 0)
+    finally:
+        await db.dispose()
+
+
+async def test_replicas_started_together_on_a_new_database_all_run(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram, pg_url: str
+) -> None:
+    """The first start of three replicas at once: one migrates and seeds the catalogue, the
+    others wait for it and find it done; all three run (CI saw one refuse to start with a
+    duplicate city when two seeded at the same moment)."""
+    await new_database(pg_url)
+    try:
+        async with bot_processes(request, tmp_path / "cwd", fake, pg_url, **SETTINGS) as bots:
+            workers = [await bots.start("--no-updates") for _ in range(3)]
+            await until_senders(pg_url, bots, 3)
+            for worker in workers:
+                assert await bots.stop(worker) == 0
+            seeded = re.findall(r"catalogue seeded cities=(\d+) topics=(\d+)", bots.output())
+            assert len(seeded) == 1, bots.output()
+            assert await catalogue_counts(pg_url) == tuple(int(n) for n in seeded[0])
+            clean_logs(bots)
+    finally:
+        await new_database(pg_url)
+        await migrate(pg_url)
 
 
 PERSON = TgUser(630001, "Nadia")

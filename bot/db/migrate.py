@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from bot import PROJECT_ROOT
@@ -27,6 +27,10 @@ HEAD_REVISION = "0117"
 # described by the models, so comparing models and database leaves them out.
 SEARCH_ONLY_TABLES = ("library_fts", "library_trigram")
 SEARCH_ONLY_NAMES = frozenset({"tsv", "ix_library_text_tsv", "ix_library_text_trgm"})
+
+
+# Any number a transaction-level advisory lock can be keyed by: "cxb migr".
+MIGRATION_LOCK = 0x6378622D6D6967
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -59,6 +63,10 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with db.engine.begin() as conn:
+        if db.is_postgres:
+            # Replicas started together on a new database: one migrates, the others wait for
+            # it here and then find the schema at the revision asked for.
+            await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         await conn.run_sync(_run)
 
 

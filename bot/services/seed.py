@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import IntegrityError
+
 from bot import city_calendar
 from bot.city_calendar import CalendarError
 from bot.db import catalogue
@@ -150,4 +152,12 @@ async def seed_if_empty(deps: Deps, path: Path) -> SeedResult | None:
         topics = await catalogue.count_topics(session)
     if cities or topics:
         return None
-    return await seed(deps, read_seed_file(path))
+    try:
+        return await seed(deps, read_seed_file(path))
+    except IntegrityError:
+        # Replicas started together on an empty database: another one seeded the catalogue
+        # first (this transaction waited for it, then found its cities); its rows stand.
+        async with deps.db.read() as session:
+            if await catalogue.count_cities(session):
+                return None
+        raise
