@@ -66,12 +66,31 @@ def header(o: Outgoing) -> str:
             topic=topic, name=person_name(s), position=isolate(s.position), city=person_city(s)
         )
     if o.kind == "answer":
-        return _("💬 <b>{name}, {city}</b> answered your question on {topic}:").format(
-            name=person_name(s), city=person_city(s), topic=topic
+        return _("💬 <b>{name}, {city}</b> answered your question on {topic} ({question}):").format(
+            name=person_name(s),
+            city=person_city(s),
+            topic=topic,
+            question=asked_words(o),
+        )
+    if o.asked is not None:
+        return _(
+            "↩️ <b>{name}, {city}</b> wrote about your question on {topic} ({question}):"
+        ).format(
+            name=person_name(s),
+            city=person_city(s),
+            topic=topic,
+            question=asked_words(o),
         )
     return _("↩️ <b>{name}, {city}</b> wrote about {topic}:").format(
         name=person_name(s), city=person_city(s), topic=topic
     )
+
+
+def asked_words(o: Outgoing) -> str:
+    """The first words of the question the reader asked (an answer always goes to the asker)."""
+    if o.asked is None:
+        return "—"
+    return question_words(o.asked.text, o.asked.content_type)
 
 
 def answer_buttons(routing_id: int) -> list[InlineKeyboardButton]:

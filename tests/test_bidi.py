@@ -40,6 +40,7 @@ POSITION_AR = "رئيس مصلحة الحماية المدنية"
 QUESTION_FR = "Comment gardez-vous les sirènes en état de marche pendant les coupures ?"
 ANSWER_FR = "Nous avons des sirènes sur batterie, testées chaque mois."
 FOLLOW_UP_FR = "Merci, et pour les coupures longues ?"
+HELPER_FOLLOW_UP_FR = "Pour les coupures longues, un groupe électrogène."
 QUESTION_2_FR = "Quelles digues ont tenu pendant les tempêtes de 2023 ?"
 QUESTION_3_FR = "Qui a un plan canicule pour les écoles ?"
 BROADCAST_FR = "Exercice régional vendredi à 10 h."
@@ -170,6 +171,8 @@ async def test_arabic_messages_isolate_what_people_typed_and_read_right_to_left(
         await h.send(claire, ANSWER_FR)
         await h.press(asker, ar("Reply"))
         await h.send(asker, FOLLOW_UP_FR)
+        await h.press(claire, ar("Reply"))
+        await h.send(claire, HELPER_FOLLOW_UP_FR)
         await h.command(asker, "/questions")
         await h.command(karim, "/inbox")
         await h.press(asker, ar("Mark resolved"))

@@ -108,6 +108,8 @@ class ReplyThread:
     question_id: int
     asker_id: int
     question_status: str
+    question_text: str | None
+    question_type: str
     # The thread's routing row (None when there is none).
     routing_id: int | None
     routing_recipient_id: int | None
@@ -160,6 +162,8 @@ def _reply_thread_statement() -> Select[Any]:
             Question.id.label("question_id"),
             Question.asker_id,
             Question.status.label("question_status"),
+            Question.text.label("question_text"),
+            Question.content_type.label("question_type"),
             Routing.id.label("routing_id"),
             Routing.recipient_id.label("routing_recipient_id"),
             Routing.answered_at.label("routing_answered_at"),
@@ -237,6 +241,8 @@ async def thread_by_reply(
         question_id=row.question_id,
         asker_id=row.asker_id,
         question_status=row.question_status,
+        question_text=row.question_text,
+        question_type=row.question_type,
         routing_id=row.routing_id,
         routing_recipient_id=row.routing_recipient_id,
         routing_answered_at=row.routing_answered_at,

@@ -14,7 +14,16 @@ from bot.runtime import Deps
 from bot.services.catalogue import TopicInfo
 from bot.services.errors import ErrorCode, NotAllowed, NotFound, ServiceError
 from bot.services.exchange import delivery_records, lookups
-from bot.services.exchange.types import CLOSED, STEP_ANSWER, Brief, Content, Outgoing, Person, Sent
+from bot.services.exchange.types import (
+    CLOSED,
+    STEP_ANSWER,
+    AskedQuestion,
+    Brief,
+    Content,
+    Outgoing,
+    Person,
+    Sent,
+)
 from bot.services.identity import REGISTERED
 
 log = logging.getLogger(__name__)
@@ -160,6 +169,7 @@ async def relay_by_reply(
             content,
             ends_step=found.answer_step_open,
             recipient_may_be_away=found.other_away or other_id != found.asker_id,
+            asked=AskedQuestion(found.question_text, found.question_type),
         )
     if not answered and found.question_status in CLOSED:  # as _follow_up
         raise ServiceError(ErrorCode.CLOSED)
@@ -225,6 +235,7 @@ async def _answer_outgoing(
         people[question.asker_id],
         topic or await lookups.topic_of(session, question.topic_id),
         content,
+        asked=AskedQuestion(question.text, question.content_type),
     )
 
 

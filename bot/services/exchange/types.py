@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.db.catalogue import CityName
 from bot.db.models import OfficialStatus, QuestionStatus, RoutingStatus
@@ -92,6 +92,11 @@ class Content:
         )
 
 
+class AskedQuestion(NamedTuple):
+    text: str | None  # None: a photo, document, ... without a caption
+    content_type: str
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message the handler must send: a question to a recipient, an answer, a follow-up."""
@@ -114,6 +119,9 @@ class Outgoing:
     # Whether the recipient may be away (/away), so the sender is told who has it meanwhile:
     # False when the lookup that found the thread saw they are not, and need not look again.
     recipient_may_be_away: bool = True
+    # The question, when this reader asked it: an answer or follow-up to the asker quotes its
+    # first words, so an asker with two open questions on one topic knows which it is about.
+    asked: AskedQuestion | None = None
 
 
 @dataclass(frozen=True)
