@@ -23,6 +23,9 @@ WAIT = 20.0
 PERSON = TgUser(650001, "Salma")
 
 
+HEALTHY_WAIT = 60.0
+
+
 async def get(port: int, path: str) -> tuple[int, str]:
     async with (
         ClientSession(timeout=ClientTimeout(total=WAIT)) as session,
@@ -48,10 +51,16 @@ def sample(page: str, name: str, **labels: str) -> float:
     return float(found.group(1))
 
 
-async def until_healthy(port: int) -> dict[str, Any]:
-    """The process is up when its health check says so (it starts the sender last)."""
+async def until_healthy(port: int, bots: BotProcesses) -> dict[str, Any]:
+    """The process is up when its health check says so (it starts the sender last). Up to
+    HEALTHY_WAIT seconds: a start under a loaded machine was seen taking more than 20 s; a
+    process that exits meanwhile fails at once, with its output."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEALTHY_WAIT
     last: tuple[int, dict[str, Any]] | None = None
-    for _ in range(200):
+    while loop.time() < deadline:
+        exited = [p.returncode for p in bots.running if p.returncode is not None]
+        assert not exited, f"the bot exited ({exited}):\n{bots.output()}"
         try:
             last = await healthz(port)
         except OSError:
@@ -59,7 +68,7 @@ async def until_healthy(port: int) -> dict[str, Any]:
         if last is not None and last[0] == 200:
             return last[1]
         await asyncio.sleep(0.1)
-    raise AssertionError(f"never healthy: {last}")
+    raise AssertionError(f"never healthy: {last}\n{bots.output()}")
 
 
 @pytest.mark.e2e
@@ -73,7 +82,7 @@ async def test_health_and_metrics_of_the_running_bot(
         hook = free_port()
         env.update(WEBHOOK_URL=f"http://127.0.0.1:{hook}/", WEBHOOK_PORT=str(hook))
     proc = await bots.start(**env)
-    body = await until_healthy(port)
+    body = await until_healthy(port, bots)
     assert body["database"] is True and body["sender"] is True and body["scheduler"] is True
     assert body["status"] == "ok"
 
@@ -102,7 +111,7 @@ async def test_health_and_metrics_of_the_running_bot(
 async def test_health_of_a_replica_without_updates(fake: FakeTelegram, bots: BotProcesses) -> None:
     port = free_port()
     proc = await bots.start("--no-updates", METRICS_PORT=str(port))
-    body = await until_healthy(port)
+    body = await until_healthy(port, bots)
     assert body == {
         "database": True,
         "sender": True,
