@@ -30,6 +30,8 @@ from bot.services.errors import ServiceError
 if TYPE_CHECKING:
     from telegram.error import TelegramError
 
+    from bot.embedding import Encoder
+
 log = logging.getLogger("bot")
 
 SAMPLE_SEED = PROJECT_ROOT / "bot" / "data" / "seed.toml"
@@ -64,11 +66,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     token = settings.require_token()
     load_catalogs(settings.locales_dir, settings.default_locale)
+    encoder = _encoder(settings)
     try:
         # Check the token, the Bot API and the database before PTB starts: its bootstrap logs
         # a traceback (with the token in it) for what is one line of configuration.
         asyncio.run(_preflight(settings, token))
-        return _run(settings, args)
+        return _run(settings, args, encoder)
     except TelegramError as exc:
         failure = bot_api_failure(settings, token, exc)
         if isinstance(failure, ConfigError):
@@ -130,7 +133,20 @@ def bot_api_failure(
     return CommandError(f"the Bot API at {base} refused the request: {reason}")
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _encoder(settings: Settings) -> Encoder | None:
+    """The library's sentence encoder when SEMANTIC_SEARCH is on (numpy and the model load
+    only then); without the extra, one line."""
+    if not settings.semantic_search:
+        return None
+    from bot.embedding import EmbeddingUnavailable, Encoder
+
+    try:
+        return Encoder()
+    except EmbeddingUnavailable as exc:
+        raise ConfigError(f"SEMANTIC_SEARCH: {exc}") from None
+
+
+def _run(settings: Settings, args: argparse.Namespace, encoder: Encoder | None) -> int:
     from telegram.ext import Application
 
     from bot.app import ALLOWED_UPDATES, build_application
@@ -141,6 +157,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         deps.translator = build_translator(settings)
     except TranslationUnavailable as exc:
         raise ConfigError(f"TRANSLATION_BACKEND: {exc}") from None
+    deps.encoder = encoder
     app: Application = build_application(deps)  # type: ignore[type-arg]
     if args.no_updates:
         return asyncio.run(_run_worker(app))

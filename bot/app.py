@@ -22,7 +22,7 @@ from bot.db import migrate
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.runtime import Deps
 from bot.scheduling import Job
-from bot.services import library_translation
+from bot.services import library_semantic, library_translation
 from bot.services.seed import seed_if_empty
 from bot.telegram_io import outbox_runner, update_once
 from bot.telegram_io.pacing import SharedWindow, Timer, pacer_for
@@ -107,6 +107,7 @@ def scheduled_jobs(app: AnyApp) -> list[Job]:
             partial(library_translation.job, deps),
             s.library_translation_job_seconds,
         ),
+        Job("library-semantic", partial(library_semantic.job, deps), s.semantic_job_seconds),
         Job("handled-updates", partial(update_once.forget_old, deps), 3600.0),
     ]
 
@@ -143,6 +144,7 @@ async def _post_init(app: AnyApp) -> None:
     if deps.translator is not None:
         await detect.warm_up()
         log.info("machine translation on backend=%s", deps.translator.name)
+    await library_semantic.warm_up(deps)
     if app.bot_data.background:
         await outbox_runner.start(app)
         await scheduling.start(app, scheduled_jobs(app))

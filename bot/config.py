@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     translation_timeout_seconds: float = Field(5.0, gt=0, le=120)
     # how often library entries not yet in every language are translated and indexed again
     library_translation_job_seconds: float = Field(60.0, gt=0)
+    # the library searched by meaning too, across languages, with the `semantic` extra's
+    # multilingual model (offline, on the CPU); off: full-text search only
+    semantic_search: bool = False
+    # how often library entries without a meaning vector get one (after turning it on)
+    semantic_job_seconds: float = Field(60.0, gt=0)
 
     # one alert to the admins per kind of error (type and place) in this many seconds
     error_alert_window_seconds: float = Field(300.0, gt=0)

@@ -1,12 +1,13 @@
 """The library's tables: answered exchanges the asker chose to share, the words in each (one
 row per message, so a person can withdraw theirs), and the search index (one row per entry and
-language; the database's own full-text structures are built on it by the migrations)."""
+language; the database's own full-text structures are built on it by the migrations), and
+the meaning vectors of semantic search."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -64,6 +65,22 @@ class LibraryText(Base):
     )
     language: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+
+
+class LibraryVector(Base):
+    """What semantic search reads (SEMANTIC_SEARCH): the meaning of an entry's question (or
+    its organiser's title) as 512 float32 numbers. A new row, with a new id, each time it is
+    written, so a process keeping vectors in memory loads only rows newer than those it has."""
+
+    __tablename__ = "library_vector"
+    # Row ids never come back after a delete (SQLite would reuse the highest otherwise).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("library_entry.id", ondelete="CASCADE"), unique=True
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class LibraryUse(Base):

@@ -37,7 +37,13 @@ from bot.db.enums import (
     Role,
     RoutingStatus,
 )
-from bot.db.library_models import LibraryEntry, LibraryPart, LibraryText, LibraryUse
+from bot.db.library_models import (
+    LibraryEntry,
+    LibraryPart,
+    LibraryText,
+    LibraryUse,
+    LibraryVector,
+)
 from bot.db.rating_models import AnswerRating
 from bot.db.translations import Translation
 
@@ -62,6 +68,7 @@ __all__ = [
     "LibraryPart",
     "LibraryText",
     "LibraryUse",
+    "LibraryVector",
     "Official",
     "OfficialStatus",
     "OfficialTopic",

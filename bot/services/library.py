@@ -1,6 +1,7 @@
 """The library of answered exchanges: the asker shares a resolved question (or keeps it
 private), anyone reads an entry, a person withdraws their words, organisers pin, retitle and
-remove entries. Every write re-indexes the entry in the same transaction."""
+remove entries. Every write re-indexes the entry in the same transaction (and, with semantic
+search on, writes the vector of its question or title; the vector goes with the entry)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.db.library_models import LibraryEntry
 from bot.db.models import ExchangeKind, Official, Question, QuestionStatus, Role
 from bot.db.search_terms import language_of
 from bot.runtime import Deps
+from bot.services import library_semantic
 from bot.services.errors import ErrorCode, InvalidInput, NotAllowed, NotFound, ServiceError
 from bot.services.exchange import lookups
 from bot.services.identity import effective_role, require_role
@@ -60,6 +62,7 @@ async def share(deps: Deps, tg_user_id: int, question_id: int) -> Shared:
             raise ServiceError(ErrorCode.NOT_ANSWERED)
         entry_id = await library.add(session, question, language_of(question.text, me.locale), now)
         await reindex(session, entry_id)
+        await library_semantic.write(deps, session, entry_id, question.text)
         others = {
             r.part.official_id
             for r in await library.parts(session, entry_id)
@@ -183,6 +186,7 @@ async def set_title(deps: Deps, tg_user_id: int, title: str) -> int:
         entry.title = title
         entry.updated_at = now
         await reindex(session, entry.id)
+        await library_semantic.write(deps, session, entry.id, title)
         await dialogs.clear_dialog(session, tg_user_id)
         await audit_log.record(
             session,

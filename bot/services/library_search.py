@@ -1,5 +1,8 @@
 """Finding exchanges in the library: /search, browsing a topic's entries, and the entries
-offered before a question is sent ("Asked before?"), which can close it unsent."""
+offered before a question is sent ("Asked before?"), which can close it unsent.
+
+Full-text search first; with semantic search on (library_semantic), the entries closest in
+meaning come next, before full-text results that hold only a few of the words."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from bot.db import dialogs, exchange_log, library, library_search, ratings
 from bot.db.catalogue import all_topics
 from bot.db.models import City, ExchangeKind, QuestionStatus
 from bot.runtime import Deps
+from bot.services import library_semantic
 from bot.services.catalogue import TopicInfo, topic_info
 from bot.services.errors import ErrorCode, NotFound
 from bot.services.exchange import lookups
@@ -60,12 +64,29 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
     return found
 
 
+def _merged(
+    words: list[library_search.Hit], meaning: list[tuple[int, float]], limit: int
+) -> list[tuple[int, int, int]]:
+    """Entries holding most of the words, then those close in meaning, then the rest of the
+    word matches; each once. (entry id, stems matched, of)."""
+    strong = [(h.entry_id, h.matched, h.of) for h in words if close_enough(h.matched, h.of)]
+    weak = [(h.entry_id, h.matched, h.of) for h in words if not close_enough(h.matched, h.of)]
+    out: dict[int, tuple[int, int, int]] = {}
+    for hit in strong + [(e, 0, 0) for e, _score in meaning] + weak:
+        out.setdefault(hit[0], hit)
+    return list(out.values())[:limit]
+
+
 async def search(deps: Deps, tg_user_id: int, query: str) -> list[Card]:
     """/search <words>: the best matching entries, in any of the five languages."""
+    query = query[:QUERY_MAX]
     async with deps.db.read() as session:
         await lookups.registered(session, tg_user_id)
-        hits = await library_search.search(session, query[:QUERY_MAX], PAGE)
-        return await cards(session, [(h.entry_id, h.matched, h.of) for h in hits])
+        hits = await library_search.search(session, query, PAGE)
+        meaning = await library_semantic.nearest(
+            deps, session, query, PAGE, library_semantic.SEARCH_THRESHOLD
+        )
+        return await cards(session, _merged(hits, meaning, PAGE))
 
 
 async def topics(deps: Deps, tg_user_id: int) -> list[tuple[TopicInfo, int]]:
@@ -97,10 +118,14 @@ async def similar(deps: Deps, text: str | None) -> list[Card]:
     """Up to three entries close to a question being written (none for a bare photo...)."""
     if not text:
         return []
+    text = text[:QUERY_MAX]
     async with deps.db.read() as session:
-        hits = await library_search.search(session, text[:QUERY_MAX], OFFERED)
-        close = [(h.entry_id, h.matched, h.of) for h in hits if close_enough(h.matched, h.of)]
-        return await cards(session, close)
+        hits = await library_search.search(session, text, OFFERED)
+        strong = [h for h in hits if close_enough(h.matched, h.of)]
+        meaning = await library_semantic.nearest(
+            deps, session, text, OFFERED, library_semantic.OFFER_THRESHOLD
+        )
+        return await cards(session, _merged(strong, meaning, OFFERED))
 
 
 async def answered_by(deps: Deps, tg_user_id: int, entry_id: int) -> int:
