@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import send_pace
@@ -200,15 +200,20 @@ async def still_held(session: AsyncSession, worker: str, tokens: Mapping[int, st
     return held
 
 
-async def free_claims(session: AsyncSession, workers: list[str]) -> int:
-    """The pending rows claimed by these (dead) workers may be claimed again at once."""
+async def free_claims(session: AsyncSession, workers: list[str], not_before: datetime) -> int:
+    """The pending rows claimed by these (dead) workers may be claimed again, from
+    `not_before` on: a worker may have sent a row just before it died, and its chat must not
+    get the copy sooner than Telegram's per-chat interval after that."""
     if not workers:
         return 0
     table = DELIVERY
+    later = case(
+        (table.c.next_attempt_at > not_before, table.c.next_attempt_at), else_=not_before
+    )
     result = await session.execute(
         update(table)
         .where(table.c.claimed_by.in_(workers), table.c.status == DeliveryStatus.PENDING)
-        .values(claimed_until=None, claimed_by=None, claim_token=None)
+        .values(claimed_until=None, claimed_by=None, claim_token=None, next_attempt_at=later)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

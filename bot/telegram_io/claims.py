@@ -142,7 +142,10 @@ class Claims:
         async with self.deps.db.transaction() as session:
             peers = await sender_processes.on_host(session, self.host)
             dead = [p.id for p in peers if p.id != self.worker and not pid_alive(p.pid)]
-            freed = await outbox.free_claims(session, dead)
+            # A dead sender may have sent its rows just before it died: their chats wait one
+            # per-chat interval from now before the copy goes again.
+            gap = timedelta(seconds=1.0 / self.deps.settings.send_rate_per_chat_per_second)
+            freed = await outbox.free_claims(session, dead, now + gap)
             await sender_processes.forget(session, dead)
             await sender_processes.forget_stale(session, now - self.lease)
             await sender_processes.heartbeat(session, self.worker, self.host, os.getpid(), now)
