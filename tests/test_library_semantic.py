@@ -210,3 +210,27 @@ def test_without_the_extra_the_start_is_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("configuration error: SEMANTIC_SEARCH:") and "\n" not in err
     assert "pip install '.[semantic]'" in err
+
+
+def test_the_matrix_keeps_the_newest_row_of_each_entry_through_drops_and_squeezes() -> None:
+    from bot.semantic_matrix import VectorMatrix
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(2000, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    m = VectorMatrix()
+    m.add((i + 1, i + 1, v.tobytes()) for i, v in enumerate(vectors))  # row i+1 is entry i+1
+    assert (len(m), m.last_id) == (2000, 2000)
+    assert m.nearest(vectors[41], 1, 0.9)[0][:2] == (42, 42)
+    # Entry 42 rewritten (row 2001): only the new row is found; its old vector is not.
+    m.add([(2001, 42, vectors[7].tobytes())])
+    assert {n[:2] for n in m.nearest(vectors[7], 3, 0.9)} == {(8, 8), (2001, 42)}
+    assert m.nearest(vectors[41], 1, 0.9) == []
+    # 600 rows gone: the blanks are squeezed out, and every other row is still found.
+    m.drop(range(1, 601))
+    assert len(m) == 1401 and m.row_ids() == set(range(601, 2002))
+    for i in (600, 1234, 1999):
+        assert m.nearest(vectors[i], 1, 0.9)[0][:2] == (i + 1, i + 1)
+    assert m.nearest(vectors[0], 1, 0.9) == []
+    m.add([(5, 5, vectors[4].tobytes())])  # an old row another process committed late
+    assert m.nearest(vectors[4], 1, 0.9)[0][:2] == (5, 5) and m.last_id == 2001

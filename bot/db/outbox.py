@@ -207,9 +207,7 @@ async def free_claims(session: AsyncSession, workers: list[str], not_before: dat
     if not workers:
         return 0
     table = DELIVERY
-    later = case(
-        (table.c.next_attempt_at > not_before, table.c.next_attempt_at), else_=not_before
-    )
+    later = case((table.c.next_attempt_at > not_before, table.c.next_attempt_at), else_=not_before)
     result = await session.execute(
         update(table)
         .where(table.c.claimed_by.in_(workers), table.c.status == DeliveryStatus.PENDING)

@@ -67,12 +67,14 @@ async def cards(session: AsyncSession, hits: Sequence[tuple[int, int, int]]) -> 
 def _merged(
     words: list[library_search.Hit], meaning: list[tuple[int, float]], limit: int
 ) -> list[tuple[int, int, int]]:
-    """Entries holding most of the words, then those close in meaning, then the rest of the
-    word matches; each once. (entry id, stems matched, of)."""
+    """Entries close in meaning first, then those holding most of the words, then the rest;
+    each once. (entry id, stems matched, of). Without semantic search, the full-text order.
+    Meaning first measured best: recall@3 across languages 0.84, against 0.80 with the word
+    matches first (bench/bench_semantic.py), and 1.0 in the same language either way."""
     strong = [(h.entry_id, h.matched, h.of) for h in words if close_enough(h.matched, h.of)]
     weak = [(h.entry_id, h.matched, h.of) for h in words if not close_enough(h.matched, h.of)]
     out: dict[int, tuple[int, int, int]] = {}
-    for hit in strong + [(e, 0, 0) for e, _score in meaning] + weak:
+    for hit in [(e, 0, 0) for e, _score in meaning] + strong + weak:
         out.setdefault(hit[0], hit)
     return list(out.values())[:limit]
 
