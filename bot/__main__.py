@@ -180,6 +180,7 @@ async def _run_worker(app: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    app.bot_data.takes_updates = False  # type: ignore[attr-defined]
     async with app:  # type: ignore[attr-defined]
         await app.post_init(app)  # type: ignore[attr-defined]
         await app.start()  # type: ignore[attr-defined]

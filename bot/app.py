@@ -144,7 +144,7 @@ async def _post_init(app: AnyApp) -> None:
     if deps.translator is not None:
         await detect.warm_up()
         log.info("machine translation on backend=%s", deps.translator.name)
-    await library_semantic.warm_up(deps)
+    await library_semantic.warm_up(deps, searches=app.bot_data.takes_updates)
     if app.bot_data.background:
         await outbox_runner.start(app)
         await scheduling.start(app, scheduled_jobs(app))

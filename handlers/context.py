@@ -20,6 +20,7 @@ class BotData:
     def __init__(self) -> None:
         self.deps: Deps | None = None
         self.background: bool = True
+        self.takes_updates: bool = True  # False: a worker started with --no-updates
         self.scheduler: Any = None
         self.outbox: Any = None  # bot.telegram_io.outbox_runner.Outbox while the sender runs
         self.health: Any = None  # the /healthz and /metrics server (METRICS_PORT)

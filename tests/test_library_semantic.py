@@ -21,7 +21,7 @@ from bot.db.engine import Database
 from bot.db.models import LibraryEntry, LibraryText, LibraryVector, Question, QuestionStatus
 from bot.embedding import EmbeddingUnavailable, Encoder
 from bot.runtime import Deps
-from bot.services import library_search
+from bot.services import library_search, library_semantic
 from tests.factories import make_city
 from tests.harness.updates import Harness, tr
 from tests.test_library import (
@@ -41,6 +41,8 @@ UNRELATED_AR = "/search ساعات عمل البلدية يوم السبت"  # "
 QUESTION_ES = "¿Cómo mantienen funcionando las sirenas de alarma durante los cortes de luz?"
 UNRELATED_ES = "¿A qué hora abre el ayuntamiento los sábados?"
 NOTHING_AR = "لا شيء في المكتبة يطابق"
+UNDERPASS = "How do you drain flooded underpasses?"
+UNDERPASS_IT = "Come svuotate i sottopassi allagati?"
 ASKED_BEFORE = (
     "<b>Asked before?</b> These exchanges in the library look close to your question. "
     "If one answers it, you need not wait for an answer."
@@ -192,6 +194,51 @@ async def test_the_job_gives_older_entries_a_vector_and_a_new_title_a_new_one(
     assert title in last(h, mariem)
 
 
+async def test_another_process_drops_a_vector_gone_and_picks_up_one_committed_late(
+    semantic: Harness, encoder: Encoder
+) -> None:
+    h = semantic
+    w = await world(h)
+    mariem, _pablo = await newcomers(h)
+    await answered_and_shared(h, w.amina, SIRENS, w.claire, BATTERY)
+    other_db = Database(h.deps.settings.database_url)
+    other = Deps(settings=h.deps.settings, db=other_db, clock=h.deps.clock, encoder=encoder)
+    query = SEARCH_AR.removeprefix("/search ")
+    try:
+        assert [c.title for c in await library_search.search(other, mariem.id, query)] == [SIRENS]
+        # Retitled by a process where semantic search is off: the old vector goes, so the
+        # other process, which holds it, no longer offers the entry by its old meaning (the
+        # entry itself is still there, and found by its words).
+        h.deps.encoder = None
+        await h.command(w.org, "/search sirens power cuts")
+        await h.press(w.org, "Read 1")
+        await h.press(w.org, "Edit title")
+        await h.send(w.org, "Sirens on battery power")
+        assert await vectors(h) == [] and len(await rows(h, LibraryEntry)) == 1
+        assert await library_search.search(other, mariem.id, query) == []
+        # The job of a process where it is on gives it a vector of its new words.
+        await library_semantic.job(other)
+        assert [c.title for c in await library_search.search(other, mariem.id, query)] == [
+            "Sirens on battery power"
+        ]
+
+        # A row with a lower id than the newest the process holds, as when another process's
+        # transaction commits late on PostgreSQL: found once the job has compared the ids.
+        await answered_and_shared(h, w.karim, UNDERPASS, w.marco, "Diesel pumps on trucks.")
+        (underpass,) = await rows(h, LibraryEntry, LibraryEntry.title.is_(None))
+        vector = encoder.encode([UNDERPASS])[0].tobytes()
+        async with h.deps.db.transaction() as s:
+            s.add(LibraryVector(id=0, entry_id=underpass.id, vector=vector))
+        assert UNDERPASS not in [
+            c.title for c in await library_search.search(other, mariem.id, UNDERPASS_IT)
+        ]
+        await library_semantic.job(other)
+        found = await library_search.search(other, mariem.id, UNDERPASS_IT)
+        assert found[0].title == UNDERPASS
+    finally:
+        await other_db.dispose()
+
+
 @pytest.fixture
 def no_extra(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As if the semantic extra were not installed."""
@@ -234,3 +281,15 @@ def test_the_matrix_keeps_the_newest_row_of_each_entry_through_drops_and_squeeze
     assert m.nearest(vectors[0], 1, 0.9) == []
     m.add([(5, 5, vectors[4].tobytes())])  # an old row another process committed late
     assert m.nearest(vectors[4], 1, 0.9)[0][:2] == (5, 5) and m.last_id == 2001
+
+
+def test_word_matches_keep_part_of_the_page_and_the_order_is_unchanged_without_meaning() -> None:
+    from bot.db.library_search import Hit
+    from bot.services.library_search import _merged
+
+    words = [Hit(9, 3, 3), Hit(8, 2, 3), Hit(7, 1, 3)]  # two hold most words, one a few
+    close = [(1, 0.9), (2, 0.8), (8, 0.7), (3, 0.6), (4, 0.5), (5, 0.4)]
+    assert [e for e, _m, _o in _merged(words, close, 5)] == [1, 2, 8, 3, 9]
+    assert [e for e, _m, _o in _merged(words, close[:2], 5)] == [1, 2, 9, 8, 7]
+    assert [e for e, _m, _o in _merged(words, [], 5)] == [9, 8, 7]  # semantic search off
+    assert [e for e, _m, _o in _merged([], close, 3)] == [1, 2, 8]

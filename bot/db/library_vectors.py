@@ -31,7 +31,7 @@ class Unembedded(NamedTuple):
 
 async def write(session: AsyncSession, entry_id: int, vector: bytes) -> None:
     """The entry's vector, replacing its old one under a new row id."""
-    await session.execute(delete(LibraryVector).where(LibraryVector.entry_id == entry_id))
+    await remove(session, entry_id)
     await session.execute(insert(LibraryVector).values(entry_id=entry_id, vector=vector))
 
 
@@ -55,15 +55,22 @@ async def all_ids(session: AsyncSession) -> set[int]:
 
 
 async def rows(session: AsyncSession, ids: Collection[int]) -> list[VectorRow]:
-    if not ids:
-        return []
-    found = await session.execute(
-        select(LibraryVector.id, LibraryVector.entry_id, LibraryVector.vector).where(
-            LibraryVector.id.in_(bindparam("ids", expanding=True))
-        ),
-        {"ids": list(ids)},
-    )
-    return [VectorRow(*r) for r in found.all()]
+    """These rows, read 5,000 ids at a time (a statement takes at most 32,767 parameters)."""
+    wanted, found = sorted(ids), []
+    for start in range(0, len(wanted), 5000):
+        result = await session.execute(
+            select(LibraryVector.id, LibraryVector.entry_id, LibraryVector.vector).where(
+                LibraryVector.id.in_(bindparam("ids", expanding=True))
+            ),
+            {"ids": wanted[start : start + 5000]},
+        )
+        found += [VectorRow(*r) for r in result.all()]
+    return found
+
+
+async def remove(session: AsyncSession, entry_id: int) -> None:
+    """The entry's vector gone (its words changed while semantic search was off here)."""
+    await session.execute(delete(LibraryVector).where(LibraryVector.entry_id == entry_id))
 
 
 async def existing(session: AsyncSession, ids: Collection[int]) -> set[int]:

@@ -3,12 +3,14 @@ question, or its organiser's title, becomes a vector in the transaction that sha
 retitles it; /search and "Asked before?" then also find entries whose words differ but
 whose meaning is close, in any of the five languages, with translation off.
 
-Each process holds every vector in memory (bot/semantic_matrix.py). Before a search it loads
-the rows written since its last look (usually none: one indexed query), and it confirms the
-rows it is about to offer in one statement, so an entry withdrawn, removed or erased through
-another process is never shown. The job below gives a vector to entries that have none (the
-library before semantic search was turned on) and, once a minute, checks the whole set of
-rows, which also picks up a row another process committed out of id order (PostgreSQL).
+Each process that searches holds every vector in memory (bot/semantic_matrix.py). Before a
+search it loads the rows written since its last look (usually none: one indexed query), and
+it confirms the rows it is about to offer in one statement, so an entry withdrawn, removed,
+erased or retitled through another process is never offered by its old meaning. The job
+below gives a vector to entries that have none (shared before semantic search was turned on,
+or retitled by a process where it was off) and, each run (SEMANTIC_JOB_SECONDS), compares the
+whole set of row ids with what it holds: it drops rows gone and loads a row another process
+committed out of id order (PostgreSQL).
 
 With SEMANTIC_SEARCH off (the default) every function here returns at once and nothing is
 imported: numpy and the model load only when it is on.
@@ -41,7 +43,8 @@ log = logging.getLogger(__name__)
 # 100, and a different question on the same topic about 0.45.
 SEARCH_THRESHOLD = 0.25
 OFFER_THRESHOLD = 0.5
-BATCH = 200  # entries given a vector per run of the job
+BATCH = 2000  # entries given a vector per run of the job (about 3 s of one core)
+CHUNK = 50  # texts per call to the model: a share waiting for it waits for at most one chunk
 
 
 @dataclass
@@ -65,8 +68,11 @@ def _of(db: Database) -> _Held:
 
 
 async def write(deps: Deps, session: AsyncSession, entry_id: int, words: str) -> None:
-    """The entry's vector from its question or title (same transaction as the entry)."""
+    """The entry's vector from its question or title (same transaction as the entry). With
+    semantic search off in this process, any old vector goes: the job of a process where it
+    is on makes the new one, and nothing finds the entry by its old words meanwhile."""
     if deps.encoder is None or not words.strip():
+        await library_vectors.remove(session, entry_id)
         return
     vector = (await deps.encoder.vectors([words]))[0]
     await library_vectors.write(session, entry_id, vector.tobytes())
@@ -101,26 +107,27 @@ async def _sync(deps: Deps) -> int:
 
 
 async def embed_pending(deps: Deps, batch: int = BATCH) -> int:
-    """Entries without a vector get one (the model runs outside any transaction). How many."""
+    """Entries without a vector get one (the model runs outside any transaction, CHUNK texts
+    at a time). How many."""
     if deps.encoder is None:
         return 0
     async with deps.db.read() as session:
-        todo = await library_vectors.unembedded(session, batch)
-    todo = [t for t in todo if t.text.strip()]
-    if not todo:
-        return 0
-    vectors = await deps.encoder.vectors([t.text for t in todo])
+        todo = [t for t in await library_vectors.unembedded(session, batch) if t.text.strip()]
     written = 0
-    async with deps.db.transaction() as session:
-        for item, vector in zip(todo, vectors, strict=True):
-            # Gone meanwhile, or given a vector of newer words (a new title): left as it is.
-            if await library.entry_locked(session, item.entry_id) is None:
-                continue
-            if await library_vectors.has_vector(session, item.entry_id):
-                continue
-            await library_vectors.write(session, item.entry_id, vector.tobytes())
-            written += 1
-    log.info("library entries embedded count=%s", written)
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        vectors = await deps.encoder.vectors([t.text for t in chunk])
+        async with deps.db.transaction() as session:
+            for item, vector in zip(chunk, vectors, strict=True):
+                # Gone meanwhile, or given a vector of newer words (a new title): left be.
+                if await library.entry_locked(session, item.entry_id) is None:
+                    continue
+                if await library_vectors.has_vector(session, item.entry_id):
+                    continue
+                await library_vectors.write(session, item.entry_id, vector.tobytes())
+                written += 1
+    if todo:
+        log.info("library entries embedded count=%s", written)
     return written
 
 
@@ -129,14 +136,15 @@ async def job(deps: Deps) -> None:
     if deps.encoder is None:
         return
     await embed_pending(deps)
-    await _sync(deps)
+    if deps.db in _held:  # this process searches (a worker without updates holds nothing)
+        await _sync(deps)
 
 
-async def warm_up(deps: Deps) -> None:
-    """At start: the model's weights (about a second) and the vectors, before the first
-    search waits for them."""
+async def warm_up(deps: Deps, searches: bool) -> None:
+    """At start: the model's weights (about a second) and, in a process that takes updates,
+    the vectors (1.5 s and 2 KB an entry at 100,000), before the first search waits for them."""
     if deps.encoder is None:
         return
     await deps.encoder.vectors(["warm up"])
-    held = await _sync(deps)
+    held = await _sync(deps) if searches else 0
     log.info("semantic search on vectors=%s", held)
