@@ -38,7 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import library_languages  # noqa: E402
-from bench.bench_library import NOW, SET, TG_ID, Loader, pct, say, synthetic  # noqa: E402
+from bench.bench_library import (  # noqa: E402
+    NOW,
+    SET,
+    TG_ID,
+    Loader,
+    pct,
+    say,
+    synthetic,
+    timings,
+)
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db.engine import Database  # noqa: E402
@@ -48,7 +57,6 @@ from bot.embedding import Encoder  # noqa: E402
 from bot.runtime import Deps  # noqa: E402
 from bot.services import library_search, library_semantic  # noqa: E402
 
-ROUNDS = 10
 CHUNK = 5_000
 
 
@@ -62,19 +70,6 @@ async def recall(
         wanted = {ids[r] for r in relevant}
         scores.append(len(wanted & found) / len(wanted))
     return sum(scores) / len(scores)
-
-
-async def timings(deps: Deps, texts: list[str], similar: bool = False) -> list[float]:
-    out = []
-    for _round in range(ROUNDS):
-        for t in texts:
-            t0 = time.perf_counter()
-            if similar:
-                await library_search.similar(deps, t)
-            else:
-                await library_search.search(deps, TG_ID, t)
-            out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def embed_noise(encoder: Encoder, noise: list[tuple[str, str, str, str]]) -> np.ndarray:

@@ -72,6 +72,13 @@ async def newcomers(h: Harness) -> Any:
     )
 
 
+async def another_process(h: Harness, encoder: Encoder) -> Deps:
+    """Another process on the same database, holding the vectors in its own memory (its
+    caller disposes of its database)."""
+    db = Database(h.deps.settings.database_url)
+    return Deps(settings=h.deps.settings, db=db, clock=h.deps.clock, encoder=encoder)
+
+
 async def vectors(h: Harness) -> list[LibraryVector]:
     return await rows(h, LibraryVector)
 
@@ -123,9 +130,7 @@ async def test_withdrawn_or_erased_entries_leave_every_process(
     w = await world(h)
     mariem, _pablo = await newcomers(h)
     await answered_and_shared(h, w.amina, SIRENS, w.claire, BATTERY)
-    # Another process on the same database, holding the vectors in its own memory.
-    other_db = Database(h.deps.settings.database_url)
-    other = Deps(settings=h.deps.settings, db=other_db, clock=h.deps.clock, encoder=encoder)
+    other = await another_process(h, encoder)
     query = SEARCH_AR.removeprefix("/search ")
     try:
         assert [c.title for c in await library_search.search(other, mariem.id, query)] == [SIRENS]
@@ -156,7 +161,7 @@ async def test_withdrawn_or_erased_entries_leave_every_process(
         assert await vectors(h) == [] and await rows(h, LibraryEntry) == []
         assert await library_search.search(other, mariem.id, query) == []
     finally:
-        await other_db.dispose()
+        await other.db.dispose()
 
 
 async def test_the_job_gives_older_entries_a_vector_and_a_new_title_a_new_one(
@@ -201,8 +206,7 @@ async def test_another_process_drops_a_vector_gone_and_picks_up_one_committed_la
     w = await world(h)
     mariem, _pablo = await newcomers(h)
     await answered_and_shared(h, w.amina, SIRENS, w.claire, BATTERY)
-    other_db = Database(h.deps.settings.database_url)
-    other = Deps(settings=h.deps.settings, db=other_db, clock=h.deps.clock, encoder=encoder)
+    other = await another_process(h, encoder)
     query = SEARCH_AR.removeprefix("/search ")
     try:
         assert [c.title for c in await library_search.search(other, mariem.id, query)] == [SIRENS]
@@ -236,7 +240,7 @@ async def test_another_process_drops_a_vector_gone_and_picks_up_one_committed_la
         found = await library_search.search(other, mariem.id, UNDERPASS_IT)
         assert found[0].title == UNDERPASS
     finally:
-        await other_db.dispose()
+        await other.db.dispose()
 
 
 @pytest.fixture
