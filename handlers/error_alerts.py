@@ -1,5 +1,6 @@
 """The error handler: log with ids, apologise to the user, and alert the admins at most once per
-kind of error in a window (any user could otherwise flood them, one alert per failed update)."""
+kind of error in a window (any user could otherwise flood them, one alert per failed update),
+whichever of the replicas meets it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING
 from telegram import Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 import bot
 from bot.i18n import _, ngettext, use_locale
-from bot.services import identity
+from bot.services import admin_alerts, identity
 
 if TYPE_CHECKING:
     from bot.runtime import Deps
@@ -39,8 +41,9 @@ class _Kind:
 
 
 class AlertThrottle:
-    """Which errors become an admin alert: the first of a kind, then the first after the
-    window. Per process on purpose: it must work when the database is what fails."""
+    """Which errors this process would alert: the first of a kind, then the first after the
+    window. Kept in memory, so it works when the database is what fails; what it admits is
+    then checked against the other replicas' alerts in the database (`_across_processes`)."""
 
     def __init__(self) -> None:
         self._kinds: dict[str, _Kind] = {}
@@ -159,7 +162,15 @@ def _escaped_cut(text: str, budget: int, keep_end: bool = False) -> str:
 
 async def on_error(update: object, context: Ctx) -> None:
     """Logs with ids for the operator, apologises to the user, and tells the admins (no user
-    data) once per kind of error per window."""
+    data) once per kind of error per window. The update goes no further: the person was told
+    to try again, and the handlers of the later groups would take it for something else (a
+    message whose relay failed for a new one; anything, with no identity when that failed)."""
+    await _report(update, context)
+    if isinstance(update, Update):
+        raise ApplicationHandlerStop
+
+
+async def _report(update: object, context: Ctx) -> None:
     err = context.error
     update_id = getattr(update, "update_id", None)
     user = getattr(update, "effective_user", None)
@@ -182,7 +193,10 @@ async def on_error(update: object, context: Ctx) -> None:
         return
     kind, where = error_kind(err)
     window = timedelta(seconds=deps.settings.error_alert_window_seconds)
-    suppressed = context.bot_data.alerts.admit(f"{kind}@{where}", deps.clock.now(), window)
+    key = f"{kind}@{where}"
+    suppressed = context.bot_data.alerts.admit(key, deps.clock.now(), window)
+    if suppressed is not None:
+        suppressed = await _across_processes(deps, key, window, suppressed)
     if suppressed is None:
         log.info("admin alert suppressed kind=%s where=%s", kind, where)
         return
@@ -193,6 +207,17 @@ async def on_error(update: object, context: Ctx) -> None:
             await context.bot.send_message(admin_id, text)
         except TelegramError as exc:
             log.warning("admin alert failed admin_id=%s error=%s", admin_id, exc)
+
+
+async def _across_processes(deps: Deps, key: str, window: timedelta, suppressed: int) -> int | None:
+    """What this process's throttle admitted, checked against the other replicas' alerts (the
+    database's `alert_window`); when the database fails, the alert goes out as this process
+    counted it."""
+    try:
+        return await admin_alerts.claim(deps, key, window, suppressed)
+    except Exception:  # an alert must go out whatever broke
+        log.warning("admin alert not checked across processes key=%s", key, exc_info=True)
+        return suppressed
 
 
 async def _locale_of(deps: Deps, tg_user_id: int) -> str | None:

@@ -1,22 +1,31 @@
 """Errors and odd updates: a button on an inline message is answered, not a crash; the admins get
-one alert per kind of error in a window, never one per occurrence; an alert is valid HTML
-within one message whatever the traceback holds."""
+one alert per kind of error in a window, never one per occurrence, however many replicas meet
+it; an alert is valid HTML within one message whatever the traceback holds."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from telegram.constants import MessageLimit
 
+from bot.app import build_application
 from bot.clock import FakeClock
-from bot.db.models import Role
+from bot.db.engine import Database
+from bot.db.models import AlertWindow, Role
+from bot.runtime import Deps
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic
-from tests.harness.telegram import html_error
+from tests.harness.outbox import FakeTimer
+from tests.harness.telegram import RecordingRequest, html_error
 from tests.harness.updates import Harness, TgUser, tr
 from tests.test_callbacks import BUTTONS, largest
 
 STALE = "This button is no longer active."
+APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 
 def errors_reaching_the_handler(h: Harness) -> list[BaseException | None]:
@@ -102,3 +111,67 @@ async def test_an_alert_with_a_long_traceback_is_valid_html_within_one_message(
     # the frames, then the start of the exception's own (long) line, escaped after the cut
     assert "in send_text\n" in alert
     assert "telegram.error.BadRequest: &lt;&amp;&lt;&amp;" in alert
+
+
+@asynccontextmanager
+async def replica(h: Harness, db: Database, timer: FakeTimer) -> AsyncIterator[Harness]:
+    """Another process of the bot on `db`, talking to the same Telegram as `h`."""
+    deps = Deps(settings=h.deps.settings, db=db, clock=h.deps.clock)
+    tg = h.tg
+    assert isinstance(tg, RecordingRequest)
+    app = build_application(deps, request=tg, get_updates_request=tg, background=False, timer=timer)
+    await app.initialize()
+    try:
+        yield Harness(app, tg)
+    finally:
+        await app.shutdown()
+
+
+async def test_an_error_met_by_two_replicas_gives_one_alert_that_counts_both(
+    harness: Harness, clock: FakeClock, timer: FakeTimer
+) -> None:
+    h = harness
+    first, second = TgUser(610011, "F"), TgUser(610012, "S")
+    for user in (first, second):
+        h.tg.fail(502, "Bad Gateway", method="sendMessage", chat_id=user.id, times=None)
+    async with replica(h, h.deps.db, timer) as other:
+        await h.command(first, "/help")
+        assert len(admin_alerts(h)) == 1, h.transcript()
+
+        # The same kind of error in the other process: counted, not alerted again.
+        for _ in range(3):
+            await other.command(second, "/help")
+        assert len(admin_alerts(h)) == 1, h.transcript()
+
+        # After the window, the next one is alerted, with every error not alerted meanwhile.
+        clock.advance(seconds=h.deps.settings.error_alert_window_seconds)
+        await other.command(second, "/help")
+        alerts = admin_alerts(h)
+        assert len(alerts) == 2, h.transcript()
+        assert "3 more errors of this kind since the previous alert were not sent." in alerts[1]
+
+        # The first process's window is over too, but the other one's alert opened a new one.
+        await h.command(first, "/help")
+        assert len(admin_alerts(h)) == 2, h.transcript()
+    async with h.deps.db.read() as session:
+        windows = (await session.scalars(select(AlertWindow))).all()
+    assert [(w.kind.split("@")[0], w.suppressed) for w in windows] == [
+        ("telegram.error.NetworkError", 1)
+    ]
+
+
+async def test_a_replica_whose_database_fails_still_alerts_the_admins(
+    harness: Harness, timer: FakeTimer, tmp_path: Path
+) -> None:
+    h = harness
+    user = TgUser(610013, "U")
+    down = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'bot.db'}")
+    try:
+        async with replica(h, down, timer) as broken:
+            await broken.command(user, "/help")
+    finally:
+        await down.dispose()
+    alerts = admin_alerts(h)
+    assert len(alerts) == 1, h.transcript()
+    assert "OperationalError" in alerts[0]
+    assert h.texts(user) == [APOLOGY]

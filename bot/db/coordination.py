@@ -1,11 +1,12 @@
-"""The tables replicas coordinate through (on one PostgreSQL database): the shared send limit
-and the updates already taken. Part of the schema (`bot.db.models` re-exports them)."""
+"""The tables replicas coordinate through (on one PostgreSQL database): the shared send limit,
+the updates already taken and the admins' error alerts. Part of the schema (`bot.db.models`
+re-exports them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base
@@ -31,3 +32,16 @@ class HandledUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     handled_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AlertWindow(Base):
+    """One kind of error (exception type and where it was met) alerted to the admins: no
+    process alerts it again before `quiet_until`; the errors of the kind met meanwhile, in any
+    process, are counted in `suppressed` and told with the next alert (bot/db/alert_windows.py).
+    No user data: the kind is a type name and a place in the code."""
+
+    __tablename__ = "alert_window"
+
+    kind: Mapped[str] = mapped_column(String(400), primary_key=True)
+    quiet_until: Mapped[datetime] = mapped_column()
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)

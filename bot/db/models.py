@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.db.absence_model import Absence
 from bot.db.base import Base, UTCDateTime, utcnow
 from bot.db.bookkeeping_models import AuditLog, DialogState, SenderProcess
-from bot.db.coordination import HandledUpdate, SendPace
+from bot.db.coordination import AlertWindow, HandledUpdate, SendPace
 from bot.db.enums import (
     WAITING_SQL,
     BroadcastStatus,
@@ -50,6 +50,7 @@ from bot.db.translations import Translation
 # The schema's enums and column types are imported from here too (bot.db.models.Role).
 __all__ = [
     "Absence",
+    "AlertWindow",
     "AnswerRating",
     "AuditLog",
     "Base",
