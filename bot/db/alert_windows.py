@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import upsert
+from bot.db.base import dialect_name, upsert
 from bot.db.coordination import AlertWindow
 
 FORGET_AFTER = timedelta(days=1)  # a kind quiet this long, with nothing counted, is dropped
@@ -22,7 +22,7 @@ async def claim(
     alert since its previous alert). Returns the errors to tell as not alerted, the other
     processes' included, and opens a new window; or None when another process alerted within
     the window: this error and the `counted` ones are added to what its next alert tells."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     await session.execute(
         delete(AlertWindow).where(
             AlertWindow.quiet_until < now - FORGET_AFTER, AlertWindow.suppressed == 0

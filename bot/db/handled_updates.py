@@ -9,14 +9,14 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.base import upsert
+from bot.db.base import dialect_name, upsert
 from bot.db.coordination import HandledUpdate
 
 
 async def take(session: AsyncSession, update_ids: Collection[int], now: datetime) -> set[int]:
     """Remember these update ids in one statement; returns those not taken before (by this or
     another process)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     stmt = (
         upsert(dialect, HandledUpdate)
         .values([{"update_id": i, "handled_at": now} for i in sorted(update_ids)])

@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import send_pace
-from bot.db.base import upsert
+from bot.db.base import dialect_name, upsert
 from bot.db.models import (
     AuditLog,
     Broadcast,
@@ -74,7 +74,7 @@ async def enqueue(session: AsyncSession, rows: Iterable[dict[str, Any]], chunk: 
     batch = list(rows)
     if not batch:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     for start in range(0, len(batch), chunk):
         stmt = upsert(dialect, Delivery).values(batch[start : start + chunk])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))

@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db.base import upsert
+from bot.db.base import dialect_name, upsert
 from bot.db.models import AnswerRating, CityTopicStats, Routing, UTCDateTime
 
 T = cast(Table, CityTopicStats.__table__)
@@ -43,10 +43,6 @@ def _accumulate(stmt: Any, *columns: str) -> Any:
         index_elements=[T.c.topic_id, T.c.city_id],
         set_={c: T.c[c] + stmt.excluded[c] for c in columns},
     )
-
-
-def dialect_name(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
 
 
 async def add_routed(session: AsyncSession, topic_id: int, city_ids: Sequence[int]) -> None:

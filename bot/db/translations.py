@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, dele
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.base import Base, upsert
+from bot.db.base import Base, dialect_name, upsert
 
 
 def _now() -> datetime:
@@ -58,7 +58,7 @@ async def add(
     """Store translations; one stored meanwhile by another process stays."""
     if not texts:
         return
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_name(session)
     rows = [
         {
             "text_hash": digest,
