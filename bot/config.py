@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot import PROJECT_ROOT
+from bot import PACKAGE_DIR
 
 SUPPORTED_LOCALES = ("en", "fr", "ar", "it", "es")
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
@@ -25,17 +25,21 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line for the operator."""
 
 
+SAMPLE_SEED = PACKAGE_DIR / "data" / "seed.toml"  # the 16 cities of the exchange and 36 topics
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: SecretStr | None = None
-    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'city_exchange.db'}"
+    # A file in the working directory, like `.env`: the bot may be installed where it cannot write.
+    database_url: str = "sqlite+aiosqlite:///city_exchange.db"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_locale: str = "en"
     telegram_api_base_url: str = "https://api.telegram.org"
     bot_username: str | None = None
     # Cities and topics loaded at start when the database has none; empty to disable.
-    seed_file: str = str(PROJECT_ROOT / "bot" / "data" / "seed.toml")
+    seed_file: str = str(SAMPLE_SEED)
 
     # exchange
     route_top_k: int = Field(3, ge=1, le=50)
@@ -200,7 +204,7 @@ class Settings(BaseSettings):
 
     @property
     def locales_dir(self) -> Path:
-        return PROJECT_ROOT / "locales"
+        return PACKAGE_DIR / "locales"
 
     def require_token(self) -> str:
         if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():

@@ -26,7 +26,7 @@ from babel.lists import format_list as _babel_format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot import PROJECT_ROOT
+from bot import PACKAGE_DIR
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr", "ar", "it", "es")
 
@@ -53,7 +53,7 @@ class CatalogError(Exception):
 def load_catalogs(locales_dir: Path | None = None, default_locale: str = "en") -> None:
     """Compile every supported locale's `.po` in memory; English is the source language."""
     global _default_locale
-    locales_dir = locales_dir or PROJECT_ROOT / "locales"
+    locales_dir = locales_dir or PACKAGE_DIR / "locales"
     loaded: dict[str, _gettext.NullTranslations] = {"en": _gettext.NullTranslations()}
     for loc in SUPPORTED_LOCALES:
         if loc == "en":

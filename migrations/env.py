@@ -29,7 +29,7 @@ def _url() -> str:
     return load_settings().database_url
 
 
-def _configure(connection: Connection | None = None, **kw: object) -> None:
+def _configure(connection: Connection | None = None) -> None:
     url = _url()
     context.configure(
         connection=connection,
@@ -39,7 +39,6 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
         compare_type=True,
         include_name=include_name,
         literal_binds=connection is None,
-        **kw,
     )
 
 

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from bot import PROJECT_ROOT
 from bot.db.models import Official, Role
 from bot.services import digest
 from bot.services.invites import create_invite
 from handlers.away import returns_job
 from handlers.digest import digest_notice
 from handlers.followups import follow_up
+from tests import PROJECT_ROOT
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.renderings import (

@@ -16,8 +16,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from bot import PROJECT_ROOT
 from bot.i18n import SUPPORTED_LOCALES
+from tests import PROJECT_ROOT
 
 LOCALES = [loc for loc in SUPPORTED_LOCALES if loc != "en"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import PROJECT_ROOT
+from tests import PROJECT_ROOT
 from tests.harness.fake_server import FakeTelegram
 from tests.harness.process import BotProcesses
 from tests.test_e2e_webhook import free_port

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import PROJECT_ROOT
 from bot.i18n import SUPPORTED_LOCALES, _, use_locale
 from bot.services.errors import ErrorCode
 from handlers.error_texts import ERROR_TEXTS, error_message
+from tests import PROJECT_ROOT
 from tests.factories import make_city, make_official, next_tg_id
 from tests.harness.updates import Harness, TgUser, tr
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 # Loaded on first use: the /stats chart, XLSX exports, the outbox's HTTP client, migrations,
 # the command line's progress bar.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from bot import PROJECT_ROOT
+from bot import PACKAGE_DIR
 from bot.db.engine import Database
 
 if TYPE_CHECKING:
@@ -45,8 +45,8 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg = Config(str(PACKAGE_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
     cfg.attributes["configure_logging"] = False
     if url:
         cfg.attributes["url"] = url

@@ -15,8 +15,8 @@ from functools import cache
 
 from babel.messages.pofile import read_po
 
-from bot import PROJECT_ROOT
 from bot.i18n import SUPPORTED_LOCALES
+from tests import PROJECT_ROOT
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_][A-Za-z0-9_]*\)[sdif]")
 _SPLIT = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sdif]|<[^>]*>|\n")

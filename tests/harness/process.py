@@ -1,7 +1,8 @@
 """The real bot process for end-to-end tests: started as a user starts it, against the fake.
 
-The bot runs as `python -m bot ...` (what the `city-exchange-bot` script runs) in a temporary
-directory, so no `.env` is read; settings come from the environment only.
+The bot runs as `python -m bot ...` (what the `city-exchange-bot` script runs; another command,
+e.g. an installed wheel's script, can be given) in a temporary directory, so no `.env` is read;
+settings come from the environment only.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,14 +27,18 @@ TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
 TOKEN = "123456789:AAE-e2e-token-abcdefghijklmnopqrstuvwxyz0"
 ADMIN_ID = 900001
 PROCESS_WAIT = 30.0  # seconds for a process to finish a command or to stop
+PYTHON_M_BOT = (sys.executable, "-m", "bot")
 
 
 class BotProcesses:
     """Runs the CLI as a user would; keeps every process's output for the log assertions."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], command: Sequence[str] = PYTHON_M_BOT
+    ) -> None:
         self.workdir = workdir
         self.env = env
+        self.command = tuple(command)
         self.logs: list[Path] = []
         self.running: list[asyncio.subprocess.Process] = []
 
@@ -45,9 +50,7 @@ class BotProcesses:
     async def cli(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Run a command to completion; (exit code, stdout, stderr)."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
+            *self.command,
             *args,
             cwd=self.workdir,
             env=env or self.env,
@@ -65,9 +68,7 @@ class BotProcesses:
         name = "worker" if "--no-updates" in args else "run"
         with self._log(name).open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
+                *self.command,
                 "run",
                 "--poll-timeout",
                 "2",
@@ -131,19 +132,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @asynccontextmanager
 async def bot_processes(
-    request: pytest.FixtureRequest, workdir: Path, fake: FakeTelegram, db_url: str, **settings: str
+    request: pytest.FixtureRequest,
+    workdir: Path,
+    fake: FakeTelegram,
+    db_url: str | None,
+    *,
+    command: Sequence[str] = PYTHON_M_BOT,
+    **settings: str,
 ) -> AsyncIterator[BotProcesses]:
-    """Processes against `fake` and `db_url`; all killed at the end. A failed test prints what
-    each chat received and every process's output."""
+    """Processes against `fake` and `db_url` (None: the bot's default, a file in `workdir`),
+    run as `command`; all killed at the end. A failed test prints what each chat received and
+    every process's output."""
     os.makedirs(workdir, exist_ok=True)
+    if db_url is not None:
+        settings["DATABASE_URL"] = db_url
     env = base_env(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake.base_url,
-        DATABASE_URL=db_url,
         ADMIN_IDS=str(ADMIN_ID),
         **settings,
     )
-    procs = BotProcesses(workdir, env)
+    procs = BotProcesses(workdir, env, command)
     try:
         yield procs
     finally:
