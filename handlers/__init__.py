@@ -95,6 +95,8 @@ from handlers.people_buttons import (
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
+# Steps where an edited message replaces what it first said: a question's draft, before Send.
+EDITABLE_DRAFTS = (exchange_steps.STEP_COMPOSE, exchange_steps.STEP_PREVIEW)
 
 
 def dialog_steps() -> dict[str, dialog.StepHandler]:
@@ -143,10 +145,10 @@ def dialog_steps() -> dict[str, dialog.StepHandler]:
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
-    app.add_handler(
-        MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_first),
-        group=-200,
-    )
+    # A reply is relayed when it is sent; an edit of it later is not sent again (the step
+    # router tells the person so).
+    new_reply = private & filters.UpdateType.MESSAGE & filters.REPLY & ~filters.COMMAND
+    app.add_handler(MessageHandler(new_reply, answering.on_reply_first), group=-200)
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
     app.add_handlers(
         [
@@ -181,7 +183,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(my_questions.on_rate, pattern=RateAnswer.pattern()),
             CallbackQueryHandler(manual_routing.on_manual_route, pattern=RouteButton.pattern()),
             CallbackQueryHandler(answering.on_digest_offer, pattern=DigestButton.pattern()),
-            MessageHandler(private & filters.REPLY & ~filters.COMMAND, answering.on_reply_message),
+            MessageHandler(new_reply, answering.on_reply_message),
             # the library: sharing, reading, withdrawing, organising; search and browsing
             CommandHandler("search", search.cmd_search, filters=private),
             CallbackQueryHandler(library.on_library, pattern=LibraryButton.pattern()),
@@ -216,7 +218,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(
             private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
-            dialog.StepRouter(dialog_steps()).route_message,
+            dialog.StepRouter(dialog_steps(), takes_edits=EDITABLE_DRAFTS).route_message,
         ),
         group=MESSAGES_GROUP,
     )

@@ -21,7 +21,7 @@ from handlers.common import answer, esc, guarded, raise_bad, requires, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup, paged
 from handlers.periods import num
-from handlers.profile_texts import city_button, role_name
+from handlers.profile_texts import city_button, role_name, withdrawn_notice
 from handlers.user_text import city_of, isolate, isolate_plain, name_of, shown_name
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ async def on_cities(update: Update, context: Ctx) -> None:
             ),
         )
     elif isinstance(pressed, ConfirmRemoval):
-        removed = await network.remove_official(deps, tg_id, pressed.official_id)
+        removed = await network.remove_official(deps, tg_id, pressed.official_id, withdrawn_notice)
         await answer(query)
         await show(
             update,

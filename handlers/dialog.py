@@ -30,10 +30,13 @@ def step_table(entries: Iterable[tuple[str, StepHandler]]) -> dict[str, StepHand
 
 
 class StepRouter:
-    """Every non-command message goes to the handler of the step its sender is at."""
+    """Every non-command message goes to the handler of the step its sender is at. An edited
+    message goes only to the steps in `takes_edits` (a draft being written, corrected in
+    place); anywhere else the person is told that edits are not acted on."""
 
-    def __init__(self, steps: Mapping[str, StepHandler]) -> None:
+    def __init__(self, steps: Mapping[str, StepHandler], takes_edits: Iterable[str] = ()) -> None:
         self.steps = dict(steps)
+        self.takes_edits = frozenset(takes_edits)
 
     def handler_for(self, step: str) -> StepHandler | None:
         """The handler for this exact step, else for its longest prefix ending in '.'."""
@@ -51,13 +54,24 @@ class StepRouter:
         """Continue the open flow, or a hint."""
         user = update.effective_user
         assert user is not None
+        edited = update.edited_message is not None
         state = await dialog.get(context.deps, user.id)
-        if state is not None:
+        if state is not None and (not edited or state.step in self.takes_edits):
             handler = self.handler_for(state.step)
             if handler is not None:
                 await handler(update, context, state)
                 return
+        if edited:
+            await reply(update, edit_not_acted_on())
+            return
         await no_step(update, context)
+
+
+def edit_not_acted_on() -> str:
+    return _(
+        "✏️ I do not act on edited messages: what you first sent stands (whoever received it "
+        "has it as it was). To change something, send it again as a new message."
+    )
 
 
 async def no_step(update: Update, context: Ctx) -> None:

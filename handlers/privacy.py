@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.i18n import _, current_locale, use_locale
+from bot.i18n import _
 from bot.services import absences, erasure
-from bot.services.erasure import WithdrawnNotice
 from bot.services.profile import get_profile_any
 from handlers.away_texts import view_text
-from handlers.common import answer, esc, guarded, raise_bad, reply, show
+from handlers.common import answer, guarded, raise_bad, reply, show
 from handlers.context import Ctx
 from handlers.keyboards import button, markup
 from handlers.people_buttons import EraseMyData
-from handlers.profile_texts import privacy_notice, profile_text
-from handlers.reminder_texts import format_when
-from handlers.user_text import city_of
+from handlers.profile_texts import privacy_notice, profile_text, withdrawn_notice
 
 
 @guarded
@@ -87,16 +84,3 @@ async def on_delete(update: Update, context: Ctx) -> None:
         await show(update, _("Nothing was erased."))
     else:
         raise_bad()
-
-
-def withdrawn_notice(n: WithdrawnNotice) -> str:
-    """What an official who received a question reads when its asker erased their data."""
-    with use_locale(n.locale):
-        return _(
-            "🚫 The question on {topic} from {city}, asked on {date}, was withdrawn: the person "
-            "who asked it has left City Exchange. No answer is needed any more."
-        ).format(
-            topic=esc(n.topic.name(current_locale())),
-            city=city_of(n.city_name, n.city_names) if n.city_name else "—",
-            date=format_when(n.asked_at, n.timezone),
-        )

@@ -1,18 +1,29 @@
 """Texts and keyboards about people, shared by the joining, profile, privacy, pending and
-admin handlers: roles, profiles, the help, the privacy notice, requests to join."""
+admin handlers: roles, profiles, the help, the privacy notice, requests to join, and what the
+recipients of a person's questions are told when that person leaves."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot.i18n import _, country_name, current_locale, format_list, language_name, written_in_latin
+from bot.i18n import (
+    _,
+    country_name,
+    current_locale,
+    format_list,
+    language_name,
+    use_locale,
+    written_in_latin,
+)
 from bot.services.catalogue import CityInfo
 from bot.services.enums import Role
+from bot.services.erasure import WithdrawnNotice
 from bot.services.network import CityRow
 from bot.services.profile import Profile
 from handlers.common import esc
 from handlers.keyboards import button, markup
 from handlers.people_buttons import JoinRequestDecision, ProfileDigest, ProfileEdit
+from handlers.reminder_texts import format_when
 from handlers.user_text import city_of, isolate, line, shown_city
 
 
@@ -171,3 +182,17 @@ def pending_keyboard(p: Profile) -> InlineKeyboardMarkup:
             button(_("Reject"), JoinRequestDecision("reject", p.official_id)),
         ]
     )
+
+
+def withdrawn_notice(n: WithdrawnNotice) -> str:
+    """What an official who received a question reads when its asker left: erased their data,
+    or was removed by an organiser."""
+    with use_locale(n.locale):
+        return _(
+            "🚫 The question on {topic} from {city}, asked on {date}, was withdrawn: the person "
+            "who asked it has left City Exchange. No answer is needed any more."
+        ).format(
+            topic=esc(n.topic.name(current_locale())),
+            city=city_of(n.city_name, n.city_names) if n.city_name else "—",
+            date=format_when(n.asked_at, n.timezone),
+        )

@@ -20,7 +20,7 @@ from bot.db.models import (
 from bot.services import broadcast_progress, erasure
 from bot.services import network as network_service
 from handlers.broadcast_list import progress_job
-from handlers.privacy import withdrawn_notice
+from handlers.profile_texts import withdrawn_notice
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
 from tests.harness.outbox import drain
@@ -214,7 +214,7 @@ async def test_officials_who_leave_after_the_confirm_are_not_sent_to(harness: Ha
     p = net["people"]
     await broadcast_now(h, org, "Evacuation drill on Friday")
     assert "on its way to 5 officials" in h.last_text(org)
-    await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id)
+    await network_service.remove_official(h.deps, org.id, p["gabes_flood"].id, withdrawn_notice)
     await erasure.erase(h.deps, p["kass_heat"].tg_user_id, withdrawn_notice)
 
     stats = await drain(h)

@@ -818,3 +818,90 @@ async def test_an_album_sent_as_a_telegram_reply_goes_with_one_header(harness: H
     assert sum(t.startswith("Sent to Amina") for t in h.texts(w.potenza)) == 2
     log = await rows(h, ExchangeMessage, ExchangeMessage.from_official_id != None)  # noqa: E711
     assert sum(r.kind in (ExchangeKind.ANSWER, ExchangeKind.FOLLOW_UP) for r in log) == 6
+
+
+async def test_thanks_go_only_to_helpers_still_in_the_exchange(harness: Harness) -> None:
+    """Claire (Nice) and Marco (Potenza) answer; Claire then erases her data. Thanking the
+    helpers reaches Marco alone, logs thanks to him alone, and says so; nothing goes to the
+    placeholder chat id erasure left on her row (a negative id is a group's)."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    await h.press(w.nice1, "Answer")
+    await h.send(w.nice1, "We keep batteries in every siren and test them monthly.")
+    (q,) = question_calls(h, w.potenza)
+    await h.send(w.potenza, "We use solar panels on every siren mast.", reply_to=q.message_id)
+    await h.command(w.nice1, "/deleteme")
+    await h.press(w.nice1, "Yes, erase")
+    h.tg.clear()
+
+    await h.command(w.asker, "/questions")
+    await h.press(w.asker, "Mark #")
+    await h.press(w.asker, "Thank the helpers")
+
+    assert [c.chat_id for c in h.tg.calls if c.chat_id is not None and c.chat_id < 0] == []
+    assert "thanks you for your help" in h.last_text(w.potenza)
+    assert h.last_text(w.asker) == "Your thanks went to 1 official."
+    (marco,) = await rows(h, Official, Official.tg_user_id == w.potenza.id)
+    thanks = await rows(
+        h,
+        ExchangeMessage,
+        ExchangeMessage.kind == ExchangeKind.RESOLVED,
+        ExchangeMessage.text == "thanks",
+    )
+    assert [t.to_official_id for t in thanks] == [marco.id]
+
+
+async def test_an_edited_answer_is_not_relayed_again(harness: Harness) -> None:
+    """Marco answers with a Telegram reply, then edits it to fix a typo. Telegram sends the
+    edit as an `edited_message` (same message id, still a reply): it is not relayed or logged
+    again, and Marco is told that edits are not passed on. The same edit of an answer sent
+    through the Answer button gets the same note (here in French, Claire's language)."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (q,) = question_calls(h, w.potenza)
+    msg = await h.send(w.potenza, "We use solar pannels.", reply_to=q.message_id)
+    before = len(h.texts(w.asker))
+    await h.process({"edited_message": dict(msg, text="We use solar panels.", edit_date=1)})
+
+    assert len(h.texts(w.asker)) == before
+    assert h.last_text(w.potenza).startswith("✏️ I do not act on edited messages")
+    logged = await rows(
+        h, ExchangeMessage, ExchangeMessage.original_message_id == msg["message_id"]
+    )
+    assert [m.kind for m in logged] == [ExchangeKind.ANSWER]
+
+    async with h.deps.db.transaction() as s:
+        claire = await s.scalar(select(Official).where(Official.tg_user_id == w.nice1.id))
+        assert claire is not None
+        claire.locale = "fr"
+    await h.press(w.nice1, "Answer")  # delivered in English, before she changed language
+    sent = await h.send(w.nice1, "Nous testons les batteries chaque mois.")
+    before = len(h.texts(w.asker))
+    await h.process({"edited_message": dict(sent, text="Chaque semaine.", edit_date=1)})
+    assert len(h.texts(w.asker)) == before
+    assert h.last_text(w.nice1).startswith("✏️ Je ne tiens pas compte des messages modifiés")
+
+
+async def test_editing_a_draft_question_corrects_it_and_other_edits_are_not_acted_on(
+    harness: Harness,
+) -> None:
+    """A question's draft corrected by editing the message, before Send, goes out corrected.
+    An edit anywhere else (here an old message, at the topic step of a new /ask) is not taken
+    as the step's input: the person is told edits are not acted on."""
+    h = harness
+    w = await world(h)
+    await h.command(w.asker, "/ask")
+    await h.press(w.asker, "Flood risk")
+    draft = await h.send(w.asker, "How do you keep flood sirens workng?")
+    await h.process({"edited_message": dict(draft, text=QUESTION, edit_date=1)})
+    assert QUESTION in h.last_text(w.asker)  # the preview, corrected
+    await h.press(w.asker, "Send")
+    (question,) = await rows(h, Question)
+    assert question.text == QUESTION
+
+    await h.command(w.asker, "/ask")
+    await h.process({"edited_message": dict(draft, text="Flood risk", edit_date=2)})
+    assert h.last_text(w.asker).startswith("✏️ I do not act on edited messages")
+    assert len(await rows(h, Question)) == 1

@@ -334,3 +334,39 @@ def test_a_question_is_named_by_its_first_words_and_a_wait_in_words() -> None:
     with use_locale("ar"):
         assert format_duration(timedelta(days=2)) == "يومان"  # the dual form
         assert format_duration(timedelta(hours=3)) == "3 ساعات"
+
+
+async def test_a_removed_askers_question_is_withdrawn_not_nudged_escalated_or_answered(
+    harness: Harness,
+) -> None:
+    """An organiser removes an official whose question is still open ("They will get no more
+    questions and can no longer use the bot"): the question is withdrawn as when a person
+    erases their data. Its recipients are told; nobody is nudged or escalated to; the removed
+    person hears nothing more; an Answer pressed on it says it is closed."""
+    h = harness
+    w = await world(h)
+    await ask(h, w.asker)
+    (delivered,) = question_calls(h, w.potenza)
+    answer_data = next(d for row in delivered.buttons for t, d in row if t == "Answer")
+    (asker,) = await rows(h, Official, Official.tg_user_id == w.asker.id)
+    await h.callback(w.organiser, f"cities:remove:{asker.id}")
+    await h.press(w.organiser, "Yes, remove")
+    await drain(h)
+    (question,) = await rows(h, Question)
+    assert question.status == QuestionStatus.WITHDRAWN
+    assert {r.status for r in await rows(h, Routing)} == {RoutingStatus.CLOSED}
+    for recipient in (w.nice1, w.potenza, w.madrid):
+        assert "was withdrawn: the person who asked it has left" in h.last_text(recipient)
+    h.tg.clear()
+
+    for _ in range(8):  # four days: past the nudge and the escalation delays
+        h.deps.clock.advance(hours=12)
+        await follow_up(h.app.bot, h.deps)
+        await drain(h)
+
+    assert await nudges(h) == []
+    assert question_calls(h, w.torino) == []
+    assert {r.round for r in await rows(h, Routing)} == {1}
+    assert h.texts(w.asker) == []
+    await h.callback(w.potenza, answer_data)
+    assert "closed" in h.tg.alerts()[-1]

@@ -20,8 +20,15 @@ from bot.db.migrate import (
     include_name,
     upgrade_if_needed,
 )
-from bot.db.models import Base, Question, QuestionStatus, Routing, RoutingStatus
-from tests.factories import CREATED, make_topic
+from bot.db.models import (
+    Base,
+    OfficialStatus,
+    Question,
+    QuestionStatus,
+    Routing,
+    RoutingStatus,
+)
+from tests.factories import CREATED, make_city, make_official, make_topic
 
 
 async def test_models_match_migrations(db: Database) -> None:
@@ -160,6 +167,51 @@ async def test_0110_closes_what_resolved_questions_still_waited_for(db: Database
     await _migrate_to(db, "0109", down=True)
     assert await now() == {rid: r for rid, (_q, r) in statuses.items()}
     await _migrate_to(db, "head")
+
+
+async def test_0120_withdraws_the_open_questions_of_officials_removed_before(
+    db: Database,
+) -> None:
+    """Officials removed before 0120 kept their open questions (nudged, escalated): their open
+    and answered questions become withdrawn and the rows still waiting closed; a resolved one
+    of theirs, and the questions of active officials, stay as they were."""
+    await _migrate_to(db, "0119", down=True)  # 0120 changes rows only: the models fit 0119
+    topic = await make_topic(db, "flood-risk")
+    nice = await make_city(db, "Nice")
+    removed = await make_official(db, nice, status=OfficialStatus.REMOVED)
+    active = await make_official(db, nice)
+    helper = await make_official(db, nice)
+    cases = [
+        (removed, QuestionStatus.OPEN, QuestionStatus.WITHDRAWN, RoutingStatus.CLOSED),
+        (removed, QuestionStatus.ANSWERED, QuestionStatus.WITHDRAWN, RoutingStatus.CLOSED),
+        (removed, QuestionStatus.RESOLVED, QuestionStatus.RESOLVED, RoutingStatus.DELIVERED),
+        (active, QuestionStatus.OPEN, QuestionStatus.OPEN, RoutingStatus.DELIVERED),
+    ]
+    ids = []
+    async with db.transaction() as s:
+        for asker, before, _q, _r in cases:
+            q = Question(
+                asker_id=asker.id, topic_id=topic.id, city_id=nice.id, text="q", status=before
+            )
+            s.add(q)
+            await s.flush()
+            s.add(
+                Routing(
+                    question_id=q.id,
+                    recipient_id=helper.id,
+                    city_id=nice.id,
+                    status=RoutingStatus.DELIVERED,
+                    created_at=CREATED,
+                    delivered_at=CREATED,
+                )
+            )
+            ids.append(q.id)
+    await _migrate_to(db, "head")
+    async with db.transaction() as s:
+        questions = dict((await s.execute(select(Question.id, Question.status))).all())
+        routings = dict((await s.execute(select(Routing.question_id, Routing.status))).all())
+    assert [questions[i] for i in ids] == [q for _a, _b, q, _r in cases]
+    assert [routings[i] for i in ids] == [r for _a, _b, _q, r in cases]
 
 
 async def _tables(db: Database) -> set[str]:

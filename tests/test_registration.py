@@ -344,3 +344,50 @@ async def test_a_second_configured_admin_can_act(harness: Harness, settings) -> 
     await h.command(TgUser(second_admin, "Second"), f"/promote {target.tg_user_id}")
     assert h.last_text(second_admin) == "Youssef is now an organiser."
     assert (await official_row(h, target.tg_user_id)).role == Role.ORGANISER  # type: ignore[union-attr]
+
+
+async def test_a_removed_organiser_cannot_rejoin_with_the_link_they_joined_with(
+    harness: Harness,
+) -> None:
+    """An admin removes an organiser who had joined with an organiser invite (any number of
+    uses, no expiry: what the command line makes by default). Opening that link again is
+    refused with the removal notice; a new invite an organiser gives them lets them back in,
+    as an official."""
+    h = harness
+    await seed_basic(h)
+    invite = await create_invite(h.deps, "Gabès", role=Role.ORGANISER)
+    karim = TgUser(next_tg_id(), "Karim")
+
+    async def register(code: str, *, tick_topic: bool) -> None:
+        await h.command(karim, f"/start {code}")
+        await h.press(karim, "Yes")
+        await h.send(karim, "Karim Haddad")
+        await h.send(karim, "Head of civil protection")
+        if tick_topic:
+            await h.press(karim, "Flood risk")
+        await h.press(karim, "Done")
+        await h.press(karim, "Done")
+        await h.press(karim, "I accept")
+
+    async def status() -> tuple[OfficialStatus, Role]:
+        async with h.deps.db.transaction() as s:
+            row = await s.scalar(select(Official).where(Official.tg_user_id == karim.id))
+            assert row is not None
+            return row.status, row.role
+
+    await register(invite.code, tick_topic=True)
+    assert await status() == (OfficialStatus.ACTIVE, Role.ORGANISER)
+    async with h.deps.db.transaction() as s:
+        official_id = await s.scalar(select(Official.id).where(Official.tg_user_id == karim.id))
+    admin = TgUser(ADMIN_TG_ID, "Admin")
+    await h.callback(admin, f"cities:remove:{official_id}")
+    await h.press(admin, "Yes, remove")
+    assert "removed you" in h.last_text(karim)
+
+    await h.command(karim, f"/start {invite.code}")  # the old link, still in the chat
+    assert "removed" in h.last_text(karim)
+    assert await status() == (OfficialStatus.REMOVED, Role.OFFICIAL)
+
+    again = await create_invite(h.deps, "Gabès")
+    await register(again.code, tick_topic=False)
+    assert await status() == (OfficialStatus.ACTIVE, Role.OFFICIAL)

@@ -36,7 +36,7 @@ from bot.runtime import Deps
 from bot.services import reports
 from bot.services.erasure import erase
 from bot.services.errors import NotAllowed
-from handlers.privacy import withdrawn_notice
+from handlers.profile_texts import withdrawn_notice
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic
 

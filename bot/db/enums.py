@@ -26,7 +26,7 @@ class QuestionStatus(StrEnum):
     ANSWERED = "answered"
     RESOLVED = "resolved"
     EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"  # the asker erased their data before it was resolved
+    WITHDRAWN = "withdrawn"  # the asker left (erased their data, or was removed) before then
 
 
 class RoutingStatus(StrEnum):
@@ -36,7 +36,7 @@ class RoutingStatus(StrEnum):
     DECLINED = "declined"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
-    CLOSED = "closed"  # the question was resolved before this recipient answered
+    CLOSED = "closed"  # the question was resolved or withdrawn before this recipient answered
 
 
 # Routing rows still waiting for their recipient (see ix_routing_waiting).

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # The newest migration's revision (migrations/versions). A new migration changes it too:
 # tests/test_migrations.py checks it against Alembic's head. Were it ever behind, the start
 # would only run Alembic for nothing; a database at another revision always goes through it.
-HEAD_REVISION = "0119"
+HEAD_REVISION = "0120"
 # What the migrations build for full-text search beside the models' tables (FTS5 tables and
 # their shadow tables on SQLite; the tsvector column and the GIN indexes on PostgreSQL): not
 # described by the models, so comparing models and database leaves them out.

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import audit_log, catalogue, dialogs, erasure, officials, outbox
-from bot.db.models import City, Official, OfficialStatus, Role
+from bot.db.models import Official, OfficialStatus, Role
 from bot.runtime import Deps
 from bot.services import library
 from bot.services.catalogue import TopicInfo, topic_info
@@ -46,6 +46,16 @@ class WithdrawnNotice:
 
 
 RenderWithdrawn = Callable[[WithdrawnNotice], str]
+
+
+async def withdraw_open_questions(
+    session: AsyncSession, official: Official
+) -> tuple[int, list[erasure.Received]]:
+    """Within a service's transaction, when a person leaves (erased or removed): their open
+    questions are withdrawn (no nudges, escalations or answers any more). Returns how many, and
+    who received them, to be told with `tell_recipients`."""
+    withdrawn = await erasure.withdraw_questions(session, official.id, OPEN_QUESTION, WAITING)
+    return len(withdrawn), await erasure.received(session, withdrawn)
 
 
 async def strip_personal_data(session: AsyncSession, official: Official) -> None:
@@ -78,8 +88,7 @@ async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
             tuple({official.tg_user_id, official.chat_id}),
             words_of(official.name, await erasure.texts_of(session, official.id)),
         )
-        withdrawn = await erasure.withdraw_questions(session, official.id, OPEN_QUESTION, WAITING)
-        told = await erasure.received(session, withdrawn)
+        withdrawn, told = await withdraw_open_questions(session, official)
         await audit_log.record(
             session,
             now,
@@ -87,7 +96,7 @@ async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
             actor=official,
             target_type="official",
             target_id=official.id,
-            withdrawn=len(withdrawn),
+            withdrawn=withdrawn,
         )
         await library.erase_person(session, official.id)
         await erasure.remove_traces(session, traces)
@@ -100,19 +109,19 @@ async def erase(deps: Deps, tg_user_id: int, render: RenderWithdrawn) -> None:
         official.status = OfficialStatus.ERASED
         official.role = Role.OFFICIAL
         official.erased_at = now
-        city = await catalogue.city_by_id(session, official.city_id)
-        await _tell_recipients(session, now, told, city, render)
+        await tell_recipients(session, now, told, official.city_id, render)
 
 
-async def _tell_recipients(
+async def tell_recipients(
     session: AsyncSession,
     now: datetime,
     told: list[erasure.Received],
-    city: City | None,
+    city_id: int | None,
     render: RenderWithdrawn,
 ) -> None:
-    """One notice through the outbox to each official who received a withdrawn question
-    (after their quiet hours)."""
+    """One notice through the outbox to each official who received a withdrawn question of a
+    person from this city (after their quiet hours)."""
+    city = await catalogue.city_by_id(session, city_id) if told else None
     topics: dict[int, TopicInfo] = {}
     rows = []
     for r in told:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.db import audit_log, catalogue, dialogs, officials
 from bot.db.models import OfficialStatus, Role
 from bot.runtime import Deps
+from bot.services.erasure import RenderWithdrawn, tell_recipients, withdraw_open_questions
 from bot.services.errors import ErrorCode, NotFound, ServiceError
 from bot.services.identity import REGISTERED, effective_role, require_role
 
@@ -141,9 +142,12 @@ async def city(deps: Deps, actor_tg_id: int, city_id: int) -> CityRow:
         return CityRow(found.id, found.name, found.country, found.timezone, 0, dict(found.names))
 
 
-async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Removed:
+async def remove_official(
+    deps: Deps, actor_tg_id: int, official_id: int, render: RenderWithdrawn
+) -> Removed:
     """Organisers remove officials; removing an organiser takes an admin. Routing skips them
-    from now on, because it only picks active officials."""
+    from now on, because it only picks active officials; their open questions are withdrawn,
+    as when a person erases their data, and whoever received one is told (`render`)."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         actor = await require_role(session, deps.settings, actor_tg_id, Role.ORGANISER)
@@ -162,6 +166,8 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
         target.status = OfficialStatus.REMOVED
         target.role = Role.OFFICIAL
         await dialogs.clear_dialog(session, target.tg_user_id)
+        withdrawn, told = await withdraw_open_questions(session, target)
+        await tell_recipients(session, now, told, target.city_id, render)
         await audit_log.record(
             session,
             now,
@@ -172,6 +178,7 @@ async def remove_official(deps: Deps, actor_tg_id: int, official_id: int) -> Rem
             target_id=target.id,
             city_id=target.city_id,
             previous=previous,
+            withdrawn=withdrawn,
         )
         return Removed(target.id, target.name, target.chat_id, target.locale, target.city_id)
 

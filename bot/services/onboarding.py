@@ -82,7 +82,11 @@ async def start(
             return StartResult("already", None, await load_profile(session, deps, official))
         if official.status == OfficialStatus.PENDING:
             return StartResult("pending", None, await load_profile(session, deps, official))
-        if official.status in (OfficialStatus.REMOVED, OfficialStatus.REJECTED) and not code:
+        # Removed or refused, a person comes back only with a new invite an organiser gave
+        # them: not on their own, and not with the link they had joined with.
+        if official.status in (OfficialStatus.REMOVED, OfficialStatus.REJECTED) and (
+            not code or await same_invite(session, official, code)
+        ):
             raise NotAllowed(ErrorCode.REMOVED)
         state = await dialogs.get_dialog(session, tg_user_id)
         # The same invite link opened again (people do) resumes, as a plain /start does;
@@ -120,7 +124,7 @@ async def start(
 
 
 async def same_invite(session: AsyncSession, official: Official, code: str) -> bool:
-    """Whether `code` is the invite this person is already registering with."""
+    """Whether `code` is the invite this person registered, or is registering, with."""
     invite = await invites.invite_by_code(session, code.strip())
     return invite is not None and official.invite_id == invite.id
 

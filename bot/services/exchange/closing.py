@@ -8,7 +8,14 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import dialogs, exchange_log, questions, routings
-from bot.db.models import ExchangeKind, Official, Question, QuestionStatus, RoutingStatus
+from bot.db.models import (
+    ExchangeKind,
+    Official,
+    OfficialStatus,
+    Question,
+    QuestionStatus,
+    RoutingStatus,
+)
 from bot.runtime import Deps
 from bot.services.errors import ErrorCode, NotAllowed, ServiceError
 from bot.services.exchange import delivery_records, lookups
@@ -88,7 +95,8 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
 
 
 async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
-    """Tell the officials who answered a resolved question that it helped (once)."""
+    """Tell the officials who answered a resolved question that it helped (once): those still
+    in the exchange (not those who erased their data or were removed since)."""
     now = deps.clock.now()
     async with deps.db.transaction() as session:
         me = await lookups.registered(session, tg_user_id)
@@ -99,7 +107,7 @@ async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
             raise ServiceError(ErrorCode.ALREADY_THANKED)
         helper_ids = await routings.answerer_ids(session, question.id)
         people = await lookups.load_people(session, [me.id, *helper_ids])
-        helpers = [people[h] for h in helper_ids]
+        helpers = [people[h] for h in helper_ids if people[h].status == OfficialStatus.ACTIVE]
         for h in helpers:
             exchange_log.add(
                 session,
