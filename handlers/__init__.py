@@ -152,6 +152,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
     app.add_handlers(
         [
+            # A command edited after it was sent is not run again (first match in the group).
+            MessageHandler(
+                private & filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, dialog.edited_message
+            ),
             # joining, the profile, privacy, requests to join, roles
             CommandHandler("start", onboarding.cmd_start, filters=private),
             CommandHandler("help", help.cmd_help, filters=private),

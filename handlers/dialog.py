@@ -62,15 +62,19 @@ class StepRouter:
                 await handler(update, context, state)
                 return
         if edited:
-            await reply(update, edit_not_acted_on())
+            await edited_message(update, context)
             return
         await no_step(update, context)
 
 
-def edit_not_acted_on() -> str:
-    return _(
-        "✏️ I do not act on edited messages: what you first sent stands (whoever received it "
-        "has it as it was). To change something, send it again as a new message."
+async def edited_message(update: Update, context: Ctx) -> None:
+    """A message edited after it was sent, where no draft is being written: not acted on."""
+    await reply(
+        update,
+        _(
+            "✏️ I do not act on edited messages: what you first sent stands (whoever received it "
+            "has it as it was). To change something, send it again as a new message."
+        ),
     )
 
 

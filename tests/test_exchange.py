@@ -905,3 +905,17 @@ async def test_editing_a_draft_question_corrects_it_and_other_edits_are_not_acte
     await h.process({"edited_message": dict(draft, text="Flood risk", edit_date=2)})
     assert h.last_text(w.asker).startswith("✏️ I do not act on edited messages")
     assert len(await rows(h, Question)) == 1
+
+
+async def test_a_command_edited_after_it_was_sent_is_not_run_again(harness: Harness) -> None:
+    h = harness
+    w = await world(h)
+    old = h.message_dict(w.asker, "/help")
+    old["edit_date"] = old["date"] + 60
+    old["text"] = "/deleteme"
+    old["entities"] = [{"type": "bot_command", "offset": 0, "length": 9}]
+    await h.process({"edited_message": old})
+    assert h.last_text(w.asker).startswith("✏️ I do not act on edited messages")
+    assert not any(
+        "Yes, erase" == t for c in h.tg.sent(w.asker.id) for r in c.buttons for t, _ in r
+    )
