@@ -23,7 +23,7 @@ from bot.cli_common import (
     positive,
     unknown_name,
 )
-from bot.config import SAMPLE_SEED, ConfigError, Settings, load_settings
+from bot.config import SAMPLE_SEED, ConfigError, ListenError, Settings, load_settings
 from bot.i18n import CatalogError, load_catalogs
 from bot.services.errors import ServiceError
 
@@ -70,16 +70,25 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # Check the token, the Bot API and the database before PTB starts: its bootstrap logs
         # a traceback (with the token in it) for what is one line of configuration.
         asyncio.run(_preflight(settings, token))
-        return _run(settings, args, encoder)
-    except TelegramError as exc:
-        failure = bot_api_failure(settings, token, exc)
-        if isinstance(failure, ConfigError):
-            raise failure from None
-        raise StartError(str(failure)) from None
     except DatabaseUnavailable as exc:
         raise StartError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         raise StartError(database_problem(settings.database_url, exc)) from None
+    except TelegramError as exc:
+        raise _start_failure(settings, token, exc) from None
+    try:
+        return _run(settings, args, encoder)
+    except ListenError as exc:
+        raise StartError(str(exc)) from None
+    except TelegramError as exc:
+        raise _start_failure(settings, token, exc) from None
+    except SQLAlchemyError as exc:
+        raise StartError(database_problem(settings.database_url, exc)) from None
+
+
+def _start_failure(settings: Settings, token: str, exc: TelegramError) -> Exception:
+    failure = bot_api_failure(settings, token, exc)
+    return failure if isinstance(failure, ConfigError) else StartError(str(failure))
 
 
 async def _preflight(settings: Settings, token: str) -> None:
@@ -109,7 +118,7 @@ def bot_api_failure(
 ) -> ConfigError | CommandError:
     """One line for what went wrong with the Bot API (never the token): a rejected token is a
     setting to fix (ConfigError); anything else fails at run time (CommandError)."""
-    from telegram.error import InvalidToken, NetworkError, TelegramError
+    from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
     base = settings.telegram_api_base_url
     cause = exc.__cause__
@@ -127,7 +136,9 @@ def bot_api_failure(
             "check it with @BotFather"
         )
     reason = str(exc).replace(token, "<token>")
-    if isinstance(exc, NetworkError):
+    if isinstance(exc, BadRequest) and "webhook" in reason.lower() and settings.webhook_url:
+        return ConfigError(f"WEBHOOK_URL {settings.webhook_url} was refused: {reason}")
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
         return CommandError(f"cannot reach the Bot API at {base}: {reason}")
     return CommandError(f"the Bot API at {base} refused the request: {reason}")
 

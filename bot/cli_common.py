@@ -17,6 +17,7 @@ from bot.services.errors import ErrorCode, NotFound
 
 MAX_DAYS = 36500  # --days: a hundred years is "everything"; more does not fit a date
 MAX_EXPIRY_DAYS = 3650  # --expires: ten years; leave it out for a link that never expires
+MAX_COUNT = 1_000_000  # --uses: a million people; the database column holds 32 bits
 DURATION_RE = re.compile(r"^(\d+)\s*([dhm])$")
 UNIT_MINUTES = {"d": 24 * 60, "h": 60, "m": 1}
 
@@ -71,6 +72,8 @@ def positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError("use a whole number, at least 1")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_COUNT:,} (leave it out for no limit)")
     return value
 
 
@@ -88,6 +91,14 @@ def duration(text: str) -> timedelta:
             f"at most {MAX_EXPIRY_DAYS} days (leave --expires out for a link that never expires)"
         )
     return timedelta(minutes=minutes)
+
+
+def end_of(until: datetime | None) -> datetime | None:
+    """The first moment after the day --until names (None: no bound, also for 9999-12-31,
+    whose next day no date can hold)."""
+    if until is None or until.date() == date.max:
+        return None
+    return until + timedelta(days=1)
 
 
 def check_period(since: datetime | None, until: datetime | None) -> None:
@@ -165,13 +176,15 @@ async def migrate(settings: Settings) -> None:
     (DatabaseUnavailable) when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.db.migrate import upgrade_if_needed
+    from bot.db.migrate import NewerDatabase, upgrade_if_needed
 
     _check_sqlite_path(settings.database_url)
     db: Database | None = None
     try:
         db = Database(settings.database_url)
         await upgrade_if_needed(db)
+    except NewerDatabase as exc:
+        raise DatabaseUnavailable(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from bot.cli_common import (
     check_period,
     day,
     days,
+    end_of,
     make_deps,
     migrate,
     unknown_name,
@@ -86,7 +88,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             )
         except NotFound as exc:
             raise await unknown_name(deps, exc) from None
-        until = args.until + timedelta(days=1) if args.until else None
+        until = end_of(args.until)
         flt = reports.ExportFilter(
             since=args.since,
             until=until,
@@ -122,19 +124,29 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             )
             bar.close()
             (only,) = result.files
-            if target is None:
-                with only.path.open("rb") as fh:
-                    shutil.copyfileobj(fh, sys.stdout.buffer)
-            else:
-                try:
-                    shutil.move(only.path, target)
-                except OSError as exc:
-                    reason = exc.strerror or str(exc)
-                    raise CommandError(f"cannot write the export to {target}: {reason}") from None
+            copy_out(only.path, target)
         print(f"exported {result.rows} rows to {args.output}", file=sys.stderr)
         return 0
     finally:
         await deps.db.dispose()
+
+
+def copy_out(path: Path, target: Path | None) -> None:
+    """The finished export into `target` (None: stdout). Written into, not replaced: the file
+    keeps its owner, mode and links (a private file stays private; a device stays a device)."""
+    try:
+        with path.open("rb") as src:
+            if target is None:
+                shutil.copyfileobj(src, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                with target.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+    except OSError as exc:
+        if target is None:  # stdout is gone (a pipe closed early, a full disk): stop writing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = "stdout" if target is None else str(target)
+        raise CommandError(f"cannot write the export to {where}: {exc.strerror or exc}") from None
 
 
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,7 +169,7 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
     try:
         now = deps.clock.now()
         since = now - timedelta(days=args.days) if args.days else args.since
-        until = args.until + timedelta(days=1) if args.until else None
+        until = end_of(args.until)
         s = await reports.stats(deps, None, since, until)
     finally:
         await deps.db.dispose()

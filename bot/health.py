@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from bot import metrics
 from bot.clock import Clock
+from bot.config import ListenError
 from bot.db.engine import Database
 from bot.db.outbox_backlog import backlog
 
@@ -100,6 +101,10 @@ async def start(probes: Probes, listen: str, port: int) -> web.AppRunner:
 
     runner = web.AppRunner(make_app(probes), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, listen, port).start()
+    try:
+        await web.TCPSite(runner, listen, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(listen, port, "METRICS_LISTEN, METRICS_PORT", exc) from None
     log.info("health and metrics listen=%s port=%s", listen, port)
     return runner

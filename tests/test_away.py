@@ -260,3 +260,24 @@ async def test_a_city_with_nobody_to_take_it_gives_its_place_to_the_next(harness
     assert len(question_calls(h, w.potenza)) == 1  # the first question only
     assert [len(question_calls(h, u)) for u in (w.nice1, w.madrid, w.torino)] == [2, 2, 1]
     assert h.last_text(w.asker) == "Sent to officials in Nice, Torino, and Madrid."
+
+
+async def test_planning_a_later_absence_does_not_end_the_one_under_way(harness: Harness) -> None:
+    """Marco is away 2–15 March with Paola standing in. On Thursday he changes the second week
+    (9–15 March, no deputy). He is still away today: a new question must go to Paola, not him."""
+    h = harness
+    w, deputy = await with_deputy(h)
+    await h.command(w.potenza, "/away")
+    await h.press(w.potenza, "Today")
+    await h.press(w.potenza, "Sun 15 Mar")
+    await h.press(w.potenza, "Paola Verdi")
+    h.deps.clock.set(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))  # Thursday
+    await h.command(w.potenza, "/away")
+    await h.press(w.potenza, "Mon 9 Mar")
+    await h.press(w.potenza, "Sun 15 Mar")
+    await h.press(w.potenza, "No one")
+    assert "from Monday 9 March to Sunday 15 March" in h.last_text(w.potenza)
+
+    await ask(h, w.asker)
+    assert question_calls(h, w.potenza) == []  # still away on Thursday 5 March
+    assert len(question_calls(h, deputy)) == 1

@@ -4,6 +4,7 @@ delay, then the organisers; quiet hours respected; nothing done twice, even by t
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from bot.db.engine import Database
 from bot.db.models import (
     Delivery,
+    DeliveryStatus,
     ExchangeKind,
     ExchangeMessage,
     Official,
@@ -370,3 +372,34 @@ async def test_a_removed_askers_question_is_withdrawn_not_nudged_escalated_or_an
     assert h.texts(w.asker) == []
     await h.callback(w.potenza, answer_data)
     assert "closed" in h.tg.alerts()[-1]
+
+
+async def test_a_nudge_held_by_quiet_hours_is_not_sent_for_a_question_closed_meanwhile(
+    harness: Harness,
+) -> None:
+    """Claire keeps quiet 08:00–20:00 (Nice time). Her nudge is written on Tuesday morning and
+    held until 20:00; at noon Madrid answers and the asker marks the question resolved. At 20:00
+    she must not be told a colleague is waiting for her answer on a closed question."""
+    h = harness
+    w = await world(h)
+    await h.command(w.nice1, "/quiet 08:00-20:00")
+    await ask(h, w.asker)  # Monday 2 March, 10:00 in Nice
+    h.deps.clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))  # Tuesday, nudges due
+    await follow_up(h.app.bot, h.deps)
+    await drain(h)
+    assert any("waiting for your answer" in t for t in h.texts(w.madrid))
+    assert not any("waiting for your answer" in t for t in h.texts(w.nice1))  # held
+
+    h.deps.clock.set(datetime(2026, 3, 3, 11, 0, tzinfo=UTC))
+    await h.press(w.madrid, "Answer")
+    await h.send(w.madrid, "Batteries in every siren.")
+    await h.press(w.asker, "Mark resolved")
+    assert "is marked resolved" in h.last_text(w.asker)
+
+    h.deps.clock.set(datetime(2026, 3, 3, 18, 59, tzinfo=UTC))  # the job runs every minute
+    await follow_up(h.app.bot, h.deps)
+    h.deps.clock.set(datetime(2026, 3, 3, 19, 1, tzinfo=UTC))  # 20:01 in Nice
+    await drain(h)
+    assert not any("waiting for your answer" in t for t in h.texts(w.nice1))
+    (held,) = await rows(h, Delivery, Delivery.source == "nudge", Delivery.chat_id == w.nice1.id)
+    assert held.status == DeliveryStatus.CANCELLED

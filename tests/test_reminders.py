@@ -36,6 +36,7 @@ from handlers.reminder_texts import reminder_notice
 from handlers.reminders import reminders_job
 from tests.conftest import ADMIN_TG_ID
 from tests.factories import make_city, make_official, make_topic, next_tg_id
+from tests.harness.outbox import drain
 from tests.harness.updates import PHOTO, STICKER, Harness, TgUser
 
 ROME = "Europe/Rome"
@@ -645,3 +646,32 @@ async def test_scheduler_runs_the_jobs_at_the_configured_intervals(harness: Harn
         assert jobs["reminders"].next_run_time is not None  # due at start: missed runs go out first
     finally:
         await scheduling.stop(harness.app)
+
+
+async def test_pausing_a_reminder_holds_its_copies_waiting_for_a_working_day(
+    harness: Harness, clock: FakeClock
+) -> None:
+    """A weekly "working days only" reminder runs on Saturday 10:00 (Rome): Amina's copy in Gabès
+    (weekend Saturday–Sunday) waits for Monday morning. At noon the organiser pauses the
+    reminder; /reminders says it is paused. On Monday nothing of it may reach Amina."""
+    h = harness
+    n = await network(h)
+    org = n["org_user"]
+    saturday = recurrence.make_rule("weekly", 5, 10, 0, clock.now(), ROME)
+    rid = await add_reminder(h.deps.db, rule=saturday)
+    async with h.deps.db.transaction() as s:
+        reminder = await s.get(Reminder, rid)
+        assert reminder is not None
+        reminder.working_days = True
+
+    clock.set(datetime(2026, 3, 7, 9, 0, tzinfo=UTC))  # Saturday 10:00 in Rome
+    await reminders_job(h.deps)
+    await drain(h)
+    clock.set(datetime(2026, 3, 7, 11, 0, tzinfo=UTC))
+    await h.command(org, "/reminders")
+    await h.press(org, f"Pause #{rid}")
+    assert "Paused." in h.last_text(org)
+
+    clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))  # Monday 10:00 in Gabès
+    await drain(h)
+    assert not any("Reminder" in t for t in h.texts(n["tn"].chat_id))

@@ -89,15 +89,20 @@ def add(session: AsyncSession, **values: Any) -> Absence:
 async def end_overlapping(
     session: AsyncSession, official_id: int, starts_at: datetime, now: datetime
 ) -> None:
-    """A new absence replaces the ones still to come or under way from its start on."""
+    """A new absence replaces the others from its first day on: those starting that day or
+    later are dropped; one under way before it is cut back to end there (until then the
+    person stays away, with that absence's deputy)."""
+    mine = (Absence.official_id == official_id, Absence.ended_at.is_(None))
     await session.execute(
         update(Absence)
-        .where(
-            Absence.official_id == official_id,
-            Absence.ended_at.is_(None),
-            Absence.ends_at > starts_at,
-        )
+        .where(*mine, Absence.starts_at >= starts_at)
         .values(ended_at=now, summary_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Absence)
+        .where(*mine, Absence.starts_at < starts_at, Absence.ends_at > starts_at)
+        .values(ends_at=starts_at)
         .execution_options(synchronize_session=False)
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -26,15 +27,20 @@ async def city_by_id(session: AsyncSession, city_id: int | None) -> City | None:
 
 
 async def city_by_name(session: AsyncSession, name: str) -> City | None:
-    """Exact name first, then case-insensitive (SQLite lower() is ASCII-only, so compare here)."""
+    """Exact name first, then case-insensitive and whatever the Unicode form (an "è" typed as
+    e and a combining accent; SQLite's lower() is ASCII-only, so compare here)."""
     city = await session.scalar(select(City).where(City.name == name))
     if city is not None:
         return city
-    wanted = name.casefold().strip()
+    wanted = _folded(name)
     for candidate in await session.scalars(select(City)):
-        if candidate.name.casefold() == wanted:
+        if _folded(candidate.name) == wanted:
             return candidate
     return None
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
 async def all_cities(session: AsyncSession) -> Sequence[City]:

@@ -82,9 +82,30 @@ async def current_revision(db: Database) -> str | None:
         return await conn.run_sync(_stored_revision)
 
 
+class NewerDatabase(Exception):
+    """The database is at a migration this version of the bot does not have: a newer version
+    migrated it (a rollback, or an older replica in a rolling update)."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(
+            f"the database is at migration {revision}, which this version of the bot does not "
+            f"know (its newest is {HEAD_REVISION}): a newer version migrated it; run that one"
+        )
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this version has the migration (migrations/versions, one file per revision,
+    named ...-<revision>_<slug>.py; tests/test_migrations.py checks the names)."""
+    return any((PACKAGE_DIR / "migrations" / "versions").glob(f"*-{revision}_*.py"))
+
+
 async def upgrade_if_needed(db: Database) -> bool:
-    """Upgrade to the newest schema unless the database is at it already; True if it was not."""
-    if await current_revision(db) == HEAD_REVISION:
+    """Upgrade to the newest schema unless the database is at it already; True if it was not.
+    NewerDatabase if a newer version of the bot migrated it past what this one knows."""
+    current = await current_revision(db)
+    if current == HEAD_REVISION:
         return False
+    if current is not None and not known_revision(current):
+        raise NewerDatabase(current)
     await upgrade(db)
     return True

@@ -394,7 +394,7 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> None:
 
 
 async def cancel_reminder(session: AsyncSession, reminder_id: int) -> None:
-    """A deleted reminder's rows not sent yet stay unsent."""
+    """A deleted or paused reminder's rows not sent yet stay unsent."""
     await session.execute(
         update(Delivery)
         .where(Delivery.reminder_id == reminder_id, Delivery.status == DeliveryStatus.PENDING)

@@ -77,9 +77,11 @@ class Escalation:
 
 
 async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
-    """Write one nudge per waiting recipient into the outbox; returns how many."""
+    """Write one nudge per waiting recipient into the outbox; returns how many. Nudges held
+    back (quiet hours) for questions closed or answered meanwhile are dropped first."""
     cutoff = now - timedelta(hours=deps.settings.nudge_delay_hours)
     async with deps.db.transaction() as session:
+        await due.cancel_stale_nudges(session)
         routings = await due.routings_to_nudge(
             session, now, cutoff, BATCH, skip_locked=deps.db.is_postgres
         )
@@ -111,7 +113,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
             official = recipients[r.recipient_id]
             rows.append(
                 delivery_row(
-                    dedupe_key=f"n:{r.id}",
+                    dedupe_key=f"{due.NUDGE_KEY}{r.id}",
                     source="nudge",
                     chat_id=recipient.chat_id,
                     now=now,

@@ -110,11 +110,14 @@ async def _for_update(session: AsyncSession, reminder_id: int) -> Reminder:
 
 
 async def pause(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
+    """Paused: nothing more goes out, not even copies of a run still waiting in the outbox
+    (for a recipient's working day or quiet hours)."""
     async with deps.db.transaction() as session:
         actor = await require_role(session, deps.settings, tg_user_id, Role.ORGANISER)
         reminder = await _for_update(session, reminder_id)
         if reminder.status == ReminderStatus.ACTIVE:
             reminder.status = ReminderStatus.PAUSED
+            await outbox.cancel_reminder(session, reminder.id)
             await _audit(session, deps.clock.now(), "reminder.paused", actor, tg_user_id, reminder)
         return info_of(reminder, [])
 

@@ -15,7 +15,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot import redaction
-from bot.config import Settings
+from bot.config import ListenError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,16 @@ def run_webhook(
         URL_PATH,
         "configured" if settings.webhook_secret else "generated",
     )
-    app.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=URL_PATH,
-        webhook_url=f"{settings.webhook_url.rstrip('/')}/{URL_PATH}",
-        secret_token=secret,
-        allowed_updates=allowed_updates,
-    )
+    try:
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=URL_PATH,
+            webhook_url=f"{settings.webhook_url.rstrip('/')}/{URL_PATH}",
+            secret_token=secret,
+            allowed_updates=allowed_updates,
+        )
+    except OSError as exc:  # the port is taken, or WEBHOOK_LISTEN is not this host's
+        raise ListenError(
+            settings.webhook_listen, settings.webhook_port, "WEBHOOK_LISTEN, WEBHOOK_PORT", exc
+        ) from None
