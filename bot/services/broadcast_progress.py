@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audit_log, outbox
+from bot.db import audit_log, outbox, outbox_cancel
 from bot.db import broadcasts as stored
 from bot.db.models import Broadcast, BroadcastStatus, DeliveryStatus, OfficialStatus, Role
 from bot.runtime import Deps
@@ -120,7 +120,7 @@ async def cancel(deps: Deps, tg_user_id: int, broadcast_id: int) -> Summary:
             raise NotFound(ErrorCode.NOT_FOUND)
         if broadcast.status not in LIVE:
             raise ServiceError(ErrorCode.NOT_CANCELLABLE, id=broadcast.id)
-        await outbox.cancel_broadcast(session, broadcast.id)
+        await outbox_cancel.cancel_broadcast(session, broadcast.id)
         broadcast.status = BroadcastStatus.CANCELLED
         broadcast.finished_at = now
         counts = (await _counts(session, [broadcast.id]))[broadcast.id]

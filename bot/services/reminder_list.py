@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import audit_log, outbox
+from bot.db import audit_log, outbox_cancel
 from bot.db import reminders as stored
 from bot.db.models import Official, Reminder, ReminderStatus, Role
 from bot.runtime import Deps
@@ -117,7 +117,7 @@ async def pause(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder = await _for_update(session, reminder_id)
         if reminder.status == ReminderStatus.ACTIVE:
             reminder.status = ReminderStatus.PAUSED
-            await outbox.cancel_reminder(session, reminder.id)
+            await outbox_cancel.cancel_reminder(session, reminder.id)
             await _audit(session, deps.clock.now(), "reminder.paused", actor, tg_user_id, reminder)
         return info_of(reminder, [])
 
@@ -147,7 +147,7 @@ async def delete(deps: Deps, tg_user_id: int, reminder_id: int) -> ReminderInfo:
         reminder = await _for_update(session, reminder_id)
         reminder.status = ReminderStatus.DELETED
         reminder.next_run_at = None
-        await outbox.cancel_reminder(session, reminder.id)
+        await outbox_cancel.cancel_reminder(session, reminder.id)
         await _audit(session, now, "reminder.deleted", actor, tg_user_id, reminder)
         return info_of(reminder, [])
 

@@ -50,7 +50,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.db import outbox
+from bot.db import outbox, outbox_cancel
 from bot.db.models import DeliveryStatus
 from bot.runtime import Deps
 from bot.telegram_io.claims import Claims
@@ -380,7 +380,7 @@ class Sender:
         if not ids:
             return
         async with self.deps.db.transaction() as session:
-            cancelled = await outbox.cancelled_broadcasts(session, ids)
+            cancelled = await outbox_cancel.cancelled_broadcasts(session, ids)
         dropped = [j.id for j in self.buffer if j.broadcast_id in cancelled]
         self.buffer = deque(j for j in self.buffer if j.broadcast_id not in cancelled)
         self.outcomes.release += dropped
