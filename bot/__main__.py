@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+
 from bot import PACKAGE_DIR, cli_reports, redaction
 from bot.cli_common import (
     CommandError,
@@ -47,7 +49,7 @@ def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
     handler.setFormatter(
         redaction.RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+    logging.basicConfig(level=level.upper(), handlers=[handler])  # checked by Settings
     # httpx logs request URLs, which contain the bot token: keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -70,25 +72,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # Check the token, the Bot API and the database before PTB starts: its bootstrap logs
         # a traceback (with the token in it) for what is one line of configuration.
         asyncio.run(_preflight(settings, token))
-    except DatabaseUnavailable as exc:
-        raise StartError(str(exc)) from None
-    except (SQLAlchemyError, OSError) as exc:
-        raise StartError(database_problem(settings.database_url, exc)) from None
-    except TelegramError as exc:
-        raise _start_failure(settings, token, exc) from None
-    try:
         return _run(settings, args, encoder)
-    except ListenError as exc:
-        raise StartError(str(exc)) from None
     except TelegramError as exc:
-        raise _start_failure(settings, token, exc) from None
-    except SQLAlchemyError as exc:
+        failure = bot_api_failure(settings, token, exc)
+        if isinstance(failure, ConfigError):
+            raise failure from None
+        raise StartError(str(failure)) from None
+    except (DatabaseUnavailable, ListenError) as exc:
+        raise StartError(str(exc)) from None
+    except (SQLAlchemyError, OSError) as exc:  # the listening ports raise ListenError
         raise StartError(database_problem(settings.database_url, exc)) from None
-
-
-def _start_failure(settings: Settings, token: str, exc: TelegramError) -> Exception:
-    failure = bot_api_failure(settings, token, exc)
-    return failure if isinstance(failure, ConfigError) else StartError(str(failure))
 
 
 async def _preflight(settings: Settings, token: str) -> None:
@@ -163,6 +156,8 @@ def _run(settings: Settings, args: argparse.Namespace, encoder: Encoder | None) 
     from bot.translation import TranslationUnavailable, build_translator
 
     deps = make_deps(settings)
+    if not deps.db.is_postgres:  # a file relative to the working directory: say which one
+        log.info("database sqlite file=%s", Path(make_url(deps.db.url).database or "").resolve())
     try:
         deps.translator = build_translator(settings)
     except TranslationUnavailable as exc:

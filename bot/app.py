@@ -33,7 +33,13 @@ from handlers.context import CONTEXT_TYPES
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+# Edits are asked for only to tell the person they are not acted on (handlers.dialog).
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 

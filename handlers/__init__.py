@@ -95,8 +95,6 @@ from handlers.people_buttons import (
 
 COMMANDS_GROUP = 0
 MESSAGES_GROUP = 50
-# Steps where an edited message replaces what it first said: a question's draft, before Send.
-EDITABLE_DRAFTS = (exchange_steps.STEP_COMPOSE, exchange_steps.STEP_PREVIEW)
 
 
 def dialog_steps() -> dict[str, dialog.StepHandler]:
@@ -222,7 +220,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(
             private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
-            dialog.StepRouter(dialog_steps(), takes_edits=EDITABLE_DRAFTS).route_message,
+            dialog.StepRouter(dialog_steps()).route_message,
         ),
         group=MESSAGES_GROUP,
     )

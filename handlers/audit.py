@@ -16,6 +16,8 @@ from handlers.user_text import line as rtl_line
 
 
 def action_label(action: str) -> str:
+    """An audit action in the reader's language (tests/test_admin.py checks that every action
+    the services record has one)."""
     labels = {
         "access.denied": _("access refused"),
         "setting.denied": _("setting change refused"),
@@ -26,8 +28,28 @@ def action_label(action: str) -> str:
         "official.approved": _("request approved"),
         "official.rejected": _("request rejected"),
         "official.erased": _("data erased"),
+        "official.requested": _("request to join"),
+        "official.reachable": _("reachable again"),
+        "official.unreachable": _("bot blocked"),
         "invite.created": _("invite created"),
         "export.created": _("export"),
+        "broadcast.scheduled": _("broadcast scheduled"),
+        "broadcast.sent": _("broadcast sent"),
+        "broadcast.cancelled": _("broadcast cancelled"),
+        "reminder.created": _("reminder created"),
+        "reminder.paused": _("reminder paused"),
+        "reminder.resumed": _("reminder resumed"),
+        "reminder.deleted": _("reminder deleted"),
+        "reminder.late": _("reminder sent late"),
+        "reminder.skipped": _("reminder skipped"),
+        "library.pinned": _("library entry pinned"),
+        "library.unpinned": _("library entry unpinned"),
+        "library.retitled": _("library entry retitled"),
+        "library.removed": _("library entry removed"),
+        "absence.set": _("absence set"),
+        "absence.end": _("absence ended"),
+        "question.routed_by_hand": _("question routed by hand"),
+        "question.volunteered": _("question taken up from the digest"),
     }
     return labels.get(action, action)
 

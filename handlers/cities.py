@@ -111,7 +111,7 @@ async def on_cities(update: Update, context: Ctx) -> None:
             update,
             _(
                 "Remove {name} ({position}) from City Exchange? They will get no more questions "
-                "and can no longer use the bot."
+                "and can no longer use the bot, and their open questions are withdrawn."
             ).format(
                 name=name_of(o.name, o.name_latin) if o.name else "—",
                 position=isolate(o.position) if o.position else "—",
@@ -132,7 +132,8 @@ async def on_cities(update: Update, context: Ctx) -> None:
         with use_locale(removed.locale):
             note = _(
                 "An organiser removed you from City Exchange. You will not receive "
-                "questions any more. If you think this is a mistake, contact your organiser."
+                "questions any more, and your open questions were withdrawn. If you think this "
+                "is a mistake, contact your organiser."
             )
         try:
             await context.bot.send_message(removed.chat_id, note)

@@ -31,12 +31,10 @@ def step_table(entries: Iterable[tuple[str, StepHandler]]) -> dict[str, StepHand
 
 class StepRouter:
     """Every non-command message goes to the handler of the step its sender is at. An edited
-    message goes only to the steps in `takes_edits` (a draft being written, corrected in
-    place); anywhere else the person is told that edits are not acted on."""
+    message is not new input: the person is told that edits are not acted on."""
 
-    def __init__(self, steps: Mapping[str, StepHandler], takes_edits: Iterable[str] = ()) -> None:
+    def __init__(self, steps: Mapping[str, StepHandler]) -> None:
         self.steps = dict(steps)
-        self.takes_edits = frozenset(takes_edits)
 
     def handler_for(self, step: str) -> StepHandler | None:
         """The handler for this exact step, else for its longest prefix ending in '.'."""
@@ -54,26 +52,25 @@ class StepRouter:
         """Continue the open flow, or a hint."""
         user = update.effective_user
         assert user is not None
-        edited = update.edited_message is not None
+        if update.edited_message is not None:
+            await edited_message(update, context)
+            return
         state = await dialog.get(context.deps, user.id)
-        if state is not None and (not edited or state.step in self.takes_edits):
+        if state is not None:
             handler = self.handler_for(state.step)
             if handler is not None:
                 await handler(update, context, state)
                 return
-        if edited:
-            await edited_message(update, context)
-            return
         await no_step(update, context)
 
 
 async def edited_message(update: Update, context: Ctx) -> None:
-    """A message edited after it was sent, where no draft is being written: not acted on."""
+    """A message edited after it was sent: not acted on, and not passed on again."""
     await reply(
         update,
         _(
-            "✏️ I do not act on edited messages: what you first sent stands (whoever received it "
-            "has it as it was). To change something, send it again as a new message."
+            "✏️ I do not act on edited messages. To change something, send it again as a new "
+            "message."
         ),
     )
 

@@ -33,6 +33,10 @@ ERROR_TEXTS: dict[ErrorCode, Callable[..., str]] = {
         "Your request to join was not approved, so you cannot change any settings. Ask your "
         "organiser for an invite link if you should be part of the exchange."
     ),
+    E.NOT_APPROVED: lambda **_k: _(
+        "Your request to join was not approved. Ask your organiser for an invite link if you "
+        "should be part of the exchange."
+    ),
     E.STALE: lambda **_k: _("This button is no longer active."),
     E.NOT_FOUND: lambda **_k: _("That no longer exists."),
     E.INVALID: lambda **_k: _("That did not look right. Please try again."),

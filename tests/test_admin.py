@@ -296,3 +296,25 @@ async def test_audit_log_pages(harness: Harness) -> None:
     assert h.last_text(helene).startswith(
         tr("fr", "<b>Audit log</b> (page {page} of {pages})").format(page=1, pages=2)
     )
+
+
+def test_every_audit_action_the_services_record_has_a_label() -> None:
+    """/audit shows each action in the reader's language, never its key ("official.requested"
+    reached French organisers as is)."""
+    import re
+
+    from handlers.audit import action_label
+    from tests import PROJECT_ROOT
+
+    action = re.compile(
+        r'"((?:absence|access|broadcast|export|invite|library|official|question|reminder|role'
+        r'|setting)\.[a-z_]+)"'
+    )
+    found = {
+        name
+        for path in (PROJECT_ROOT / "bot" / "services").rglob("*.py")
+        for name in action.findall(path.read_text())
+        if not name.endswith(".id")
+    }
+    assert len(found) > 25
+    assert sorted(a for a in found if action_label(a) == a) == []

@@ -391,3 +391,117 @@ async def test_a_removed_organiser_cannot_rejoin_with_the_link_they_joined_with(
     again = await create_invite(h.deps, "Gabès")
     await register(again.code, tick_topic=False)
     assert await status() == (OfficialStatus.ACTIVE, Role.OFFICIAL)
+
+
+async def request_to_join(
+    h: Harness, user: TgUser, locale: str = "en", name: str = "Sami Ben"
+) -> None:
+    await h.command(user, "/start")
+    await h.press(user, "Gabès")
+    await h.send(user, name)
+    if name == "سامي":
+        await h.send(user, "Sami")
+    await h.send(user, "Engineer")
+    await h.press(user, {"fr": "Risque d'inondation"}.get(locale, "Flood risk"))
+    await h.press(user, tr(locale, "Done"))
+    await h.press(user, tr(locale, "Done"))
+    await h.press(user, tr(locale, "I accept"))
+
+
+async def test_a_refused_requester_sending_start_is_told_the_request_was_not_approved(
+    harness: Harness,
+) -> None:
+    """A request to join is rejected; the person sends /start. They never had access: they
+    read that their request was not approved (it said "Your access was removed")."""
+    h = harness
+    await seed_basic(h)
+    org = await make_official(h.deps.db, None, role=Role.ORGANISER, name="Org")
+    user = TgUser(next_tg_id(), "Sami", "fr")
+    await request_to_join(h, user, "fr")
+    await h.press(TgUser(org.tg_user_id, "Org"), "Reject")
+    assert (await official_row(h, user.id)).status == OfficialStatus.REJECTED  # type: ignore[union-attr]
+    await h.command(user, "/start")
+    assert h.last_text(user).startswith("Votre demande d'adhésion n'a pas été approuvée.")
+
+
+async def test_the_audit_log_names_each_action_in_the_readers_language(harness: Harness) -> None:
+    """/audit after a request to join and a person blocking the bot: a French organiser reads
+    the actions in French (it showed "official.requested", "official.unreachable")."""
+    h = harness
+    await seed_basic(h)
+    org = await make_official(h.deps.db, None, role=Role.ORGANISER, name="Org", locale="fr")
+    user = TgUser(next_tg_id(), "Sami", "en")
+    await request_to_join(h, user)
+    ou = TgUser(org.tg_user_id, "Org", "fr")
+    await h.press(ou, tr("fr", "Approve"))
+    await h.block(user)
+    await h.command(ou, "/audit")
+    page = h.last_text(ou)
+    assert "official.requested" not in page and "demande d&#x27;adhésion" in page
+    assert "official.unreachable" not in page and "bot bloqué" in page
+
+
+async def test_promote_with_an_out_of_range_number_finds_nobody(harness: Harness) -> None:
+    """/promote 99999999999999999999999: "No registered official has that id" (it was "Sorry,
+    something went wrong" and an error alert with a traceback)."""
+    h = harness
+    await seed_basic(h)
+    admin = TgUser(ADMIN_TG_ID, "Admin")
+    await h.command(admin, "/promote 99999999999999999999999")
+    texts = h.texts(admin)
+    assert not any("Error while handling an update" in t for t in texts)
+    assert texts[-1] == "No registered official has that id."
+
+
+async def test_a_new_name_never_keeps_the_old_names_latin_form(harness: Harness) -> None:
+    """An official named سامي (Latin form "Sami") changes the name to كريم in /profile, then
+    sends /cancel at the question of the Latin form: the new name has no Latin form (readers
+    in Latin letters went on seeing "Sami")."""
+    h = harness
+    await seed_basic(h)
+    city = await make_city(h.deps.db, "Rosso", "MR", "Africa/Nouakchott", ["ar", "fr"])
+    o = await make_official(h.deps.db, city, name="سامي", locale="en")
+    async with h.deps.db.transaction() as s:
+        row = await s.get(Official, o.id)
+        assert row is not None
+        row.name_latin = "Sami"
+    u = TgUser(o.tg_user_id, "S", "en")
+    await h.command(u, "/profile")
+    await h.press(u, "Edit name")
+    await h.send(u, "كريم")
+    await h.command(u, "/cancel")
+    assert h.last_text(u) == "Cancelled."
+    r = await official_row(h, u.id)
+    assert r is not None
+    assert (r.name, r.name_latin) == ("كريم", None)
+
+
+async def test_the_person_a_single_use_invite_was_used_by_may_open_it_again(
+    harness: Harness,
+) -> None:
+    """With a one-person invite: /cancel mid-registration ("Open your invite link again to
+    start over"), or "I do not accept" ("Open your invite link again if you change your
+    mind"), then the same person opens the same link: registration starts again (it said the
+    link had already been used: their own use counted against them)."""
+    h = harness
+    await seed_basic(h)
+    used_up = "This invite link has already been used. Please ask your organiser for a new one."
+    for how in ("cancel", "privacy"):
+        user = TgUser(next_tg_id(), "Amina", "en")
+        invite = await create_invite(h.deps, "Gabès", uses=1)
+        await h.command(user, f"/start {invite.code}")
+        await h.press(user, "Yes")
+        await h.send(user, "Amina Ben")
+        if how == "cancel":
+            await h.command(user, "/cancel")
+            assert "Open your invite link again" in h.last_text(user)
+        else:
+            await h.send(user, "Head of civil protection")
+            await h.press(user, "Flood risk")
+            await h.press(user, "Done")
+            await h.press(user, "Done")
+            await h.press(user, "I do not accept")
+            assert "Open your invite link again if you change your mind" in h.last_text(user)
+        await h.command(user, f"/start {invite.code}")
+        assert h.last_text(user) != used_up, how
+        assert "Is that your city?" in "\n".join(h.texts(user)[-2:]), how

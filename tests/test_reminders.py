@@ -648,12 +648,13 @@ async def test_scheduler_runs_the_jobs_at_the_configured_intervals(harness: Harn
         await scheduling.stop(harness.app)
 
 
-async def test_pausing_a_reminder_holds_its_copies_waiting_for_a_working_day(
+async def test_pausing_a_reminder_cancels_its_copies_waiting_for_a_working_day(
     harness: Harness, clock: FakeClock
 ) -> None:
     """A weekly "working days only" reminder runs on Saturday 10:00 (Rome): Amina's copy in Gabès
     (weekend Saturday–Sunday) waits for Monday morning. At noon the organiser pauses the
-    reminder; /reminders says it is paused. On Monday nothing of it may reach Amina."""
+    reminder; /reminders says it is paused. On Monday nothing of it reaches Amina (a paused
+    reminder sends nothing more; resuming it goes on from its next run)."""
     h = harness
     n = await network(h)
     org = n["org_user"]
@@ -667,6 +668,7 @@ async def test_pausing_a_reminder_holds_its_copies_waiting_for_a_working_day(
     clock.set(datetime(2026, 3, 7, 9, 0, tzinfo=UTC))  # Saturday 10:00 in Rome
     await reminders_job(h.deps)
     await drain(h)
+    assert not any("Reminder" in t for t in h.texts(n["tn"].chat_id))  # waiting for Monday
     clock.set(datetime(2026, 3, 7, 11, 0, tzinfo=UTC))
     await h.command(org, "/reminders")
     await h.press(org, f"Pause #{rid}")

@@ -86,7 +86,7 @@ def add(session: AsyncSession, **values: Any) -> Absence:
     return absence
 
 
-async def end_overlapping(
+async def replace_from(
     session: AsyncSession, official_id: int, starts_at: datetime, now: datetime
 ) -> None:
     """A new absence replaces the others from its first day on: those starting that day or
@@ -166,13 +166,15 @@ async def deputies_for(
 
 async def over(session: AsyncSession, now: datetime, limit: int) -> Sequence[Absence]:
     """Absences that ended (their last day passed, or ended early) and whose return summary
-    is still to be written; locked (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+    is still to be written, of officials who are back (not straight into another absence);
+    locked (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
     return (
         await session.scalars(
             select(Absence)
             .where(
                 Absence.summary_sent_at.is_(None),
                 or_(Absence.ends_at <= now, Absence.ended_at.is_not(None)),
+                ~is_away(Absence.official_id, now),
             )
             .order_by(Absence.id)
             .limit(limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import String, and_, cast, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.absences import is_away
@@ -27,42 +27,32 @@ from bot.db.models import (
     routing_waiting,
 )
 
-NUDGE_KEY = "n:"  # a nudge's outbox row: dedupe key n:<routing id>
+NUDGE_KEY = "n:"  # a nudge's outbox row: source "nudge", dedupe key n:<routing id>
+NUDGE_SOURCE = "nudge"
 
 
-async def cancel_stale_nudges(session: AsyncSession) -> int:
+async def cancel_stale_nudges(session: AsyncSession) -> None:
     """Nudges still in the outbox (held by the recipient's quiet hours) whose routing no longer
-    waits for an answer, or whose question is no longer open, are not sent; how many."""
-    held = (
-        await session.execute(
-            select(Delivery.id, Delivery.dedupe_key).where(
-                Delivery.source == "nudge", Delivery.status == DeliveryStatus.PENDING
-            )
-        )
-    ).all()
-    by_routing = {int(key.removeprefix(NUDGE_KEY)): row_id for row_id, key in held}
-    if not by_routing:
-        return 0
-    still_due = set(
-        await session.scalars(
-            select(Routing.id)
-            .join(Question, Question.id == Routing.question_id)
-            .where(
-                Routing.id.in_(sorted(by_routing)),
-                routing_waiting(),
-                Question.status == QuestionStatus.OPEN,
-            )
+    waits for an answer, or whose question is no longer open, are not sent."""
+    still_due = (
+        select(Routing.id)
+        .join(Question, Question.id == Routing.question_id)
+        .where(
+            Delivery.dedupe_key == literal(NUDGE_KEY) + cast(Routing.id, String),
+            routing_waiting(),
+            Question.status == QuestionStatus.OPEN,
         )
     )
-    stale = sorted(row_id for rid, row_id in by_routing.items() if rid not in still_due)
-    if stale:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(stale), Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.CANCELLED, last_error="question no longer waiting")
-            .execution_options(synchronize_session=False)
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.source == NUDGE_SOURCE,
+            Delivery.status == DeliveryStatus.PENDING,
+            ~still_due.exists(),
         )
-    return len(stale)
+        .values(status=DeliveryStatus.CANCELLED, last_error="question no longer waiting")
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def routings_to_nudge(

@@ -291,9 +291,16 @@ async def answered_count(session: AsyncSession, question_id: int) -> int:
 
 
 async def answerer_ids(session: AsyncSession, question_id: int) -> list[int]:
+    """The officials who answered the question and are still in the exchange (not erased,
+    removed or unreachable since): those who can be thanked."""
     rows = await session.scalars(
         select(Routing.recipient_id)
-        .where(Routing.question_id == question_id, Routing.answered_at.is_not(None))
+        .join(Official, Official.id == Routing.recipient_id)
+        .where(
+            Routing.question_id == question_id,
+            Routing.answered_at.is_not(None),
+            Official.status == OfficialStatus.ACTIVE,
+        )
         .order_by(Routing.recipient_id)
     )
     return list(rows.all())

@@ -44,8 +44,6 @@ async def run_returns(deps: Deps, now: datetime, render: RenderReturn) -> int:
     written = 0
     async with deps.db.transaction() as session:
         for absence in await absences.over(session, now, BATCH):
-            if await absences.away_now(session, [absence.official_id], now):
-                continue  # straight into another absence: summed up on their return
             absence.summary_sent_at = now
             official = await officials.official_by_id(session, absence.official_id)
             if official is None or official.status != OfficialStatus.ACTIVE:

@@ -257,7 +257,7 @@ async def set_deputy(deps: Deps, tg_user_id: int, deputy_id: int | None) -> Away
         zone = await _timezone(session, target)
         starts = _midnight(date.fromisoformat(data["first"]), zone)
         ends = _midnight(date.fromisoformat(data["last"]) + timedelta(days=1), zone)
-        await absences.end_overlapping(session, target.id, starts, now)
+        await absences.replace_from(session, target.id, starts, now)
         absence = absences.add(
             session,
             official_id=target.id,

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     REMOVED = "removed"
     PENDING = "pending"
     REJECTED = "rejected"
+    NOT_APPROVED = "not_approved"  # /start after a refused request to join
     STALE = "stale"
     NOT_FOUND = "not_found"
     INVALID = "invalid"

@@ -114,7 +114,7 @@ async def run_nudges(deps: Deps, now: datetime, render: RenderNudge) -> int:
             rows.append(
                 delivery_row(
                     dedupe_key=f"{due.NUDGE_KEY}{r.id}",
-                    source="nudge",
+                    source=due.NUDGE_SOURCE,
                     chat_id=recipient.chat_id,
                     now=now,
                     recipient_id=recipient.official_id,

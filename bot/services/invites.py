@@ -34,9 +34,10 @@ async def redeem(session: AsyncSession, official: Official, code: str, now: date
         raise InvalidInput(ErrorCode.INVITE_INVALID)
     if invite.expires_at is not None and invite.expires_at <= now:
         raise InvalidInput(ErrorCode.INVITE_EXPIRED)
-    if invite.uses_left is not None and invite.uses_left <= 0:
+    mine = official.invite_id == invite.id  # used once by this person already: theirs still
+    if invite.uses_left is not None and invite.uses_left <= 0 and not mine:
         raise InvalidInput(ErrorCode.INVITE_USED_UP)
-    if official.invite_id != invite.id:
+    if not mine:
         if invite.uses_left is not None:
             invite.uses_left -= 1
         official.invite_id = invite.id

@@ -82,12 +82,15 @@ async def start(
             return StartResult("already", None, await load_profile(session, deps, official))
         if official.status == OfficialStatus.PENDING:
             return StartResult("pending", None, await load_profile(session, deps, official))
-        # Removed or refused, a person comes back only with a new invite an organiser gave
-        # them: not on their own, and not with the link they had joined with.
-        if official.status in (OfficialStatus.REMOVED, OfficialStatus.REJECTED) and (
+        # A removed person comes back only with a new invite an organiser gave them: not on
+        # their own, and not with the link they had joined with. A refused request to join
+        # may be followed by any invite.
+        if official.status == OfficialStatus.REMOVED and (
             not code or await same_invite(session, official, code)
         ):
             raise NotAllowed(ErrorCode.REMOVED)
+        if official.status == OfficialStatus.REJECTED and not code:
+            raise NotAllowed(ErrorCode.NOT_APPROVED)
         state = await dialogs.get_dialog(session, tg_user_id)
         # The same invite link opened again (people do) resumes, as a plain /start does;
         # another invite starts over with its city.

@@ -85,9 +85,11 @@ async def set_name(deps: Deps, tg_user_id: int, text: str) -> str | None:
     async with deps.db.transaction() as session:
         state, official = await open_step(session, tg_user_id, "name", STEP_NAME, STEP_EDIT_NAME)
         official.name = clean_text(text, NAME_MIN, NAME_MAX, ErrorCode.NAME_LENGTH)
+        # The Latin form was the old name's: the next step asks for the new one's (a person
+        # who cancels there has none, rather than the old name's).
+        official.name_latin = None
         editing = state.step == STEP_EDIT_NAME
         if written_in_latin(official.name):
-            official.name_latin = None
             nxt = None if editing else STEP_POSITION
         else:
             nxt = STEP_EDIT_NAME_LATIN if editing else STEP_NAME_LATIN

@@ -11,7 +11,6 @@ from bot.db import dialogs, exchange_log, questions, routings
 from bot.db.models import (
     ExchangeKind,
     Official,
-    OfficialStatus,
     Question,
     QuestionStatus,
     RoutingStatus,
@@ -84,13 +83,13 @@ async def resolve(deps: Deps, tg_user_id: int, question_id: int) -> Resolved:
             content_type="text",
             created_at=now,
         )
-        helpers = await routings.answered_count(session, question.id)
+        answered = await routings.answered_count(session, question.id)
         log.info("question resolved question_id=%s", question.id)
         return Resolved(
             question.id,
             await lookups.topic_of(session, question.topic_id),
-            int(helpers or 0),
-            shareable=bool(question.text) and bool(helpers),
+            len(await routings.answerer_ids(session, question.id)),  # those who can be thanked
+            shareable=bool(question.text) and bool(answered),
         )
 
 
@@ -107,7 +106,7 @@ async def thank(deps: Deps, tg_user_id: int, question_id: int) -> Thanks:
             raise ServiceError(ErrorCode.ALREADY_THANKED)
         helper_ids = await routings.answerer_ids(session, question.id)
         people = await lookups.load_people(session, [me.id, *helper_ids])
-        helpers = [people[h] for h in helper_ids if people[h].status == OfficialStatus.ACTIVE]
+        helpers = [people[h] for h in helper_ids]
         for h in helpers:
             exchange_log.add(
                 session,
