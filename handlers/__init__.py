@@ -143,17 +143,16 @@ def dialog_steps() -> dict[str, dialog.StepHandler]:
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
-    # A reply is relayed when it is sent; an edit of it later is not sent again (the step
-    # router tells the person so).
+    # A reply is relayed when it is sent; an edit of it later is not sent again
+    # (dialog.edited_message, first in the commands group, answers every edit).
     new_reply = private & filters.UpdateType.MESSAGE & filters.REPLY & ~filters.COMMAND
     app.add_handler(MessageHandler(new_reply, answering.on_reply_first), group=-200)
     app.add_handler(TypeHandler(Update, common.identify), group=-100)
     app.add_handlers(
         [
-            # A command edited after it was sent is not run again (first match in the group).
-            MessageHandler(
-                private & filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, dialog.edited_message
-            ),
+            # A message or command edited after it was sent is not acted on: first match in the
+            # group, and no later group sees it.
+            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, dialog.edited_message),
             # joining, the profile, privacy, requests to join, roles
             CommandHandler("start", onboarding.cmd_start, filters=private),
             CommandHandler("help", help.cmd_help, filters=private),

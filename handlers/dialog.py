@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from telegram import Update
+from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import _
 from bot.services import dialog
@@ -30,8 +31,8 @@ def step_table(entries: Iterable[tuple[str, StepHandler]]) -> dict[str, StepHand
 
 
 class StepRouter:
-    """Every non-command message goes to the handler of the step its sender is at. An edited
-    message is not new input: the person is told that edits are not acted on."""
+    """Every non-command message goes to the handler of the step its sender is at (edits never
+    reach it: `edited_message` answers them first)."""
 
     def __init__(self, steps: Mapping[str, StepHandler]) -> None:
         self.steps = dict(steps)
@@ -52,9 +53,6 @@ class StepRouter:
         """Continue the open flow, or a hint."""
         user = update.effective_user
         assert user is not None
-        if update.edited_message is not None:
-            await edited_message(update, context)
-            return
         state = await dialog.get(context.deps, user.id)
         if state is not None:
             handler = self.handler_for(state.step)
@@ -65,7 +63,8 @@ class StepRouter:
 
 
 async def edited_message(update: Update, context: Ctx) -> None:
-    """A message edited after it was sent: not acted on, and not passed on again."""
+    """A message edited after it was sent: not acted on, and not passed on again; the update
+    goes no further."""
     await reply(
         update,
         _(
@@ -73,6 +72,7 @@ async def edited_message(update: Update, context: Ctx) -> None:
             "message."
         ),
     )
+    raise ApplicationHandlerStop
 
 
 async def no_step(update: Update, context: Ctx) -> None:
